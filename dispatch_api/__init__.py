@@ -1,0 +1,1 @@
+"""The outward-facing layer: the command line and the dispatch HTTP API."""

@@ -1,0 +1,1 @@
+"""The core: orders, fleet and policy become per-tier problems, solved and checked."""

@@ -1,0 +1,1 @@
+"""Scenario bundles, the reference county, generators, demand, what-if and placement."""
