@@ -1,0 +1,345 @@
+"""The independent plan checker ("plan mode").
+
+It recomputes every route from the inputs alone — the network's travel matrices, the fleet,
+the policy and the orders — and lists each violation with the route and stop it concerns.
+It imports no solver code (no ``routing.problem``, no adapter): it is the oracle the tests
+hold every solver output to, and the engine behind dispatchers' manual edits
+(``countyroute check PLAN``).
+
+Tolerances: one second per leg for times (matrices are whole seconds), 1 g / 1 cm³ for loads,
+one fen for costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from networks import UNREACHABLE, Network, SiteKind
+from routing.model import Direction, Order, Policy, Vehicle
+from routing.plan import Load, Plan, Route, StopKind, Tier
+
+__all__ = ["CheckReport", "Violation", "check_plan"]
+
+_EPS_KG = 1e-3
+_EPS_M3 = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule at one stop (``stop`` = -1 for the whole route or plan)."""
+
+    route: str
+    stop: int
+    site: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.route} stop {self.stop} ({self.site})" if self.stop >= 0 else self.route
+        return f"{where}: [{self.code}] {self.message}"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What the checker found, and the totals it recomputed."""
+
+    violations: tuple[Violation, ...]
+    distance_m: int
+    cost: float
+    vehicle_hours: float
+    route_costs: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def _route_label(r: Route) -> str:
+    return f"{r.tier.value}:{r.vehicle}"
+
+
+def _load(orders: Iterable[Order]) -> Load:
+    total = Load()
+    for o in orders:
+        total = total + Load(o.weight_kg, o.volume_m3, o.parcels)
+    return total
+
+
+def _over(load: Load, v: Vehicle) -> list[str]:
+    out = []
+    if load.kg > v.capacity_kg + _EPS_KG:
+        out.append(f"{load.kg:.1f} kg > {v.capacity_kg:g} kg")
+    if load.m3 > v.capacity_m3 + _EPS_M3:
+        out.append(f"{load.m3:.3f} m3 > {v.capacity_m3:g} m3")
+    if load.parcels > v.capacity_parcels:
+        out.append(f"{load.parcels} parcels > {v.capacity_parcels}")
+    return out
+
+
+def check_plan(
+    plan: Plan,
+    network: Network,
+    fleet: Sequence[Vehicle],
+    policy: Policy,
+    orders: Sequence[Order],
+) -> CheckReport:
+    """Recompute the plan from the inputs and list every violation.
+
+    Returns
+    -------
+    CheckReport
+        ``ok`` when nothing is violated.
+    """
+    vio: list[Violation] = []
+    vehicles = {v.id: v for v in fleet}
+    by_id = {o.id: o for o in orders}
+    station_of = {
+        s.id: (s.parent if s.kind is SiteKind.VILLAGE_POINT else s.id)
+        for s in network.sites
+        if s.kind in (SiteKind.VILLAGE_POINT, SiteKind.STATION)
+    }
+    sites = tuple(sorted({s.site for r in plan.routes for s in r.stops} & set(network.index)))
+    matrices = {
+        cls: network.road_index.matrix(sites, cls) for cls in {r.vehicle_class for r in plan.routes}
+    }
+    pos = {s: i for i, s in enumerate(sites)}
+    total_m = 0
+    total_cost = 0.0
+    total_h = 0.0
+    costs: dict[str, float] = {}
+    # when each station's parcels arrived (down trunk) and were picked up (up trunk)
+    down_ready: dict[str, int] = {}
+    up_pickup: dict[str, int] = {}
+    for r in plan.routes:
+        for s in r.stops:
+            if s.kind is StopKind.VISIT and r.tier is Tier.TRUNK_DOWN:
+                for oid in s.drop:
+                    down_ready[oid] = s.departure_s
+            if s.kind is StopKind.VISIT and r.tier is Tier.TRUNK_UP:
+                for oid in s.collect:
+                    up_pickup[oid] = s.start_s
+
+    for r in plan.routes:
+        label = _route_label(r)
+
+        def add(stop: int, site: str, code: str, message: str, label: str = label) -> None:
+            vio.append(Violation(label, stop, site, code, message))
+
+        v = vehicles.get(r.vehicle)
+        if v is None:
+            add(-1, r.home, "vehicle", f"unknown vehicle {r.vehicle!r}")
+            continue
+        if v.vehicle_class != r.vehicle_class:
+            add(-1, r.home, "vehicle", f"{r.vehicle} is a {v.vehicle_class}, not {r.vehicle_class}")
+        if r.home != v.home:
+            add(-1, r.home, "home", f"{r.vehicle} lives at {v.home}, not {r.home}")
+        if (
+            len(r.stops) < 2
+            or r.stops[0].kind is not StopKind.DEPART
+            or r.stops[-1].kind is not StopKind.RETURN
+        ):
+            add(
+                -1, r.home, "shape", "a route starts with a depart stop and ends with a return stop"
+            )
+            continue
+        m = matrices[r.vehicle_class]
+        dist_m = 0
+        load = Load()
+        for i, s in enumerate(r.stops):
+            if s.site not in network.index:
+                add(i, s.site, "site", f"unknown site {s.site!r}")
+                continue
+            site = network.site(s.site)
+            if s.kind in (StopKind.DEPART, StopKind.RELOAD, StopKind.RETURN) and s.site != v.home:
+                add(i, s.site, "home", f"{s.kind.value} must be at the vehicle's home {v.home}")
+            if i > 0:
+                prev = r.stops[i - 1]
+                if prev.site in pos and s.site in pos:
+                    d = int(m.distance_m[pos[prev.site], pos[s.site]])
+                    t = int(m.time_s[pos[prev.site], pos[s.site]])
+                    if d >= UNREACHABLE:
+                        add(
+                            i,
+                            s.site,
+                            "unreachable",
+                            f"no open road for {r.vehicle_class} from {prev.site}",
+                        )
+                    else:
+                        dist_m += d
+                        if s.arrival_s + 1 < prev.departure_s + t:
+                            add(
+                                i,
+                                s.site,
+                                "time",
+                                f"arrives {s.arrival_s} but cannot before {prev.departure_s + t}",
+                            )
+            if s.start_s < s.arrival_s or s.departure_s < s.start_s:
+                add(i, s.site, "time", "times must satisfy arrival <= start <= departure")
+            # what happens to the load here
+            drops = [by_id[o] for o in s.drop if o in by_id]
+            collects = [by_id[o] for o in s.collect if o in by_id]
+            for oid in (*s.drop, *s.collect):
+                if oid not in by_id:
+                    add(i, s.site, "order", f"unknown order {oid!r}")
+            if s.kind is StopKind.VISIT:
+                parcels = sum(o.parcels for o in (*drops, *collects))
+                if r.tier is Tier.LAST_MILE:
+                    service = round(site.service_fixed_s + site.service_per_parcel_s * parcels)
+                    if not site.opens_s <= s.start_s <= site.closes_s:
+                        add(
+                            i,
+                            s.site,
+                            "window",
+                            f"service starts {s.start_s}, open {site.opens_s}-{site.closes_s}",
+                        )
+                    if collects and s.start_s > policy.village_cutoff_s:
+                        add(
+                            i,
+                            s.site,
+                            "cutoff",
+                            f"collects after the village cut-off {policy.village_cutoff_s}",
+                        )
+                    for o in (*drops, *collects):
+                        if o.site != s.site:
+                            add(i, s.site, "order", f"order {o.id} belongs to {o.site}")
+                else:
+                    service = round(
+                        policy.trunk_service_fixed_s + policy.trunk_service_per_parcel_s * parcels
+                    )
+                    for o in (*drops, *collects):
+                        if o.site != s.site and station_of.get(o.site) != s.site:
+                            add(
+                                i,
+                                s.site,
+                                "order",
+                                f"order {o.id} is not for this station ({o.site})",
+                            )
+                if s.departure_s - s.start_s + 1 < service:
+                    add(
+                        i,
+                        s.site,
+                        "service",
+                        f"service {s.departure_s - s.start_s} s < {service} s needed",
+                    )
+                for o in drops:
+                    if o.direction is not Direction.DOWN:
+                        add(i, s.site, "order", f"order {o.id} goes up; it cannot be dropped")
+                for o in collects:
+                    if o.direction is not Direction.UP:
+                        add(i, s.site, "order", f"order {o.id} goes down; it cannot be collected")
+                if not v.bulky_ok:
+                    for o in (*drops, *collects):
+                        if o.bulky:
+                            add(
+                                i,
+                                s.site,
+                                "bulky",
+                                f"bulky order {o.id} on {r.vehicle_class} {r.vehicle}",
+                            )
+                if r.tier is Tier.LAST_MILE:
+                    for o in drops:
+                        ready = down_ready.get(o.id)
+                        if (
+                            ready is not None
+                            and r.stops[0].departure_s < ready + policy.cross_dock_s
+                        ):
+                            add(
+                                0,
+                                r.home,
+                                "sync",
+                                f"leaves before order {o.id}'s trunk arrival + cross-dock ({ready + policy.cross_dock_s})",
+                            )
+                load = load - _load(drops) + _load(collects)
+            else:  # depart / reload: the trip's deliveries are loaded
+                trip_drops = [
+                    by_id[o]
+                    for st in r.stops
+                    if st.trip == s.trip and st.kind is StopKind.VISIT
+                    for o in st.drop
+                    if o in by_id
+                ]
+                load = _load(trip_drops) if s.kind is not StopKind.RETURN else Load()
+                if r.tier is Tier.LAST_MILE and s.kind in (StopKind.RELOAD, StopKind.RETURN):
+                    prev_trip = s.trip - 1 if s.kind is StopKind.RELOAD else s.trip
+                    for st in r.stops:
+                        if st.trip == prev_trip:
+                            for oid in st.collect:
+                                pick = up_pickup.get(oid)
+                                if pick is not None and pick < s.arrival_s:
+                                    add(
+                                        i,
+                                        s.site,
+                                        "sync",
+                                        f"order {oid} reaches the station at {s.arrival_s}, after its up trunk ({pick})",
+                                    )
+            for problem in _over(load, v):
+                add(i, s.site, "capacity", f"load after stop {problem} (recomputed)")
+            recorded = s.load_after
+            for problem in _over(recorded, v):
+                add(i, s.site, "capacity", f"recorded load {problem}")
+            if (
+                abs(recorded.kg - load.kg) > 0.01
+                or abs(recorded.m3 - load.m3) > 1e-5
+                or recorded.parcels != load.parcels
+            ):
+                add(
+                    i,
+                    s.site,
+                    "load",
+                    f"recorded load {recorded} differs from recomputed {load.rounded()}",
+                )
+        start, end = r.stops[0].departure_s, r.stops[-1].arrival_s
+        if start < v.shift_start_s:
+            add(0, r.home, "shift", f"leaves before the shift starts ({v.shift_start_s})")
+        if end > v.shift_end_s:
+            add(len(r.stops) - 1, r.home, "shift", f"back after the shift ends ({v.shift_end_s})")
+        if end - start > v.max_duration_s:
+            add(-1, r.home, "duration", f"{end - start} s > max {v.max_duration_s} s")
+        if v.range_km is not None and dist_m > v.range_km * 1000 + 1:
+            add(-1, r.home, "range", f"{dist_m / 1000:.1f} km > range {v.range_km:g} km")
+        if r.tier is Tier.TRUNK_UP and end > policy.hub_return_s:
+            add(len(r.stops) - 1, r.home, "cutoff", f"back at the hub after {policy.hub_return_s}")
+        if dist_m != r.distance_m:
+            add(-1, r.home, "distance", f"recorded {r.distance_m} m, recomputed {dist_m} m")
+        hours = (end - start) / 3600
+        cost = v.fixed_cost + v.cost_per_km * dist_m / 1000 + v.cost_per_hour * hours
+        if abs(cost - r.cost) > 0.011:
+            add(-1, r.home, "cost", f"recorded {r.cost:.2f}, recomputed {cost:.2f}")
+        total_m += dist_m
+        total_cost += cost
+        total_h += hours
+        costs[label] = round(cost, 2)
+
+    # the invariant: every order on exactly one final stop, or deferred, never both
+    final: dict[str, int] = {}
+    for r in plan.routes:
+        for s in r.stops:
+            for oid in (*s.drop, *s.collect):
+                served = by_id.get(oid)
+                if served is not None and served.site == s.site:
+                    final[oid] = final.get(oid, 0) + 1
+    deferred = [d.order for d in plan.deferred]
+    dup_def = (
+        {d for d in deferred if deferred.count(d) > 1}
+        if len(deferred) != len(set(deferred))
+        else set()
+    )
+    for oid in sorted(dup_def):
+        vio.append(Violation("plan", -1, "", "order", f"order {oid} deferred twice"))
+    deferred_set = set(deferred)
+    for o in orders:
+        n = final.get(o.id, 0)
+        if n > 1:
+            vio.append(Violation("plan", -1, o.site, "order", f"order {o.id} served {n} times"))
+        if n and o.id in deferred_set:
+            vio.append(
+                Violation("plan", -1, o.site, "order", f"order {o.id} both served and deferred")
+            )
+        if not n and o.id not in deferred_set:
+            vio.append(
+                Violation("plan", -1, o.site, "order", f"order {o.id} neither served nor deferred")
+            )
+    for oid in deferred_set - set(by_id):
+        vio.append(Violation("plan", -1, "", "order", f"deferred order {oid!r} is unknown"))
+    return CheckReport(tuple(vio), total_m, round(total_cost, 2), round(total_h, 3), costs)

@@ -1,0 +1,768 @@
+"""The daily plan: three tiers planned in order, synchronised at the stations.
+
+1. **Visit frequency.** Villages below ``daily_min_parcels`` are visited every other day
+   (a stable alternating pattern per village, so poor villages still get ≥ 3 visits a week);
+   on their off day their parcels wait (down: at the station; up: at the point).
+2. **Trunk, down wave.** Each hub's trucks carry every station's parcels (split across trucks
+   when a station exceeds one truck); late arrival at a station costs the idle time of the
+   station's vehicles, so trucks visit stations in the order that lets runs start early.
+3. **Village runs.** Per station (in parallel processes), vans and tricycles deliver and
+   collect on the same runs, leave no earlier than the trunk's arrival plus the cross-dock
+   time, may reload at the station, and are back before the up wave's trucks can arrive.
+4. **Trunk, up wave.** Trucks collect what the runs brought to the stations (ready when the
+   last run is back) and bulk shippers' consignments (full truckloads where volume calls
+   for it), back at the hub before ``hub_return``.
+
+Whatever does not fit is deferred with a reason and a suggestion. The result is checked by
+:mod:`routing.check` in tests and by the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from networks import UNREACHABLE, Network, SiteKind, format_clock
+from routing.consolidate import load_of
+from routing.model import Direction, Order, Policy, Vehicle
+from routing.plan import (
+    DeferralReason,
+    Deferred,
+    Load,
+    Plan,
+    PlanStatus,
+    Route,
+    Stop,
+    StopKind,
+    Tier,
+)
+from routing.problem import (
+    COST_UNIT,
+    Resources,
+    SolveStatus,
+    TierNode,
+    TierProblem,
+    TierSolution,
+    TierVehicle,
+)
+
+__all__ = ["DayInput", "Solve", "is_due", "plan_day", "resources"]
+
+Solve = Callable[[TierProblem], TierSolution]
+
+
+def _default_solve(problem: TierProblem) -> TierSolution:
+    from routing.ortools_adapter import solve_ortools
+
+    return solve_ortools(problem)
+
+
+@dataclass(frozen=True)
+class DayInput:
+    """Everything one day's plan is made from."""
+
+    name: str
+    network: Network
+    fleet: tuple[Vehicle, ...]
+    policy: Policy
+    orders: tuple[Order, ...]
+    date: str
+
+
+def resources(load: Load) -> Resources:
+    """Kilograms, m³, parcels → grams, cm³, parcels (the solver's integers)."""
+    return (round(load.kg * 1000), round(load.m3 * 1_000_000), load.parcels)
+
+
+def _capacity(v: Vehicle) -> Resources:
+    return (
+        math.floor(v.capacity_kg * 1000),
+        math.floor(v.capacity_m3 * 1_000_000),
+        v.capacity_parcels,
+    )
+
+
+def is_due(site_id: str, date: str) -> bool:
+    """Whether an every-other-day village is visited on ``date`` (stable per village).
+
+    >>> is_due("v1", "2026-12-01") != is_due("v1", "2026-12-02")
+    True
+    """
+    parity = zlib.crc32(site_id.encode()) % 2
+    return (dt.date.fromisoformat(date).toordinal() + parity) % 2 == 0
+
+
+def _next_day(date: str) -> str:
+    return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
+
+
+def _tier_vehicle(v: Vehicle, *, start: int, end: int, trips: int) -> TierVehicle:
+    return TierVehicle(
+        id=v.id,
+        vehicle_class=v.vehicle_class,
+        depot=v.home,
+        capacity=_capacity(v),
+        fixed_cost=round(v.fixed_cost / COST_UNIT),
+        cost_per_m=v.cost_per_km / 1000 / COST_UNIT,
+        cost_per_s=v.cost_per_hour / 3600 / COST_UNIT,
+        earliest_start_s=max(v.shift_start_s, start),
+        latest_end_s=max(min(v.shift_end_s, end), max(v.shift_start_s, start)),
+        max_duration_s=v.max_duration_s,
+        range_m=None if v.range_km is None else round(v.range_km * 1000),
+        max_trips=trips,
+    )
+
+
+def _penalty(orders: Sequence[Order], policy: Policy, scale: float = 1.0) -> int:
+    total = sum(o.parcels * (1 + o.priority) for o in orders)
+    return round(total * policy.deferral_cost_per_parcel * scale / COST_UNIT)
+
+
+def _chunks(orders: Sequence[Order], cap: Resources) -> tuple[list[list[Order]], list[Order]]:
+    """Pack orders (highest priority first) into chunks that fit ``cap``; too-big orders apart."""
+    chunks: list[list[Order]] = []
+    too_big: list[Order] = []
+    used: list[list[int]] = []
+    for o in sorted(orders, key=lambda o: (-o.priority, o.id)):
+        need = resources(Load(o.weight_kg, o.volume_m3, o.parcels))
+        if any(n > c for n, c in zip(need, cap, strict=True)):
+            too_big.append(o)
+            continue
+        for chunk, u in zip(chunks, used, strict=True):
+            if all(a + n <= c for a, n, c in zip(u, need, cap, strict=True)):
+                chunk.append(o)
+                for r in range(3):
+                    u[r] += need[r]
+                break
+        else:
+            chunks.append([o])
+            used.append(list(need))
+    return chunks, too_big
+
+
+class _Builder:
+    """Holds one day's state while the tiers are planned."""
+
+    def __init__(self, day: DayInput, solve: Solve, workers: int, time_limit_s: float) -> None:
+        self.day = day
+        self.net = day.network
+        self.policy = day.policy
+        self.solve = solve
+        self.workers = max(1, workers)
+        self.budget = time_limit_s
+        self.orders = {o.id: o for o in day.orders}
+        self.deferred: dict[str, Deferred] = {}
+        self.routes: list[Route] = []
+        self.feeds: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = []
+        self.station_of: dict[str, str] = {}
+        for s in self.net.sites:
+            if s.kind is SiteKind.VILLAGE_POINT and s.parent:
+                self.station_of[s.id] = s.parent
+            elif s.kind is SiteKind.STATION:
+                self.station_of[s.id] = s.id
+
+    # -- helpers ----------------------------------------------------------------------------
+    def defer(
+        self,
+        orders: Sequence[Order],
+        reason: DeferralReason,
+        waits_at: str,
+        suggestion: str = "",
+        until: str | None = None,
+    ) -> None:
+        for o in orders:
+            self.deferred.setdefault(
+                o.id,
+                Deferred(
+                    o.id, o.site, reason, until or _next_day(self.day.date), waits_at, suggestion
+                ),
+            )
+
+    def matrices(
+        self, sites: tuple[str, ...], classes: set[str]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        dist: dict[str, np.ndarray] = {}
+        tim: dict[str, np.ndarray] = {}
+        for cls in sorted(classes):
+            m = self.net.road_index.matrix(sites, cls)
+            dist[cls], tim[cls] = m.distance_m, m.time_s
+        return dist, tim
+
+    def service_s(self, site_id: str, parcels: int) -> int:
+        site = self.net.site(site_id)
+        return round(site.service_fixed_s + site.service_per_parcel_s * parcels)
+
+    def trunk_service_s(self, parcels: int) -> int:
+        return round(
+            self.policy.trunk_service_fixed_s + self.policy.trunk_service_per_parcel_s * parcels
+        )
+
+    # -- frequency ----------------------------------------------------------------------------
+    def apply_frequency(self) -> set[str]:
+        """Defers the orders of villages not due today; returns the villages visited today."""
+        p = self.policy
+        volume: dict[str, int] = {}
+        by_site: dict[str, list[Order]] = {}
+        for o in self.day.orders:
+            volume[o.site] = volume.get(o.site, 0) + o.parcels
+            by_site.setdefault(o.site, []).append(o)
+        visited: set[str] = set()
+        daily_poor = p.poor_min_visits_per_week > 3
+        for point in self.net.village_points:
+            orders = by_site.get(point.id, [])
+            if not orders:
+                continue
+            small = volume[point.id] < p.daily_min_parcels
+            if small and not (point.poor and daily_poor) and not is_due(point.id, self.day.date):
+                nxt = _next_day(self.day.date)
+                down = [o for o in orders if o.direction is Direction.DOWN]
+                up = [o for o in orders if o.direction is Direction.UP]
+                note = f"{point.name} is visited every other day (under {p.daily_min_parcels} parcels a day)"
+                self.defer(down, DeferralReason.FREQUENCY, self.station_of[point.id], note, nxt)
+                self.defer(up, DeferralReason.FREQUENCY, point.id, note, nxt)
+                continue
+            visited.add(point.id)
+        return visited
+
+    # -- trunk ----------------------------------------------------------------------------------
+    def trunk(
+        self,
+        direction: Direction,
+        station_orders: Mapping[str, list[Order]],
+        ready_s: Mapping[str, int],
+        truck_free_s: Mapping[str, int],
+    ) -> TierSolution | None:
+        """Plan one trunk wave for every hub; returns nothing, records routes."""
+        p = self.policy
+        wave = p.wave(direction)
+        for hub in self.net.hubs:
+            fleet = [v for v in self.day.fleet if v.home == hub.id]
+            stations = [s.id for s in self.net.stations if s.parent == hub.id]
+            targets = [s for s in stations if station_orders.get(s)]
+            if direction is Direction.UP:
+                targets += [
+                    b.id
+                    for b in self.net.of_kind(SiteKind.BULK_SHIPPER)
+                    if station_orders.get(b.id)
+                ]
+            if not targets:
+                continue
+            if not fleet:
+                for t in targets:
+                    self.defer(
+                        station_orders[t],
+                        DeferralReason.CAPACITY,
+                        hub.id if direction is Direction.DOWN else t,
+                        f"no vehicles at {hub.name}",
+                    )
+                continue
+            sites = (hub.id, *targets)
+            classes = {v.vehicle_class for v in fleet}
+            dist, tim = self.matrices(sites, classes)
+            biggest = max(fleet, key=lambda v: v.capacity_kg)
+            cap = _capacity(biggest)
+            nodes: list[TierNode] = []
+            node_orders: list[list[Order]] = []
+            for t in targets:
+                chunks, too_big = _chunks(station_orders[t], cap)
+                if too_big:
+                    self.defer(
+                        too_big,
+                        DeferralReason.CAPACITY,
+                        hub.id if direction is Direction.DOWN else t,
+                        f"larger than the largest vehicle at {hub.name} ({biggest.id})",
+                    )
+                site = self.net.site(t)
+                is_bulk = site.kind is SiteKind.BULK_SHIPPER
+                for k, chunk in enumerate(chunks):
+                    load = resources(load_of(chunk))
+                    zero = (0, 0, 0)
+                    if direction is Direction.DOWN:
+                        window = (0, 48 * 3600)
+                    elif is_bulk:
+                        window = (max(site.opens_s, wave.departs_s), site.closes_s)
+                    else:
+                        window = (ready_s.get(t, wave.departs_s), p.hub_return_s)
+                    nodes.append(
+                        TierNode(
+                            key=f"{t}#{k}",
+                            site=t,
+                            delivery=load if direction is Direction.DOWN else zero,
+                            pickup=load if direction is Direction.UP else zero,
+                            service_s=self.trunk_service_s(load[2]),
+                            window=window,
+                            penalty=_penalty(chunk, p, 1.0 if is_bulk else 10.0),
+                            orders=tuple(o.id for o in chunk),
+                        )
+                    )
+                    node_orders.append(chunk)
+            end = p.hub_return_s if direction is Direction.UP else 48 * 3600
+            vehicles = tuple(
+                _tier_vehicle(
+                    v, start=max(wave.departs_s, truck_free_s.get(v.id, 0)), end=end, trips=1
+                )
+                for v in fleet
+            )
+            problem = TierProblem(
+                name=f"trunk-{direction.value}-{hub.id}",
+                sites=sites,
+                nodes=tuple(nodes),
+                vehicles=vehicles,
+                distance_m=dist,
+                time_s=tim,
+                time_limit_s=max(0.2, self.budget * 0.15),
+                seed=p.seed,
+            )
+            sol = self.solve(problem)
+            tier = Tier.TRUNK_DOWN if direction is Direction.DOWN else Tier.TRUNK_UP
+            self.record(problem, sol, tier, wave.id, fleet, node_orders, direction)
+            for i in sol.dropped:
+                node = problem.nodes[i]
+                reason, hint = self.why_dropped(problem, i)
+                waits = hub.id if direction is Direction.DOWN else node.site
+                self.defer(node_orders[i], reason, waits, hint)
+            if sol.status is SolveStatus.NO_SOLUTION:
+                for chunk in node_orders:
+                    self.defer(
+                        chunk,
+                        DeferralReason.CAPACITY,
+                        hub.id,
+                        "the trunk wave has no feasible plan",
+                    )
+        return None
+
+    # -- last mile ----------------------------------------------------------------------------
+    def last_mile_problems(
+        self, visited: set[str], trunk_ready: Mapping[str, int], deadline: Mapping[str, int]
+    ) -> list[tuple[TierProblem, list[list[Order]], list[Vehicle]]]:
+        p = self.policy
+        out = []
+        groups: dict[str, list[str]] = {}
+        for point in self.net.village_points:
+            if point.id in visited and point.parent:
+                groups.setdefault(point.parent, []).append(point.id)
+        for station_id, points in groups.items():
+            fleet = [v for v in self.day.fleet if v.home == station_id]
+            station = self.net.site(station_id)
+            orders_at = {
+                pt: [o for o in self.day.orders if o.site == pt and o.id not in self.deferred]
+                for pt in points
+            }
+            if not fleet:
+                for pt in points:
+                    self.defer(
+                        orders_at[pt],
+                        DeferralReason.CAPACITY,
+                        station_id,
+                        f"no vehicles at {station.name}",
+                    )
+                continue
+            sites = (station_id, *points)
+            dist, tim = self.matrices(sites, {v.vehicle_class for v in fleet})
+            nodes: list[TierNode] = []
+            node_orders: list[list[Order]] = []
+            bulky_ok = [i for i, v in enumerate(fleet) if v.bulky_ok]
+            for pt in points:
+                site = self.net.site(pt)
+                for bulky in (False, True):
+                    group = [o for o in orders_at[pt] if o.bulky == bulky]
+                    if not group:
+                        continue
+                    allowed = tuple(bulky_ok) if bulky else None
+                    candidates = [fleet[i] for i in bulky_ok] if bulky else fleet
+                    if not candidates:
+                        self.defer(
+                            group,
+                            DeferralReason.CAPACITY,
+                            station_id,
+                            f"no vehicle at {station.name} may carry bulky parcels",
+                        )
+                        continue
+                    biggest = max(candidates, key=lambda v: v.capacity_kg)
+                    chunks, too_big = _chunks(group, _capacity(biggest))
+                    if too_big:
+                        self.defer(
+                            too_big,
+                            DeferralReason.CAPACITY,
+                            station_id,
+                            f"larger than the largest vehicle at {station.name} ({biggest.id})",
+                        )
+                    for k, chunk in enumerate(chunks):
+                        down = [o for o in chunk if o.direction is Direction.DOWN]
+                        up = [o for o in chunk if o.direction is Direction.UP]
+                        close = min(site.closes_s, p.village_cutoff_s) if up else site.closes_s
+                        parcels = sum(o.parcels for o in chunk)
+                        nodes.append(
+                            TierNode(
+                                key=f"{pt}{'#bulky' if bulky else ''}#{k}",
+                                site=pt,
+                                delivery=resources(load_of(down)),
+                                pickup=resources(load_of(up)),
+                                service_s=self.service_s(pt, parcels),
+                                window=(site.opens_s, max(site.opens_s, close)),
+                                penalty=_penalty(chunk, p),
+                                allowed=allowed,
+                                orders=tuple(o.id for o in chunk),
+                            )
+                        )
+                        node_orders.append(chunk)
+            trips = p.max_trips if p.reloads else 1
+            vehicles = tuple(
+                _tier_vehicle(
+                    v,
+                    start=trunk_ready.get(station_id, 0),
+                    end=deadline.get(station_id, 48 * 3600),
+                    trips=trips,
+                )
+                for v in fleet
+            )
+            problem = TierProblem(
+                name=f"last-mile-{station_id}",
+                sites=sites,
+                nodes=tuple(nodes),
+                vehicles=vehicles,
+                distance_m=dist,
+                time_s=tim,
+                time_limit_s=1.0,
+                seed=p.seed,
+            )
+            out.append((problem, node_orders, fleet))
+        # share the budget by size across workers
+        total = sum(len(pr.nodes) for pr, _, _ in out) or 1
+        share = self.budget * 0.6 * self.workers
+        return [
+            (_with_limit(pr, max(0.1, share * len(pr.nodes) / total)), no, fl) for pr, no, fl in out
+        ]
+
+    # -- recording ----------------------------------------------------------------------------
+    def record(
+        self,
+        problem: TierProblem,
+        sol: TierSolution,
+        tier: Tier,
+        wave: str,
+        fleet: Sequence[Vehicle],
+        node_orders: Sequence[Sequence[Order]],
+        direction: Direction | None,
+    ) -> None:
+        pos = problem.site_index
+        for vi, trips in enumerate(sol.routes):
+            if not trips:
+                continue
+            tv = problem.vehicles[vi]
+            cls = tv.vehicle_class
+            dist, tim = problem.distance_m[cls], problem.time_s[cls]
+            home = tv.depot
+            stops: list[Stop] = []
+            total_m = 0
+            prev_site = home
+            prev_dep = 0
+            for k, (leave, visits, _back) in enumerate(trips):
+                trip_orders = [o for v in visits for o in node_orders[v.node]]
+                load = load_of([o for o in trip_orders if o.direction is Direction.DOWN])
+                if k == 0:
+                    stops.append(
+                        Stop(home, StopKind.DEPART, leave, leave, leave, 0, (), (), load.rounded())
+                    )
+                else:
+                    travel = int(tim[pos[prev_site], pos[home]])
+                    total_m += int(dist[pos[prev_site], pos[home]])
+                    arrive = prev_dep + travel
+                    stops.append(
+                        Stop(
+                            home, StopKind.RELOAD, arrive, arrive, leave, k, (), (), load.rounded()
+                        )
+                    )
+                prev_site, prev_dep = home, leave
+                for v in visits:
+                    node = problem.nodes[v.node]
+                    travel = int(tim[pos[prev_site], pos[node.site]])
+                    total_m += int(dist[pos[prev_site], pos[node.site]])
+                    arrive = prev_dep + travel
+                    start = max(arrive, v.start_s)
+                    dep = start + node.service_s
+                    orders = node_orders[v.node]
+                    drop = tuple(o.id for o in orders if o.direction is Direction.DOWN)
+                    collect = tuple(o.id for o in orders if o.direction is Direction.UP)
+                    load = (
+                        load
+                        - load_of(self.orders[i] for i in drop)
+                        + load_of(self.orders[i] for i in collect)
+                    )
+                    stops.append(
+                        Stop(
+                            node.site,
+                            StopKind.VISIT,
+                            arrive,
+                            start,
+                            dep,
+                            k,
+                            drop,
+                            collect,
+                            load.rounded(),
+                        )
+                    )
+                    prev_site, prev_dep = node.site, dep
+            travel = int(tim[pos[prev_site], pos[home]])
+            total_m += int(dist[pos[prev_site], pos[home]])
+            arrive = prev_dep + travel
+            stops.append(
+                Stop(home, StopKind.RETURN, arrive, arrive, arrive, len(trips) - 1, (), (), Load())
+            )
+            vehicle = next(v for v in fleet if v.id == tv.id)
+            duration_h = (stops[-1].departure_s - stops[0].departure_s) / 3600
+            cost = (
+                vehicle.fixed_cost
+                + vehicle.cost_per_km * total_m / 1000
+                + vehicle.cost_per_hour * duration_h
+            )
+            self.routes.append(
+                Route(tv.id, cls, tier, wave, home, tuple(stops), total_m, round(cost, 2))
+            )
+
+    # -- reasons ---------------------------------------------------------------------------------
+    def why_dropped(self, problem: TierProblem, i: int) -> tuple[DeferralReason, str]:
+        node = problem.nodes[i]
+        pos = problem.site_index
+        site = self.net.site(node.site)
+        candidates = [
+            v for k, v in enumerate(problem.vehicles) if node.allowed is None or k in node.allowed
+        ]
+        reachable = [
+            v
+            for v in candidates
+            if problem.distance_m[v.vehicle_class][pos[v.depot], pos[node.site]] < UNREACHABLE
+            and problem.distance_m[v.vehicle_class][pos[node.site], pos[v.depot]] < UNREACHABLE
+        ]
+        if not reachable:
+            classes = ", ".join(sorted({v.vehicle_class for v in candidates})) or "any vehicle"
+            return (
+                DeferralReason.UNREACHABLE,
+                f"no open road lets {classes} reach {site.name}; reopen the road or send a vehicle class that may use it",
+            )
+        best_late = None
+        fits_time = False
+        for v in reachable:
+            t_out = int(problem.time_s[v.vehicle_class][pos[v.depot], pos[node.site]])
+            t_back = int(problem.time_s[v.vehicle_class][pos[node.site], pos[v.depot]])
+            arrive = v.earliest_start_s + t_out
+            start = max(arrive, node.window[0])
+            if start <= node.window[1] and start + node.service_s + t_back <= v.latest_end_s:
+                fits_time = True
+                break
+            late = start - node.window[1]
+            best_late = late if best_late is None else min(best_late, late)
+        if not fits_time:
+            if best_late is not None and best_late > 0:
+                minutes = math.ceil(best_late / 600) * 10
+                return (
+                    DeferralReason.TIME,
+                    f"keeping {site.name} open {minutes} min longer (until {format_clock(node.window[1] + minutes * 60)}) would fit it",
+                )
+            return (
+                DeferralReason.TIME,
+                f"the round trip to {site.name} does not fit the vehicles' shifts; an earlier departure would fit it",
+            )
+        return DeferralReason.CAPACITY, ""
+
+    def capacity_suggestions(self) -> None:
+        """Turn capacity deferrals into one actionable line per home site."""
+        by_home: dict[str, list[Deferred]] = {}
+        for d in self.deferred.values():
+            if d.reason is DeferralReason.CAPACITY and not d.suggestion:
+                home = self.station_of.get(d.site) or next((h.id for h in self.net.hubs), d.site)
+                if self.net.site(d.site).kind is SiteKind.BULK_SHIPPER:
+                    home = self.net.site(d.site).parent or home
+                by_home.setdefault(home, []).append(d)
+        for home, items in by_home.items():
+            fleet = [v for v in self.day.fleet if v.home == home]
+            parcels = sum(self.orders[d.order].parcels for d in items)
+            if fleet:
+                ref = max(fleet, key=lambda v: v.capacity_parcels)
+                trips = (
+                    self.policy.max_trips
+                    if self.policy.reloads and self.net.site(home).kind is SiteKind.STATION
+                    else 1
+                )
+                carry = min(parcels, ref.capacity_parcels * trips)
+                text = f"one more {ref.vehicle_class} at {self.net.site(home).name} would carry {carry} of these {parcels} parcels"
+            else:
+                text = f"{self.net.site(home).name} has no vehicles; add one to carry these {parcels} parcels"
+            for d in items:
+                self.deferred[d.order] = Deferred(
+                    d.order, d.site, d.reason, d.until, d.waits_at, text
+                )
+
+
+def _with_limit(problem: TierProblem, seconds: float) -> TierProblem:
+    from dataclasses import replace
+
+    return replace(problem, time_limit_s=seconds)
+
+
+def _solve_all(solve: Solve, problems: Sequence[TierProblem], workers: int) -> list[TierSolution]:
+    if workers <= 1 or len(problems) <= 1:
+        return [solve(p) for p in problems]
+    order = sorted(range(len(problems)), key=lambda i: -len(problems[i].nodes))
+    with ProcessPoolExecutor(max_workers=min(workers, len(problems))) as pool:
+        futures = {i: pool.submit(solve, problems[i]) for i in order}
+        return [futures[i].result() for i in range(len(problems))]
+
+
+def plan_day(
+    day: DayInput,
+    *,
+    time_limit_s: float | None = None,
+    workers: int = 1,
+    solve: Solve | None = None,
+) -> Plan:
+    """Plan one day across the three tiers.
+
+    Parameters
+    ----------
+    day
+        The validated inputs.
+    time_limit_s
+        Search budget for the whole day (default: the policy's ``time_limit_s``).
+    workers
+        Processes for the stations' village runs (independent problems).
+    solve
+        The tier solver (default: OR-Tools).
+
+    Returns
+    -------
+    Plan
+        Every order is on exactly one final stop or deferred with a reason.
+    """
+    started = time.perf_counter()
+    b = _Builder(day, solve or _default_solve, workers, time_limit_s or day.policy.time_limit_s)
+    net, p = day.network, day.policy
+    down_wave, up_wave = p.wave(Direction.DOWN), p.wave(Direction.UP)
+    visited = b.apply_frequency()
+
+    # orders no station can take (a village point without a station cannot happen: validated)
+    down_by_station: dict[str, list[Order]] = {}
+    for o in day.orders:
+        if o.direction is Direction.DOWN:
+            key = b.station_of.get(o.site, o.site)
+            down_by_station.setdefault(key, []).append(o)
+    b.trunk(Direction.DOWN, down_by_station, {}, {})
+    # when each station's parcels are there (all trunk chunks unloaded) and who brought them
+    arrived: dict[str, int] = {}
+    trunk_at: dict[str, list[str]] = {}
+    truck_free: dict[str, int] = {}
+    for r in b.routes:
+        truck_free[r.vehicle] = r.stops[-1].arrival_s
+        for s in r.stops:
+            if s.kind is StopKind.VISIT:
+                arrived[s.site] = max(arrived.get(s.site, 0), s.departure_s)
+                trunk_at.setdefault(s.site, []).append(r.vehicle)
+    # stations whose trunk chunk was dropped: their orders are deferred already
+    ready = {st: t + p.cross_dock_s for st, t in arrived.items()}
+    deadline: dict[str, int] = {}
+    for hub in net.hubs:
+        trucks = [v for v in day.fleet if v.home == hub.id]
+        stations = tuple(s.id for s in net.stations if s.parent == hub.id)
+        if not trucks or not stations:
+            continue
+        m = net.road_index.matrix((hub.id, *stations), trucks[0].vehicle_class)
+        for k, st in enumerate(stations):
+            deadline[st] = min(up_wave.departs_s + int(m.time_s[0, k + 1]), p.hub_return_s)
+
+    problems = b.last_mile_problems(visited, ready, deadline)
+    solutions = _solve_all(b.solve, [pr for pr, _, _ in problems], b.workers)
+    run_end: dict[str, int] = {}
+    for (problem, node_orders, fleet), sol in zip(problems, solutions, strict=True):
+        station = problem.sites[0]
+        before = len(b.routes)
+        b.record(problem, sol, Tier.LAST_MILE, down_wave.id, fleet, node_orders, None)
+        runs = tuple(r.vehicle for r in b.routes[before:])
+        b.feeds.append((down_wave.id, station, tuple(sorted(set(trunk_at.get(station, [])))), runs))
+        for r in b.routes[before:]:
+            run_end[station] = max(run_end.get(station, 0), r.stops[-1].arrival_s)
+        for i in sol.dropped:
+            reason, hint = b.why_dropped(problem, i)
+            orders = node_orders[i]
+            for o in orders:
+                waits = station if o.direction is Direction.DOWN else o.site
+                b.defer([o], reason, waits, hint)
+        if sol.status is SolveStatus.NO_SOLUTION:
+            for chunk in node_orders:
+                b.defer(
+                    chunk,
+                    DeferralReason.CAPACITY,
+                    station,
+                    "the station's runs have no feasible plan",
+                )
+
+    # up wave: what the runs collected plus the stations' own and the bulk shippers' orders
+    up_by_site: dict[str, list[Order]] = {}
+    collected = {
+        oid for r in b.routes if r.tier is Tier.LAST_MILE for s in r.stops for oid in s.collect
+    }
+    for o in day.orders:
+        if o.direction is not Direction.UP or o.id in b.deferred:
+            continue
+        site = net.site(o.site)
+        if site.kind is SiteKind.VILLAGE_POINT and o.id not in collected:
+            continue
+        key = b.station_of.get(o.site, o.site)
+        up_by_site.setdefault(key, []).append(o)
+    before = len(b.routes)
+    b.trunk(Direction.UP, up_by_site, run_end, truck_free)
+    up_trunk_at: dict[str, list[str]] = {}
+    for r in b.routes[before:]:
+        for s in r.stops:
+            if s.kind is StopKind.VISIT:
+                up_trunk_at.setdefault(s.site, []).append(r.vehicle)
+    runs_at: dict[str, list[str]] = {}
+    for r in b.routes:
+        if r.tier is Tier.LAST_MILE and any(s.collect for s in r.stops):
+            runs_at.setdefault(r.home, []).append(r.vehicle)
+    for st in sorted(set(up_trunk_at) & {s.id for s in net.stations}):
+        b.feeds.append(
+            (up_wave.id, st, tuple(sorted(set(up_trunk_at[st]))), tuple(runs_at.get(st, ())))
+        )
+    b.capacity_suggestions()
+    # any order neither on a final stop nor deferred is a bug: make it loud
+    final = {
+        oid
+        for r in b.routes
+        for s in r.stops
+        for oid in (*s.drop, *s.collect)
+        if b.orders[oid].site == s.site
+    }
+    missing = [oid for oid in b.orders if oid not in final and oid not in b.deferred]
+    for oid in missing:
+        o = b.orders[oid]
+        b.defer(
+            [o],
+            DeferralReason.CAPACITY,
+            b.station_of.get(o.site, o.site),
+            "not placed by the planner",
+        )
+    status = PlanStatus.COMPLETE
+    if any(d.reason is not DeferralReason.FREQUENCY for d in b.deferred.values()):
+        status = PlanStatus.PARTIAL
+    return Plan(
+        scenario=day.name,
+        network_version=net.version,
+        date=day.date,
+        status=status,
+        routes=tuple(b.routes),
+        deferred=tuple(sorted(b.deferred.values(), key=lambda d: d.order)),
+        feeds=tuple(b.feeds),
+        solve_s=round(time.perf_counter() - started, 3),
+        settings=(
+            ("time_limit_s", str(b.budget)),
+            ("workers", str(b.workers)),
+            ("backend", "ortools"),
+        ),
+    )

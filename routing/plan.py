@@ -1,0 +1,224 @@
+"""Plans are data: routes of stops with times and loads, and the deferred orders.
+
+A village order appears at exactly one stop whose site is its own site (dropped there when it
+goes down, collected there when it goes up) or in :attr:`Plan.deferred`, never both, never
+twice. Trunk routes also list the orders they carry to and from stations (handover stops),
+so the courier sheets and the settlement can follow an order along all three tiers.
+
+Units: times in seconds after midnight, loads in kilograms, cubic metres and parcels,
+distances in metres, costs in yuan. ``plan.json`` is the versioned serialisation
+(docs/plan-format.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "PLAN_SCHEMA_VERSION",
+    "DeferralReason",
+    "Deferred",
+    "Load",
+    "Plan",
+    "PlanStatus",
+    "Route",
+    "Stop",
+    "StopKind",
+    "Tier",
+    "plan_from_dict",
+    "plan_to_dict",
+]
+
+PLAN_SCHEMA_VERSION = 1
+
+
+class Tier(StrEnum):
+    TRUNK_DOWN = "trunk_down"
+    LAST_MILE = "last_mile"
+    TRUNK_UP = "trunk_up"
+
+
+class StopKind(StrEnum):
+    DEPART = "depart"
+    VISIT = "visit"
+    RELOAD = "reload"
+    """Back at the home station between trips: unload collections, load the next trip."""
+    RETURN = "return"
+
+
+class DeferralReason(StrEnum):
+    CAPACITY = "capacity"
+    TIME = "time"
+    UNREACHABLE = "unreachable"
+    FREQUENCY = "frequency"
+
+
+class PlanStatus(StrEnum):
+    COMPLETE = "complete"
+    """Every order is on a route, or deferred only by the visit-frequency policy."""
+    PARTIAL = "partial"
+    """Some orders are deferred for capacity, time or reachability."""
+    NO_SOLUTION = "no_solution"
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    kg: float = 0.0
+    m3: float = 0.0
+    parcels: int = 0
+
+    def __add__(self, other: Load) -> Load:
+        return Load(self.kg + other.kg, self.m3 + other.m3, self.parcels + other.parcels)
+
+    def __sub__(self, other: Load) -> Load:
+        return Load(self.kg - other.kg, self.m3 - other.m3, self.parcels - other.parcels)
+
+    def rounded(self) -> Load:
+        return Load(round(self.kg, 3), round(self.m3, 6), self.parcels)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """One stop of a route; ``arrival_s`` ≤ ``start_s`` (service start) ≤ ``departure_s``."""
+
+    site: str
+    kind: StopKind
+    arrival_s: int
+    start_s: int
+    departure_s: int
+    trip: int = 0
+    drop: tuple[str, ...] = ()
+    collect: tuple[str, ...] = ()
+    load_after: Load = Load()
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One vehicle's run in one tier (with its reload trips)."""
+
+    vehicle: str
+    vehicle_class: str
+    tier: Tier
+    wave: str
+    home: str
+    stops: tuple[Stop, ...]
+    distance_m: int
+    cost: float
+
+    @property
+    def duration_s(self) -> int:
+        return self.stops[-1].departure_s - self.stops[0].departure_s if self.stops else 0
+
+    @property
+    def trips(self) -> int:
+        return 1 + sum(1 for s in self.stops if s.kind is StopKind.RELOAD)
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """An order not served today, why, until when, and what would fit it."""
+
+    order: str
+    site: str
+    reason: DeferralReason
+    until: str
+    """The date it is planned for (ISO); for frequency, the village's next visit day."""
+    waits_at: str = ""
+    """Where it waits (the station for held down parcels, the village point for pickups)."""
+    suggestion: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The day's plan across the three tiers."""
+
+    scenario: str
+    network_version: str
+    date: str
+    status: PlanStatus
+    routes: tuple[Route, ...]
+    deferred: tuple[Deferred, ...]
+    feeds: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = ()
+    """(wave id, station, trunk vehicles of the wave there, village-run vehicles it feeds
+    (down) or that feed it (up))."""
+    solve_s: float = 0.0
+    settings: tuple[tuple[str, str], ...] = field(default=())
+    schema_version: int = PLAN_SCHEMA_VERSION
+
+    def routes_of(self, tier: Tier) -> tuple[Route, ...]:
+        return tuple(r for r in self.routes if r.tier is tier)
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """A JSON-ready dict (``plan.json``)."""
+    doc = asdict(plan)
+    doc["feeds"] = [
+        {"wave": w, "station": s, "trunk": list(t), "runs": list(r)} for w, s, t, r in plan.feeds
+    ]
+    doc["settings"] = dict(plan.settings)
+    return doc
+
+
+def plan_from_dict(doc: dict[str, Any]) -> Plan:
+    """Inverse of :func:`plan_to_dict`; raises KeyError/ValueError on malformed input."""
+    if doc.get("schema_version") != PLAN_SCHEMA_VERSION:
+        raise ValueError(f"plan schema_version {doc.get('schema_version')!r} is not supported")
+    routes = tuple(
+        Route(
+            vehicle=r["vehicle"],
+            vehicle_class=r["vehicle_class"],
+            tier=Tier(r["tier"]),
+            wave=r["wave"],
+            home=r["home"],
+            stops=tuple(
+                Stop(
+                    site=s["site"],
+                    kind=StopKind(s["kind"]),
+                    arrival_s=int(s["arrival_s"]),
+                    start_s=int(s["start_s"]),
+                    departure_s=int(s["departure_s"]),
+                    trip=int(s.get("trip", 0)),
+                    drop=tuple(s.get("drop", ())),
+                    collect=tuple(s.get("collect", ())),
+                    load_after=Load(**s.get("load_after", {})),
+                )
+                for s in r["stops"]
+            ),
+            distance_m=int(r["distance_m"]),
+            cost=float(r["cost"]),
+        )
+        for r in doc["routes"]
+    )
+    deferred = tuple(
+        Deferred(
+            order=d["order"],
+            site=d["site"],
+            reason=DeferralReason(d["reason"]),
+            until=d["until"],
+            waits_at=d.get("waits_at", ""),
+            suggestion=d.get("suggestion", ""),
+        )
+        for d in doc["deferred"]
+    )
+    return Plan(
+        scenario=doc["scenario"],
+        network_version=doc["network_version"],
+        date=doc["date"],
+        status=PlanStatus(doc["status"]),
+        routes=routes,
+        deferred=deferred,
+        feeds=tuple(
+            (f["wave"], f["station"], tuple(f["trunk"]), tuple(f["runs"]))
+            for f in doc.get("feeds", ())
+        ),
+        solve_s=float(doc.get("solve_s", 0.0)),
+        settings=tuple((str(k), str(v)) for k, v in dict(doc.get("settings", {})).items()),
+    )
+
+
+def dumps(plan: Plan) -> str:
+    """``plan.json`` text."""
+    return json.dumps(plan_to_dict(plan), ensure_ascii=False, indent=1)
