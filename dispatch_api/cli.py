@@ -1,0 +1,237 @@
+"""The ``countyroute`` command line.
+
+Errors in input end the command with exit code 2 and one line naming the file, the row or
+feature and the field; a plan that fails the checker exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from networks import CountyrouteError, SiteKind
+from networks.roads import road_graph
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_INPUT = 0, 1, 2
+
+
+def _scenario_list(_: argparse.Namespace) -> int:
+    from scenarios.bundle import BUILTIN_DIR, builtin_names
+
+    for name in builtin_names():
+        print(f"{name}\t{BUILTIN_DIR / name}")
+    return EXIT_OK
+
+
+def _scenario_show(args: argparse.Namespace) -> int:
+    from scenarios.bundle import load_bundle
+
+    sc = load_bundle(args.scenario)
+    net = sc.network
+    kinds = Counter(s.kind for s in net.sites)
+    graph = road_graph(net.roads, net.projection)
+    classes = Counter(v.vehicle_class for v in sc.fleet)
+    rows = [
+        ("scenario", sc.name),
+        ("crs", net.crs.value),
+        ("hubs", kinds[SiteKind.HUB]),
+        ("stations", kinds[SiteKind.STATION]),
+        ("village points", kinds[SiteKind.VILLAGE_POINT]),
+        ("administrative villages", kinds[SiteKind.VILLAGE_POINT] + kinds[SiteKind.VILLAGE]),
+        ("poor villages", sum(1 for s in net.sites if s.poor)),
+        ("bulk shippers", kinds[SiteKind.BULK_SHIPPER]),
+        ("candidate sites", kinds[SiteKind.CANDIDATE]),
+        (
+            "vehicles",
+            f"{len(sc.fleet)} ({', '.join(f'{n} {c}' for c, n in sorted(classes.items()))})",
+        ),
+        ("road nodes", graph.number_of_nodes()),
+        ("road edges", graph.number_of_edges()),
+        ("orders", len(sc.orders)),
+        ("network version", net.version),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return EXIT_OK
+
+
+def _scenario_validate(args: argparse.Namespace) -> int:
+    from scenarios.bundle import load_bundle
+
+    sc = load_bundle(args.scenario, orders=args.orders)
+    print(
+        f"ok: {sc.name}: {len(sc.network.sites)} sites, {len(sc.network.roads)} roads, "
+        f"{len(sc.fleet)} vehicles, {len(sc.orders)} orders"
+    )
+    return EXIT_OK
+
+
+def _scenario_export(args: argparse.Namespace) -> int:
+    from scenarios.bundle import load_bundle, save_bundle
+
+    sc = load_bundle(args.scenario)
+    out = save_bundle(sc, args.out)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _demand(args: argparse.Namespace) -> int:
+    from scenarios.demand import generate_demand
+
+    from scenarios.bundle import load_bundle, orders_to_csv
+
+    sc = load_bundle(args.scenario)
+    orders = generate_demand(sc, args.date, args.seed)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(orders_to_csv(orders), encoding="utf-8")
+    down = sum(o.parcels for o in orders if o.direction.value == "down")
+    up = sum(o.parcels for o in orders if o.direction.value == "up")
+    print(f"wrote {args.out}: {len(orders)} orders, {down} parcels down, {up} up")
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from routing.outputs import summary_text, write_plan_outputs
+
+    from routing.check import check_plan
+    from routing.day import DayInput, plan_day
+    from scenarios.bundle import load_bundle, orders_to_csv
+
+    sc = load_bundle(args.scenario, orders=args.orders)
+    date = args.date or sc.date or dt.date.today().isoformat()
+    orders = sc.orders
+    source = "bundle"
+    if args.orders:
+        source = str(args.orders)
+    elif not orders:
+        from scenarios.demand import generate_demand
+
+        orders = generate_demand(sc, date, args.seed)
+        source = f"generated (seed {args.seed})"
+    policy = sc.policy
+    day = DayInput(sc.name, sc.network, sc.fleet, policy, orders, date)
+    print(f"planning {sc.name} for {date}: {len(orders)} orders ({source}) ...", flush=True)
+    plan = plan_day(day, time_limit_s=args.time_limit, workers=args.workers)
+    out = Path(args.out or f"out/{sc.name}-{date}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "orders.csv").write_text(orders_to_csv(orders), encoding="utf-8")
+    (out / "scenario.json").write_text(
+        json.dumps({"scenario": str(args.scenario), "date": date}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    files = write_plan_outputs(plan, day, out, lang=args.lang)
+    report = check_plan(plan, sc.network, sc.fleet, policy, orders)
+    print(summary_text(plan, day))
+    print(f"checker: {'ok' if report.ok else f'{len(report.violations)} violations'}")
+    for v in report.violations[:20]:
+        print(f"  {v}")
+    print(f"wrote {len(files)} outputs to {out}/")
+    return EXIT_OK if report.ok else EXIT_VIOLATIONS
+
+
+def _check(args: argparse.Namespace) -> int:
+    from routing.check import check_plan
+    from routing.plan import plan_from_dict
+    from scenarios.bundle import load_bundle
+
+    path = Path(args.plan)
+    folder = path if path.is_dir() else path.parent
+    plan_file = path / "plan.json" if path.is_dir() else path
+    try:
+        doc = json.loads(plan_file.read_text(encoding="utf-8"))
+        plan = plan_from_dict(doc)
+    except FileNotFoundError:
+        raise CountyrouteError(f"{plan_file}: file not found") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CountyrouteError(f"{plan_file}: not a valid plan ({exc})") from None
+    meta_file = folder / "scenario.json"
+    scenario = args.scenario
+    if scenario is None and meta_file.is_file():
+        scenario = json.loads(meta_file.read_text(encoding="utf-8"))["scenario"]
+    if scenario is None:
+        raise CountyrouteError(f"{plan_file}: say which scenario with --scenario")
+    orders_file = args.orders or (folder / "orders.csv")
+    sc = load_bundle(scenario, orders=orders_file)
+    if plan.network_version != sc.network.version:
+        print(
+            f"warning: plan made on network {plan.network_version}, checking on {sc.network.version}"
+        )
+    report = check_plan(plan, sc.network, sc.fleet, sc.policy, sc.orders)
+    for v in report.violations:
+        print(v)
+    verdict = "ok" if report.ok else f"{len(report.violations)} violations"
+    print(
+        f"{verdict}: {len(plan.routes)} routes, {report.distance_m / 1000:.1f} km, "
+        f"{report.vehicle_hours:.1f} vehicle-hours, {report.cost:.2f} yuan (recomputed)"
+    )
+    return EXIT_OK if report.ok else EXIT_VIOLATIONS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(prog="countyroute", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sc = sub.add_parser("scenario", help="list, show, validate or export scenario bundles")
+    scs = sc.add_subparsers(dest="action", required=True)
+    scs.add_parser("list", help="built-in bundles").set_defaults(func=_scenario_list)
+    show = scs.add_parser("show", help="counts of a bundle")
+    show.add_argument("scenario")
+    show.set_defaults(func=_scenario_show)
+    val = scs.add_parser("validate", help="load and validate a bundle")
+    val.add_argument("scenario")
+    val.add_argument("--orders", help="an orders CSV/JSON to validate with the bundle")
+    val.set_defaults(func=_scenario_validate)
+    exp = scs.add_parser("export", help="write a bundle (e.g. a built-in one) to a folder")
+    exp.add_argument("scenario")
+    exp.add_argument("out")
+    exp.set_defaults(func=_scenario_export)
+
+    dem = sub.add_parser("demand", help="generate one day's orders")
+    dem.add_argument("scenario")
+    dem.add_argument("--date", required=True)
+    dem.add_argument("--seed", type=int, default=0)
+    dem.add_argument("--out", required=True)
+    dem.set_defaults(func=_demand)
+
+    pl = sub.add_parser("plan", help="plan one day")
+    pl.add_argument("scenario")
+    pl.add_argument("--date")
+    pl.add_argument("--orders", help="orders CSV/JSON (default: the bundle's, else generated)")
+    pl.add_argument("--seed", type=int, default=7, help="demand seed when orders are generated")
+    pl.add_argument("--time-limit", type=float, default=None, help="search budget in seconds")
+    pl.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    pl.add_argument("--lang", choices=("en", "zh"), default="en")
+    pl.add_argument("--out")
+    pl.set_defaults(func=_plan)
+
+    ck = sub.add_parser("check", help="check a plan (plan.json or its folder) against its inputs")
+    ck.add_argument("plan")
+    ck.add_argument("--scenario")
+    ck.add_argument("--orders")
+    ck.set_defaults(func=_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``countyroute`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CountyrouteError as exc:
+        print(f"error: {exc}".replace("\n", " "), file=sys.stderr)
+        return EXIT_INPUT
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
