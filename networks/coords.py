@@ -2,8 +2,9 @@
 
 A network states its CRS once. Inside the project, geometry that needs metres (snapping,
 road lengths, service areas) goes through :class:`LocalProjection`, an equirectangular
-projection centred on the network. Over a county (≤ 100 km across) its length error is below
-0.1 %, far under the uncertainty of a road's real course.
+projection centred on the network. East-west lengths scale by cos(lat) / cos(lat0), so the
+length error grows with the distance north or south of the centre: about 0.1 % within 10 km,
+0.5 % at 50 km (the edge of a 100 km county); still under the uncertainty of a road's course.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ measured ~10× faster than networkx here; see benchmarks/RESULTS.md).
 Both values come out of one Dijkstra run by a lexicographic weight: each arc weighs
 ``time_cs * 10**8 + length_dm`` (centiseconds, decimetres, rounded per arc), so the shortest
 weighted path is the fastest path with ties broken by length, and the sum decodes into both
-exactly (float64 holds integers up to 2**53). Rounding costs at most 5 cm and 5 ms per arc.
+exactly (float64 holds integers up to 2**53). Rounding costs at most 5 cm and 5 ms per arc
+(unbiased: zero-weight arcs are stored explicitly, which csgraph treats as edges).
 
 Without roads, distance is straight-line distance × a circuity factor per terrain (the mean
 of both ends' factors) and time is that distance at the class's town-road speed in that
@@ -95,6 +96,7 @@ class RoadIndex:
         self.network = network
         self._cache: dict[tuple[str, tuple[str, ...]], TravelMatrix] = {}
         self._graphs: dict[str, csr_matrix] = {}
+        self._weights: dict[str, NDArray[np.float64]] = {}
         self.snaps: dict[str, Snap] = {}
         if not network.roads:
             return
@@ -174,6 +176,17 @@ class RoadIndex:
             seg_len.append(length - prev_at)
             seg_road.append(ri)
             self._seg_span.append((prev_at / scale, length / scale))
+            # A foot at an end of its road *is* that junction, equally near every road meeting
+            # there; link it to the junction for every class (-1, zero length), so a tie that
+            # picked a closed or restricted road does not cut the site off from the open ones.
+            for i in chain:
+                end = u if along[i] <= 0 else v if along[i] >= lines_m[ri].length else -1
+                if end >= 0:
+                    seg_a.append(end)
+                    seg_b.append(n_j + i)
+                    seg_len.append(0.0)
+                    seg_road.append(-1)
+                    self._seg_span.append((0.0, 0.0))
         for i in range(n_s):  # off-road legs: projection point <-> site
             seg_a.append(n_j + i)
             seg_b.append(n_j + n_s + i)
@@ -191,18 +204,32 @@ class RoadIndex:
         ).reshape(n_s, 2)
 
     # -- graphs --------------------------------------------------------------------------
-    def _graph(self, vc: VehicleClass) -> csr_matrix:
-        """Directed sparse graph of lexicographic weights for one vehicle class."""
-        g = self._graphs.get(vc.name)
-        if g is not None:
-            return g
+    def _seg_weights(self, vc: VehicleClass) -> NDArray[np.float64]:
+        """Lexicographic weight of every segment for one class (inf where it may not drive)."""
+        cached = self._weights.get(vc.name)
+        if cached is not None:
+            return cached
         roads = self.network.roads
         speed = np.array([r.speed_kmh(vc) for r in roads], dtype=np.float64)
         seg_speed = np.where(self._seg_road >= 0, speed[self._seg_road], vc.offroad_kmh)
         ok = seg_speed > 0
         time_cs = np.rint(self._seg_len[ok] / (seg_speed[ok] / 3.6) * 100)
         len_dm = np.rint(self._seg_len[ok] * 10)
-        w = time_cs * _K + len_dm + 1  # +1 dm: keeps zero-length arcs as arcs
+        w = np.full(len(self._seg_len), np.inf)
+        w[ok] = time_cs * _K + len_dm
+        self._weights[vc.name] = w
+        return w
+
+    def _graph(self, vc: VehicleClass) -> csr_matrix:
+        """Directed sparse graph of lexicographic weights for one vehicle class."""
+        g = self._graphs.get(vc.name)
+        if g is not None:
+            return g
+        w_all = self._seg_weights(vc)
+        ok = np.isfinite(w_all)
+        # Zero-length arcs (a site on its road, a foot at a junction) weigh 0; csgraph keeps
+        # explicitly stored zeros as edges, so no offset is needed (one would bias lengths).
+        w = w_all[ok]
         a, b = self._seg_a[ok], self._seg_b[ok]
         rows = np.concatenate([a, b])
         cols = np.concatenate([b, a])
@@ -299,13 +326,19 @@ class RoadIndex:
         while nodes[-1] != src:
             nodes.append(int(pred[nodes[-1]]))
         nodes.reverse()
-        return self._nodes_to_coords(nodes)
+        return self._nodes_to_coords(nodes, self._seg_weights(net.vehicle_class(vehicle_class)))
 
-    def _nodes_to_coords(self, nodes: list[int]) -> list[tuple[float, float]]:
+    def _nodes_to_coords(
+        self, nodes: list[int], weights: NDArray[np.float64]
+    ) -> list[tuple[float, float]]:
+        # Between two nodes there may be parallel roads (an old bridge and a detour): draw the
+        # one the graph kept, i.e. the lightest segment this class may drive on.
         seg_of: dict[tuple[int, int], tuple[int, bool]] = {}
         for k, (sa, sb) in enumerate(zip(self._seg_a.tolist(), self._seg_b.tolist(), strict=True)):
-            seg_of.setdefault((sa, sb), (k, False))
-            seg_of.setdefault((sb, sa), (k, True))
+            for key, rev in (((sa, sb), False), ((sb, sa), True)):
+                best = seg_of.get(key)
+                if best is None or weights[k] < weights[best[0]]:
+                    seg_of[key] = (k, rev)
         out: list[tuple[float, float]] = []
         for u, v in itertools.pairwise(nodes):
             k, rev = seg_of[(u, v)]

@@ -25,7 +25,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -159,6 +159,8 @@ class _Builder:
         self.budget = time_limit_s
         self.orders = {o.id: o for o in day.orders}
         self.deferred: dict[str, Deferred] = {}
+        self.short_of: dict[str, str] = {}
+        """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
         self.routes: list[Route] = []
         self.feeds: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = []
         self.station_of: dict[str, str] = {}
@@ -268,6 +270,19 @@ class _Builder:
             dist, tim = self.matrices(sites, classes)
             biggest = max(fleet, key=lambda v: v.capacity_kg)
             cap = _capacity(biggest)
+            # while a station waits for its trunk, its vehicles and crews stand idle: a late
+            # arrival costs their hourly rate, so trucks serve stations in a useful order
+            idle_cost = {
+                t: (
+                    wave.departs_s,
+                    round(
+                        sum(v.cost_per_hour for v in self.day.fleet if v.home == t)
+                        / 3600
+                        / COST_UNIT
+                    ),
+                )
+                for t in targets
+            }
             nodes: list[TierNode] = []
             node_orders: list[list[Order]] = []
             for t in targets:
@@ -300,6 +315,7 @@ class _Builder:
                             window=window,
                             penalty=_penalty(chunk, p, 1.0 if is_bulk else 10.0),
                             orders=tuple(o.id for o in chunk),
+                            soft_latest=idle_cost.get(t) if direction is Direction.DOWN else None,
                         )
                     )
                     node_orders.append(chunk)
@@ -328,6 +344,8 @@ class _Builder:
                 reason, hint = self.why_dropped(problem, i)
                 waits = hub.id if direction is Direction.DOWN else node.site
                 self.defer(node_orders[i], reason, waits, hint)
+                for o in node_orders[i]:
+                    self.short_of.setdefault(o.id, hub.id)
             if sol.status is SolveStatus.NO_SOLUTION:
                 for chunk in node_orders:
                     self.defer(
@@ -527,6 +545,35 @@ class _Builder:
                 Route(tv.id, cls, tier, wave, home, tuple(stops), total_m, round(cost, 2))
             )
 
+    def uncollect(self, order_ids: set[str]) -> None:
+        """Take orders off the village runs that collected them and let them wait at their
+        village point; the loads after the later stops of the same trip drop by theirs."""
+        if not order_ids:
+            return
+        for k, r in enumerate(self.routes):
+            if r.tier is not Tier.LAST_MILE:
+                continue
+            stops: list[Stop] = []
+            off = Load()
+            for s in r.stops:
+                if s.kind is not StopKind.VISIT:
+                    off = Load()  # a trip starts (or ends) at the station
+                    stops.append(s)
+                    continue
+                gone = [oid for oid in s.collect if oid in order_ids]
+                off = off + load_of(self.orders[oid] for oid in gone)
+                if gone or off != Load():
+                    s = replace(
+                        s,
+                        collect=tuple(oid for oid in s.collect if oid not in order_ids),
+                        load_after=(s.load_after - off).rounded(),
+                    )
+                stops.append(s)
+            self.routes[k] = replace(r, stops=tuple(stops))
+        for oid in order_ids:
+            d = self.deferred[oid]
+            self.deferred[oid] = replace(d, waits_at=d.site)
+
     # -- reasons ---------------------------------------------------------------------------------
     def why_dropped(self, problem: TierProblem, i: int) -> tuple[DeferralReason, str]:
         node = problem.nodes[i]
@@ -549,6 +596,7 @@ class _Builder:
             )
         best_late = None
         fits_time = False
+        latest_open = None  # the latest service start some vehicle could still make
         for v in reachable:
             t_out = int(problem.time_s[v.vehicle_class][pos[v.depot], pos[node.site]])
             t_back = int(problem.time_s[v.vehicle_class][pos[node.site], pos[v.depot]])
@@ -559,7 +607,18 @@ class _Builder:
                 break
             late = start - node.window[1]
             best_late = late if best_late is None else min(best_late, late)
+            last = v.latest_end_s - node.service_s - t_back
+            if arrive <= last:
+                latest_open = last if latest_open is None else max(latest_open, last)
         if not fits_time:
+            if latest_open is not None and node.window[0] > latest_open:
+                # the point opens after the runs must be back: staying open longer or leaving
+                # earlier cannot help, opening earlier can
+                opens_by = latest_open - latest_open % 600
+                return (
+                    DeferralReason.TIME,
+                    f"{site.name} opens at {format_clock(node.window[0])}, after the last run could serve it; opening by {format_clock(opens_by)} would fit it",
+                )
             if best_late is not None and best_late > 0:
                 minutes = math.ceil(best_late / 600) * 10
                 return (
@@ -580,6 +639,8 @@ class _Builder:
                 home = self.station_of.get(d.site) or next((h.id for h in self.net.hubs), d.site)
                 if self.net.site(d.site).kind is SiteKind.BULK_SHIPPER:
                     home = self.net.site(d.site).parent or home
+                # a full trunk wave is short of trucks at the hub, not of vans at the station
+                home = self.short_of.get(d.order, home)
                 by_home.setdefault(home, []).append(d)
         for home, items in by_home.items():
             fleet = [v for v in self.day.fleet if v.home == home]
@@ -591,7 +652,9 @@ class _Builder:
                     if self.policy.reloads and self.net.site(home).kind is SiteKind.STATION
                     else 1
                 )
-                carry = min(parcels, ref.capacity_parcels * trips)
+                # what its trips hold by weight, volume and parcels, not by parcels alone
+                chunks, _ = _chunks([self.orders[d.order] for d in items], _capacity(ref))
+                carry = sum(o.parcels for chunk in chunks[:trips] for o in chunk)
                 text = f"one more {ref.vehicle_class} at {self.net.site(home).name} would carry {carry} of these {parcels} parcels"
             else:
                 text = f"{self.net.site(home).name} has no vehicles; add one to carry these {parcels} parcels"
@@ -717,6 +780,9 @@ def plan_day(
         up_by_site.setdefault(key, []).append(o)
     before = len(b.routes)
     b.trunk(Direction.UP, up_by_site, run_end, truck_free)
+    # what the up trunk could not take is not collected either: it waits at its village point
+    # (an order is on its final stop or deferred, never both)
+    b.uncollect({oid for oid in collected if oid in b.deferred})
     up_trunk_at: dict[str, list[str]] = {}
     for r in b.routes[before:]:
         for s in r.stops:

@@ -95,7 +95,10 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     )
     tdim = model.GetDimensionOrDie("time")
     for i, node in enumerate(problem.nodes):
-        tdim.CumulVar(manager.NodeToIndex(n_depots + i)).SetRange(*node.window)
+        index = manager.NodeToIndex(n_depots + i)
+        tdim.CumulVar(index).SetRange(*node.window)
+        if node.soft_latest is not None:
+            tdim.SetCumulVarSoftUpperBound(index, *node.soft_latest)
     for vi, (p, k) in enumerate(virtual):
         v = problem.vehicles[p]
         tdim.CumulVar(model.Start(vi)).SetRange(v.earliest_start_s, v.latest_end_s)
@@ -215,6 +218,15 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         if initial is not None
         else model.SolveWithParameters(params)
     )
+    if solution is None and any(n.penalty is None for n in problem.nodes):
+        # Insertion heuristics trust the dimensions' filters, which do not see the side
+        # constraint load(end) == picked(end): with mandatory stops they can commit to a trip
+        # whose start load breaks it and fail on a feasible problem (pick up 80 then deliver
+        # 80 on a 100 van). Building paths arc by arc does not; retry with what time is left.
+        params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+        left_s = problem.time_limit_s - (time.perf_counter() - started)
+        params.time_limit.FromMilliseconds(max(1, round(left_s * 1000)))
+        solution = model.SolveWithParameters(params)
     wall = time.perf_counter() - started
     if solution is None:
         return TierSolution(

@@ -58,6 +58,8 @@ class TierNode:
     penalty: int | None = None
     allowed: tuple[int, ...] | None = None
     orders: tuple[str, ...] = ()
+    soft_latest: tuple[int, int] | None = None
+    """(time_s, cost units per second): starting service later than ``time_s`` costs that."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,9 @@ def _load_network(path: Path) -> tuple[Network, dict[str, Any]]:
             roads.append(_road(feat, str(ident or ""), where, src))
             road_feature.append(n)
         elif kind == "boundary":
-            boundary = tuple((float(x), float(y)) for x, y in feat["geometry"]["coordinates"][0])
+            rings = feat["geometry"]["coordinates"]
+            ring = rings[0] if isinstance(rings, list) and rings else None
+            boundary = tuple(_coords({"type": "LineString", "coordinates": ring}, where, src))
         else:
             sites.append(_site(feat, str(ident or ""), kind, where, src))
             site_feature.append(n)
@@ -227,7 +229,7 @@ def _load_network(path: Path) -> tuple[Network, dict[str, Any]]:
             sites=tuple(sites),
             roads=tuple(roads),
             vehicle_classes=classes,
-            max_snap_m=float(meta.get("max_snap_m", 1500.0)),
+            max_snap_m=_field(meta, "max_snap_m", _finite, 1500.0, "", src),
             circuity=circuity,
             boundary=boundary,
         )
@@ -696,6 +698,8 @@ def _load_policy(path: Path) -> Policy:
             continue
         if key not in _POLICY_KEYS:
             raise InvalidScenario(f"unknown section [{key}]", source=src, field=key)
+        if not isinstance(value, dict):
+            raise InvalidScenario(f"expected a table [{key}]", source=src, field=key)
         for sub in value:
             if sub not in _POLICY_KEYS[key]:
                 raise InvalidScenario("unknown key", source=src, location=f"[{key}]", field=sub)
@@ -704,18 +708,30 @@ def _load_policy(path: Path) -> Policy:
         return _field(doc.get(section, {}), key, convert, default, f"[{section}]", src)
 
     waves = []
-    for n, w in enumerate(doc.get("waves", [])):
+    raw_waves = doc.get("waves", [])
+    if not isinstance(raw_waves, list):
+        raise InvalidScenario("expected an array of tables [[waves]]", source=src, field="waves")
+    for n, w in enumerate(raw_waves):
         where = f"[[waves]] {n}"
+        if not isinstance(w, dict):
+            raise InvalidScenario("expected a table", source=src, location=where, field="waves")
+        for key in ("id", "direction", "departs"):
+            if key not in w:
+                raise InvalidScenario("missing key", source=src, location=where, field=key)
         try:
-            waves.append(
-                Wave(str(w["id"]), Direction(w["direction"]), parse_clock(str(w["departs"])))
-            )
-        except KeyError as exc:
+            direction = Direction(w["direction"])
+        except ValueError:
             raise InvalidScenario(
-                "missing key", source=src, location=where, field=str(exc.args[0])
+                f"expected up or down, got {w['direction']!r}",
+                source=src,
+                location=where,
+                field="direction",
             ) from None
+        try:
+            departs = parse_clock(str(w["departs"]))
         except ValueError as exc:
-            raise InvalidScenario(str(exc), source=src, location=where) from None
+            raise InvalidScenario(str(exc), source=src, location=where, field="departs") from None
+        waves.append(Wave(str(w["id"]), direction, departs))
     d = Policy()
     try:
         return Policy(
