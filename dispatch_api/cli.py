@@ -85,9 +85,8 @@ def _scenario_export(args: argparse.Namespace) -> int:
 
 
 def _demand(args: argparse.Namespace) -> int:
-    from scenarios.demand import generate_demand
-
     from scenarios.bundle import load_bundle, orders_to_csv
+    from scenarios.demand import generate_demand
 
     sc = load_bundle(args.scenario)
     orders = generate_demand(sc, args.date, args.seed)
@@ -100,10 +99,9 @@ def _demand(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from routing.outputs import summary_text, write_plan_outputs
-
     from routing.check import check_plan
     from routing.day import DayInput, plan_day
+    from routing.outputs import summary_text, write_plan_outputs
     from scenarios.bundle import load_bundle, orders_to_csv
 
     sc = load_bundle(args.scenario, orders=args.orders)

@@ -238,14 +238,17 @@ def check_plan(
                                 f"bulky order {o.id} on {r.vehicle_class} {r.vehicle}",
                             )
                 if r.tier is Tier.LAST_MILE:
+                    # the trip carrying it leaves from its depart or reload stop
+                    k = max(
+                        j for j in range(i) if r.stops[j].kind in (StopKind.DEPART, StopKind.RELOAD)
+                    )
                     for o in drops:
                         ready = down_ready.get(o.id)
-                        if (
-                            ready is not None
-                            and r.stops[0].departure_s < ready + policy.cross_dock_s
-                        ):
+                        if ready is None:
+                            add(i, s.site, "sync", f"order {o.id} came to {r.home} on no trunk")
+                        elif r.stops[k].departure_s < ready + policy.cross_dock_s:
                             add(
-                                0,
+                                k,
                                 r.home,
                                 "sync",
                                 f"leaves before order {o.id}'s trunk arrival + cross-dock ({ready + policy.cross_dock_s})",
@@ -266,7 +269,14 @@ def check_plan(
                         if st.trip == prev_trip:
                             for oid in st.collect:
                                 pick = up_pickup.get(oid)
-                                if pick is not None and pick < s.arrival_s:
+                                if pick is None and oid in by_id:
+                                    add(
+                                        i,
+                                        s.site,
+                                        "sync",
+                                        f"order {oid} is brought to the station but no up trunk takes it",
+                                    )
+                                elif pick is not None and pick < s.arrival_s:
                                     add(
                                         i,
                                         s.site,

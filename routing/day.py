@@ -20,6 +20,7 @@ Whatever does not fit is deferred with a reason and a suggestion. The result is 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import time
 import zlib
@@ -389,8 +390,13 @@ class _Builder:
             bulky_ok = [i for i, v in enumerate(fleet) if v.bulky_ok]
             for pt in points:
                 site = self.net.site(pt)
-                for bulky in (False, True):
-                    group = [o for o in orders_at[pt] if o.bulky == bulky]
+                # one node per direction: a stop that both drops and collects would sit in two
+                # pickup-and-delivery pairs, which OR-Tools' insertion heuristics handle badly;
+                # the two nodes share the site, so the solver visits them back to back
+                for bulky, direction in itertools.product((False, True), Direction):
+                    group = [
+                        o for o in orders_at[pt] if o.bulky == bulky and o.direction is direction
+                    ]
                     if not group:
                         continue
                     allowed = tuple(bulky_ok) if bulky else None
@@ -419,7 +425,7 @@ class _Builder:
                         parcels = sum(o.parcels for o in chunk)
                         nodes.append(
                             TierNode(
-                                key=f"{pt}{'#bulky' if bulky else ''}#{k}",
+                                key=f"{pt}#{direction.value}{'#bulky' if bulky else ''}#{k}",
                                 site=pt,
                                 delivery=resources(load_of(down)),
                                 pickup=resources(load_of(up)),

@@ -1,26 +1,29 @@
 """The OR-Tools backend: the only module that imports ``ortools``.
 
-It turns a :class:`~routing.problem.TierProblem` into a RoutingModel and back:
+It turns a :class:`~routing.problem.TierProblem` into a RoutingModel and back.
 
-* matrices and per-node vectors are registered in C++ (``RegisterTransitMatrix``,
-  ``RegisterUnaryTransitVector``); no Python callback runs on a hot path;
-* simultaneous pickup and delivery with capacity at every point: per resource, a ``load``
-  dimension (transit = pickup − delivery, free start) and a ``picked`` dimension (transit =
-  pickup, start 0) with ``load(end) == picked(end)``, which forces the start load to equal the
-  trip's deliveries; ``0 ≤ load ≤ capacity`` then holds after every stop;
-* multi-trip vehicles (reloads at the depot) are chains of virtual vehicles: trip k+1 leaves
-  no earlier than trip k's return plus the reload time, is used only if trip k is, shares the
-  shift, the duration limit and the range, and pays no second fixed cost;
-* optional stops are disjunctions whose penalty is the deferral cost;
-* search: a first solution by parallel cheapest insertion, then guided local search within the
-  time limit (or a solution limit, which makes it deterministic).
+* Matrices and per-node vectors are registered in C++ (``RegisterTransitMatrix``,
+  ``RegisterUnaryTransitVector``); no Python callback runs on a hot path.
+* **Loads at every point, reloads, releases.** When a problem mixes deliveries and pickups
+  (or allows reload trips, or starts vehicles under way), every stop's deliveries become a
+  pickup-and-delivery pair from a *loading copy* of the depot, and its pickups a pair to an
+  *unloading copy*: the load dimension then counts exactly what is on board after every stop
+  and OR-Tools' filters and pair operators see it. A vehicle that comes back to the depot
+  between stops to visit copies is making a reload trip; a "reloads" dimension counts those
+  returns against ``max_trips``. A stop's release time is its loading copy's time window.
+  Problems of pure deliveries or pure pickups without reloads use one cumulative dimension.
+* Optional stops are disjunctions whose penalty is the deferral cost.
+* Search: a first solution by parallel cheapest insertion, then guided local search within
+  the time limit (or a solution limit, which makes it deterministic).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from routing.problem import SolveStatus, TierProblem, TierSolution, TierVisit
@@ -29,6 +32,35 @@ __all__ = ["solve_ortools"]
 
 _HORIZON_S = 48 * 3600
 _BIG = 10**12
+_HANDLING_S_PER_PARCEL = 2
+"""Loading or unloading one parcel at the depot (seconds) on reload-capable runs."""
+
+_FALLBACK_STRATEGIES = (
+    routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC,
+    routing_enums_pb2.FirstSolutionStrategy.SAVINGS,
+    routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """A depot copy: where a stop's deliveries are loaded or its pickups unloaded."""
+
+    stop: int
+    depot: str
+    loading: bool
+
+
+def _needs_copies(problem: TierProblem) -> bool:
+    mixed = any(any(n.delivery) and any(n.pickup) for n in problem.nodes)
+    both = any(any(n.delivery) for n in problem.nodes) and any(any(n.pickup) for n in problem.nodes)
+    return (
+        mixed
+        or both
+        or any(v.max_trips > 1 for v in problem.vehicles)
+        or any(v.start_site is not None or any(v.initial_load) for v in problem.vehicles)
+        or any(n.release_s is not None or n.onboard for n in problem.nodes)
+    )
 
 
 def solve_ortools(problem: TierProblem) -> TierSolution:
@@ -37,154 +69,211 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     Returns a :class:`TierSolution`; infeasibility is its status, never an exception.
     """
     started = time.perf_counter()
+    n_stops = len(problem.nodes)
+    n_veh = len(problem.vehicles)
     if not problem.nodes or not problem.vehicles:
         return TierSolution(
             SolveStatus.EMPTY,
-            tuple(() for _ in problem.vehicles),
-            tuple(range(len(problem.nodes))),
+            tuple(() for _ in range(n_veh)),
+            tuple(range(n_stops)),
             0,
             0.0,
             "ortools",
         )
     site_pos = problem.site_index
-    depots = sorted({v.depot for v in problem.vehicles}, key=site_pos.__getitem__)
-    depot_node = {d: i for i, d in enumerate(depots)}
-    n_depots = len(depots)
-    node_sites = [site_pos[d] for d in depots] + [site_pos[n.site] for n in problem.nodes]
-    n_nodes = len(node_sites)
+    vehicles = problem.vehicles
+    depots = sorted({v.depot for v in vehicles}, key=site_pos.__getitem__)
+    anchors = depots + sorted(
+        {v.start_site for v in vehicles if v.start_site is not None} - set(depots),
+        key=site_pos.__getitem__,
+    )
+    anchor = {s: i for i, s in enumerate(anchors)}
+    n_anchor = len(anchors)
+    copies: list[_Copy] = []
+    use_copies = _needs_copies(problem)
+    if use_copies:
+        for i, node in enumerate(problem.nodes):
+            allowed = range(n_veh) if node.allowed is None else node.allowed
+            homes = sorted({vehicles[p].depot for p in allowed}, key=site_pos.__getitem__)
+            if any(node.delivery) and not node.onboard:
+                copies.extend(_Copy(i, d, True) for d in homes)
+            if any(node.pickup):
+                copies.extend(_Copy(i, d, False) for d in homes)
+        for p, v in enumerate(vehicles):  # parcels collected before a repair, still on board
+            if any(v.initial_load):
+                copies.append(_Copy(-1 - p, v.depot, False))
+    stop_node0 = n_anchor
+    copy_node0 = n_anchor + n_stops
+    n_nodes = copy_node0 + len(copies)
+    node_site = np.array(
+        [site_pos[s] for s in anchors]
+        + [site_pos[n.site] for n in problem.nodes]
+        + [site_pos[c.depot] for c in copies],
+        dtype=np.int64,
+    )
 
-    # virtual vehicles: one per trip
-    virtual: list[tuple[int, int]] = []  # (physical vehicle, trip)
-    for p, v in enumerate(problem.vehicles):
-        for k in range(v.max_trips):
-            virtual.append((p, k))
-    starts = [depot_node[problem.vehicles[p].depot] for p, _ in virtual]
-    manager = pywrapcp.RoutingIndexManager(n_nodes, len(virtual), starts, starts)
+    def copy_parcels(c: _Copy) -> int:
+        if c.stop < 0:
+            return vehicles[-1 - c.stop].initial_load[2]
+        node = problem.nodes[c.stop]
+        return node.delivery[2] if c.loading else node.pickup[2]
+
+    service = np.array(
+        [0] * n_anchor
+        + [n.service_s for n in problem.nodes]
+        + [_HANDLING_S_PER_PARCEL * copy_parcels(c) for c in copies],
+        dtype=np.int64,
+    )
+    starts = [
+        anchor[v.start_site] if v.start_site is not None else anchor[v.depot] for v in vehicles
+    ]
+    ends = [anchor[v.depot] for v in vehicles]
+    manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, starts, ends)
     model = pywrapcp.RoutingModel(manager)
     solver = model.solver()
 
-    idx = np.asarray(node_sites)
-    service = np.array([0] * n_depots + [n.service_s for n in problem.nodes], dtype=np.int64)
-
-    # --- transit matrices per class, registered once per class -----------------------
+    # --- matrices per class, registered once ------------------------------------------------
     time_cb: dict[str, int] = {}
     dist_cb: dict[str, int] = {}
-    dist_sub: dict[str, np.ndarray] = {}
-    for cls in sorted({v.vehicle_class for v in problem.vehicles}):
-        d = problem.distance_m[cls][np.ix_(idx, idx)]
-        t = problem.time_s[cls][np.ix_(idx, idx)] + service[:, None]
+    dist_sub: dict[str, NDArray[np.int64]] = {}
+    for cls in sorted({v.vehicle_class for v in vehicles}):
+        d = problem.distance_m[cls][np.ix_(node_site, node_site)]
+        t = problem.time_s[cls][np.ix_(node_site, node_site)] + service[:, None]
+        if copies:  # coming back from the road to load or unload takes the reload time
+            t[stop_node0:copy_node0, copy_node0:] += max(
+                v.reload_s for v in vehicles if v.vehicle_class == cls
+            )
         dist_sub[cls] = d
         time_cb[cls] = model.RegisterTransitMatrix(t.tolist())
         dist_cb[cls] = model.RegisterTransitMatrix(d.tolist())
     cost_cb: dict[tuple[str, float], int] = {}
-    for vi, (p, _) in enumerate(virtual):
-        v = problem.vehicles[p]
+    for p, v in enumerate(vehicles):
         key = (v.vehicle_class, v.cost_per_m)
         if key not in cost_cb:
             c = np.rint(dist_sub[v.vehicle_class] * v.cost_per_m).astype(np.int64)
             cost_cb[key] = model.RegisterTransitMatrix(c.tolist())
-        model.SetArcCostEvaluatorOfVehicle(cost_cb[key], vi)
+        model.SetArcCostEvaluatorOfVehicle(cost_cb[key], p)
+        model.SetFixedCostOfVehicle(v.fixed_cost, p)
 
-    # --- time --------------------------------------------------------------------------
+    # --- time ------------------------------------------------------------------------------
     model.AddDimensionWithVehicleTransits(
-        [time_cb[problem.vehicles[p].vehicle_class] for p, _ in virtual],
-        _HORIZON_S,
-        _HORIZON_S,
-        False,
-        "time",
+        [time_cb[v.vehicle_class] for v in vehicles], _HORIZON_S, _HORIZON_S, False, "time"
     )
     tdim = model.GetDimensionOrDie("time")
     for i, node in enumerate(problem.nodes):
-        index = manager.NodeToIndex(n_depots + i)
+        index = manager.NodeToIndex(stop_node0 + i)
         tdim.CumulVar(index).SetRange(*node.window)
         if node.soft_latest is not None:
             tdim.SetCumulVarSoftUpperBound(index, *node.soft_latest)
-    for vi, (p, k) in enumerate(virtual):
-        v = problem.vehicles[p]
-        tdim.CumulVar(model.Start(vi)).SetRange(v.earliest_start_s, v.latest_end_s)
-        tdim.CumulVar(model.End(vi)).SetRange(v.earliest_start_s, v.latest_end_s)
-        tdim.SetSpanUpperBoundForVehicle(v.max_duration_s, vi)
-        tdim.SetSpanCostCoefficientForVehicle(max(0, round(v.cost_per_s)), vi)
-        if k == 0:
-            model.SetFixedCostOfVehicle(v.fixed_cost, vi)
-        model.AddVariableMinimizedByFinalizer(tdim.CumulVar(model.End(vi)))
-        model.AddVariableMaximizedByFinalizer(tdim.CumulVar(model.Start(vi)))
-    first_of: dict[int, int] = {}
-    last_of: dict[int, int] = {}
-    for vi, (p, k) in enumerate(virtual):
-        first_of.setdefault(p, vi)
-        last_of[p] = vi
-        if k > 0:
-            prev = vi - 1
-            v = problem.vehicles[p]
-            solver.Add(
-                tdim.CumulVar(model.End(prev)) + v.reload_s <= tdim.CumulVar(model.Start(vi))
-            )
-            solver.Add(model.ActiveVehicleVar(vi) <= model.ActiveVehicleVar(prev))
-    for p, v in enumerate(problem.vehicles):
-        if v.max_trips > 1:
-            solver.Add(
-                tdim.CumulVar(model.End(last_of[p])) - tdim.CumulVar(model.Start(first_of[p]))
-                <= v.max_duration_s
-            )
+    for k, c in enumerate(copies):
+        if c.loading and c.stop >= 0 and problem.nodes[c.stop].release_s is not None:
+            release = problem.nodes[c.stop].release_s
+            assert release is not None
+            tdim.CumulVar(manager.NodeToIndex(copy_node0 + k)).SetMin(release)
+    for p, v in enumerate(vehicles):
+        tdim.CumulVar(model.Start(p)).SetRange(v.earliest_start_s, v.latest_end_s)
+        tdim.CumulVar(model.End(p)).SetRange(v.earliest_start_s, v.latest_end_s)
+        tdim.SetSpanUpperBoundForVehicle(v.max_duration_s, p)
+        tdim.SetSpanCostCoefficientForVehicle(max(0, round(v.cost_per_s)), p)
+        model.AddVariableMinimizedByFinalizer(tdim.CumulVar(model.End(p)))
+        model.AddVariableMaximizedByFinalizer(tdim.CumulVar(model.Start(p)))
 
-    # --- capacities: load at every point --------------------------------------------------
+    # --- loads -------------------------------------------------------------------------------
     for r, label in enumerate(("g", "cm3", "parcels")):
-        deliv = [0] * n_depots + [n.delivery[r] for n in problem.nodes]
-        pick = [0] * n_depots + [n.pickup[r] for n in problem.nodes]
-        caps = [problem.vehicles[p].capacity[r] for p, _ in virtual]
-        if not any(pick):
-            cb = model.RegisterUnaryTransitVector(deliv)
-            model.AddDimensionWithVehicleCapacity(cb, 0, caps, True, f"load_{label}")
+        caps = [v.capacity[r] for v in vehicles]
+        if use_copies:
+            change = [0] * n_anchor + [
+                n.pickup[r] - (0 if n.onboard else n.delivery[r]) for n in problem.nodes
+            ]
+            for c in copies:
+                if c.stop < 0:
+                    change.append(-vehicles[-1 - c.stop].initial_load[r])
+                else:
+                    node = problem.nodes[c.stop]
+                    change.append(node.delivery[r] if c.loading else -node.pickup[r])
+        else:
+            change = [0] * n_anchor + [n.delivery[r] + n.pickup[r] for n in problem.nodes]
+        if not any(change):
             continue
-        if not any(deliv):
-            cb = model.RegisterUnaryTransitVector(pick)
-            model.AddDimensionWithVehicleCapacity(cb, 0, caps, True, f"load_{label}")
-            continue
-        net = model.RegisterUnaryTransitVector(
-            [pk - dl for pk, dl in zip(pick, deliv, strict=True)]
-        )
-        model.AddDimensionWithVehicleCapacity(net, 0, caps, False, f"load_{label}")
-        picked = model.RegisterUnaryTransitVector(pick)
-        model.AddDimensionWithVehicleCapacity(
-            picked, 0, [sum(pick)] * len(virtual), True, f"picked_{label}"
-        )
-        load = model.GetDimensionOrDie(f"load_{label}")
-        got = model.GetDimensionOrDie(f"picked_{label}")
-        for vi in range(len(virtual)):
-            solver.Add(load.CumulVar(model.End(vi)) == got.CumulVar(model.End(vi)))
+        cb = model.RegisterUnaryTransitVector(change)
+        model.AddDimensionWithVehicleCapacity(cb, 0, caps, False, f"load_{label}")
+        dim = model.GetDimensionOrDie(f"load_{label}")
+        for p, v in enumerate(vehicles):
+            onboard = sum(
+                n.delivery[r] for n in problem.nodes if n.onboard and n.allowed and p in n.allowed
+            )
+            dim.CumulVar(model.Start(p)).SetValue(v.initial_load[r] + onboard if use_copies else 0)
 
-    # --- range (battery) shared by a vehicle's trips ------------------------------------------
-    if any(v.range_m is not None for v in problem.vehicles):
-        model.AddDimensionWithVehicleTransitAndCapacity(
-            [dist_cb[problem.vehicles[p].vehicle_class] for p, _ in virtual],
-            0,
-            [problem.vehicles[p].range_m or _BIG for p, _ in virtual],
-            False,
-            "distance",
-        )
-        ddim = model.GetDimensionOrDie("distance")
-        for vi, (_, k) in enumerate(virtual):
-            if k == 0:
-                ddim.CumulVar(model.Start(vi)).SetValue(0)
-            else:
-                solver.Add(ddim.CumulVar(model.Start(vi)) == ddim.CumulVar(model.End(vi - 1)))
-
-    # --- optional stops and compatibility ----------------------------------------------------
-    trips_of: dict[int, list[int]] = {}
-    for vi, (p, _) in enumerate(virtual):
-        trips_of.setdefault(p, []).append(vi)
+    # --- optional stops and compatibility ------------------------------------------------------
+    stop_disjunction: list[int] = []
     for i, node in enumerate(problem.nodes):
-        index = manager.NodeToIndex(n_depots + i)
-        if node.penalty is not None:
+        index = manager.NodeToIndex(stop_node0 + i)
+        stop_disjunction.append(
             model.AddDisjunction([index], node.penalty)
+            if node.penalty is not None
+            else model.AddDisjunction([index])
+        )
         if node.allowed is not None:
             # SetAllowedVehiclesForIndex does not accept a Python list in this wrapper;
             # removing the other vehicles from the node's vehicle variable is equivalent.
-            allowed = {vi for p in node.allowed for vi in trips_of[p]}
-            banned = [vi for vi in range(len(virtual)) if vi not in allowed]
+            banned = [p for p in range(n_veh) if p not in node.allowed]
             if banned:
                 model.VehicleVar(index).RemoveValues(banned)
+
+    # --- pairs: loading copy -> stop -> unloading copy ------------------------------------
+    if use_copies:
+        by_stop: dict[int, tuple[list[int], list[int]]] = {}
+        for k, c in enumerate(copies):
+            idx = manager.NodeToIndex(copy_node0 + k)
+            # a copy at depot d only on vehicles of depot d
+            banned = [p for p, v in enumerate(vehicles) if v.depot != c.depot]
+            if c.stop < 0:
+                banned = [p for p in range(n_veh) if p != -1 - c.stop]
+            if banned:
+                model.VehicleVar(idx).RemoveValues(banned)
+            if c.stop >= 0:
+                by_stop.setdefault(c.stop, ([], []))[0 if c.loading else 1].append(idx)
+        for i, (loads, unloads) in by_stop.items():
+            stop_idx = manager.NodeToIndex(stop_node0 + i)
+            for group, loading in ((loads, True), (unloads, False)):
+                if not group:
+                    continue
+                if len(group) == 1:
+                    first, second = (group[0], stop_idx) if loading else (stop_idx, group[0])
+                    model.AddDisjunction([group[0]], 0)  # a copy lives and dies with its stop
+                    model.AddPickupAndDelivery(first, second)
+                    solver.Add(model.VehicleVar(first) == model.VehicleVar(second))
+                    solver.Add(model.ActiveVar(first) == model.ActiveVar(second))
+                    continue
+                # several depots could serve the stop: one copy of the set goes with it
+                d_copies = model.AddDisjunction(group, 0, 1)
+                d_stop = stop_disjunction[i]
+                if loading:
+                    model.AddPickupAndDeliverySets(d_copies, d_stop)
+                else:
+                    model.AddPickupAndDeliverySets(d_stop, d_copies)
+                solver.Add(
+                    solver.Sum([model.ActiveVar(x) for x in group]) == model.ActiveVar(stop_idx)
+                )
+        # trips: count returns from a stop to the depot against max_trips
+        ret = np.zeros((n_nodes, n_nodes), dtype=np.int64)
+        # every arrival at the depot from a stop ends a trip: at a copy or at the end
+        ret[stop_node0:copy_node0, copy_node0:] = 1
+        ret[stop_node0:copy_node0, :n_anchor] = 1
+        ret_cb = model.RegisterTransitMatrix(ret.tolist())
+        model.AddDimensionWithVehicleCapacity(
+            ret_cb, 0, [v.max_trips for v in vehicles], True, "trips"
+        )
+
+    # --- range (battery) ------------------------------------------------------------------------
+    if any(v.range_m is not None for v in vehicles):
+        model.AddDimensionWithVehicleTransitAndCapacity(
+            [dist_cb[v.vehicle_class] for v in vehicles],
+            0,
+            [v.range_m or _BIG for v in vehicles],
+            True,
+            "distance",
+        )
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (
@@ -197,56 +286,74 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     if problem.solution_limit is not None:
         params.solution_limit = problem.solution_limit
 
-    initial = None
+    warm = None
     if problem.initial_routes:
-        key_node = {n.key: n_depots + i for i, n in enumerate(problem.nodes)}
-        veh_pos = {v.id: p for p, v in enumerate(problem.vehicles)}
-        routes: list[list[int]] = [[] for _ in virtual]
+        key_stop = {n.key: i for i, n in enumerate(problem.nodes)}
+        copy_of: dict[tuple[int, bool], int] = {}
+        for k, c in enumerate(copies):
+            copy_of.setdefault((c.stop, c.loading), copy_node0 + k)
+        veh_pos = {v.id: p for p, v in enumerate(vehicles)}
+        routes: list[list[int]] = [[] for _ in vehicles]
         for vid, trips in problem.initial_routes:
             if vid not in veh_pos:
                 continue
-            for k, trip in enumerate(trips):
-                vis = list(trips_of[veh_pos[vid]])[k : k + 1]
-                if vis:
-                    routes[vis[0]] = [
-                        manager.NodeToIndex(key_node[key]) for key in trip if key in key_node
-                    ]
+            seq: list[int] = []
+            for trip in trips:
+                stops = [key_stop[key] for key in trip if key in key_stop]
+                seq += [copy_of[(i, True)] for i in stops if (i, True) in copy_of]
+                seq += [stop_node0 + i for i in stops]
+                seq += [copy_of[(i, False)] for i in stops if (i, False) in copy_of]
+            routes[veh_pos[vid]] = [manager.NodeToIndex(n) for n in seq]
         model.CloseModelWithParameters(params)
-        initial = model.ReadAssignmentFromRoutes(routes, True)
+        warm = model.ReadAssignmentFromRoutes(routes, True)
     solution = (
-        model.SolveFromAssignmentWithParameters(initial, params)
-        if initial is not None
+        model.SolveFromAssignmentWithParameters(warm, params)
+        if warm is not None
         else model.SolveWithParameters(params)
     )
-    if solution is None and any(n.penalty is None for n in problem.nodes):
-        # Insertion heuristics trust the dimensions' filters, which do not see the side
-        # constraint load(end) == picked(end): with mandatory stops they can commit to a trip
-        # whose start load breaks it and fail on a feasible problem (pick up 80 then deliver
-        # 80 on a 100 van). Building paths arc by arc does not; retry with what time is left.
-        params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    for fallback in _FALLBACK_STRATEGIES:
+        # Insertion can fail where a stop sits in two pairs (it both drops and collects);
+        # building paths another way may not. Retry with the time that is left.
         left_s = problem.time_limit_s - (time.perf_counter() - started)
+        if solution is not None or warm is not None or left_s <= 0.01:
+            break
+        params.first_solution_strategy = fallback
         params.time_limit.FromMilliseconds(max(1, round(left_s * 1000)))
         solution = model.SolveWithParameters(params)
     wall = time.perf_counter() - started
     if solution is None:
         return TierSolution(
-            SolveStatus.NO_SOLUTION, tuple(() for _ in problem.vehicles), (), 0, wall, "ortools"
+            SolveStatus.NO_SOLUTION, tuple(() for _ in vehicles), (), 0, wall, "ortools"
         )
-    routes_out: list[list[tuple[int, tuple[TierVisit, ...], int]]] = [[] for _ in problem.vehicles]
+
+    routes_out: list[list[tuple[int, tuple[TierVisit, ...], int]]] = [[] for _ in vehicles]
+    reload_s = [
+        max(w.reload_s for w in vehicles if w.vehicle_class == v.vehicle_class) for v in vehicles
+    ]
     served: set[int] = set()
-    for vi, (p, _) in enumerate(virtual):
-        index = model.Start(vi)
+    for p in range(n_veh):
+        index = model.Start(p)
         leave = solution.Value(tdim.CumulVar(index))
         visits: list[TierVisit] = []
+        at_depot = True
         index = solution.Value(model.NextVar(index))
         while not model.IsEnd(index):
-            node = manager.IndexToNode(index) - n_depots
-            visits.append(TierVisit(node, solution.Value(tdim.CumulVar(index))))
-            served.add(node)
+            node = manager.IndexToNode(index)
+            if node >= copy_node0:  # at the depot: loading or unloading
+                if not at_depot and visits:
+                    back = solution.Value(tdim.CumulVar(index)) - reload_s[p]
+                    routes_out[p].append((leave, tuple(visits), back))
+                    visits = []
+                at_depot = True
+                leave = solution.Value(tdim.CumulVar(index)) + int(service[node])
+            else:
+                at_depot = False
+                visits.append(TierVisit(node - stop_node0, solution.Value(tdim.CumulVar(index))))
+                served.add(node - stop_node0)
             index = solution.Value(model.NextVar(index))
         if visits:
             routes_out[p].append((leave, tuple(visits), solution.Value(tdim.CumulVar(index))))
-    dropped = tuple(i for i in range(len(problem.nodes)) if i not in served)
+    dropped = tuple(i for i in range(n_stops) if i not in served)
     return TierSolution(
         status=SolveStatus.FEASIBLE,
         routes=tuple(tuple(r) for r in routes_out),

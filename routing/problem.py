@@ -60,6 +60,12 @@ class TierNode:
     orders: tuple[str, ...] = ()
     soft_latest: tuple[int, int] | None = None
     """(time_s, cost units per second): starting service later than ``time_s`` costs that."""
+    release_s: int | None = None
+    """The node's deliveries are at the depot only from this time: the trip carrying them
+    leaves its depot no earlier (a repair: parcels brought back from a broken vehicle)."""
+    onboard: bool = False
+    """The deliveries are already on board the single ``allowed`` vehicle: only its current
+    (first) trip can drop them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,10 @@ class TierVehicle:
     range_m: int | None = None
     max_trips: int = 1
     reload_s: int = 600
+    start_site: str | None = None
+    """Where the vehicle is now, when not at its depot (a repair of a route under way)."""
+    initial_load: Resources = (0, 0, 0)
+    """Collected parcels already on board at the start (unloaded at the depot)."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +124,8 @@ class TierProblem:
                     f"empty window at {n.key!r}", source=self.name, field="window"
                 )
         for v in self.vehicles:
-            if v.depot not in pos:
-                raise InvalidScenario(f"depot {v.depot!r} not in sites", source=self.name)
+            if v.depot not in pos or (v.start_site is not None and v.start_site not in pos):
+                raise InvalidScenario(f"depot of {v.id!r} not in sites", source=self.name)
             if v.vehicle_class not in self.distance_m or v.vehicle_class not in self.time_s:
                 raise InvalidScenario(f"no matrix for class {v.vehicle_class!r}", source=self.name)
         size = len(self.sites)

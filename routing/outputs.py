@@ -1,0 +1,1650 @@
+"""The files a plan is read from: data, manifests, route sheets, a summary and pictures.
+
+:func:`write_plan_outputs` writes one day's plan into a folder:
+
+``plan.json``
+    The versioned plan (:func:`routing.plan.dumps`).
+``routes.geojson``
+    RFC 7946 FeatureCollection: one road-following LineString per trip of every route (a
+    route with reloads has one trip per loading) and one Point per stop. WGS-84 as the network
+    gives it; a planar network's metres are kept as they are and the top-level foreign member
+    ``countyroute.crs`` says so.
+``manifests/<tier>-<vehicle>.csv``
+    One row per *bag* (the parcels of one carrier for one stop), or one row for a stop with
+    nothing to hand over; ``load_seq`` numbers the dropped bags in loading order (1 = loaded
+    first = dropped last) and starts again at each loading (trip). UTF-8 with a BOM so that
+    spreadsheet programs show Chinese site names.
+``sheets/<vehicle>.md``
+    A printable route sheet per vehicle (English or Chinese labels), phones masked.
+``summary.md``
+    Kilometres, hours, vehicles, cost, load factors, on-time share, deferrals, coverage.
+``map.png`` and ``timeline.png``
+    The routes on the district map (roads, boundary, sites, poor villages, routes coloured by
+    vehicle), and one bar per vehicle run over the day (driving, service, waiting, reload;
+    wave departures; each station's cross-dock window from the first trunk arrival until its
+    runs may leave, i.e. the last trunk's unloading plus ``policy.cross_dock_s``).
+
+Units: the plan's seconds after midnight are shown as ``HH:MM`` (truncated to the minute),
+metres as kilometres, money in yuan. Pictures use matplotlib's Agg canvas without pyplot, so
+writing them touches no global figure state. Site names are drawn when the machine's fonts
+have every glyph (a CJK font found through ``fc-list :lang=zh`` is added to DejaVu Sans);
+otherwise the site id is drawn instead, so a missing font never breaks a picture.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import csv
+import functools
+import io
+import json
+import logging
+import math
+import re
+import shutil
+import subprocess
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from networks import Crs, Network, SiteKind, UnreachableSite, route_line
+from routing.day import DayInput
+from routing.model import Direction, Order, Vehicle
+from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier, dumps
+
+__all__ = ["mask_phone", "summary_text", "write_plan_outputs"]
+
+_TIER_ORDER: tuple[Tier, ...] = (Tier.TRUNK_DOWN, Tier.LAST_MILE, Tier.TRUNK_UP)
+
+# Distinct, print-safe colours (tab20 without its greys, dark shades first); more vehicles
+# than this get golden-ratio hues.
+_PALETTE: tuple[str, ...] = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#aec7e8",
+    "#ff9896",
+    "#98df8a",
+    "#ffbb78",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#9edae5",
+    "#dbdb8d",
+)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _hhmm(seconds: float) -> str:
+    """Seconds after midnight → ``HH:MM`` (truncated; hours go past 24 for the next day)."""
+    minutes = int(seconds) // 60
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number with its middle digits hidden, as courier apps show it.
+
+    Parameters
+    ----------
+    phone
+        As the scenario gives it; non-digits (spaces, dashes) and a leading ``+86`` are dropped.
+
+    Returns
+    -------
+    str
+        Numbers of eight digits or more keep their first three and last four digits (an
+        11-digit mobile becomes ``138****1234``); shorter ones keep only their last two.
+        Empty when no phone is given.
+
+    Examples
+    --------
+    >>> mask_phone("13812341234"), mask_phone("+86 138-1234-1234"), mask_phone("")
+    ('138****1234', '138****1234', '')
+    >>> mask_phone("5551234")
+    '*****34'
+    """
+    digits = re.sub(r"\D", "", phone)
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not digits:
+        return ""
+    if len(digits) < 8:
+        return "*" * (len(digits) - 2) + digits[-2:]
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def _colours(plan: Plan) -> dict[str, str]:
+    """A hex colour per vehicle, stable in the order vehicles first appear in the plan."""
+    out: dict[str, str] = {}
+    for route in plan.routes:
+        if route.vehicle in out:
+            continue
+        k = len(out)
+        if k < len(_PALETTE):
+            out[route.vehicle] = _PALETTE[k]
+        else:
+            r, g, b = colorsys.hsv_to_rgb((k * 0.618033988749895) % 1.0, 0.75, 0.85)
+            out[route.vehicle] = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+    return out
+
+
+def _readable(colour: str) -> str:
+    """The colour, darkened when too light to read as text on white."""
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    if 0.299 * r + 0.587 * g + 0.114 * b < 0.6:
+        return colour
+    return f"#{round(r * 153):02x}{round(g * 153):02x}{round(b * 153):02x}"
+
+
+def _orders(day: DayInput) -> dict[str, Order]:
+    return {o.id: o for o in day.orders}
+
+
+def _order(orders: Mapping[str, Order], oid: str) -> Order:
+    """The order by id; an id the inputs do not know (a hand-edited plan) counts as one parcel."""
+    found = orders.get(oid)
+    if found is not None:
+        return found
+    return Order(oid, "?", Direction.DOWN, "", 0.0, 0.0)
+
+
+def _sum_load(orders: Iterable[Order]) -> Load:
+    kg = m3 = 0.0
+    parcels = 0
+    for o in orders:
+        kg += o.weight_kg
+        m3 += o.volume_m3
+        parcels += o.parcels
+    return Load(kg, m3, parcels)
+
+
+def _parcels(ids: Iterable[str], orders: Mapping[str, Order]) -> int:
+    return sum(_order(orders, i).parcels for i in ids)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bag:
+    """The parcels of one carrier dropped and collected at one stop."""
+
+    carrier: str
+    drop: tuple[Order, ...]
+    collect: tuple[Order, ...]
+
+
+def _bags(stop: Stop, orders: Mapping[str, Order]) -> list[_Bag]:
+    drop: dict[str, list[Order]] = defaultdict(list)
+    collect: dict[str, list[Order]] = defaultdict(list)
+    for oid in stop.drop:
+        o = _order(orders, oid)
+        drop[o.carrier].append(o)
+    for oid in stop.collect:
+        o = _order(orders, oid)
+        collect[o.carrier].append(o)
+    return [
+        _Bag(c, tuple(drop.get(c, ())), tuple(collect.get(c, ())))
+        for c in sorted({*drop, *collect})
+    ]
+
+
+def _trips(route: Route) -> list[list[int]]:
+    """Stop indices of each trip: its loading stop, its visits and where it ends.
+
+    A reload stop ends one trip and starts the next, so it appears in both.
+    """
+    trips: list[list[int]] = []
+    current: list[int] = []
+    for i, stop in enumerate(route.stops):
+        if stop.kind is StopKind.DEPART:
+            if len(current) > 1:
+                trips.append(current)
+            current = [i]
+        elif stop.kind is StopKind.RELOAD:
+            current.append(i)
+            trips.append(current)
+            current = [i]
+        else:
+            current.append(i)
+            if stop.kind is StopKind.RETURN:
+                trips.append(current)
+                current = []
+    if len(current) > 1:
+        trips.append(current)
+    return trips
+
+
+def _load_sequence(route: Route, orders: Mapping[str, Order]) -> dict[tuple[int, str], int]:
+    """(stop index, carrier) → loading position of each dropped bag, per trip.
+
+    The bags of the trip's last stop are loaded first (they sit deepest in the box), so the
+    courier unloads from the door at every stop. Within a stop bags go by carrier name.
+    """
+    seq: dict[tuple[int, str], int] = {}
+    for trip in _trips(route):
+        n = 0
+        for i in reversed(trip[1:-1]):
+            for bag in _bags(route.stops[i], orders):
+                if bag.drop:
+                    n += 1
+                    seq[(i, bag.carrier)] = n
+    return seq
+
+
+def _station_of(network: Network, site_id: str) -> str:
+    """The station (or hub) a site's parcels go through."""
+    try:
+        site = network.site(site_id)
+    except KeyError:
+        return site_id
+    for _ in range(3):
+        if site.kind in (SiteKind.STATION, SiteKind.HUB) or site.parent is None:
+            return site.id
+        site = network.site(site.parent)
+    return site.id
+
+
+def _site_name(network: Network, site_id: str) -> str:
+    try:
+        return network.site(site_id).name or site_id
+    except KeyError:
+        return site_id
+
+
+def _max_load(route: Route) -> Load:
+    kg = max((s.load_after.kg for s in route.stops), default=0.0)
+    m3 = max((s.load_after.m3 for s in route.stops), default=0.0)
+    parcels = max((s.load_after.parcels for s in route.stops), default=0)
+    return Load(kg, m3, parcels)
+
+
+def _load_factor(route: Route, vehicle: Vehicle | None) -> tuple[float, float, float] | None:
+    """Peak load ÷ capacity in kg, m³ and parcels (None when the vehicle is unknown)."""
+    if vehicle is None:
+        return None
+    peak = _max_load(route)
+    return (
+        peak.kg / vehicle.capacity_kg,
+        peak.m3 / vehicle.capacity_m3,
+        peak.parcels / vehicle.capacity_parcels,
+    )
+
+
+def _final_parcels(plan: Plan, orders: Mapping[str, Order]) -> int:
+    """Parcels handed over at their own site (delivered or collected), each counted once."""
+    seen: set[str] = set()
+    total = 0
+    for r in plan.routes:
+        for s in r.stops:
+            for oid in (*s.drop, *s.collect):
+                o = orders.get(oid)
+                if o is not None and o.site == s.site and oid not in seen:
+                    seen.add(oid)
+                    total += o.parcels
+    return total
+
+
+def _route_sort_key(route: Route) -> tuple[int, str, str]:
+    return (
+        _TIER_ORDER.index(route.tier),
+        route.home if route.tier is Tier.LAST_MILE else "",
+        route.vehicle,
+    )
+
+
+# ---------------------------------------------------------------------------------- geometry
+@dataclass(frozen=True, slots=True)
+class _TripLine:
+    route: int
+    trip: int
+    stops: tuple[int, ...]
+    coords: tuple[tuple[float, float], ...]
+    on_roads: bool
+
+
+def _trip_lines(plan: Plan, network: Network) -> list[_TripLine]:
+    """Road-following coordinates of every trip, in the network's CRS.
+
+    A leg no road connects for that vehicle class (an edited plan, a closure after planning)
+    is drawn straight rather than failing the whole output.
+    """
+    out: list[_TripLine] = []
+    for ri, route in enumerate(plan.routes):
+        for ti, trip in enumerate(_trips(route)):
+            ids = [route.stops[i].site for i in trip]
+            ids = [s for k, s in enumerate(ids) if k == 0 or s != ids[k - 1]]
+            on_roads = True
+            try:
+                line = route_line(network, ids, route.vehicle_class)
+                coords = tuple((float(x), float(y)) for x, y in line.coords)
+            except (UnreachableSite, KeyError):
+                on_roads = False
+                coords = tuple((network.site(s).x, network.site(s).y) for s in ids)
+            if len(coords) < 2:
+                coords = (coords[0], coords[0])
+            out.append(_TripLine(ri, ti, tuple(trip), coords, on_roads))
+    return out
+
+
+def _length_m(network: Network, coords: Sequence[tuple[float, float]]) -> float:
+    arr = np.asarray(coords, dtype=np.float64)
+    e, n = network.projection.to_metres(arr[:, 0], arr[:, 1])
+    return float(np.sum(np.hypot(np.diff(e), np.diff(n))))
+
+
+# ---------------------------------------------------------------------------------- GeoJSON
+def _routes_geojson(
+    plan: Plan, day: DayInput, lines: Sequence[_TripLine], colours: Mapping[str, str]
+) -> dict[str, Any]:
+    net = day.network
+    orders = _orders(day)
+    vehicles = {v.id: v for v in day.fleet}
+    digits = 7 if net.crs is Crs.WGS84 else 2
+
+    def pt(x: float, y: float) -> list[float]:
+        return [round(x, digits), round(y, digits)]
+
+    features: list[dict[str, Any]] = []
+    for tl in lines:
+        route = plan.routes[tl.route]
+        v = vehicles.get(route.vehicle)
+        visits = [i for i in tl.stops if route.stops[i].kind is StopKind.VISIT]
+        first, last = route.stops[tl.stops[0]], route.stops[tl.stops[-1]]
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"{route.tier.value}-{route.vehicle}-trip{tl.trip}",
+                "geometry": {"type": "LineString", "coordinates": [pt(*c) for c in tl.coords]},
+                "properties": {
+                    "feature": "route",
+                    "vehicle": route.vehicle,
+                    "vehicle_name": v.name if v else "",
+                    "vehicle_class": route.vehicle_class,
+                    "tier": route.tier.value,
+                    "wave": route.wave,
+                    "home": route.home,
+                    "trip": tl.trip,
+                    "trips": route.trips,
+                    "distance_km": round(route.distance_m / 1000, 3),
+                    "duration_min": round(route.duration_s / 60, 1),
+                    "cost": round(route.cost, 2),
+                    "stops": len(visits),
+                    "trip_distance_km": round(_length_m(net, tl.coords) / 1000, 3),
+                    "trip_start": _hhmm(first.departure_s),
+                    "trip_end": _hhmm(last.arrival_s),
+                    "on_roads": tl.on_roads,
+                    "color": colours[route.vehicle],
+                    "stroke": colours[route.vehicle],
+                    "stroke-width": 4 if route.tier is not Tier.LAST_MILE else 2,
+                    "stroke-opacity": 0.9,
+                },
+            }
+        )
+    for route in plan.routes:
+        for seq, stop in enumerate(route.stops):
+            try:
+                site = net.site(stop.site)
+            except KeyError:
+                continue
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": f"{route.tier.value}-{route.vehicle}-{seq}",
+                    "geometry": {"type": "Point", "coordinates": pt(site.x, site.y)},
+                    "properties": {
+                        "feature": "stop",
+                        "site": site.id,
+                        "name": site.name,
+                        "site_kind": site.kind.value,
+                        "kind": stop.kind.value,
+                        "poor": site.poor,
+                        "vehicle": route.vehicle,
+                        "tier": route.tier.value,
+                        "sequence": seq,
+                        "trip": stop.trip,
+                        "arrival": _hhmm(stop.arrival_s),
+                        "start": _hhmm(stop.start_s),
+                        "departure": _hhmm(stop.departure_s),
+                        "dropped_parcels": _parcels(stop.drop, orders),
+                        "collected_parcels": _parcels(stop.collect, orders),
+                        "load_after_kg": round(stop.load_after.kg, 3),
+                        "load_after_m3": round(stop.load_after.m3, 4),
+                        "load_after_parcels": stop.load_after.parcels,
+                        "marker-color": colours[route.vehicle],
+                        "marker-size": "small" if stop.kind is StopKind.VISIT else "medium",
+                    },
+                }
+            )
+    doc: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "name": f"{plan.scenario} {plan.date}",
+        "countyroute": {
+            "scenario": plan.scenario,
+            "date": plan.date,
+            "network_version": plan.network_version,
+            "crs": str(net.crs),
+        },
+        "features": features,
+    }
+    if net.crs is Crs.PLANAR:
+        doc["countyroute"]["crs_note"] = (
+            "coordinates are planar metres as in the scenario, not WGS-84 longitude/latitude"
+        )
+    return doc
+
+
+# ---------------------------------------------------------------------------------- manifests
+_MANIFEST_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "trip",
+    "stop_kind",
+    "site",
+    "site_name",
+    "arrival",
+    "departure",
+    "carrier",
+    "drop_parcels",
+    "drop_kg",
+    "drop_m3",
+    "collect_parcels",
+    "collect_kg",
+    "collect_m3",
+    "load_seq",
+    "drop_orders",
+    "collect_orders",
+    "load_after_kg",
+    "load_after_m3",
+    "load_after_parcels",
+)
+
+
+def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -> str:
+    """One row per bag (carrier × stop); a stop with no bag gets one row with no carrier."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(_MANIFEST_COLUMNS)
+    load_seq = _load_sequence(route, orders)
+    for i, stop in enumerate(route.stops):
+        head = [
+            i,
+            stop.trip,
+            stop.kind.value,
+            stop.site,
+            _site_name(network, stop.site),
+            _hhmm(stop.arrival_s),
+            _hhmm(stop.departure_s),
+        ]
+        tail = [
+            f"{stop.load_after.kg:.3f}",
+            f"{stop.load_after.m3:.4f}",
+            stop.load_after.parcels,
+        ]
+        bags = _bags(stop, orders)
+        if not bags:
+            w.writerow([*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail])
+        for bag in bags:
+            d, c = _sum_load(bag.drop), _sum_load(bag.collect)
+            seq = load_seq.get((i, bag.carrier))
+            w.writerow(
+                [
+                    *head,
+                    bag.carrier,
+                    d.parcels,
+                    f"{d.kg:.3f}",
+                    f"{d.m3:.4f}",
+                    c.parcels,
+                    f"{c.kg:.3f}",
+                    f"{c.m3:.4f}",
+                    "" if seq is None else seq,
+                    ";".join(o.id for o in bag.drop),
+                    ";".join(o.id for o in bag.collect),
+                    *tail,
+                ]
+            )
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------- sheets
+_LABELS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "title": "Route sheet",
+        "date": "Date",
+        "scenario": "Scenario",
+        "vehicle": "Vehicle",
+        "class": "Class",
+        "capacity": "Capacity",
+        "driver": "Driver",
+        "phone": "Phone",
+        "home": "Home",
+        "keeper": "Station keeper",
+        "wave": "Wave",
+        "leaves": "Leaves",
+        "back": "Back",
+        "distance": "Distance",
+        "duration": "Duration",
+        "trips": "Trips",
+        "stops": "Stops",
+        "seq": "#",
+        "arrive": "Arrive",
+        "depart": "Depart",
+        "site": "Site",
+        "contact": "Contact",
+        "drop": "Drop",
+        "collect": "Collect",
+        "load_after": "Load after",
+        "loading": "Loading order",
+        "loading_note": "Load in this order (1 first, deepest in the box); unload from the door at each stop.",
+        "trip": "Trip",
+        "bag": "Bag",
+        "for_stop": "For stop",
+        "parcels": "pcs",
+        "none": "—",
+        "unknown": "not given",
+        "deferred": "Held back today at this vehicle's stops",
+        "signature": "Driver's signature",
+        "trunk_down": "Trunk, down wave",
+        "last_mile": "Village run",
+        "trunk_up": "Trunk, up wave",
+        "depart_kind": "leave",
+        "visit_kind": "stop",
+        "reload_kind": "reload at station",
+        "return_kind": "back",
+        "km": "km",
+        "min": "min",
+    },
+    "zh": {
+        "title": "路线单",
+        "date": "日期",
+        "scenario": "方案",
+        "vehicle": "车辆",
+        "class": "车型",
+        "capacity": "载重/容积/件数",
+        "driver": "司机",
+        "phone": "电话",
+        "home": "始发站",
+        "keeper": "站点负责人",
+        "wave": "班次",
+        "leaves": "出发",
+        "back": "返回",
+        "distance": "里程",
+        "duration": "用时",
+        "trips": "趟数",
+        "stops": "停靠点",
+        "seq": "序号",
+        "arrive": "到达",
+        "depart": "离开",
+        "site": "站点",
+        "contact": "联系人",
+        "drop": "卸下（投递）",
+        "collect": "揽收",
+        "load_after": "离开时载货",
+        "loading": "装车顺序",
+        "loading_note": "按序号装车（1 号最先装、放最里面），每站从车门处卸货。",
+        "trip": "趟次",
+        "bag": "袋",
+        "for_stop": "送往",
+        "parcels": "件",
+        "none": "—",
+        "unknown": "未填写",
+        "deferred": "今日暂缓（本车停靠点）",
+        "signature": "司机签字",
+        "trunk_down": "干线下行",
+        "last_mile": "村级配送",
+        "trunk_up": "干线上行",
+        "depart_kind": "出发",
+        "visit_kind": "停靠",
+        "reload_kind": "回站装货",
+        "return_kind": "返回",
+        "km": "公里",
+        "min": "分钟",
+    },
+}
+
+_CLASS_ZH: Mapping[str, str] = {"truck": "厢式货车", "van": "面包车", "tricycle": "电动三轮车"}
+_CARRIER_ZH: Mapping[str, str] = {
+    "ems": "邮政EMS",
+    "post": "中国邮政",
+    "zto": "中通",
+    "yto": "圆通",
+    "sto": "申通",
+    "yunda": "韵达",
+    "yd": "韵达",
+    "jt": "极兔",
+    "jtexpress": "极兔",
+    "jd": "京东",
+    "sf": "顺丰",
+    "best": "百世",
+}
+
+
+def _carrier(code: str, lang: str) -> str:
+    if lang == "zh":
+        return _CARRIER_ZH.get(code.lower(), code.upper())
+    return code.upper()
+
+
+def _per_carrier(orders: Sequence[Order], lang: str) -> str:
+    counts: Counter[str] = Counter()
+    for o in orders:
+        counts[o.carrier] += o.parcels
+    return ", ".join(f"{_carrier(c, lang)} {n}" for c, n in sorted(counts.items()))
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ")
+
+
+def _contact(network: Network, site_id: str) -> str:
+    try:
+        site = network.site(site_id)
+    except KeyError:
+        return ""
+    parts = [p for p in (site.keeper, mask_phone(site.phone)) if p]
+    return " ".join(parts)
+
+
+def _route_sheet(
+    vehicle_id: str,
+    routes: Sequence[Route],
+    plan: Plan,
+    day: DayInput,
+    lang: str,
+) -> str:
+    t = _LABELS[lang]
+    net = day.network
+    orders = _orders(day)
+    vehicle = next((v for v in day.fleet if v.id == vehicle_id), None)
+    cls = routes[0].vehicle_class
+    cls_text = _CLASS_ZH.get(cls, cls) if lang == "zh" else cls
+    lines = [f"# {t['title']} — {vehicle_id}", ""]
+    lines.append(f"- {t['date']}: {plan.date}   {t['scenario']}: {plan.scenario}")
+    name = f" ({vehicle.name})" if vehicle and vehicle.name else ""
+    lines.append(f"- {t['vehicle']}: **{vehicle_id}**{name}   {t['class']}: {cls_text}")
+    if vehicle is not None:
+        lines.append(
+            f"- {t['capacity']}: {vehicle.capacity_kg:g} kg / {vehicle.capacity_m3:g} m³ / "
+            f"{vehicle.capacity_parcels} {t['parcels']}"
+        )
+        driver = vehicle.driver or t["unknown"]
+        phone = mask_phone(vehicle.phone) or t["unknown"]
+        lines.append(f"- {t['driver']}: {driver}   {t['phone']}: {phone}")
+    home = routes[0].home
+    lines.append(f"- {t['home']}: {_site_name(net, home)} ({home})")
+    keeper_site = net.site(home) if home in net.index else None
+    if keeper_site is not None:
+        keeper = keeper_site.keeper or t["unknown"]
+        phone = mask_phone(keeper_site.phone) or t["unknown"]
+        lines.append(f"- {t['keeper']}: {keeper}   {t['phone']}: {phone}")
+    lines.append("")
+    for route in routes:
+        first, last = route.stops[0], route.stops[-1]
+        lines.append(f"## {t[route.tier.value]} — {t['wave']} {route.wave}")
+        lines.append("")
+        lines.append(
+            f"{t['leaves']} {_hhmm(first.departure_s)} · {t['back']} {_hhmm(last.arrival_s)} · "
+            f"{t['distance']} {route.distance_m / 1000:.1f} {t['km']} · "
+            f"{t['duration']} {route.duration_s / 60:.0f} {t['min']} · {t['trips']} {route.trips}"
+        )
+        lines.append("")
+        head = (
+            t["seq"],
+            t["arrive"],
+            t["depart"],
+            t["site"],
+            t["contact"],
+            t["drop"],
+            t["collect"],
+            t["load_after"],
+        )
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for i, stop in enumerate(route.stops):
+            drop = [_order(orders, o) for o in stop.drop]
+            collect = [_order(orders, o) for o in stop.collect]
+            kind = t[f"{stop.kind.value}_kind"]
+            site = f"{_site_name(net, stop.site)} ({stop.site})"
+            if stop.kind is not StopKind.VISIT:
+                site = f"{site} — {kind}"
+            la = stop.load_after
+            row = (
+                str(i),
+                _hhmm(stop.arrival_s) if stop.kind is not StopKind.DEPART else "",
+                _hhmm(stop.departure_s) if stop.kind is not StopKind.RETURN else "",
+                site,
+                _contact(net, stop.site) if stop.kind is StopKind.VISIT else "",
+                _per_carrier(drop, lang) or t["none"],
+                _per_carrier(collect, lang) or t["none"],
+                f"{la.parcels} {t['parcels']}, {la.kg:.0f} kg",
+            )
+            lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+        lines.append("")
+        load_seq = _load_sequence(route, orders)
+        if load_seq:
+            lines.append(f"### {t['loading']}")
+            lines.append("")
+            lines.append(t["loading_note"])
+            lines.append("")
+            lines.append(f"| {t['trip']} | {t['bag']} | {t['for_stop']} | {t['drop']} |")
+            lines.append("|---|---|---|---|")
+            for (i, carrier), n in sorted(
+                load_seq.items(), key=lambda kv: (route.stops[kv[0][0]].trip, kv[1])
+            ):
+                stop = route.stops[i]
+                bag = [o for o in (_order(orders, x) for x in stop.drop) if o.carrier == carrier]
+                parcels = sum(o.parcels for o in bag)
+                kg = sum(o.weight_kg for o in bag)
+                where = f"#{i} {_site_name(net, stop.site)} ({stop.site})"
+                lines.append(
+                    f"| {stop.trip + 1} | {n} | {_md_cell(where)} | "
+                    f"{_carrier(carrier, lang)} {parcels} {t['parcels']}, {kg:.1f} kg |"
+                )
+            lines.append("")
+    visited = {s.site for r in routes for s in r.stops if s.kind is StopKind.VISIT}
+    held = Counter(d.site for d in plan.deferred if d.site in visited)
+    if held:
+        lines.append(f"### {t['deferred']}")
+        lines.append("")
+        for site_id, n in sorted(held.items()):
+            lines.append(f"- {_site_name(net, site_id)} ({site_id}): {n}")
+        lines.append("")
+    lines.append(f"{t['signature']}: ____________________")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- summary
+@dataclass(frozen=True, slots=True)
+class _Kpis:
+    km: float
+    km_by_tier: dict[Tier, float]
+    hours: float
+    cost: float
+    parcels: int
+    cost_per_parcel: float
+    vehicles: Counter[tuple[Tier, str]]
+    vehicles_total: int
+    load_factor: dict[Tier, tuple[float, float, float, float]]
+    """Per tier: mean of kg, m³, parcels and binding (max of the three) peak shares."""
+    on_time: float
+    visits: int
+    late: tuple[tuple[str, str, str], ...]
+    """(vehicle, site, start HH:MM) of visits outside the site's opening hours."""
+    deferred_by_reason: Counter[DeferralReason]
+    deferred_parcels_by_reason: Counter[DeferralReason]
+    deferred_by_station: dict[str, Counter[DeferralReason]]
+    points_served: int
+    points_total: int
+    points_with_orders: int
+    poor_covered: int
+    poor_needed: int
+    poor_missed: tuple[str, ...]
+
+
+def _kpis(plan: Plan, day: DayInput) -> _Kpis:
+    net = day.network
+    orders = _orders(day)
+    vehicles = {v.id: v for v in day.fleet}
+    km_by_tier: dict[Tier, float] = dict.fromkeys(_TIER_ORDER, 0.0)
+    for r in plan.routes:
+        km_by_tier[r.tier] += r.distance_m / 1000
+    cost = sum(r.cost for r in plan.routes)
+    parcels = _final_parcels(plan, orders)
+    used: dict[tuple[Tier, str], set[str]] = defaultdict(set)
+    for r in plan.routes:
+        used[(r.tier, r.vehicle_class)].add(r.vehicle)
+    factors: dict[Tier, tuple[float, float, float, float]] = {}
+    for tier in _TIER_ORDER:
+        fs = [
+            f
+            for r in plan.routes
+            if r.tier is tier
+            for f in [_load_factor(r, vehicles.get(r.vehicle))]
+            if f is not None
+        ]
+        if fs:
+            arr = np.asarray(fs, dtype=np.float64)
+            kg, m3, pc = (float(x) for x in arr.mean(axis=0))
+            factors[tier] = (kg, m3, pc, float(arr.max(axis=1).mean()))
+    visits = 0
+    late: list[tuple[str, str, str]] = []
+    for r in plan.routes:
+        for s in r.stops:
+            if s.kind is not StopKind.VISIT:
+                continue
+            visits += 1
+            site = net.site(s.site) if s.site in net.index else None
+            if site is not None and not site.opens_s <= s.start_s <= site.closes_s:
+                late.append((r.vehicle, s.site, _hhmm(s.start_s)))
+    by_reason: Counter[DeferralReason] = Counter()
+    parcels_by_reason: Counter[DeferralReason] = Counter()
+    by_station: dict[str, Counter[DeferralReason]] = defaultdict(Counter)
+    for d in plan.deferred:
+        by_reason[d.reason] += 1
+        parcels_by_reason[d.reason] += _order(orders, d.order).parcels
+        by_station[_station_of(net, d.site)][d.reason] += 1
+    visited = {
+        s.site
+        for r in plan.routes
+        if r.tier is Tier.LAST_MILE
+        for s in r.stops
+        if s.kind is StopKind.VISIT
+    }
+    points = net.village_points
+    with_orders = {o.site for o in day.orders}
+    deferred_reasons: dict[str, set[DeferralReason]] = defaultdict(set)
+    for d in plan.deferred:
+        deferred_reasons[d.site].add(d.reason)
+    poor_needed = [p.id for p in points if p.poor and p.id in with_orders]
+    poor_ok = [
+        p
+        for p in poor_needed
+        if p in visited or deferred_reasons.get(p, set()) == {DeferralReason.FREQUENCY}
+    ]
+    return _Kpis(
+        km=sum(km_by_tier.values()),
+        km_by_tier=km_by_tier,
+        hours=sum(r.duration_s for r in plan.routes) / 3600,
+        cost=cost,
+        parcels=parcels,
+        cost_per_parcel=cost / parcels if parcels else 0.0,
+        vehicles=Counter({k: len(v) for k, v in used.items()}),
+        vehicles_total=len({r.vehicle for r in plan.routes}),
+        load_factor=factors,
+        on_time=(visits - len(late)) / visits if visits else 1.0,
+        visits=visits,
+        late=tuple(late),
+        deferred_by_reason=by_reason,
+        deferred_parcels_by_reason=parcels_by_reason,
+        deferred_by_station=dict(by_station),
+        points_served=sum(1 for p in points if p.id in visited),
+        points_total=len(points),
+        points_with_orders=sum(1 for p in points if p.id in with_orders),
+        poor_covered=len(poor_ok),
+        poor_needed=len(poor_needed),
+        poor_missed=tuple(sorted(set(poor_needed) - set(poor_ok))),
+    )
+
+
+_MAX_HINTS = 15
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def _summary_md(plan: Plan, day: DayInput, k: _Kpis) -> str:
+    net = day.network
+    vehicles = {v.id: v for v in day.fleet}
+    out = [f"# Plan summary — {plan.scenario}, {plan.date}", ""]
+    out.append(
+        f"Status **{plan.status.value}**, solved in {plan.solve_s:.1f} s "
+        f"(network {plan.network_version}, {', '.join(f'{a}={b}' for a, b in plan.settings)})."
+    )
+    out += ["", "## Totals", "", "| measure | value |", "|---|---|"]
+    out.append(f"| distance | {k.km:.1f} km |")
+    for tier in _TIER_ORDER:
+        out.append(f"| distance, {tier.value} | {k.km_by_tier[tier]:.1f} km |")
+    out.append(f"| vehicle-hours | {k.hours:.1f} h |")
+    out.append(f"| vehicles used | {k.vehicles_total} |")
+    out.append(f"| cost | {k.cost:,.2f} yuan |")
+    out.append(f"| parcels handed over at their own site | {k.parcels} |")
+    out.append(f"| cost per parcel | {k.cost_per_parcel:.2f} yuan |")
+    out.append(
+        f"| on-time stops (service starts within opening hours) | {_pct(k.on_time)} of {k.visits} |"
+    )
+    out.append(
+        f"| village points served today | {k.points_served} of {k.points_total} "
+        f"({k.points_with_orders} had parcels) |"
+    )
+    poor = f"{k.poor_covered} of {k.poor_needed}" if k.poor_needed else "none had parcels today"
+    out.append(
+        f"| poor village points covered (visited, or deferred only for frequency) | {poor} |"
+    )
+    out += ["", "## Vehicles used", "", "| tier | class | vehicles |", "|---|---|---|"]
+    for (tier, cls), n in sorted(
+        k.vehicles.items(), key=lambda kv: (_TIER_ORDER.index(kv[0][0]), kv[0][1])
+    ):
+        out.append(f"| {tier.value} | {cls} | {n} |")
+    out += [
+        "",
+        "## Load factors",
+        "",
+        "Peak load ÷ capacity per route, averaged over the tier's routes.",
+        "",
+        "| tier | kg | m³ | parcels | binding |",
+        "|---|---|---|---|---|",
+    ]
+    for tier, (kg, m3, pc, bind) in k.load_factor.items():
+        out.append(f"| {tier.value} | {_pct(kg)} | {_pct(m3)} | {_pct(pc)} | {_pct(bind)} |")
+    out += [
+        "",
+        "## Routes",
+        "",
+        "| tier | vehicle | class | home | leaves | back | trips | stops | km | h | peak load | cost |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(plan.routes, key=_route_sort_key):
+        f = _load_factor(r, vehicles.get(r.vehicle))
+        stops = sum(1 for s in r.stops if s.kind is StopKind.VISIT)
+        out.append(
+            f"| {r.tier.value} | {r.vehicle} | {r.vehicle_class} | {r.home} | "
+            f"{_hhmm(r.stops[0].departure_s)} | {_hhmm(r.stops[-1].arrival_s)} | {r.trips} | "
+            f"{stops} | {r.distance_m / 1000:.1f} | {r.duration_s / 3600:.1f} | "
+            f"{_pct(max(f)) if f else '?'} | {r.cost:.2f} |"
+        )
+    out += ["", "## Deferred", ""]
+    if not plan.deferred:
+        out.append("Nothing deferred: every order is on a route.")
+    else:
+        out += ["| reason | orders | parcels |", "|---|---|---|"]
+        for reason in DeferralReason:
+            if k.deferred_by_reason[reason]:
+                out.append(
+                    f"| {reason.value} | {k.deferred_by_reason[reason]} | "
+                    f"{k.deferred_parcels_by_reason[reason]} |"
+                )
+        reasons = [r for r in DeferralReason if k.deferred_by_reason[r]]
+        out += ["", "By station (orders):", ""]
+        out.append("| station | " + " | ".join(r.value for r in reasons) + " |")
+        out.append("|---|" + "---|" * len(reasons))
+        for station, counts in sorted(k.deferred_by_station.items()):
+            out.append(
+                f"| {_site_name(net, station)} ({station}) | "
+                + " | ".join(str(counts[r]) for r in reasons)
+                + " |"
+            )
+        hints: Counter[tuple[DeferralReason, str]] = Counter(
+            (d.reason, d.suggestion)
+            for d in plan.deferred
+            if d.suggestion and d.reason is not DeferralReason.FREQUENCY
+        )
+        frequency = [d for d in plan.deferred if d.reason is DeferralReason.FREQUENCY]
+        if hints or frequency:
+            out += ["", "What would fit them:", ""]
+        if frequency:
+            points = len({d.site for d in frequency})
+            out.append(
+                f"- frequency ({len(frequency)} orders at {points} village points): not due "
+                "today under the every-other-day pattern; they go on the next visit day"
+            )
+        ranked = sorted(hints.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
+        for (reason, text), n in ranked[:_MAX_HINTS]:
+            out.append(f"- {reason.value} ({n} orders): {text}")
+        if len(ranked) > _MAX_HINTS:
+            out.append(f"- … and {len(ranked) - _MAX_HINTS} more suggestions in plan.json")
+    if k.late:
+        out += ["", "## Stops outside opening hours", ""]
+        for vehicle, site, start in k.late:
+            out.append(f"- {vehicle} at {_site_name(net, site)} ({site}), service starts {start}")
+    if k.poor_missed:
+        out += ["", "## Poor village points not covered today", ""]
+        for p in k.poor_missed:
+            out.append(f"- {_site_name(net, p)} ({p})")
+    out.append("")
+    return "\n".join(out)
+
+
+def summary_text(plan: Plan, day: DayInput) -> str:
+    """A dozen lines for the terminal: the plan's status and what it costs and covers.
+
+    Parameters
+    ----------
+    plan
+        The day's plan.
+    day
+        The inputs it was made from (network, fleet, orders).
+
+    Returns
+    -------
+    str
+        Lines separated by newlines, without a trailing newline.
+    """
+    k = _kpis(plan, day)
+    # a truck on both trunk waves is one vehicle
+    per_class = Counter(cls for _v, cls in {(r.vehicle, r.vehicle_class) for r in plan.routes})
+    tiers = ", ".join(
+        f"{t.value} {k.km_by_tier[t]:.1f}" for t in _TIER_ORDER if k.km_by_tier[t] > 0
+    )
+    lf = ", ".join(f"{t.value} {_pct(v[3])}" for t, v in k.load_factor.items())
+    deferred = (
+        ", ".join(
+            f"{r.value} {k.deferred_by_reason[r]}"
+            for r in DeferralReason
+            if k.deferred_by_reason[r]
+        )
+        or "none"
+    )
+    lines = [
+        f"{plan.scenario} {plan.date}: {plan.status.value} (solved in {plan.solve_s:.1f} s)",
+        f"routes        {len(plan.routes)} with {k.vehicles_total} vehicles ("
+        + ", ".join(f"{n} {c}" for c, n in sorted(per_class.items()))
+        + ")",
+        f"distance      {k.km:.1f} km ({tiers})",
+        f"hours         {k.hours:.1f} vehicle-hours",
+        f"cost          {k.cost:,.2f} yuan, {k.cost_per_parcel:.2f} per parcel",
+        f"parcels       {k.parcels} handed over at their own site",
+        f"load factor   {lf or 'n/a'} (peak ÷ capacity, binding dimension)",
+        f"on time       {_pct(k.on_time)} of {k.visits} stops start within opening hours",
+        f"villages      {k.points_served} of {k.points_total} points served today",
+        "poor villages "
+        + (
+            f"{k.poor_covered} of {k.poor_needed} covered (visited or deferred for frequency)"
+            if k.poor_needed
+            else "none had parcels today"
+        ),
+        f"deferred      {len(plan.deferred)} orders ({deferred})",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- fonts
+_CJK_HINTS = (
+    "Noto Sans CJK",
+    "Noto Serif CJK",
+    "Source Han",
+    "WenQuanYi",
+    "Droid Sans Fallback",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang",
+    "AR PL",
+    "Sarasa",
+)
+
+
+def _cjk_font_path() -> str | None:
+    """A font file with Chinese glyphs: fontconfig's answer first, then matplotlib's list."""
+    fc = shutil.which("fc-list")
+    if fc:
+        try:
+            res = subprocess.run(
+                [fc, ":lang=zh", "file"], capture_output=True, text=True, timeout=5, check=False
+            )
+            for line in res.stdout.splitlines():
+                path = line.strip().rstrip(":").strip()
+                if path.lower().endswith((".ttf", ".otf", ".ttc")):
+                    return path
+        except (OSError, subprocess.SubprocessError):
+            pass
+    from matplotlib import font_manager
+
+    for entry in font_manager.fontManager.ttflist:
+        if any(h.lower() in entry.name.lower() for h in _CJK_HINTS):
+            return str(entry.fname)
+    return None
+
+
+@functools.cache
+def _fonts() -> tuple[tuple[str, ...], frozenset[int]]:
+    """Font families for the pictures and the code points they can draw."""
+    from matplotlib import font_manager, ft2font
+
+    families: list[str] = ["DejaVu Sans"]
+    paths: list[str] = [str(font_manager.findfont("DejaVu Sans"))]
+    cjk = _cjk_font_path()
+    if cjk:
+        try:
+            font_manager.fontManager.addfont(cjk)
+            families.append(font_manager.FontProperties(fname=cjk).get_name())
+            paths.append(cjk)
+        except (OSError, RuntimeError, ValueError):
+            pass
+    covered: set[int] = set()
+    for p in paths:
+        try:
+            covered.update(ft2font.FT2Font(p).get_charmap())
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return tuple(families), frozenset(covered)
+
+
+def _drawable(text: str, fallback: str) -> str:
+    """``text`` if every glyph can be drawn, else ``fallback`` (a site id)."""
+    covered = _fonts()[1]
+    return text if all(ord(c) in covered or c.isspace() for c in text) else fallback
+
+
+# ---------------------------------------------------------------------------------- pictures
+_ROAD_STYLE: Mapping[str, tuple[str, float]] = {
+    "national": ("#8a8a8a", 1.3),
+    "county": ("#9e9e9e", 0.9),
+    "town": ("#b5b5b5", 0.6),
+    "lane": ("#cccccc", 0.4),
+}
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=150)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: Path, *, tight: bool = False) -> None:
+    # Labels are drawn only where the fonts have every glyph (else ids), so these warnings
+    # would only come from an odd character in a title; they must not reach the CLI.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*[Gg]lyph.*missing.*")
+        warnings.filterwarnings("ignore", message=r".*missing from (current )?font.*")
+        if tight:
+            fig.savefig(path, dpi=150, facecolor="white", bbox_inches="tight", pad_inches=0.15)
+        else:
+            fig.savefig(path, dpi=150, facecolor="white")
+
+
+def _draw_map(
+    plan: Plan,
+    day: DayInput,
+    lines: Sequence[_TripLine],
+    colours: Mapping[str, str],
+    path: Path,
+) -> None:
+    from matplotlib import patheffects
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+
+    net = day.network
+    xs = [s.x for s in net.sites] + [x for x, _ in net.boundary]
+    ys = [s.y for s in net.sites] + [y for _, y in net.boundary]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    padx, pady = max((x1 - x0) * 0.04, 1e-4), max((y1 - y0) * 0.04, 1e-4)
+    aspect = 1.0
+    if net.crs is Crs.WGS84:
+        aspect = 1 / math.cos(math.radians((y0 + y1) / 2))
+    span_w, span_h = (x1 - x0 + 2 * padx), (y1 - y0 + 2 * pady) * aspect
+    map_w = 9.0
+    map_h = min(max(map_w * span_h / span_w, 4.0), 12.0)
+    fig = _figure(map_w + 3.6, map_h + 0.8)
+    ax = fig.add_axes((0.03, 0.04, map_w / (map_w + 3.6) - 0.03, 0.9))
+    ax.set_aspect(aspect)
+    ax.set_xlim(x0 - padx, x1 + padx)
+    ax.set_ylim(y0 - pady, y1 + pady)
+    ax.tick_params(labelsize=6, colors="#777777")
+    for spine in ax.spines.values():
+        spine.set_color("#bbbbbb")
+
+    if net.boundary:
+        bx, by = zip(*net.boundary, strict=True)
+        ax.fill(bx, by, color="#f6f4ee", zorder=0)
+        ax.plot([*bx, bx[0]], [*by, by[0]], color="#6b6b6b", lw=1.0, ls="-", zorder=1)
+    by_class: dict[str, list[Any]] = defaultdict(list)
+    closed: list[Any] = []
+    for road in net.roads:
+        (closed if road.closed else by_class[road.road_class.value]).append(road.coords)
+    for cls, segs in by_class.items():
+        colour, width = _ROAD_STYLE.get(cls, ("#bbbbbb", 0.5))
+        ax.add_collection(LineCollection(segs, colors=colour, linewidths=width, zorder=2))
+    if closed:
+        ax.add_collection(
+            LineCollection(closed, colors="#d08080", linewidths=0.6, linestyles=":", zorder=2)
+        )
+
+    # the up wave is drawn hollow (a white core) so it shows where it shares a road with the
+    # same truck's down wave
+    for tl in lines:
+        route = plan.routes[tl.route]
+        arr = np.asarray(tl.coords)
+        trunk = route.tier is not Tier.LAST_MILE
+        up = route.tier is Tier.TRUNK_UP
+        ax.plot(
+            arr[:, 0],
+            arr[:, 1],
+            color=colours[route.vehicle],
+            lw=4.2 if up else 3.0 if trunk else 1.5,
+            alpha=0.85 if trunk else 0.95,
+            solid_capstyle="round",
+            zorder=4.5 if up else 4 if trunk else 5,
+        )
+        if up:
+            ax.plot(arr[:, 0], arr[:, 1], color="white", lw=1.2, zorder=4.6)
+
+    visited = {s.site for r in plan.routes for s in r.stops if s.kind is StopKind.VISIT}
+    held = {d.site for d in plan.deferred if d.reason is not DeferralReason.FREQUENCY}
+
+    def scatter(sites: Sequence[Any], **kw: Any) -> None:
+        if sites:
+            ax.scatter([s.x for s in sites], [s.y for s in sites], **kw)
+
+    villages = net.of_kind(SiteKind.VILLAGE)
+    points = net.village_points
+    scatter(villages, s=4, c="#9a9a9a", marker=".", linewidths=0, zorder=6)
+    scatter(
+        [p for p in points if not p.poor],
+        s=[22 if p.id in visited else 12 for p in points if not p.poor],
+        c=["white" if p.id in visited else "#dddddd" for p in points if not p.poor],
+        edgecolors="#333333",
+        linewidths=0.7,
+        marker="o",
+        zorder=7,
+    )
+    scatter(
+        [p for p in points if p.poor],
+        s=[34 if p.id in visited else 20 for p in points if p.poor],
+        c="#ffd54f",
+        edgecolors="#c62828",
+        linewidths=1.3,
+        marker="o",
+        zorder=7,
+    )
+    scatter(
+        [p for p in points if p.id in held], s=30, c="#c62828", marker="x", linewidths=1.2, zorder=8
+    )
+    scatter(
+        net.of_kind(SiteKind.BULK_SHIPPER),
+        s=40,
+        c="#795548",
+        marker="D",
+        edgecolors="white",
+        linewidths=0.6,
+        zorder=7,
+    )
+    scatter(
+        net.stations, s=90, c="#37474f", marker="^", edgecolors="white", linewidths=0.8, zorder=8
+    )
+    scatter(net.hubs, s=150, c="black", marker="s", edgecolors="white", linewidths=1.0, zorder=9)
+
+    # a white halo keeps labels readable where they cross routes and roads
+    halo = [patheffects.withStroke(linewidth=2, foreground="white")]
+    label_villages = len(points) <= 200
+    for site in net.sites:
+        big = site.kind in (SiteKind.HUB, SiteKind.STATION)
+        if not big and not (label_villages and site.kind is SiteKind.VILLAGE_POINT):
+            continue
+        text = _drawable(site.name or site.id, site.id)
+        ax.annotate(
+            text,
+            (site.x, site.y),
+            xytext=(4, 4) if big else (3, -6),
+            textcoords="offset points",
+            fontsize=8 if big else 5,
+            fontweight="bold" if big else "normal",
+            color="#111111" if big else "#444444",
+            path_effects=halo,
+            zorder=11 if big else 10,
+        )
+
+    # scale bar: about a fifth of the map width, a round number of kilometres
+    width_m = _length_m(net, [(x0, (y0 + y1) / 2), (x1, (y0 + y1) / 2)]) or 1.0
+    nice = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
+    bar_km = max([n for n in nice if n * 1000 <= width_m / 4], default=nice[0])
+    units_per_m = (x1 - x0) / width_m if x1 > x0 else 1.0
+    sx, sy = x0, y0 - pady * 0.5
+    ax.plot([sx, sx + bar_km * 1000 * units_per_m], [sy, sy], color="black", lw=2, zorder=10)
+    ax.annotate(
+        f"{bar_km:g} km",
+        (sx, sy),
+        xytext=(0, 3),
+        textcoords="offset points",
+        fontsize=7,
+        zorder=10,
+    )
+    km = sum(r.distance_m for r in plan.routes) / 1000
+    title = f"{_drawable(plan.scenario, '')} {plan.date}".strip()
+    ax.set_title(
+        f"{title} — {len(plan.routes)} routes, {km:.0f} km, status {plan.status.value}",
+        fontsize=10,
+    )
+
+    vehicle_handles = []
+    seen: set[str] = set()
+    for route in sorted(plan.routes, key=_route_sort_key):
+        if route.vehicle in seen:
+            continue
+        seen.add(route.vehicle)
+        vehicle_handles.append(
+            Line2D(
+                [],
+                [],
+                color=colours[route.vehicle],
+                lw=3.0 if route.tier is not Tier.LAST_MILE else 1.5,
+                label=f"{route.vehicle} ({route.vehicle_class}, {route.home})",
+            )
+        )
+    symbol_handles = [
+        Line2D([], [], color="#555555", lw=3.0, label="trunk, down wave"),
+        Line2D(
+            [],
+            [],
+            color="white",
+            lw=1.2,
+            path_effects=[patheffects.withStroke(linewidth=4.2, foreground="#555555")],
+            label="trunk, up wave",
+        ),
+        Line2D([], [], color="#555555", lw=1.5, label="village run"),
+        Line2D([], [], color="#9e9e9e", lw=0.9, label="road"),
+        Line2D([], [], ls="", marker="s", color="black", markersize=8, label="hub"),
+        Line2D([], [], ls="", marker="^", color="#37474f", markersize=8, label="station"),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            mfc="white",
+            mec="#333333",
+            markersize=5,
+            label="village point",
+        ),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            mfc="#ffd54f",
+            mec="#c62828",
+            mew=1.3,
+            markersize=6,
+            label="poor village point",
+        ),
+        Line2D([], [], ls="", marker="x", color="#c62828", markersize=6, label="orders deferred"),
+    ]
+    if closed:
+        symbol_handles.append(Line2D([], [], color="#d08080", lw=0.8, ls=":", label="closed road"))
+    if net.of_kind(SiteKind.BULK_SHIPPER):
+        symbol_handles.append(
+            Line2D([], [], ls="", marker="D", color="#795548", markersize=6, label="bulk shipper")
+        )
+    if net.boundary:
+        symbol_handles.append(Line2D([], [], color="#6b6b6b", lw=1.0, label="district boundary"))
+    leg1 = fig.legend(
+        handles=symbol_handles,
+        loc="upper left",
+        bbox_to_anchor=(map_w / (map_w + 3.6) + 0.01, 0.95),
+        fontsize=7,
+        frameon=False,
+        title="map",
+        title_fontsize=8,
+    )
+    fig.add_artist(leg1)
+    fig.legend(
+        handles=vehicle_handles,
+        loc="upper left",
+        bbox_to_anchor=(map_w / (map_w + 3.6) + 0.01, 0.6),
+        fontsize=6 if len(vehicle_handles) > 20 else 7,
+        ncol=2 if len(vehicle_handles) > 24 else 1,
+        frameon=False,
+        title="vehicles",
+        title_fontsize=8,
+    )
+    _save(fig, path, tight=True)
+
+
+_SEGMENT_COLOURS: Mapping[str, str] = {
+    "driving": "#4e79a7",
+    "service": "#f28e2b",
+    "waiting": "#d0d0d0",
+    "reload": "#b07aa1",
+}
+
+
+def _segments(route: Route) -> dict[str, list[tuple[float, float]]]:
+    """(start, width) spans per activity; times a plan got wrong (negative spans) are skipped."""
+    out: dict[str, list[tuple[float, float]]] = {k: [] for k in _SEGMENT_COLOURS}
+    for prev, stop in zip(route.stops, route.stops[1:], strict=False):
+        if stop.arrival_s > prev.departure_s:
+            out["driving"].append((prev.departure_s, stop.arrival_s - prev.departure_s))
+        if stop.kind is StopKind.RELOAD:
+            if stop.departure_s > stop.arrival_s:
+                out["reload"].append((stop.arrival_s, stop.departure_s - stop.arrival_s))
+            continue
+        if stop.start_s > stop.arrival_s:
+            out["waiting"].append((stop.arrival_s, stop.start_s - stop.arrival_s))
+        if stop.departure_s > stop.start_s:
+            out["service"].append((stop.start_s, stop.departure_s - stop.start_s))
+    return out
+
+
+def _cross_dock_windows(plan: Plan, day: DayInput) -> dict[str, tuple[int, int]]:
+    """Per station: from the first trunk arrival until its runs may leave.
+
+    The window ends ``cross_dock_s`` after the last trunk has finished unloading there, the
+    rule :func:`routing.day.plan_day` synchronises the village runs with.
+    """
+    stations = {s.id for s in day.network.stations}
+    arrivals: dict[str, list[int]] = defaultdict(list)
+    unloaded: dict[str, list[int]] = defaultdict(list)
+    for r in plan.routes_of(Tier.TRUNK_DOWN):
+        for s in r.stops:
+            if s.kind is StopKind.VISIT and s.site in stations:
+                arrivals[s.site].append(s.arrival_s)
+                unloaded[s.site].append(s.departure_s)
+    return {
+        st: (min(ts), max(unloaded[st]) + day.policy.cross_dock_s)
+        for st, ts in arrivals.items()
+        if ts
+    }
+
+
+_TIER_TITLES: Mapping[Tier, str] = {
+    Tier.TRUNK_DOWN: "trunk, down wave",
+    Tier.LAST_MILE: "village runs",
+    Tier.TRUNK_UP: "trunk, up wave",
+}
+
+
+def _draw_timeline(plan: Plan, day: DayInput, colours: Mapping[str, str], path: Path) -> None:
+    from matplotlib import patheffects
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    # rows: a header per tier, then one bar per route of that tier
+    rows: list[Route | Tier] = []
+    for route in sorted(plan.routes, key=_route_sort_key):
+        if not rows or (isinstance(rows[-1], Route) and rows[-1].tier is not route.tier):
+            rows.append(route.tier)
+        rows.append(route)
+    row_in, top_in, bottom_in, width_in = 0.24, 0.55, 0.75, 12.0
+    height = top_in + bottom_in + row_in * max(len(rows), 1)
+    fig = _figure(width_in, height)
+    ax = fig.add_axes((0.13, bottom_in / height, 0.84, row_in * max(len(rows), 1) / height))
+    times: list[int] = [w.departs_s for w in day.policy.waves]
+    for route in plan.routes:
+        if route.stops:
+            times += [route.stops[0].departure_s, route.stops[-1].arrival_s]
+    lo = (min(times) // 1800) * 1800 - 900
+    hi = -(-max(times) // 1800) * 1800 + 900
+    # seconds one character of a 5 pt label covers (≈ 0.6 em), to keep stop labels apart
+    char_s = 5 * 0.6 / 72 * (hi - lo) / (width_in * 0.84)
+    halo = [patheffects.withStroke(linewidth=1.5, foreground="white")]
+    windows = _cross_dock_windows(plan, day)
+    labels: list[str] = []
+    for y, row in enumerate(rows):
+        if isinstance(row, Tier):
+            labels.append(_TIER_TITLES[row])
+            if y:
+                ax.axhline(y - 0.5, color="#999999", lw=0.6, zorder=0)
+            continue
+        route = row
+        if route.tier is Tier.LAST_MILE and route.home in windows:
+            t0, t1 = windows[route.home]
+            ax.broken_barh(
+                [(t0, t1 - t0)],
+                (y - 0.42, 0.84),
+                facecolors="#fff3c4",
+                edgecolors="#e0b000",
+                hatch="////",
+                linewidth=0.4,
+                zorder=1,
+            )
+        for kind, spans in _segments(route).items():
+            if spans:
+                ax.broken_barh(spans, (y - 0.3, 0.6), facecolors=_SEGMENT_COLOURS[kind], zorder=2)
+        if route.tier is not Tier.LAST_MILE:
+            free_from = -math.inf
+            for s in route.stops:
+                if s.kind is StopKind.VISIT and s.start_s >= free_from:
+                    ax.annotate(
+                        s.site,
+                        (s.start_s, y),
+                        xytext=(1, 0),
+                        textcoords="offset points",
+                        fontsize=5,
+                        color="#222222",
+                        va="center",
+                        path_effects=halo,
+                        zorder=3,
+                    )
+                    free_from = s.start_s + (len(s.site) + 1) * char_s
+        where = f"  @{route.home}" if route.tier is Tier.LAST_MILE else ""
+        labels.append(f"{route.vehicle} ({route.vehicle_class}){where}")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    for w in day.policy.waves:
+        ax.axvline(w.departs_s, color="#c62828", lw=1.0, ls="--", zorder=4)
+        ax.annotate(
+            f"{w.id} {_hhmm(w.departs_s)}",
+            (w.departs_s, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize=7,
+            color="#c62828",
+        )
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.tick_params(axis="y", length=0)
+    for tick, row in zip(ax.get_yticklabels(), rows, strict=True):
+        if isinstance(row, Tier):
+            tick.set_fontweight("bold")
+            tick.set_color("#333333")
+        else:
+            tick.set_color(_readable(colours.get(row.vehicle, "#000000")))
+    ax.xaxis.set_major_locator(MultipleLocator(3600))
+    ax.xaxis.set_minor_locator(MultipleLocator(900))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _hhmm(v)))
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", which="major", color="#eeeeee", zorder=0)
+    ax.set_axisbelow(True)
+    title = f"{_drawable(plan.scenario, '')} {plan.date}".strip()
+    ax.set_title(f"{title} — vehicle timeline", fontsize=10, pad=14)
+    # a reload stop records arrival and departure only: idle time there shows as reload
+    names = {"reload": "reload (incl. idle at station)"}
+    handles = [Patch(facecolor=c, label=names.get(k, k)) for k, c in _SEGMENT_COLOURS.items()]
+    handles.append(
+        Patch(
+            facecolor="#fff3c4",
+            edgecolor="#e0b000",
+            hatch="////",
+            label="cross-dock (trunk arrival → runs may leave)",
+        )
+    )
+    handles.append(Patch(facecolor="white", edgecolor="#c62828", ls="--", label="wave departure"))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.55, 0.05 / height),
+    )
+    _save(fig, path, tight=True)
+
+
+def _draw(
+    plan: Plan, day: DayInput, lines: Sequence[_TripLine], colours: Mapping[str, str], out_dir: Path
+) -> None:
+    from matplotlib import rc_context
+
+    families, _ = _fonts()
+    # a CJK font without a bold face makes matplotlib log "findfont: ... now using 400"
+    log = logging.getLogger("matplotlib.font_manager")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with rc_context({"font.family": list(families), "axes.unicode_minus": True}):
+            _draw_map(plan, day, lines, colours, out_dir / "map.png")
+            _draw_timeline(plan, day, colours, out_dir / "timeline.png")
+    finally:
+        log.setLevel(level)
+
+
+# ---------------------------------------------------------------------------------- writer
+def _file_part(ident: str) -> str:
+    """An id made safe for a file name (ids are usually safe already)."""
+    return re.sub(r"[^\w.-]", "_", ident) or "_"
+
+
+def _write(path: Path, text: str, *, bom: bool = False) -> Path:
+    path.write_text(text, encoding="utf-8-sig" if bom else "utf-8", newline="")
+    return path
+
+
+def write_plan_outputs(
+    plan: Plan, day: DayInput, out_dir: Path, *, lang: str = "en"
+) -> dict[str, Path]:
+    """Write the plan's data files, manifests, route sheets, summary and pictures.
+
+    Parameters
+    ----------
+    plan
+        The day's plan.
+    day
+        The inputs the plan was made from: the network gives names, coordinates, roads and
+        contacts, the fleet gives capacities and drivers, the orders give carriers and loads.
+    out_dir
+        The folder to write into (created if missing). Files from an earlier plan in
+        ``manifests/`` and ``sheets/`` are removed so no stale manifest survives.
+    lang
+        ``"en"`` or ``"zh"``: the language of the route sheets' headings and labels.
+
+    Returns
+    -------
+    dict[str, Path]
+        Each written file by its path relative to ``out_dir`` (``"plan.json"``,
+        ``"manifests/trunk_down-truck1.csv"``, ``"sheets/van1.md"``, ``"map.png"`` …).
+
+    Raises
+    ------
+    ValueError
+        If ``lang`` is not supported.
+    """
+    if lang not in _LABELS:
+        raise ValueError(f"lang must be one of {', '.join(_LABELS)}, got {lang!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    orders = _orders(day)
+    colours = _colours(plan)
+
+    written["plan.json"] = _write(out_dir / "plan.json", dumps(plan))
+
+    lines = _trip_lines(plan, day.network)
+    geo = _routes_geojson(plan, day, lines, colours)
+    written["routes.geojson"] = _write(
+        out_dir / "routes.geojson", json.dumps(geo, ensure_ascii=False, allow_nan=False)
+    )
+
+    manifests = out_dir / "manifests"
+    sheets = out_dir / "sheets"
+    for folder, pattern in ((manifests, "*.csv"), (sheets, "*.md")):
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob(pattern):
+            old.unlink()
+    for route in plan.routes:
+        name = f"manifests/{route.tier.value}-{_file_part(route.vehicle)}.csv"
+        if name in written:  # the same vehicle twice in one tier (two waves)
+            name = f"manifests/{route.tier.value}-{_file_part(route.vehicle)}-{_file_part(route.wave)}.csv"
+        written[name] = _write(out_dir / name, _manifest_csv(route, day.network, orders), bom=True)
+    by_vehicle: dict[str, list[Route]] = defaultdict(list)
+    for route in sorted(plan.routes, key=lambda r: _TIER_ORDER.index(r.tier)):
+        by_vehicle[route.vehicle].append(route)
+    for vehicle, routes in by_vehicle.items():
+        name = f"sheets/{_file_part(vehicle)}.md"
+        written[name] = _write(out_dir / name, _route_sheet(vehicle, routes, plan, day, lang))
+
+    written["summary.md"] = _write(out_dir / "summary.md", _summary_md(plan, day, _kpis(plan, day)))
+
+    _draw(plan, day, lines, colours, out_dir)
+    written["map.png"] = out_dir / "map.png"
+    written["timeline.png"] = out_dir / "timeline.png"
+    return written

@@ -1,0 +1,466 @@
+"""routing.ortools_adapter on hand-solved tier problems: exact routes where the answer can be
+worked out on paper, and an independent re-check of every solution (loads after every stop,
+windows, shifts, range, compatibility, each node served once or dropped).
+
+Every solve is bounded by a solution count (``solution_limit``), never by the clock; the time
+limit is only a safety net.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from networks import UNREACHABLE
+from routing.ortools_adapter import solve_ortools
+from routing.problem import (
+    Resources,
+    SolveStatus,
+    TierNode,
+    TierProblem,
+    TierSolution,
+    TierVehicle,
+)
+
+SPEED_M_PER_S = 10  # every hand-made matrix drives at 36 km/h: time_s = distance_m / 10
+DAY = (0, 36_000)
+BIG_PENALTY = 10**7
+"""Dearer than any route here, so an optional node is only left out when it cannot fit."""
+
+
+# ----------------------------------------------------------------------------- builders
+def _frozen(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.int64)
+    m.setflags(write=False)
+    return m
+
+
+def one_way_line(xs: Sequence[int], backtrack: int = 3) -> np.ndarray:
+    """Distances along an eastbound one-way lane; ``xs[0]`` is the depot.
+
+    Driving east costs the plain distance; going back west to an earlier stop means a detour
+    of ``backtrack`` times the distance; the ring road home to the depot costs the plain
+    distance. So visiting the stops from west to east is the unique cheapest order, which a
+    symmetric line cannot give (its reverse tour always ties).
+    """
+    n = len(xs)
+    d = np.zeros((n, n), dtype=np.int64)
+    for i in range(n):
+        for j in range(n):
+            dx = xs[j] - xs[i]
+            d[i, j] = abs(dx) if dx >= 0 or j == 0 else backtrack * -dx
+    return _frozen(d)
+
+
+def euclid(points: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Rounded straight-line distances between points (metres)."""
+    p = np.asarray(points, dtype=np.float64)
+    return _frozen(np.rint(np.hypot(*(p[:, None, :] - p[None, :, :]).transpose(2, 0, 1))))
+
+
+def times(d: np.ndarray) -> np.ndarray:
+    """Travel seconds for a distance matrix; unreachable stays unreachable."""
+    return _frozen(np.where(d >= UNREACHABLE, UNREACHABLE, d // SPEED_M_PER_S))
+
+
+def vehicle(
+    vid: str = "van",
+    cls: str = "van",
+    *,
+    cap: Resources = (100, 100, 100),
+    fixed: int = 1000,
+    per_m: float = 1.0,
+    **kw: object,
+) -> TierVehicle:
+    return TierVehicle(
+        id=vid,
+        vehicle_class=cls,
+        depot="D",
+        capacity=cap,
+        fixed_cost=fixed,
+        cost_per_m=per_m,
+        cost_per_s=0.0,
+        earliest_start_s=DAY[0],
+        latest_end_s=DAY[1],
+        max_duration_s=DAY[1],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def node(
+    site: str,
+    *,
+    delivery: Resources = (10, 10, 1),
+    pickup: Resources = (0, 0, 0),
+    window: tuple[int, int] = DAY,
+    penalty: int | None = None,
+    allowed: tuple[int, ...] | None = None,
+) -> TierNode:
+    return TierNode(site, site, delivery, pickup, 60, window, penalty, allowed)
+
+
+def problem(
+    sites: tuple[str, ...],
+    nodes: Sequence[TierNode],
+    vehicles: Sequence[TierVehicle],
+    distances: dict[str, np.ndarray],
+    solution_limit: int = 100,
+) -> TierProblem:
+    """A hand-made problem; ``solution_limit`` bounds the search (the clock is only a safety
+    net). Where a single solution is feasible the search could never count to 100 and would
+    run into the clock: such tests pass ``solution_limit=1``."""
+    return TierProblem(
+        name="hand",
+        sites=sites,
+        nodes=tuple(nodes),
+        vehicles=tuple(vehicles),
+        distance_m=distances,
+        time_s={cls: times(d) for cls, d in distances.items()},
+        time_limit_s=1.0,
+        solution_limit=solution_limit,
+        seed=1,
+    )
+
+
+# ----------------------------------------------------------------------------- the oracle
+def verify(p: TierProblem, sol: TierSolution) -> None:
+    """Re-check a solution from the problem alone (independent of the adapter's dimensions)."""
+    assert sol.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
+    assert len(sol.routes) == len(p.vehicles)
+    pos = p.site_index
+    served = [v.node for trips in sol.routes for _, visits, _ in trips for v in visits]
+    assert len(served) == len(set(served)), "a node is served twice"
+    assert set(served).isdisjoint(sol.dropped), "a node is both served and dropped"
+    assert set(served) | set(sol.dropped) == set(range(len(p.nodes)))
+    for i in sol.dropped:
+        assert p.nodes[i].penalty is not None, f"mandatory node {p.nodes[i].key} dropped"
+    for vi, trips in enumerate(sol.routes):
+        veh = p.vehicles[vi]
+        d, t = p.distance_m[veh.vehicle_class], p.time_s[veh.vehicle_class]
+        depot = pos[veh.depot]
+        assert len(trips) <= veh.max_trips
+        driven = 0
+        prev_back = None
+        for leave, visits, back in trips:
+            assert visits, "an empty trip is reported"
+            if prev_back is not None:
+                assert leave >= prev_back + veh.reload_s, "reload too short"
+            # load: the trip's deliveries on board at the start, then stop by stop
+            load = [sum(p.nodes[v.node].delivery[r] for v in visits) for r in range(3)]
+            assert all(0 <= load[r] <= veh.capacity[r] for r in range(3)), (veh.id, load)
+            here, clock = depot, leave
+            for v in visits:
+                n = p.nodes[v.node]
+                if n.allowed is not None:
+                    assert vi in n.allowed, f"{n.key} on a vehicle it may not use"
+                leg = int(d[here, pos[n.site]])
+                assert leg < UNREACHABLE, f"{veh.id} drives an unreachable leg to {n.key}"
+                driven += leg
+                assert v.start_s >= clock + int(t[here, pos[n.site]])
+                assert n.window[0] <= v.start_s <= n.window[1], f"{n.key} outside its window"
+                load = [load[r] - n.delivery[r] + n.pickup[r] for r in range(3)]
+                assert all(0 <= load[r] <= veh.capacity[r] for r in range(3)), (n.key, load)
+                here, clock = pos[n.site], v.start_s + n.service_s
+            leg = int(d[here, depot])
+            assert leg < UNREACHABLE
+            driven += leg
+            assert back >= clock + int(t[here, depot])
+            prev_back = back
+        if trips:
+            assert trips[0][0] >= veh.earliest_start_s
+            assert trips[-1][2] <= veh.latest_end_s
+            assert trips[-1][2] - trips[0][0] <= veh.max_duration_s
+            if veh.range_m is not None:
+                assert driven <= veh.range_m, f"{veh.id} drives {driven} m > {veh.range_m} m"
+
+
+def solve(p: TierProblem) -> TierSolution:
+    sol = solve_ortools(p)
+    verify(p, sol)
+    return sol
+
+
+def trips_of(p: TierProblem, sol: TierSolution, vi: int = 0) -> list[list[str]]:
+    """A vehicle's trips as lists of node keys."""
+    return [[p.nodes[v.node].key for v in visits] for _, visits, _ in sol.routes[vi]]
+
+
+def dropped(p: TierProblem, sol: TierSolution) -> set[str]:
+    return {p.nodes[i].key for i in sol.dropped}
+
+
+# ----------------------------------------------------------------------------- fixtures
+LINE_SITES = ("D", "a", "b", "c", "e")
+LINE = one_way_line([0, 1000, 2000, 3000, 4000])
+
+
+@pytest.fixture
+def line4() -> TierProblem:
+    """Four deliveries on a one-way lane east of the depot, one van: the only cheapest tour
+    visits them west to east (a, b, c, e) for 8000 m."""
+    return problem(LINE_SITES, [node(s) for s in LINE_SITES[1:]], [vehicle()], {"van": LINE})
+
+
+# ----------------------------------------------------------------------------- tests
+def test_four_stops_on_a_line_are_visited_in_order(line4: TierProblem) -> None:
+    sol = solve(line4)
+    assert trips_of(line4, sol) == [["a", "b", "c", "e"]]
+    assert sol.dropped == ()
+    # objective: the fixed cost plus 1 per metre, nothing else
+    assert sol.objective == 1000 + 8000
+    ((_, visits, back),) = sol.routes[0]
+    # service starts 100 s per km out, plus 60 s service at each stop before
+    assert [v.start_s - sol.routes[0][0][0] for v in visits] == [100, 260, 420, 580]
+    assert back - sol.routes[0][0][0] == 580 + 60 + 400
+
+
+def test_the_same_problem_gives_the_same_solution(line4: TierProblem) -> None:
+    a, b = solve_ortools(line4), solve_ortools(line4)
+    assert (a.routes, a.dropped, a.objective) == (b.routes, b.dropped, b.objective)
+
+
+def test_no_nodes_is_an_empty_solution(line4: TierProblem) -> None:
+    sol = solve_ortools(replace(line4, nodes=()))
+    assert sol.status is SolveStatus.EMPTY
+    assert sol.routes == ((),)
+
+
+def test_capacity_needs_a_reload_trip() -> None:
+    """Two 60-unit deliveries, a 100-unit van: with two trips it serves both, one per trip."""
+    sites = ("D", "a", "b")
+    nodes = [node("a", delivery=(60, 0, 1)), node("b", delivery=(60, 0, 1))]
+    p = problem(sites, nodes, [vehicle(max_trips=2)], {"van": LINE[:3, :3]})
+    sol = solve(p)
+    assert sorted(trips_of(p, sol)) == [["a"], ["b"]]
+    # the second trip leaves after the first is back plus the reload time (checked in
+    # verify); the fixed cost is paid once
+    assert sol.objective == 1000 + 2 * 1000 + 2 * 2000
+
+
+def test_capacity_without_reloads_drops_the_cheaper_stop() -> None:
+    """Same load, one trip: only one stop fits; leaving out a (penalty 1e6) is cheaper than
+    leaving out b (2e6), even though b is the longer drive."""
+    sites = ("D", "a", "b")
+    nodes = [
+        node("a", delivery=(60, 0, 1), penalty=1_000_000),
+        node("b", delivery=(60, 0, 1), penalty=2_000_000),
+    ]
+    p = problem(sites, nodes, [vehicle(max_trips=1)], {"van": LINE[:3, :3]})
+    sol = solve(p)
+    assert trips_of(p, sol) == [["b"]]
+    assert dropped(p, sol) == {"a"}
+    assert sol.objective == 1000 + 4000 + 1_000_000
+
+
+def test_mandatory_stops_that_cannot_fit_give_no_solution() -> None:
+    sites = ("D", "a", "b")
+    nodes = [node("a", delivery=(60, 0, 1)), node("b", delivery=(60, 0, 1))]
+    p = problem(sites, nodes, [vehicle(max_trips=1)], {"van": LINE[:3, :3]})
+    sol = solve_ortools(p)
+    assert sol.status is SolveStatus.NO_SOLUTION
+
+
+@pytest.mark.parametrize(
+    ("capacity", "order"),
+    [
+        # a first would carry 80 delivered to b plus 80 picked up at a: 160 > 100 in the
+        # middle of the trip, although the start load (80) and the end load (80) both fit
+        ((100, 1000, 100), ["b", "a"]),
+        # room for both: the cheap west-to-east order
+        ((200, 1000, 100), ["a", "b"]),
+    ],
+)
+def test_pickup_and_delivery_keep_the_load_within_capacity_at_every_stop(
+    capacity: Resources, order: list[str]
+) -> None:
+    sites = ("D", "a", "b")
+    nodes = [
+        node("a", delivery=(0, 0, 0), pickup=(80, 5, 1)),
+        node("b", delivery=(80, 5, 1), pickup=(0, 0, 0)),
+    ]
+    # with the tight capacity only one order is feasible: count to one solution
+    limit = 1 if order == ["b", "a"] else 100
+    p = problem(sites, nodes, [vehicle(cap=capacity)], {"van": LINE[:3, :3]}, limit)
+    sol = solve(p)
+    assert trips_of(p, sol) == [order]
+
+
+def test_pickup_and_delivery_on_the_parcel_count_alone() -> None:
+    """Weight is delivery-only, parcels go both ways: the parcel count alone forces b first
+    (exercises the per-resource dimensions separately)."""
+    sites = ("D", "a", "b")
+    nodes = [
+        node("a", delivery=(1, 0, 0), pickup=(0, 0, 3)),
+        node("b", delivery=(1, 0, 3), pickup=(0, 0, 0)),
+    ]
+    p = problem(sites, nodes, [vehicle(cap=(100, 100, 4))], {"van": LINE[:3, :3]}, 1)
+    assert trips_of(p, solve(p)) == [["b", "a"]]
+
+
+@pytest.mark.parametrize(
+    ("window_b", "order"),
+    [
+        # b must start by 250 s: going via a it would start at 100 + 60 + 100 = 260
+        ((0, 250), ["b", "a"]),
+        # b may not start before 1000 s: a first, then wait at b
+        ((1000, 36_000), ["a", "b"]),
+        ((0, 36_000), ["a", "b"]),
+    ],
+)
+def test_time_windows_force_an_order(window_b: tuple[int, int], order: list[str]) -> None:
+    sites = ("D", "a", "b")
+    nodes = [node("a"), node("b", window=window_b)]
+    van = replace(vehicle(), earliest_start_s=0, latest_end_s=36_000)
+    limit = 1 if window_b == (0, 250) else 100  # b's deadline leaves one feasible order
+    p = problem(sites, nodes, [van], {"van": LINE[:3, :3]}, limit)
+    sol = solve(p)
+    assert trips_of(p, sol) == [order]
+    leave = sol.routes[0][0][0]
+    start_b = next(v.start_s for v in sol.routes[0][0][1] if p.nodes[v.node].key == "b")
+    assert window_b[0] <= start_b <= window_b[1]
+    assert leave == 0 or window_b[0] > 0
+
+
+def test_a_window_that_cannot_be_met_drops_the_stop() -> None:
+    sites = ("D", "a")
+    p = problem(
+        sites,
+        [node("a", window=(0, 50), penalty=BIG_PENALTY)],
+        [vehicle()],
+        {"van": LINE[:2, :2]},
+        solution_limit=1,
+    )
+    sol = solve(p)
+    assert dropped(p, sol) == {"a"}
+    assert sol.routes == ((),)
+
+
+POINTS = {"D": (0, 0), "a": (1000, 0), "b": (2000, 0), "c": (0, 1000)}
+
+
+@pytest.mark.parametrize(
+    ("allowed", "van_nodes", "tri_nodes"),
+    [
+        # c is bulky: only the van (index 1) may carry it, although the tricycle is cheaper
+        ((1,), {"c"}, {"a", "b"}),
+        # without the restriction the cheap tricycle does everything and the van stays home
+        (None, set(), {"a", "b", "c"}),
+    ],
+)
+def test_allowed_vehicles_are_respected(
+    allowed: tuple[int, ...] | None, van_nodes: set[str], tri_nodes: set[str]
+) -> None:
+    sites = tuple(POINTS)
+    d = euclid(list(POINTS.values()))
+    nodes = [node("a"), node("b"), node("c", allowed=allowed)]
+    tri = vehicle("tri", "tricycle", fixed=100, per_m=0.1)
+    van = vehicle("van", "van", fixed=1000, per_m=1.0)
+    p = problem(sites, nodes, [tri, van], {"tricycle": d, "van": d})
+    sol = solve(p)
+    assert {k for trip in trips_of(p, sol, 1) for k in trip} == van_nodes
+    assert {k for trip in trips_of(p, sol, 0) for k in trip} == tri_nodes
+
+
+RANGE_SITES = ("D", "east", "west")
+RANGE_D = euclid([(0, 0), (2000, 0), (-2000, 0)])
+
+
+def _range_nodes() -> list[TierNode]:
+    return [node("east", penalty=1_000_000), node("west", penalty=2_000_000)]
+
+
+def test_range_limit_drops_a_stop() -> None:
+    """A 5 km battery: each stop is a 4 km round trip, both take 8 km. One is left out,
+    and the one worth less (east)."""
+    p = problem(RANGE_SITES, _range_nodes(), [vehicle(range_m=5000)], {"van": RANGE_D})
+    sol = solve(p)
+    assert trips_of(p, sol) == [["west"]]
+    assert dropped(p, sol) == {"east"}
+
+
+def test_range_is_shared_by_reload_trips() -> None:
+    """Two trips of 4 km each would fit a per-trip budget, but the battery is per day."""
+    p = problem(RANGE_SITES, _range_nodes(), [vehicle(range_m=5000, max_trips=2)], {"van": RANGE_D})
+    sol = solve(p)
+    assert trips_of(p, sol) == [["west"]]
+    assert dropped(p, sol) == {"east"}
+
+
+def test_range_limit_calls_a_second_vehicle() -> None:
+    vans = [vehicle("v1", range_m=5000), vehicle("v2", range_m=5000)]
+    p = problem(RANGE_SITES, _range_nodes(), vans, {"van": RANGE_D})
+    sol = solve(p)
+    assert sol.dropped == ()
+    assert sorted(trips_of(p, sol, 0) + trips_of(p, sol, 1)) == [["east"], ["west"]]
+
+
+def test_without_a_range_limit_one_trip_serves_both() -> None:
+    p = problem(RANGE_SITES, _range_nodes(), [vehicle()], {"van": RANGE_D})
+    sol = solve(p)
+    assert sorted(trips_of(p, sol)[0]) == ["east", "west"]
+
+
+def _with_unreachable(d: np.ndarray, k: int) -> np.ndarray:
+    m = np.array(d)
+    m[k, :] = UNREACHABLE
+    m[:, k] = UNREACHABLE
+    m[k, k] = 0
+    return _frozen(m)
+
+
+def test_unreachable_node_is_dropped_even_with_a_huge_penalty() -> None:
+    """u has no open road: leaving it out must win even when its penalty dwarfs any cost."""
+    sites = ("D", "a", "u")
+    d = _with_unreachable(euclid([(0, 0), (1000, 0), (0, 500)]), 2)
+    nodes = [node("a"), node("u", penalty=10**12)]
+    p = problem(sites, nodes, [vehicle()], {"van": d}, solution_limit=1)
+    sol = solve(p)
+    assert trips_of(p, sol) == [["a"]]
+    assert dropped(p, sol) == {"u"}
+
+
+def test_unreachable_mandatory_node_gives_no_solution() -> None:
+    sites = ("D", "a", "u")
+    d = _with_unreachable(euclid([(0, 0), (1000, 0), (0, 500)]), 2)
+    p = problem(sites, [node("a"), node("u")], [vehicle()], {"van": d})
+    assert solve_ortools(p).status is SolveStatus.NO_SOLUTION
+
+
+def test_node_reachable_for_one_class_only_goes_on_that_class() -> None:
+    """A lane only tricycles may use: u is unreachable in the van matrix, so the (dearer)
+    tricycle must take it although the van would otherwise do the whole round."""
+    sites = ("D", "a", "u")
+    d = euclid([(0, 0), (1000, 0), (0, 500)])
+    van = vehicle("van", "van", fixed=100, per_m=0.1)
+    tri = vehicle("tri", "tricycle", fixed=1000, per_m=1.0)
+    p = problem(
+        sites,
+        [node("a"), node("u", penalty=BIG_PENALTY)],
+        [van, tri],
+        {"van": _with_unreachable(d, 2), "tricycle": d},
+    )
+    sol = solve(p)
+    assert trips_of(p, sol, 0) == [["a"]]
+    assert trips_of(p, sol, 1) == [["u"]]
+
+
+def test_each_depot_serves_its_neighbours() -> None:
+    """Two depots 10 km apart, a stop next to each: each van stays on its side."""
+    sites = ("D", "E", "a", "b")
+    d = euclid([(0, 0), (10_000, 0), (500, 0), (9500, 0)])
+    vans = [vehicle("v1"), replace(vehicle("v2"), depot="E")]
+    p = problem(sites, [node("a"), node("b")], vans, {"van": d})
+    sol = solve(p)
+    assert trips_of(p, sol, 0) == [["a"]]
+    assert trips_of(p, sol, 1) == [["b"]]
+    assert sol.objective == 2 * (1000 + 1000)
+
+
+def test_warm_start_is_improved_to_the_optimum(line4: TierProblem) -> None:
+    """A poor initial route (east to west) is accepted and improved by the local search."""
+    warm = replace(line4, initial_routes=(("van", (("e", "c", "b", "a"),)),))
+    sol = solve(warm)
+    assert trips_of(warm, sol) == [["a", "b", "c", "e"]]
