@@ -30,7 +30,7 @@ import shapely
 import shapely.ops
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from networks.coords import Crs, haversine_m
 from networks.errors import UnreachableSite
@@ -302,6 +302,15 @@ class RoadIndex:
         dist = straight * (c[:, None] + c[None, :]) / 2
         time = dist / ((speed[:, None] + speed[None, :]) / 2)
         return np.rint(dist).astype(np.int64), np.rint(time).astype(np.int64)
+
+    def components(self, vehicle_class: str) -> dict[str, int]:
+        """A label per site: two sites with the same label are connected, both ways, on roads
+        open to the class (all sites share label 0 when the network has no roads)."""
+        if not self.network.roads:
+            return {s.id: 0 for s in self.network.sites}
+        g = self._graph(self.network.vehicle_class(vehicle_class))
+        _, labels = connected_components(g, directed=True, connection="strong")
+        return {sid: int(labels[node]) for sid, node in self.site_node.items()}
 
     # -- geometry --------------------------------------------------------------------------
     def path_coords(self, a: str, b: str, vehicle_class: str) -> list[tuple[float, float]]:

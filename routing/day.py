@@ -322,10 +322,12 @@ class _Builder:
                     node_orders.append(chunk)
             end = p.hub_return_s if direction is Direction.UP else 48 * 3600
             vehicles = tuple(
-                _tier_vehicle(
-                    v, start=max(wave.departs_s, truck_free_s.get(v.id, 0)), end=end, trips=1
+                replace(
+                    _tier_vehicle(v, start=leave, end=end, trips=1),
+                    latest_start_s=leave + p.wave_window_s,
                 )
                 for v in fleet
+                for leave in [max(wave.departs_s, truck_free_s.get(v.id, 0))]
             )
             problem = TierProblem(
                 name=f"trunk-{direction.value}-{hub.id}",
@@ -431,7 +433,9 @@ class _Builder:
                                 pickup=resources(load_of(up)),
                                 service_s=self.service_s(pt, parcels),
                                 window=(site.opens_s, max(site.opens_s, close)),
-                                penalty=_penalty(chunk, p),
+                                penalty=_penalty(
+                                    chunk, p, p.poor_village_weight if site.poor else 1.0
+                                ),
                                 allowed=allowed,
                                 orders=tuple(o.id for o in chunk),
                             )
@@ -462,7 +466,8 @@ class _Builder:
         total = sum(len(pr.nodes) for pr, _, _ in out) or 1
         share = self.budget * 0.6 * self.workers
         return [
-            (_with_limit(pr, max(0.1, share * len(pr.nodes) / total)), no, fl) for pr, no, fl in out
+            (replace(pr, time_limit_s=max(0.1, share * len(pr.nodes) / total)), no, fl)
+            for pr, no, fl in out
         ]
 
     # -- recording ----------------------------------------------------------------------------
@@ -668,12 +673,6 @@ class _Builder:
                 self.deferred[d.order] = Deferred(
                     d.order, d.site, d.reason, d.until, d.waits_at, text
                 )
-
-
-def _with_limit(problem: TierProblem, seconds: float) -> TierProblem:
-    from dataclasses import replace
-
-    return replace(problem, time_limit_s=seconds)
 
 
 def _solve_all(solve: Solve, problems: Sequence[TierProblem], workers: int) -> list[TierSolution]:

@@ -123,8 +123,10 @@ class Policy:
 
     waves: tuple[Wave, ...] = (
         Wave("down-1", Direction.DOWN, 8 * 3600),
-        Wave("up-1", Direction.UP, 14 * 3600),
+        Wave("up-1", Direction.UP, 15 * 3600 + 30 * 60),
     )
+    wave_window_s: int = 60 * 60
+    """Trucks of a wave leave the hub within this long after its departure time."""
     cross_dock_s: int = 45 * 60
     village_cutoff_s: int = 15 * 3600 + 30 * 60
     """Last time a village run may collect upstream parcels."""
@@ -141,6 +143,8 @@ class Policy:
     cross_boundary: bool = False
     """A village may be served from another station when cheaper."""
     deferral_cost_per_parcel: float = 50.0
+    poor_village_weight: float = 5.0
+    """Deferring a poor village's order costs this many times more."""
     stability_threshold: float = 0.02
     """Keep yesterday's village-to-vehicle assignment unless the saving beats this share."""
     time_limit_s: float = 3.0

@@ -171,7 +171,12 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
             assert release is not None
             tdim.CumulVar(manager.NodeToIndex(copy_node0 + k)).SetMin(release)
     for p, v in enumerate(vehicles):
-        tdim.CumulVar(model.Start(p)).SetRange(v.earliest_start_s, v.latest_end_s)
+        tdim.CumulVar(model.Start(p)).SetRange(
+            v.earliest_start_s,
+            v.latest_end_s
+            if v.latest_start_s is None
+            else max(v.earliest_start_s, v.latest_start_s),
+        )
         tdim.CumulVar(model.End(p)).SetRange(v.earliest_start_s, v.latest_end_s)
         tdim.SetSpanUpperBoundForVehicle(v.max_duration_s, p)
         tdim.SetSpanCostCoefficientForVehicle(max(0, round(v.cost_per_s)), p)

@@ -85,6 +85,8 @@ class TierVehicle:
     range_m: int | None = None
     max_trips: int = 1
     reload_s: int = 600
+    latest_start_s: int | None = None
+    """Leave the depot no later than this (a wave's window)."""
     start_site: str | None = None
     """Where the vehicle is now, when not at its depot (a repair of a route under way)."""
     initial_load: Resources = (0, 0, 0)

@@ -46,7 +46,6 @@ from networks import (
     format_clock,
     parse_clock,
 )
-from networks.matrices import UNREACHABLE
 from routing.model import Direction, Order, Policy, Vehicle, Wave
 
 __all__ = [
@@ -646,12 +645,11 @@ def check_reachability(
                 source=source,
                 field="home",
             )
-        ids = (home, *targets)
         ok = [False] * len(targets)
         for cls in classes:
-            m = network.road_index.matrix(ids, cls)
-            for k in range(len(targets)):
-                if m.distance_m[0, k + 1] < UNREACHABLE and m.distance_m[k + 1, 0] < UNREACHABLE:
+            label = network.road_index.components(cls)
+            for k, target in enumerate(targets):
+                if label[target] == label[home]:
                     ok[k] = True
         for k, reached in enumerate(ok):
             if not reached:
@@ -667,6 +665,7 @@ def check_reachability(
 # ------------------------------------------------------------------------------ policy
 _POLICY_KEYS: Mapping[str, tuple[str, ...]] = {
     "times": (
+        "wave_window_min",
         "cross_dock_min",
         "village_cutoff",
         "hub_return",
@@ -676,7 +675,7 @@ _POLICY_KEYS: Mapping[str, tuple[str, ...]] = {
     ),
     "frequency": ("daily_min_parcels", "poor_min_visits_per_week"),
     "runs": ("reloads", "max_trips", "cross_boundary"),
-    "costs": ("deferral_cost_per_parcel", "stability_threshold"),
+    "costs": ("deferral_cost_per_parcel", "poor_village_weight", "stability_threshold"),
     "solver": ("time_limit_s", "seed"),
 }
 
@@ -736,6 +735,9 @@ def _load_policy(path: Path) -> Policy:
     try:
         return Policy(
             waves=tuple(waves) or d.waves,
+            wave_window_s=round(
+                get("times", "wave_window_min", _finite, d.wave_window_s / 60) * 60
+            ),
             cross_dock_s=round(get("times", "cross_dock_min", _finite, d.cross_dock_s / 60) * 60),
             village_cutoff_s=get("times", "village_cutoff", parse_clock, d.village_cutoff_s),
             hub_return_s=get("times", "hub_return", parse_clock, d.hub_return_s),
@@ -758,6 +760,7 @@ def _load_policy(path: Path) -> Policy:
             deferral_cost_per_parcel=get(
                 "costs", "deferral_cost_per_parcel", _finite, d.deferral_cost_per_parcel
             ),
+            poor_village_weight=get("costs", "poor_village_weight", _finite, d.poor_village_weight),
             stability_threshold=get("costs", "stability_threshold", _finite, d.stability_threshold),
             time_limit_s=get("solver", "time_limit_s", _finite, d.time_limit_s),
             seed=get("solver", "seed", _integer, d.seed),
@@ -996,6 +999,7 @@ def policy_to_toml(policy: Policy) -> str:
             for w in policy.waves
         ],
         "times": {
+            "wave_window_min": _num(policy.wave_window_s / 60),
             "cross_dock_min": _num(policy.cross_dock_s / 60),
             "village_cutoff": format_clock(policy.village_cutoff_s),
             "hub_return": format_clock(policy.hub_return_s),
@@ -1014,6 +1018,7 @@ def policy_to_toml(policy: Policy) -> str:
         },
         "costs": {
             "deferral_cost_per_parcel": _num(policy.deferral_cost_per_parcel),
+            "poor_village_weight": _num(policy.poor_village_weight),
             "stability_threshold": _num(policy.stability_threshold),
         },
         "solver": {"time_limit_s": _num(policy.time_limit_s), "seed": policy.seed},
