@@ -83,11 +83,12 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     site_pos = problem.site_index
     vehicles = problem.vehicles
     depots = sorted({v.depot for v in vehicles}, key=site_pos.__getitem__)
-    anchors = depots + sorted(
-        {v.start_site for v in vehicles if v.start_site is not None} - set(depots),
-        key=site_pos.__getitem__,
-    )
-    anchor = {s: i for i, s in enumerate(anchors)}
+    # anchors: the depots, then one start node per vehicle under way (even when it stands at
+    # its depot: it has left with its load, so coming back to a copy ends its current trip)
+    under_way = [p for p, v in enumerate(vehicles) if v.start_site is not None]
+    anchors = depots + [vehicles[p].start_site or "" for p in under_way]
+    anchor = {s: i for i, s in enumerate(depots)}
+    start_anchor = {p: len(depots) + k for k, p in enumerate(under_way)}
     n_anchor = len(anchors)
     copies: list[_Copy] = []
     use_copies = _needs_copies(problem)
@@ -124,9 +125,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         + [_HANDLING_S_PER_PARCEL * copy_parcels(c) for c in copies],
         dtype=np.int64,
     )
-    starts = [
-        anchor[v.start_site] if v.start_site is not None else anchor[v.depot] for v in vehicles
-    ]
+    starts = [start_anchor.get(p, anchor[v.depot]) for p, v in enumerate(vehicles)]
     ends = [anchor[v.depot] for v in vehicles]
     manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, starts, ends)
     model = pywrapcp.RoutingModel(manager)
@@ -265,6 +264,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         # every arrival at the depot from a stop ends a trip: at a copy or at the end
         ret[stop_node0:copy_node0, copy_node0:] = 1
         ret[stop_node0:copy_node0, :n_anchor] = 1
+        ret[len(depots) : n_anchor, copy_node0:] = 1
         ret_cb = model.RegisterTransitMatrix(ret.tolist())
         model.AddDimensionWithVehicleCapacity(
             ret_cb, 0, [v.max_trips for v in vehicles], True, "trips"
@@ -340,12 +340,13 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         index = model.Start(p)
         leave = solution.Value(tdim.CumulVar(index))
         visits: list[TierVisit] = []
-        at_depot = True
+        # a vehicle under way reports its current trip first, even when it has no stop left
+        at_depot = p not in start_anchor
         index = solution.Value(model.NextVar(index))
         while not model.IsEnd(index):
             node = manager.IndexToNode(index)
             if node >= copy_node0:  # at the depot: loading or unloading
-                if not at_depot and visits:
+                if not at_depot and (visits or not routes_out[p]):
                     back = solution.Value(tdim.CumulVar(index)) - reload_s[p]
                     routes_out[p].append((leave, tuple(visits), back))
                     visits = []
@@ -356,7 +357,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
                 visits.append(TierVisit(node - stop_node0, solution.Value(tdim.CumulVar(index))))
                 served.add(node - stop_node0)
             index = solution.Value(model.NextVar(index))
-        if visits:
+        if visits or (not at_depot and not routes_out[p]):
             routes_out[p].append((leave, tuple(visits), solution.Value(tdim.CumulVar(index))))
     dropped = tuple(i for i in range(n_stops) if i not in served)
     return TierSolution(

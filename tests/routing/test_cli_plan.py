@@ -1,0 +1,186 @@
+"""dispatch_api.cli end to end on the tiny bundle: ``plan`` writes plan.json (and the other
+outputs, once routing.outputs is there), ``check`` passes it and exits 1 naming the route,
+stop and site when a load is edited past capacity, and input errors exit 2 with one line on
+stderr naming the file, the row and the field.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dispatch_api.cli import main
+from routing.plan import Plan, plan_from_dict
+
+DATE = "2026-12-01"
+
+
+def _outputs_importable() -> bool:
+    try:
+        importlib.import_module("routing.outputs")
+    except ImportError:
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def planned(tiny_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny day planned once by ``countyroute plan`` (one second of search).
+
+    ``plan`` writes its files through routing.outputs; while that module is not there, the
+    folder is written the way ``plan`` would (plan.json, orders.csv, scenario.json) so that
+    ``check`` is still tested.
+    """
+    out = tmp_path_factory.mktemp("planned")
+    if _outputs_importable():
+        argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", "1", "--workers", "1"]
+        assert main([*argv, "--out", str(out)]) == 0
+        return out
+    from routing.day import DayInput, plan_day
+    from routing.plan import dumps
+    from scenarios.bundle import load_bundle, orders_to_csv
+
+    sc = load_bundle(tiny_path)
+    plan = plan_day(
+        DayInput(sc.name, sc.network, sc.fleet, sc.policy, sc.orders, DATE), time_limit_s=1
+    )
+    (out / "plan.json").write_text(dumps(plan), encoding="utf-8")
+    (out / "orders.csv").write_text(orders_to_csv(sc.orders), encoding="utf-8")
+    (out / "scenario.json").write_text(json.dumps({"scenario": str(tiny_path), "date": DATE}))
+    return out
+
+
+@pytest.fixture
+def plan_dir(planned: Path, tmp_path: Path) -> Path:
+    """A private copy of the planned folder, for tests that edit it."""
+    return Path(shutil.copytree(planned, tmp_path / "plan"))
+
+
+def read_plan(folder: Path) -> Plan:
+    return plan_from_dict(json.loads((folder / "plan.json").read_text(encoding="utf-8")))
+
+
+# ----------------------------------------------------------------------------- plan
+def test_plan_writes_a_plan_for_the_day(planned: Path) -> None:
+    plan = read_plan(planned)
+    assert plan.date == DATE and plan.scenario == "tiny"
+    assert plan.routes
+    assert (planned / "orders.csv").read_text(encoding="utf-8").startswith("id,")
+    assert json.loads((planned / "scenario.json").read_text())["date"] == DATE
+
+
+@pytest.mark.skipif(not _outputs_importable(), reason="routing.outputs is not there yet")
+def test_plan_writes_the_other_outputs(planned: Path) -> None:
+    plan = read_plan(planned)
+    for name in ("routes.geojson", "summary.md"):
+        assert (planned / name).stat().st_size > 0, name
+    assert json.loads((planned / "routes.geojson").read_text(encoding="utf-8"))["features"]
+    manifests = list((planned / "manifests").glob("*.csv"))
+    assert len(manifests) == len(plan.routes)
+
+
+def test_plan_prints_the_checker_verdict(
+    tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not _outputs_importable():
+        pytest.skip("routing.outputs is not there yet")
+    argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", "0.5", "--workers", "1"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    assert "checker: ok" in capsys.readouterr().out.splitlines()
+
+
+# ----------------------------------------------------------------------------- check
+def test_check_passes_the_written_plan(plan_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(plan_dir)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("ok: ")
+
+
+def test_check_passes_a_plan_json_path_too(
+    plan_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(plan_dir / "plan.json")]) == 0
+
+
+def test_check_fails_a_load_edited_past_capacity(
+    plan_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads((plan_dir / "plan.json").read_text(encoding="utf-8"))
+    route = next(r for r in doc["routes"] if r["tier"] == "last_mile")
+    si = next(i for i, s in enumerate(route["stops"]) if s["kind"] == "visit")
+    route["stops"][si]["load_after"]["kg"] = 99999
+    (plan_dir / "plan.json").write_text(json.dumps(doc), encoding="utf-8")
+
+    assert main(["check", str(plan_dir)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    site = route["stops"][si]["site"]
+    where = f"last_mile:{route['vehicle']} stop {si} ({site}): [capacity]"
+    assert any(line.startswith(where) and "99999" in line for line in lines), lines
+    assert "violations" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        # no plan.json at all
+        (lambda d: (d / "plan.json").unlink(), "file not found"),
+        # a plan.json of a future format
+        (
+            lambda d: (d / "plan.json").write_text(json.dumps({"schema_version": 99})),
+            "not a valid plan",
+        ),
+    ],
+)
+def test_check_of_an_unreadable_plan_exits_2(
+    plan_dir: Path, capsys: pytest.CaptureFixture[str], edit: object, words: str
+) -> None:
+    edit(plan_dir)  # type: ignore[operator]
+    assert main(["check", str(plan_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "plan.json" in err and words in err
+
+
+# ----------------------------------------------------------------------------- validate
+@pytest.mark.parametrize(
+    ("file", "old", "new", "row", "field"),
+    [
+        # an order for a site the network does not have
+        ("orders.csv", "o05,ems,down,v4,", "o05,ems,down,v99,", "row 5", "site"),
+        # a vehicle with no capacity
+        ("fleet.csv", "van1,van,s1,800,", "van1,van,s1,0,", "row 2", "capacity_kg"),
+        # a weight that is not a number
+        ("orders.csv", "o01,yto,down,v1,2.5,", "o01,yto,down,v1,heavy,", "row 1", "weight_kg"),
+    ],
+)
+def test_validate_a_broken_bundle_exits_2_with_one_line(
+    tiny_copy: Path,
+    capsys: pytest.CaptureFixture[str],
+    file: str,
+    old: str,
+    new: str,
+    row: str,
+    field: str,
+) -> None:
+    path = tiny_copy / file
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    assert main(["scenario", "validate", str(tiny_copy)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"error: {file}, {row} ")
+    assert f"field '{field}'" in line
+
+
+def test_validate_the_unbroken_copy_exits_0(
+    tiny_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scenario", "validate", str(tiny_copy)]) == 0
+    assert capsys.readouterr().out.startswith("ok: tiny: ")
