@@ -20,7 +20,6 @@ Whatever does not fit is deferred with a reason and a suggestion. The result is 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 import time
 import zlib
@@ -54,7 +53,7 @@ from routing.problem import (
     TierVehicle,
 )
 
-__all__ = ["DayInput", "Solve", "is_due", "plan_day", "resources"]
+__all__ = ["DayInput", "Solve", "VehicleState", "is_due", "plan_day", "resources"]
 
 Solve = Callable[[TierProblem], TierSolution]
 
@@ -75,6 +74,23 @@ class DayInput:
     policy: Policy
     orders: tuple[Order, ...]
     date: str
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleState:
+    """Where a vehicle stands when a plan is repaired, and what it carries."""
+
+    site: str
+    free_s: int
+    under_way: bool
+    """It has left its station with a load (its current trip goes on)."""
+    onboard: tuple[str, ...] = ()
+    """Down orders on board, not yet dropped."""
+    collected: tuple[str, ...] = ()
+    """Up orders collected on the current trip, on board until the station."""
+    trips_done: int = 0
+    worked_s: int = 0
+    driven_m: int = 0
 
 
 def resources(load: Load) -> Resources:
@@ -363,112 +379,302 @@ class _Builder:
     def last_mile_problems(
         self, visited: set[str], trunk_ready: Mapping[str, int], deadline: Mapping[str, int]
     ) -> list[tuple[TierProblem, list[list[Order]], list[Vehicle]]]:
-        p = self.policy
         out = []
         groups: dict[str, list[str]] = {}
         for point in self.net.village_points:
             if point.id in visited and point.parent:
                 groups.setdefault(point.parent, []).append(point.id)
         for station_id, points in groups.items():
-            fleet = [v for v in self.day.fleet if v.home == station_id]
-            station = self.net.site(station_id)
-            orders_at = {
-                pt: [o for o in self.day.orders if o.site == pt and o.id not in self.deferred]
-                for pt in points
-            }
-            if not fleet:
-                for pt in points:
-                    self.defer(
-                        orders_at[pt],
-                        DeferralReason.CAPACITY,
-                        station_id,
-                        f"no vehicles at {station.name}",
-                    )
-                continue
-            sites = (station_id, *points)
-            dist, tim = self.matrices(sites, {v.vehicle_class for v in fleet})
-            nodes: list[TierNode] = []
-            node_orders: list[list[Order]] = []
-            bulky_ok = [i for i, v in enumerate(fleet) if v.bulky_ok]
-            for pt in points:
-                site = self.net.site(pt)
-                # one node per direction: a stop that both drops and collects would sit in two
-                # pickup-and-delivery pairs, which OR-Tools' insertion heuristics handle badly;
-                # the two nodes share the site, so the solver visits them back to back
-                for bulky, direction in itertools.product((False, True), Direction):
-                    group = [
-                        o for o in orders_at[pt] if o.bulky == bulky and o.direction is direction
-                    ]
-                    if not group:
-                        continue
-                    allowed = tuple(bulky_ok) if bulky else None
-                    candidates = [fleet[i] for i in bulky_ok] if bulky else fleet
-                    if not candidates:
-                        self.defer(
-                            group,
-                            DeferralReason.CAPACITY,
-                            station_id,
-                            f"no vehicle at {station.name} may carry bulky parcels",
-                        )
-                        continue
-                    biggest = max(candidates, key=lambda v: v.capacity_kg)
-                    chunks, too_big = _chunks(group, _capacity(biggest))
-                    if too_big:
-                        self.defer(
-                            too_big,
-                            DeferralReason.CAPACITY,
-                            station_id,
-                            f"larger than the largest vehicle at {station.name} ({biggest.id})",
-                        )
-                    for k, chunk in enumerate(chunks):
-                        down = [o for o in chunk if o.direction is Direction.DOWN]
-                        up = [o for o in chunk if o.direction is Direction.UP]
-                        close = min(site.closes_s, p.village_cutoff_s) if up else site.closes_s
-                        parcels = sum(o.parcels for o in chunk)
-                        nodes.append(
-                            TierNode(
-                                key=f"{pt}#{direction.value}{'#bulky' if bulky else ''}#{k}",
-                                site=pt,
-                                delivery=resources(load_of(down)),
-                                pickup=resources(load_of(up)),
-                                service_s=self.service_s(pt, parcels),
-                                window=(site.opens_s, max(site.opens_s, close)),
-                                penalty=_penalty(
-                                    chunk, p, p.poor_village_weight if site.poor else 1.0
-                                ),
-                                allowed=allowed,
-                                orders=tuple(o.id for o in chunk),
-                            )
-                        )
-                        node_orders.append(chunk)
-            trips = p.max_trips if p.reloads else 1
-            vehicles = tuple(
-                _tier_vehicle(
-                    v,
-                    start=trunk_ready.get(station_id, 0),
-                    end=deadline.get(station_id, 48 * 3600),
-                    trips=trips,
-                )
-                for v in fleet
+            orders = [
+                o for o in self.day.orders if o.site in set(points) and o.id not in self.deferred
+            ]
+            built = self.station_problem(
+                station_id,
+                orders,
+                start=trunk_ready.get(station_id, 0),
+                end=deadline.get(station_id, 48 * 3600),
             )
-            problem = TierProblem(
-                name=f"last-mile-{station_id}",
-                sites=sites,
-                nodes=tuple(nodes),
-                vehicles=vehicles,
-                distance_m=dist,
-                time_s=tim,
-                time_limit_s=1.0,
-                seed=p.seed,
-            )
-            out.append((problem, node_orders, fleet))
-        # share the budget by size across workers
+            if built is not None:
+                out.append(built)
+        return self.share_budget(out)
+
+    def share_budget(
+        self, out: list[tuple[TierProblem, list[list[Order]], list[Vehicle]]]
+    ) -> list[tuple[TierProblem, list[list[Order]], list[Vehicle]]]:
+        """Share the village-run budget by size across the workers."""
         total = sum(len(pr.nodes) for pr, _, _ in out) or 1
         share = self.budget * 0.6 * self.workers
         return [
             (replace(pr, time_limit_s=max(0.1, share * len(pr.nodes) / total)), no, fl)
             for pr, no, fl in out
         ]
+
+    def station_problem(
+        self,
+        station_id: str,
+        orders: Sequence[Order],
+        *,
+        start: int,
+        end: int,
+        states: Mapping[str, VehicleState] | None = None,
+        release: Mapping[str, int] | None = None,
+        fleet: Sequence[Vehicle] | None = None,
+    ) -> tuple[TierProblem, list[list[Order]], list[Vehicle]] | None:
+        """The village-run problem of one station.
+
+        ``states`` (a repair) says where vehicles under way are, what they carry and when they
+        are free; ``release`` gives orders that reach the station only at some time.
+        """
+        p = self.policy
+        states = states or {}
+        release = release or {}
+        fleet = list(
+            fleet if fleet is not None else (v for v in self.day.fleet if v.home == station_id)
+        )
+        station = self.net.site(station_id)
+        if not orders:
+            return None
+        if not fleet:
+            self.defer(
+                orders, DeferralReason.CAPACITY, station_id, f"no vehicles at {station.name}"
+            )
+            return None
+        onboard_of = {oid: vid for vid, st in states.items() for oid in st.onboard}
+        points = sorted(
+            {o.site for o in orders} | {st.site for st in states.values()} - {station_id}
+        )
+        sites = (station_id, *points)
+        dist, tim = self.matrices(sites, {v.vehicle_class for v in fleet})
+        nodes: list[TierNode] = []
+        node_orders: list[list[Order]] = []
+        bulky_ok = [i for i, v in enumerate(fleet) if v.bulky_ok]
+        index_of = {v.id: i for i, v in enumerate(fleet)}
+        by_point: dict[str, list[Order]] = {}
+        for o in orders:
+            by_point.setdefault(o.site, []).append(o)
+        for pt in sorted(by_point):
+            site = self.net.site(pt)
+
+            # one node per direction: a stop that both drops and collects would sit in two
+            # pickup-and-delivery pairs, which OR-Tools' insertion heuristics handle badly;
+            # the two nodes share the site, so the solver visits them back to back. Parcels
+            # already on a vehicle, and parcels released later, form nodes of their own.
+            def group_key(o: Order) -> tuple[bool, Direction, str, int]:
+                return (o.bulky, o.direction, onboard_of.get(o.id, ""), release.get(o.id, -1))
+
+            groups: dict[tuple[bool, Direction, str, int], list[Order]] = {}
+            for o in by_point[pt]:
+                groups.setdefault(group_key(o), []).append(o)
+            for (bulky, direction, carrier_vehicle, released), group in sorted(
+                groups.items(), key=lambda kv: (kv[0][0], kv[0][1].value, kv[0][2], kv[0][3])
+            ):
+                if carrier_vehicle:
+                    allowed: tuple[int, ...] | None = (index_of[carrier_vehicle],)
+                    candidates = [fleet[index_of[carrier_vehicle]]]
+                else:
+                    allowed = tuple(bulky_ok) if bulky else None
+                    candidates = [fleet[i] for i in bulky_ok] if bulky else fleet
+                if not candidates:
+                    self.defer(
+                        group,
+                        DeferralReason.CAPACITY,
+                        station_id,
+                        f"no vehicle at {station.name} may carry bulky parcels",
+                    )
+                    continue
+                biggest = max(candidates, key=lambda v: v.capacity_kg)
+                chunks, too_big = _chunks(group, _capacity(biggest))
+                if carrier_vehicle:  # already on board: one node, whatever its size
+                    chunks, too_big = [list(group)], []
+                if too_big:
+                    self.defer(
+                        too_big,
+                        DeferralReason.CAPACITY,
+                        station_id,
+                        f"larger than the largest vehicle at {station.name} ({biggest.id})",
+                    )
+                tag = f"{direction.value}{'#bulky' if bulky else ''}"
+                tag += f"#on-{carrier_vehicle}" if carrier_vehicle else ""
+                tag += f"#rel{released}" if released >= 0 else ""
+                for k, chunk in enumerate(chunks):
+                    down = [o for o in chunk if o.direction is Direction.DOWN]
+                    up = [o for o in chunk if o.direction is Direction.UP]
+                    close = min(site.closes_s, p.village_cutoff_s) if up else site.closes_s
+                    parcels = sum(o.parcels for o in chunk)
+                    nodes.append(
+                        TierNode(
+                            key=f"{pt}#{tag}#{k}",
+                            site=pt,
+                            delivery=resources(load_of(down)),
+                            pickup=resources(load_of(up)),
+                            service_s=self.service_s(pt, parcels),
+                            window=(site.opens_s, max(site.opens_s, close)),
+                            penalty=_penalty(chunk, p, p.poor_village_weight if site.poor else 1.0),
+                            allowed=allowed,
+                            orders=tuple(o.id for o in chunk),
+                            release_s=released if released >= 0 else None,
+                            onboard=bool(carrier_vehicle),
+                        )
+                    )
+                    node_orders.append(chunk)
+        trips = p.max_trips if p.reloads else 1
+        vehicles = []
+        for v in fleet:
+            tv = _tier_vehicle(v, start=start, end=end, trips=trips)
+            st = states.get(v.id)
+            if st is not None:
+                collected = load_of(self.orders[o] for o in st.collected)
+                tv = replace(
+                    tv,
+                    earliest_start_s=st.free_s,
+                    latest_end_s=max(tv.latest_end_s, st.free_s),
+                    start_site=st.site if st.under_way else None,
+                    initial_load=resources(collected),
+                    max_trips=max(1, trips - st.trips_done),
+                    max_duration_s=max(1, v.max_duration_s - st.worked_s),
+                    range_m=None if tv.range_m is None else max(0, tv.range_m - st.driven_m),
+                )
+            vehicles.append(tv)
+        problem = TierProblem(
+            name=f"last-mile-{station_id}",
+            sites=sites,
+            nodes=tuple(nodes),
+            vehicles=tuple(vehicles),
+            distance_m=dist,
+            time_s=tim,
+            time_limit_s=1.0,
+            seed=p.seed,
+        )
+        return problem, node_orders, fleet
+
+    # -- phases shared by plan_day and repair --------------------------------------------------
+    def run_last_mile(
+        self,
+        problems: Sequence[tuple[TierProblem, list[list[Order]], list[Vehicle]]],
+        trunk_at: Mapping[str, Sequence[str]],
+        prefixes: Mapping[str, tuple[tuple[Stop, ...], int, bool]] | None = None,
+    ) -> dict[str, int]:
+        """Solve the stations' village runs (in parallel), record them, defer what is left;
+        returns when each station's last run is back."""
+        down_wave = self.policy.wave(Direction.DOWN)
+        solutions = _solve_all(self.solve, [pr for pr, _, _ in problems], self.workers)
+        run_end: dict[str, int] = {}
+        for (problem, node_orders, fleet), sol in zip(problems, solutions, strict=True):
+            station = problem.sites[0]
+            before = len(self.routes)
+            self.record(
+                problem, sol, Tier.LAST_MILE, down_wave.id, fleet, node_orders, None, prefixes
+            )
+            runs = tuple(r.vehicle for r in self.routes[before:])
+            trunks = tuple(sorted(set(trunk_at.get(station, []))))
+            self.feeds.append((down_wave.id, station, trunks, runs))
+            for r in self.routes[before:]:
+                run_end[station] = max(run_end.get(station, 0), r.stops[-1].arrival_s)
+            for i in sol.dropped:
+                reason, hint = self.why_dropped(problem, i)
+                for o in node_orders[i]:
+                    waits = station if o.direction is Direction.DOWN else o.site
+                    self.defer([o], reason, waits, hint)
+            if sol.status is SolveStatus.NO_SOLUTION:
+                for chunk in node_orders:
+                    self.defer(
+                        chunk,
+                        DeferralReason.CAPACITY,
+                        station,
+                        "the station's runs have no feasible plan",
+                    )
+        return run_end
+
+    def finish(
+        self,
+        run_end: Mapping[str, int],
+        truck_free: Mapping[str, int],
+        started: float,
+        keep_up: Sequence[Route] | None = None,
+    ) -> Plan:
+        """Plan the up wave (or keep ``keep_up``, its routes already under way), settle what
+        it cannot take, and assemble the plan."""
+        day, net, p = self.day, self.net, self.policy
+        up_wave = p.wave(Direction.UP)
+        # up wave: what the runs collected plus the stations' own and the bulk shippers' orders
+        up_by_site: dict[str, list[Order]] = {}
+        collected = {
+            oid
+            for r in self.routes
+            if r.tier is Tier.LAST_MILE
+            for s in r.stops
+            for oid in s.collect
+        }
+        for o in day.orders:
+            if o.direction is not Direction.UP or o.id in self.deferred:
+                continue
+            site = net.site(o.site)
+            if site.kind is SiteKind.VILLAGE_POINT and o.id not in collected:
+                continue
+            key = self.station_of.get(o.site, o.site)
+            up_by_site.setdefault(key, []).append(o)
+        before = len(self.routes)
+        if keep_up is None:
+            self.trunk(Direction.UP, up_by_site, run_end, truck_free)
+        else:
+            self.routes.extend(keep_up)
+            carried = {oid for r in keep_up for s in r.stops for oid in s.collect}
+            for items in up_by_site.values():
+                left = [o for o in items if o.id not in carried]
+                for o in left:
+                    waits = self.station_of.get(o.site, o.site)
+                    self.defer([o], DeferralReason.TIME, waits, "the up wave had already left")
+        # what the up trunk could not take is not collected either: it waits at its village
+        # point (an order is on its final stop or deferred, never both)
+        self.uncollect({oid for oid in collected if oid in self.deferred})
+        up_trunk_at: dict[str, list[str]] = {}
+        for r in self.routes[before:]:
+            for s in r.stops:
+                if s.kind is StopKind.VISIT:
+                    up_trunk_at.setdefault(s.site, []).append(r.vehicle)
+        runs_at: dict[str, list[str]] = {}
+        for r in self.routes:
+            if r.tier is Tier.LAST_MILE and any(s.collect for s in r.stops):
+                runs_at.setdefault(r.home, []).append(r.vehicle)
+        for st in sorted(set(up_trunk_at) & {s.id for s in net.stations}):
+            self.feeds.append(
+                (up_wave.id, st, tuple(sorted(set(up_trunk_at[st]))), tuple(runs_at.get(st, ())))
+            )
+        self.capacity_suggestions()
+        # any order neither on a final stop nor deferred is a bug: make it loud
+        final = {
+            oid
+            for r in self.routes
+            for s in r.stops
+            for oid in (*s.drop, *s.collect)
+            if self.orders[oid].site == s.site
+        }
+        for oid in [oid for oid in self.orders if oid not in final and oid not in self.deferred]:
+            o = self.orders[oid]
+            self.defer(
+                [o],
+                DeferralReason.CAPACITY,
+                self.station_of.get(o.site, o.site),
+                "not placed by the planner",
+            )
+        status = PlanStatus.COMPLETE
+        if any(d.reason is not DeferralReason.FREQUENCY for d in self.deferred.values()):
+            status = PlanStatus.PARTIAL
+        return Plan(
+            scenario=day.name,
+            network_version=net.version,
+            date=day.date,
+            status=status,
+            routes=tuple(self.routes),
+            deferred=tuple(sorted(self.deferred.values(), key=lambda d: d.order)),
+            feeds=tuple(self.feeds),
+            solve_s=round(time.perf_counter() - started, 3),
+            settings=(
+                ("time_limit_s", str(self.budget)),
+                ("workers", str(self.workers)),
+                ("backend", "ortools"),
+            ),
+        )
 
     # -- recording ----------------------------------------------------------------------------
     def record(
@@ -480,8 +686,15 @@ class _Builder:
         fleet: Sequence[Vehicle],
         node_orders: Sequence[Sequence[Order]],
         direction: Direction | None,
+        prefixes: Mapping[str, tuple[tuple[Stop, ...], int, bool]] | None = None,
     ) -> None:
+        """Turn a tier solution into routes.
+
+        ``prefixes`` (a repair) maps a vehicle to the stops it has done, their distance, and
+        whether its current trip goes on (under way) or it waits at its station.
+        """
         pos = problem.site_index
+        prefixes = prefixes or {}
         for vi, trips in enumerate(sol.routes):
             if not trips:
                 continue
@@ -489,14 +702,18 @@ class _Builder:
             cls = tv.vehicle_class
             dist, tim = problem.distance_m[cls], problem.time_s[cls]
             home = tv.depot
-            stops: list[Stop] = []
-            total_m = 0
-            prev_site = home
-            prev_dep = 0
+            done, done_m, under_way = prefixes.get(tv.id, ((), 0, False))
+            stops: list[Stop] = list(done)
+            total_m = done_m
+            prev_site = done[-1].site if done else home
+            prev_dep = done[-1].departure_s if done else 0
+            trip0 = done[-1].trip + (0 if under_way else 1) if done else 0
             for k, (leave, visits, _back) in enumerate(trips):
                 trip_orders = [o for v in visits for o in node_orders[v.node]]
                 load = load_of([o for o in trip_orders if o.direction is Direction.DOWN])
-                if k == 0:
+                if k == 0 and under_way:
+                    load = done[-1].load_after
+                elif k == 0 and not done:
                     stops.append(
                         Stop(home, StopKind.DEPART, leave, leave, leave, 0, (), (), load.rounded())
                     )
@@ -506,10 +723,19 @@ class _Builder:
                     arrive = prev_dep + travel
                     stops.append(
                         Stop(
-                            home, StopKind.RELOAD, arrive, arrive, leave, k, (), (), load.rounded()
+                            home,
+                            StopKind.RELOAD,
+                            arrive,
+                            arrive,
+                            max(leave, arrive),
+                            trip0 + k,
+                            (),
+                            (),
+                            load.rounded(),
                         )
                     )
-                prev_site, prev_dep = home, leave
+                if not (k == 0 and under_way):
+                    prev_site, prev_dep = home, max(leave, stops[-1].arrival_s)
                 for v in visits:
                     node = problem.nodes[v.node]
                     travel = int(tim[pos[prev_site], pos[node.site]])
@@ -532,7 +758,7 @@ class _Builder:
                             arrive,
                             start,
                             dep,
-                            k,
+                            trip0 + k,
                             drop,
                             collect,
                             load.rounded(),
@@ -543,7 +769,7 @@ class _Builder:
             total_m += int(dist[pos[prev_site], pos[home]])
             arrive = prev_dep + travel
             stops.append(
-                Stop(home, StopKind.RETURN, arrive, arrive, arrive, len(trips) - 1, (), (), Load())
+                Stop(home, StopKind.RETURN, arrive, arrive, arrive, stops[-1].trip, (), (), Load())
             )
             vehicle = next(v for v in fleet if v.id == tv.id)
             duration_h = (stops[-1].departure_s - stops[0].departure_s) / 3600
@@ -711,8 +937,7 @@ def plan_day(
     """
     started = time.perf_counter()
     b = _Builder(day, solve or _default_solve, workers, time_limit_s or day.policy.time_limit_s)
-    net, p = day.network, day.policy
-    down_wave, up_wave = p.wave(Direction.DOWN), p.wave(Direction.UP)
+    p = day.policy
     visited = b.apply_frequency()
 
     # orders no station can take (a village point without a station cannot happen: validated)
@@ -734,6 +959,17 @@ def plan_day(
                 trunk_at.setdefault(s.site, []).append(r.vehicle)
     # stations whose trunk chunk was dropped: their orders are deferred already
     ready = {st: t + p.cross_dock_s for st, t in arrived.items()}
+    deadline = _deadlines(day)
+
+    problems = b.last_mile_problems(visited, ready, deadline)
+    run_end = b.run_last_mile(problems, trunk_at)
+    return b.finish(run_end, truck_free, started)
+
+
+def _deadlines(day: DayInput) -> dict[str, int]:
+    """When a station's runs must be back: the earliest an up-wave truck can be there."""
+    p, net = day.policy, day.network
+    up_wave = p.wave(Direction.UP)
     deadline: dict[str, int] = {}
     for hub in net.hubs:
         trucks = [v for v in day.fleet if v.home == hub.id]
@@ -743,97 +979,4 @@ def plan_day(
         m = net.road_index.matrix((hub.id, *stations), trucks[0].vehicle_class)
         for k, st in enumerate(stations):
             deadline[st] = min(up_wave.departs_s + int(m.time_s[0, k + 1]), p.hub_return_s)
-
-    problems = b.last_mile_problems(visited, ready, deadline)
-    solutions = _solve_all(b.solve, [pr for pr, _, _ in problems], b.workers)
-    run_end: dict[str, int] = {}
-    for (problem, node_orders, fleet), sol in zip(problems, solutions, strict=True):
-        station = problem.sites[0]
-        before = len(b.routes)
-        b.record(problem, sol, Tier.LAST_MILE, down_wave.id, fleet, node_orders, None)
-        runs = tuple(r.vehicle for r in b.routes[before:])
-        b.feeds.append((down_wave.id, station, tuple(sorted(set(trunk_at.get(station, [])))), runs))
-        for r in b.routes[before:]:
-            run_end[station] = max(run_end.get(station, 0), r.stops[-1].arrival_s)
-        for i in sol.dropped:
-            reason, hint = b.why_dropped(problem, i)
-            orders = node_orders[i]
-            for o in orders:
-                waits = station if o.direction is Direction.DOWN else o.site
-                b.defer([o], reason, waits, hint)
-        if sol.status is SolveStatus.NO_SOLUTION:
-            for chunk in node_orders:
-                b.defer(
-                    chunk,
-                    DeferralReason.CAPACITY,
-                    station,
-                    "the station's runs have no feasible plan",
-                )
-
-    # up wave: what the runs collected plus the stations' own and the bulk shippers' orders
-    up_by_site: dict[str, list[Order]] = {}
-    collected = {
-        oid for r in b.routes if r.tier is Tier.LAST_MILE for s in r.stops for oid in s.collect
-    }
-    for o in day.orders:
-        if o.direction is not Direction.UP or o.id in b.deferred:
-            continue
-        site = net.site(o.site)
-        if site.kind is SiteKind.VILLAGE_POINT and o.id not in collected:
-            continue
-        key = b.station_of.get(o.site, o.site)
-        up_by_site.setdefault(key, []).append(o)
-    before = len(b.routes)
-    b.trunk(Direction.UP, up_by_site, run_end, truck_free)
-    # what the up trunk could not take is not collected either: it waits at its village point
-    # (an order is on its final stop or deferred, never both)
-    b.uncollect({oid for oid in collected if oid in b.deferred})
-    up_trunk_at: dict[str, list[str]] = {}
-    for r in b.routes[before:]:
-        for s in r.stops:
-            if s.kind is StopKind.VISIT:
-                up_trunk_at.setdefault(s.site, []).append(r.vehicle)
-    runs_at: dict[str, list[str]] = {}
-    for r in b.routes:
-        if r.tier is Tier.LAST_MILE and any(s.collect for s in r.stops):
-            runs_at.setdefault(r.home, []).append(r.vehicle)
-    for st in sorted(set(up_trunk_at) & {s.id for s in net.stations}):
-        b.feeds.append(
-            (up_wave.id, st, tuple(sorted(set(up_trunk_at[st]))), tuple(runs_at.get(st, ())))
-        )
-    b.capacity_suggestions()
-    # any order neither on a final stop nor deferred is a bug: make it loud
-    final = {
-        oid
-        for r in b.routes
-        for s in r.stops
-        for oid in (*s.drop, *s.collect)
-        if b.orders[oid].site == s.site
-    }
-    missing = [oid for oid in b.orders if oid not in final and oid not in b.deferred]
-    for oid in missing:
-        o = b.orders[oid]
-        b.defer(
-            [o],
-            DeferralReason.CAPACITY,
-            b.station_of.get(o.site, o.site),
-            "not placed by the planner",
-        )
-    status = PlanStatus.COMPLETE
-    if any(d.reason is not DeferralReason.FREQUENCY for d in b.deferred.values()):
-        status = PlanStatus.PARTIAL
-    return Plan(
-        scenario=day.name,
-        network_version=net.version,
-        date=day.date,
-        status=status,
-        routes=tuple(b.routes),
-        deferred=tuple(sorted(b.deferred.values(), key=lambda d: d.order)),
-        feeds=tuple(b.feeds),
-        solve_s=round(time.perf_counter() - started, 3),
-        settings=(
-            ("time_limit_s", str(b.budget)),
-            ("workers", str(b.workers)),
-            ("backend", "ortools"),
-        ),
-    )
+    return deadline
