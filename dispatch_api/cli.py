@@ -13,10 +13,16 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from networks import CountyrouteError, SiteKind
 from networks.roads import road_graph
+
+if TYPE_CHECKING:
+    from routing.plan import Plan
+    from scenarios.bundle import Scenario
 
 __all__ = ["main"]
 
@@ -136,34 +142,54 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_VIOLATIONS
 
 
-def _check(args: argparse.Namespace) -> int:
-    from routing.check import check_plan
+def _plan_folder(
+    path_text: str, scenario: str | None = None, orders: str | None = None
+) -> tuple[Plan, Scenario, dict[str, Any]]:
+    """A plan written by ``plan`` or ``replan``, with the inputs it was made from
+    (``scenario.json`` beside it names the bundle and the roads closed so far)."""
     from routing.plan import plan_from_dict
+    from routing.repair import close_roads
     from scenarios.bundle import load_bundle
 
-    path = Path(args.plan)
+    path = Path(path_text)
     folder = path if path.is_dir() else path.parent
     plan_file = path / "plan.json" if path.is_dir() else path
     try:
-        doc = json.loads(plan_file.read_text(encoding="utf-8"))
-        plan = plan_from_dict(doc)
+        plan = plan_from_dict(json.loads(plan_file.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise CountyrouteError(f"{plan_file}: file not found") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise CountyrouteError(f"{plan_file}: not a valid plan ({exc})") from None
     meta_file = folder / "scenario.json"
-    scenario = args.scenario
-    if scenario is None and meta_file.is_file():
-        scenario = json.loads(meta_file.read_text(encoding="utf-8"))["scenario"]
+    meta: dict[str, Any] = {}
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    scenario = scenario or meta.get("scenario")
     if scenario is None:
         raise CountyrouteError(f"{plan_file}: say which scenario with --scenario")
-    orders_file = args.orders or (folder / "orders.csv")
-    sc = load_bundle(scenario, orders=orders_file)
+    sc = load_bundle(scenario, orders=orders or (folder / "orders.csv"))
+    sc = replace(sc, network=close_roads(sc.network, meta.get("closed_roads", [])))
+    return plan, sc, meta
+
+
+def _check(args: argparse.Namespace) -> int:
+    from networks import parse_clock
+    from routing.check import check_plan
+    from routing.repair import close_roads
+    from scenarios.bundle import load_bundle
+
+    plan, sc, meta = _plan_folder(args.plan, args.scenario, args.orders)
     if plan.network_version != sc.network.version:
         print(
             f"warning: plan made on network {plan.network_version}, checking on {sc.network.version}"
         )
-    report = check_plan(plan, sc.network, sc.fleet, sc.policy, sc.orders)
+    earlier = None
+    if "repaired_at" in meta:
+        # legs driven before the repair used the roads that were open then
+        base = load_bundle(meta["scenario"], orders=None).network
+        before = close_roads(base, meta.get("closed_before", []))
+        earlier = (parse_clock(meta["repaired_at"]), before)
+    report = check_plan(plan, sc.network, sc.fleet, sc.policy, sc.orders, earlier=earlier)
     for v in report.violations:
         print(v)
     verdict = "ok" if report.ok else f"{len(report.violations)} violations"
@@ -171,6 +197,72 @@ def _check(args: argparse.Namespace) -> int:
         f"{verdict}: {len(plan.routes)} routes, {report.distance_m / 1000:.1f} km, "
         f"{report.vehicle_hours:.1f} vehicle-hours, {report.cost:.2f} yuan (recomputed)"
     )
+    return EXIT_OK if report.ok else EXIT_VIOLATIONS
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from dispatch_api.server import serve
+
+    serve(host=args.host, port=args.port, database_url=args.database_url, workers=args.workers)
+    return EXIT_OK
+
+
+def _apikey_create(args: argparse.Namespace) -> int:
+    from dispatch_api.server import create_api_key
+
+    print(create_api_key(args.name, args.role, args.database_url, args.network, args.courier))
+    return EXIT_OK
+
+
+def _replan(args: argparse.Namespace) -> int:
+    from networks import format_clock
+    from routing.check import check_plan
+    from routing.day import DayInput
+    from routing.outputs import summary_text, write_plan_outputs
+    from routing.repair import RoadClosed, load_events, replan
+    from scenarios.bundle import orders_to_csv
+
+    plan, sc, meta = _plan_folder(args.plan)
+    at_s, events = load_events(args.events)
+    day = DayInput(sc.name, sc.network, sc.fleet, sc.policy, sc.orders, plan.date)
+    print(f"repairing {sc.name} {plan.date} at {format_clock(at_s)}: {len(events)} events ...")
+    new, new_day = replan(
+        plan, day, events, at_s=at_s, time_limit_s=args.time_limit, workers=args.workers
+    )
+    folder = Path(args.plan) if Path(args.plan).is_dir() else Path(args.plan).parent
+    out = Path(args.out or f"{folder}-repair-{format_clock(at_s).replace(':', '')}")
+    out.mkdir(parents=True, exist_ok=True)
+    closed_before = list(meta.get("closed_roads", []))
+    closed_now = closed_before + [e.road for e in events if isinstance(e, RoadClosed)]
+    (out / "orders.csv").write_text(orders_to_csv(new_day.orders), encoding="utf-8")
+    (out / "scenario.json").write_text(
+        json.dumps(
+            {
+                "scenario": meta.get("scenario", sc.name),
+                "date": plan.date,
+                "closed_roads": closed_now,
+                "closed_before": closed_before,
+                "repaired_at": format_clock(at_s),
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    files = write_plan_outputs(new, new_day, out, lang=args.lang)
+    report = check_plan(
+        new,
+        new_day.network,
+        new_day.fleet,
+        new_day.policy,
+        new_day.orders,
+        earlier=(at_s, sc.network),
+    )
+    print(summary_text(new, new_day))
+    print(f"checker: {'ok' if report.ok else f'{len(report.violations)} violations'}")
+    for v in report.violations[:20]:
+        print(f"  {v}")
+    print(f"wrote {len(files)} outputs to {out}/")
     return EXIT_OK if report.ok else EXIT_VIOLATIONS
 
 
@@ -212,11 +304,38 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--out")
     pl.set_defaults(func=_plan)
 
+    rp = sub.add_parser("replan", help="repair a plan after events (vehicle down, road closed …)")
+    rp.add_argument("plan", help="a plan folder written by `plan` (or its plan.json)")
+    rp.add_argument("events", help='events JSON: {"at": "11:30", "events": [...]}')
+    rp.add_argument("--time-limit", type=float, default=None, help="search budget in seconds")
+    rp.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    rp.add_argument("--lang", choices=("en", "zh"), default="en")
+    rp.add_argument("--out", help="folder for the repaired plan (default: PLAN-repair-HHMM)")
+    rp.set_defaults(func=_replan)
+
     ck = sub.add_parser("check", help="check a plan (plan.json or its folder) against its inputs")
     ck.add_argument("plan")
     ck.add_argument("--scenario")
     ck.add_argument("--orders")
     ck.set_defaults(func=_check)
+
+    srv = sub.add_parser("serve", help="run the dispatch API (docs at /docs)")
+    srv.add_argument("--host", default=None, help="default 127.0.0.1")
+    srv.add_argument("--port", type=int, default=None, help="default 8000")
+    srv.add_argument("--database-url", help="default $COUNTYROUTE_DATABASE_URL or ./countyroute.db")
+    srv.add_argument("--workers", type=int, default=None, help="solver worker processes")
+    srv.set_defaults(func=_serve)
+    key = sub.add_parser("apikey", help="API keys (the first admin key)")
+    keys = key.add_subparsers(dest="action", required=True)
+    kc = keys.add_parser("create", help="create a key and print it (stored hashed)")
+    kc.add_argument("--name", required=True)
+    kc.add_argument(
+        "--role", choices=("admin", "dispatcher", "planner", "courier"), default="admin"
+    )
+    kc.add_argument("--network", help="courier keys: the network")
+    kc.add_argument("--courier", help="courier keys: the courier id (c-<vehicle>)")
+    kc.add_argument("--database-url")
+    kc.set_defaults(func=_apikey_create)
     return parser
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from networks import UNREACHABLE, Network, SiteKind
 from routing.model import Direction, Order, Policy, Vehicle
-from routing.plan import Load, Plan, Route, StopKind, Tier
+from routing.plan import Load, Plan, Route, StopKind, Tier, final_stops
 
 __all__ = ["CheckReport", "Violation", "check_plan"]
 
@@ -77,14 +77,27 @@ def _over(load: Load, v: Vehicle) -> list[str]:
     return out
 
 
+def _ends_trip(route: Route, j: int, trip: int) -> bool:
+    """Whether stop j is the station stop that closes trip ``trip`` of the route."""
+    st = route.stops[j]
+    if st.kind is StopKind.RELOAD:
+        return st.trip == trip + 1
+    return st.kind is StopKind.RETURN and st.trip == trip
+
+
 def check_plan(
     plan: Plan,
     network: Network,
     fleet: Sequence[Vehicle],
     policy: Policy,
     orders: Sequence[Order],
+    *,
+    earlier: tuple[int, Network] | None = None,
 ) -> CheckReport:
     """Recompute the plan from the inputs and list every violation.
+
+    ``earlier`` = (time, network) checks legs that ended by that time on the network as it
+    was then (a repaired plan after a road closure: legs already driven used the road).
 
     Returns
     -------
@@ -100,6 +113,11 @@ def check_plan(
         if s.kind in (SiteKind.VILLAGE_POINT, SiteKind.STATION)
     }
     sites = tuple(sorted({s.site for r in plan.routes for s in r.stops} & set(network.index)))
+    before_s, before_net = earlier if earlier is not None else (-1, network)
+    before = {
+        cls: before_net.road_index.matrix(sites, cls)
+        for cls in {r.vehicle_class for r in plan.routes}
+    }
     matrices = {
         cls: network.road_index.matrix(sites, cls) for cls in {r.vehicle_class for r in plan.routes}
     }
@@ -111,8 +129,12 @@ def check_plan(
     # when each station's parcels arrived (down trunk) and were picked up (up trunk)
     down_ready: dict[str, int] = {}
     up_pickup: dict[str, int] = {}
+    halted_at: dict[str, tuple[str, int]] = {}  # handed back by a vehicle that broke down
     for r in plan.routes:
         for s in r.stops:
+            if s.kind is StopKind.HALT:
+                for oid in s.drop:
+                    halted_at[oid] = (r.vehicle, s.arrival_s)
             if s.kind is StopKind.VISIT and r.tier is Tier.TRUNK_DOWN:
                 for oid in s.drop:
                     down_ready[oid] = s.departure_s
@@ -137,10 +159,14 @@ def check_plan(
         if (
             len(r.stops) < 2
             or r.stops[0].kind is not StopKind.DEPART
-            or r.stops[-1].kind is not StopKind.RETURN
+            or r.stops[-1].kind not in (StopKind.RETURN, StopKind.HALT)
+            or any(s.kind is StopKind.HALT for s in r.stops[:-1])
         ):
             add(
-                -1, r.home, "shape", "a route starts with a depart stop and ends with a return stop"
+                -1,
+                r.home,
+                "shape",
+                "a route starts with a depart stop and ends with a return (or halt) stop",
             )
             continue
         m = matrices[r.vehicle_class]
@@ -156,8 +182,9 @@ def check_plan(
             if i > 0:
                 prev = r.stops[i - 1]
                 if prev.site in pos and s.site in pos:
-                    d = int(m.distance_m[pos[prev.site], pos[s.site]])
-                    t = int(m.time_s[pos[prev.site], pos[s.site]])
+                    leg = before[r.vehicle_class] if s.arrival_s <= before_s else m
+                    d = int(leg.distance_m[pos[prev.site], pos[s.site]])
+                    t = int(leg.time_s[pos[prev.site], pos[s.site]])
                     if d >= UNREACHABLE:
                         add(
                             i,
@@ -246,6 +273,20 @@ def check_plan(
                         ready = down_ready.get(o.id)
                         if ready is None:
                             add(i, s.site, "sync", f"order {o.id} came to {r.home} on no trunk")
+                        halted = halted_at.get(o.id)
+                        if (
+                            halted is not None
+                            and halted[0] != r.vehicle
+                            and (r.stops[k].departure_s < halted[1])
+                        ):
+                            add(
+                                k,
+                                r.home,
+                                "sync",
+                                f"leaves before order {o.id} is handed back by {halted[0]} ({halted[1]})",
+                            )
+                        if ready is None:
+                            pass
                         elif r.stops[k].departure_s < ready + policy.cross_dock_s:
                             add(
                                 k,
@@ -254,11 +295,17 @@ def check_plan(
                                 f"leaves before order {o.id}'s trunk arrival + cross-dock ({ready + policy.cross_dock_s})",
                             )
                 load = load - _load(drops) + _load(collects)
+            elif s.kind is StopKind.HALT:
+                # broken down: the parcels it lists are handed back; its collections stay on it
+                load = load - _load(drops)
             else:  # depart / reload: the trip's deliveries are loaded
+                # loaded: what the trip drops on its way, hands back at a halt, or brings back
+                # undelivered to the station stop that ends it
                 trip_drops = [
                     by_id[o]
-                    for st in r.stops
-                    if st.trip == s.trip and st.kind is StopKind.VISIT
+                    for j, st in enumerate(r.stops)
+                    if (st.trip == s.trip and st.kind in (StopKind.VISIT, StopKind.HALT))
+                    or (j > i and _ends_trip(r, j, s.trip))
                     for o in st.drop
                     if o in by_id
                 ]
@@ -323,12 +370,8 @@ def check_plan(
 
     # the invariant: every order on exactly one final stop, or deferred, never both
     final: dict[str, int] = {}
-    for r in plan.routes:
-        for s in r.stops:
-            for oid in (*s.drop, *s.collect):
-                served = by_id.get(oid)
-                if served is not None and served.site == s.site:
-                    final[oid] = final.get(oid, 0) + 1
+    for oid, _, _ in final_stops(plan.routes, {o.id: o.site for o in orders}):
+        final[oid] = final.get(oid, 0) + 1
     deferred = [d.order for d in plan.deferred]
     dup_def = (
         {d for d in deferred if deferred.count(d) > 1}

@@ -42,6 +42,7 @@ from routing.plan import (
     Stop,
     StopKind,
     Tier,
+    final_stops,
 )
 from routing.problem import (
     COST_UNIT,
@@ -440,8 +441,11 @@ class _Builder:
             )
             return None
         onboard_of = {oid: vid for vid, st in states.items() for oid in st.onboard}
+        # every point of the station is in the matrix: a repaired route goes on from wherever
+        # its vehicle last stopped
+        own = {pt.id for pt in self.net.children(station_id, SiteKind.VILLAGE_POINT)}
         points = sorted(
-            {o.site for o in orders} | {st.site for st in states.values()} - {station_id}
+            ({o.site for o in orders} | {st.site for st in states.values()} | own) - {station_id}
         )
         sites = (station_id, *points)
         dist, tim = self.matrices(sites, {v.vehicle_class for v in fleet})
@@ -528,6 +532,8 @@ class _Builder:
                     tv,
                     earliest_start_s=st.free_s,
                     latest_end_s=max(tv.latest_end_s, st.free_s),
+                    # on the road it goes on at once; at its station it may leave later
+                    latest_start_s=st.free_s if st.under_way else None,
                     start_site=st.site if st.under_way else None,
                     initial_load=resources(collected),
                     max_trips=max(1, trips - st.trips_done),
@@ -642,13 +648,8 @@ class _Builder:
             )
         self.capacity_suggestions()
         # any order neither on a final stop nor deferred is a bug: make it loud
-        final = {
-            oid
-            for r in self.routes
-            for s in r.stops
-            for oid in (*s.drop, *s.collect)
-            if self.orders[oid].site == s.site
-        }
+        site_of = {oid: o.site for oid, o in self.orders.items()}
+        final = {oid for oid, _, _ in final_stops(self.routes, site_of)}
         for oid in [oid for oid in self.orders if oid not in final and oid not in self.deferred]:
             o = self.orders[oid]
             self.defer(

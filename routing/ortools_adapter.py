@@ -186,9 +186,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     for r, label in enumerate(("g", "cm3", "parcels")):
         caps = [v.capacity[r] for v in vehicles]
         if use_copies:
-            change = [0] * n_anchor + [
-                n.pickup[r] - (0 if n.onboard else n.delivery[r]) for n in problem.nodes
-            ]
+            change = [0] * n_anchor + [n.pickup[r] - n.delivery[r] for n in problem.nodes]
             for c in copies:
                 if c.stop < 0:
                     change.append(-vehicles[-1 - c.stop].initial_load[r])
@@ -269,6 +267,10 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         model.AddDimensionWithVehicleCapacity(
             ret_cb, 0, [v.max_trips for v in vehicles], True, "trips"
         )
+        trips_dim = model.GetDimensionOrDie("trips")
+        for i, node in enumerate(problem.nodes):
+            if node.onboard:  # dropped on the trip under way, before any return to the depot
+                trips_dim.CumulVar(manager.NodeToIndex(stop_node0 + i)).SetMax(0)
 
     # --- range (battery) ------------------------------------------------------------------------
     if any(v.range_m is not None for v in vehicles):

@@ -55,7 +55,7 @@ import numpy as np
 from networks import Crs, Network, SiteKind, UnreachableSite, route_line
 from routing.day import DayInput
 from routing.model import Direction, Order, Vehicle
-from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier, dumps
+from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier, dumps, final_stops
 
 __all__ = ["mask_phone", "summary_text", "write_plan_outputs"]
 
@@ -283,13 +283,10 @@ def _final_parcels(plan: Plan, orders: Mapping[str, Order]) -> int:
     """Parcels handed over at their own site (delivered or collected), each counted once."""
     seen: set[str] = set()
     total = 0
-    for r in plan.routes:
-        for s in r.stops:
-            for oid in (*s.drop, *s.collect):
-                o = orders.get(oid)
-                if o is not None and o.site == s.site and oid not in seen:
-                    seen.add(oid)
-                    total += o.parcels
+    for oid, _, _ in final_stops(plan.routes, {k: o.site for k, o in orders.items()}):
+        if oid not in seen:
+            seen.add(oid)
+            total += orders[oid].parcels
     return total
 
 
@@ -558,6 +555,7 @@ _LABELS: Mapping[str, Mapping[str, str]] = {
         "visit_kind": "stop",
         "reload_kind": "reload at station",
         "return_kind": "back",
+        "halt_kind": "stopped (vehicle down)",
         "km": "km",
         "min": "min",
     },
@@ -604,6 +602,7 @@ _LABELS: Mapping[str, Mapping[str, str]] = {
         "visit_kind": "停靠",
         "reload_kind": "回站装货",
         "return_kind": "返回",
+        "halt_kind": "停驶（车辆故障）",
         "km": "公里",
         "min": "分钟",
     },

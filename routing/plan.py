@@ -13,6 +13,7 @@ distances in metres, costs in yuan. ``plan.json`` is the versioned serialisation
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "Stop",
     "StopKind",
     "Tier",
+    "final_stops",
     "plan_from_dict",
     "plan_to_dict",
 ]
@@ -47,6 +49,8 @@ class StopKind(StrEnum):
     RELOAD = "reload"
     """Back at the home station between trips: unload collections, load the next trip."""
     RETURN = "return"
+    HALT = "halt"
+    """The vehicle stopped here (broke down); its route ends without coming home."""
 
 
 class DeferralReason(StrEnum):
@@ -150,6 +154,21 @@ class Plan:
 
     def routes_of(self, tier: Tier) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.tier is tier)
+
+
+def final_stops(
+    routes: Iterable[Route], site_of: Mapping[str, str]
+) -> Iterator[tuple[str, Route, Stop]]:
+    """(order id, route, stop) for every stop where an order is served: a visit at the
+    order's own site (``site_of`` maps order ids to sites). Handovers at stations and parcels
+    handed back at a halt are not."""
+    for r in routes:
+        for s in r.stops:
+            if s.kind is not StopKind.VISIT:
+                continue
+            for oid in (*s.drop, *s.collect):
+                if site_of.get(oid) == s.site:
+                    yield oid, r, s
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

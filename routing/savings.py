@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from routing.day import DayInput, plan_day
-from routing.plan import Plan
+from routing.plan import Plan, final_stops
 
 __all__ = ["Kpis", "Savings", "SettlementLine", "consolidation_savings", "plan_kpis", "settle"]
 
@@ -51,13 +51,7 @@ class Kpis:
 def plan_kpis(plan: Plan, day: DayInput) -> Kpis:
     """km, vehicle-hours, distinct vehicles used, cost, parcels served and deferred."""
     orders = {o.id: o for o in day.orders}
-    served = {
-        oid
-        for r in plan.routes
-        for s in r.stops
-        for oid in (*s.drop, *s.collect)
-        if orders[oid].site == s.site
-    }
+    served = {oid for oid, _, _ in final_stops(plan.routes, {o.id: o.site for o in day.orders})}
     return Kpis(
         km=round(sum(r.distance_m for r in plan.routes) / 1000, 3),
         vehicle_hours=round(sum(r.duration_s for r in plan.routes) / 3600, 3),
@@ -147,14 +141,16 @@ def settle(plan: Plan, day: DayInput) -> tuple[SettlementLine, ...]:
             for oid in (*s.drop, *s.collect):
                 o = orders[oid]
                 carried[o.carrier] = carried.get(o.carrier, 0) + o.parcels
-                if o.site == s.site:
-                    parcels[o.carrier] = parcels.get(o.carrier, 0) + o.parcels
+
         total = sum(carried.values())
         if not total:
             continue
         for c, n in carried.items():
             km[c] = km.get(c, 0.0) + r.distance_m / 1000 * n / total
             cost[c] = cost.get(c, 0.0) + r.cost * n / total
+    for oid, _, _ in final_stops(plan.routes, {o.id: o.site for o in day.orders}):
+        o = orders[oid]
+        parcels[o.carrier] = parcels.get(o.carrier, 0) + o.parcels
     carriers = sorted(set(km) | set(parcels))
     return tuple(
         SettlementLine(c, parcels.get(c, 0), round(km.get(c, 0.0), 3), round(cost.get(c, 0.0), 2))
