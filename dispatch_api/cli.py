@@ -124,7 +124,22 @@ def _plan(args: argparse.Namespace) -> int:
     policy = sc.policy
     day = DayInput(sc.name, sc.network, sc.fleet, policy, orders, date)
     print(f"planning {sc.name} for {date}: {len(orders)} orders ({source}) ...", flush=True)
-    plan = plan_day(day, time_limit_s=args.time_limit, workers=args.workers)
+    previous = _plan_folder(args.previous)[0] if args.previous else None
+    pins = {}
+    for text in args.pin or ():
+        village, _, vehicle = text.partition("=")
+        if not vehicle:
+            raise CountyrouteError(f"--pin {text!r}: expected VILLAGE=VEHICLE")
+        pins[village] = vehicle
+    plan = plan_day(
+        day,
+        time_limit_s=args.time_limit,
+        workers=args.workers,
+        solution_limit=args.solution_limit,
+        previous=previous,
+        pins=pins,
+        progress=lambda line: print(f"  {line}", flush=True),
+    )
     out = Path(args.out or f"out/{sc.name}-{date}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "orders.csv").write_text(orders_to_csv(orders), encoding="utf-8")
@@ -301,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--time-limit", type=float, default=None, help="search budget in seconds")
     pl.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     pl.add_argument("--lang", choices=("en", "zh"), default="en")
+    pl.add_argument(
+        "--solution-limit", type=int, help="stop each search after N solutions (deterministic)"
+    )
+    pl.add_argument(
+        "--previous", help="yesterday's plan folder: keep its village-to-vehicle assignment"
+    )
+    pl.add_argument(
+        "--pin", action="append", metavar="VILLAGE=VEHICLE", help="tie a village to a vehicle"
+    )
     pl.add_argument("--out")
     pl.set_defaults(func=_plan)
 

@@ -168,7 +168,22 @@ def _chunks(orders: Sequence[Order], cap: Resources) -> tuple[list[list[Order]],
 class _Builder:
     """Holds one day's state while the tiers are planned."""
 
-    def __init__(self, day: DayInput, solve: Solve, workers: int, time_limit_s: float) -> None:
+    def __init__(
+        self,
+        day: DayInput,
+        solve: Solve,
+        workers: int,
+        time_limit_s: float,
+        *,
+        solution_limit: int | None = None,
+        previous: Plan | None = None,
+        pins: Mapping[str, str] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.solution_limit = solution_limit
+        self.previous = previous
+        self.pins = dict(pins or {})
+        self.say = progress or (lambda _: None)
         self.day = day
         self.net = day.network
         self.policy = day.policy
@@ -354,6 +369,7 @@ class _Builder:
                 distance_m=dist,
                 time_s=tim,
                 time_limit_s=max(0.2, self.budget * 0.15),
+                solution_limit=self.solution_limit,
                 seed=p.seed,
             )
             sol = self.solve(problem)
@@ -406,7 +422,15 @@ class _Builder:
         total = sum(len(pr.nodes) for pr, _, _ in out) or 1
         share = self.budget * 0.6 * self.workers
         return [
-            (replace(pr, time_limit_s=max(0.1, share * len(pr.nodes) / total)), no, fl)
+            (
+                replace(
+                    pr,
+                    time_limit_s=max(0.1, share * len(pr.nodes) / total),
+                    solution_limit=self.solution_limit,
+                ),
+                no,
+                fl,
+            )
             for pr, no, fl in out
         ]
 
@@ -563,7 +587,37 @@ class _Builder:
         """Solve the stations' village runs (in parallel), record them, defer what is left;
         returns when each station's last run is back."""
         down_wave = self.policy.wave(Direction.DOWN)
-        solutions = _solve_all(self.solve, [pr for pr, _, _ in problems], self.workers)
+        problems = [(self.pinned(pr, fl, self.pins), no, fl) for pr, no, fl in problems]
+        candidates = [pr for pr, _, _ in problems]
+        kept: list[TierProblem | None] = [None] * len(problems)
+        if self.previous is not None:
+            # yesterday's village-to-vehicle assignment, tried beside the free plan with half
+            # the budget each; the free plan wins only by more than the stability threshold
+            yesterday = self.assignment(self.previous)
+            for k, (pr, _, fl) in enumerate(problems):
+                held = self.pinned(pr, fl, yesterday)
+                if held is not pr:
+                    kept[k] = replace(held, time_limit_s=pr.time_limit_s / 2)
+                    candidates[k] = replace(pr, time_limit_s=pr.time_limit_s / 2)
+        extra = [h for h in kept if h is not None]
+        solved = _solve_all(self.solve, candidates + extra, self.workers)
+        solutions = solved[: len(problems)]
+        held_solutions = iter(solved[len(problems) :])
+        for k, option in enumerate(kept):
+            if option is None:
+                continue
+            stable = next(held_solutions)
+            free = solutions[k]
+            saving = 1 - free.objective / stable.objective if stable.objective else 0.0
+            if stable.status is not SolveStatus.NO_SOLUTION and (
+                free.status is SolveStatus.NO_SOLUTION or saving <= self.policy.stability_threshold
+            ):
+                solutions[k] = stable
+                problems[k] = (option, problems[k][1], problems[k][2])
+                self.say(
+                    f"  {option.sites[0]}: kept yesterday's assignment "
+                    f"(a free plan would save {saving:.1%})"
+                )
         run_end: dict[str, int] = {}
         for (problem, node_orders, fleet), sol in zip(problems, solutions, strict=True):
             station = problem.sites[0]
@@ -676,6 +730,33 @@ class _Builder:
                 ("backend", "ortools"),
             ),
         )
+
+    @staticmethod
+    def assignment(plan: Plan) -> dict[str, str]:
+        """Village point → the vehicle that served it (its first village-run visit)."""
+        out: dict[str, str] = {}
+        for r in plan.routes_of(Tier.LAST_MILE):
+            for s in r.stops:
+                if s.kind is StopKind.VISIT:
+                    out.setdefault(s.site, r.vehicle)
+        return out
+
+    @staticmethod
+    def pinned(
+        problem: TierProblem, fleet: Sequence[Vehicle], pins: Mapping[str, str]
+    ) -> TierProblem:
+        """The problem with villages tied to vehicles (where that vehicle may serve them)."""
+        index = {v.id: i for i, v in enumerate(fleet)}
+        nodes = []
+        changed = False
+        for n in problem.nodes:
+            k = index.get(pins.get(n.site, ""))
+            if k is not None and (n.allowed is None or k in n.allowed) and not n.onboard:
+                nodes.append(replace(n, allowed=(k,)))
+                changed = True
+            else:
+                nodes.append(n)
+        return replace(problem, nodes=tuple(nodes)) if changed else problem
 
     # -- recording ----------------------------------------------------------------------------
     def record(
@@ -917,6 +998,10 @@ def plan_day(
     time_limit_s: float | None = None,
     workers: int = 1,
     solve: Solve | None = None,
+    solution_limit: int | None = None,
+    previous: Plan | None = None,
+    pins: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Plan one day across the three tiers.
 
@@ -930,6 +1015,16 @@ def plan_day(
         Processes for the stations' village runs (independent problems).
     solve
         The tier solver (default: OR-Tools).
+    solution_limit
+        Stop each search after this many solutions: with it the plan is deterministic.
+    previous
+        Yesterday's plan: its village-to-vehicle assignment is kept unless re-planning freely
+        saves more than the policy's ``stability_threshold`` (drivers and station keepers
+        rely on it).
+    pins
+        Village point → vehicle that must serve it (a dispatcher's pin).
+    progress
+        Called with a line of text as each phase starts.
 
     Returns
     -------
@@ -937,9 +1032,19 @@ def plan_day(
         Every order is on exactly one final stop or deferred with a reason.
     """
     started = time.perf_counter()
-    b = _Builder(day, solve or _default_solve, workers, time_limit_s or day.policy.time_limit_s)
+    b = _Builder(
+        day,
+        solve or _default_solve,
+        workers,
+        time_limit_s or day.policy.time_limit_s,
+        solution_limit=solution_limit,
+        previous=previous,
+        pins=pins,
+        progress=progress,
+    )
     p = day.policy
     visited = b.apply_frequency()
+    b.say(f"trunk, down wave: {len(day.network.stations)} stations")
 
     # orders no station can take (a village point without a station cannot happen: validated)
     down_by_station: dict[str, list[Order]] = {}
@@ -963,7 +1068,9 @@ def plan_day(
     deadline = _deadlines(day)
 
     problems = b.last_mile_problems(visited, ready, deadline)
+    b.say(f"village runs: {len(problems)} stations on {b.workers} worker(s)")
     run_end = b.run_last_mile(problems, trunk_at)
+    b.say("trunk, up wave")
     return b.finish(run_end, truck_free, started)
 
 

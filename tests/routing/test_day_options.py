@@ -1,0 +1,60 @@
+"""Options of the day plan: determinism, dispatcher pins, yesterday's assignment, progress."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from routing.check import check_plan
+from routing.day import DayInput, _Builder, plan_day
+from routing.plan import Plan
+from scenarios.bundle import Scenario
+
+
+def tiny_day(tiny: Scenario) -> DayInput:
+    return DayInput(tiny.name, tiny.network, tiny.fleet, tiny.policy, tiny.orders, "2026-12-01")
+
+
+def assert_checked(plan_: Plan, day: DayInput) -> None:
+    report = check_plan(plan_, day.network, day.fleet, day.policy, day.orders)
+    assert report.ok, [str(v) for v in report.violations]
+
+
+def test_a_solution_limit_makes_the_plan_deterministic(tiny: Scenario) -> None:
+    day = tiny_day(tiny)
+    first = plan_day(day, time_limit_s=20, solution_limit=20)
+    again = plan_day(day, time_limit_s=20, solution_limit=20)
+    assert first.routes == again.routes and first.deferred == again.deferred
+    assert_checked(first, day)
+
+
+def test_a_pinned_village_is_served_by_its_vehicle(tiny: Scenario) -> None:
+    day = tiny_day(tiny)
+    free = _Builder.assignment(plan_day(day, time_limit_s=1))
+    other = "van1" if free.get("v1") == "tri1" else "tri1"
+    pinned = plan_day(day, time_limit_s=1, pins={"v1": other})
+    assert _Builder.assignment(pinned)["v1"] == other
+    assert_checked(pinned, day)
+
+
+def test_yesterdays_assignment_is_kept_unless_the_saving_beats_the_threshold(
+    tiny: Scenario,
+) -> None:
+    day = tiny_day(tiny)
+    yesterday = plan_day(day, time_limit_s=1, pins={"v1": "van1", "v2": "van1"})
+    assert _Builder.assignment(yesterday)["v1"] == "van1"
+    # a threshold no saving can beat: the assignment stays
+    loyal = replace(day, policy=replace(day.policy, stability_threshold=1.0))
+    lines: list[str] = []
+    kept = plan_day(loyal, time_limit_s=1, previous=yesterday, progress=lines.append)
+    assert _Builder.assignment(kept)["v1"] == "van1"
+    assert _Builder.assignment(kept)["v2"] == "van1"
+    assert any("kept yesterday's assignment" in line for line in lines)
+    assert_checked(kept, loyal)
+
+
+def test_progress_reports_each_phase(tiny: Scenario) -> None:
+    lines: list[str] = []
+    plan_day(tiny_day(tiny), time_limit_s=0.5, progress=lines.append)
+    assert [line.split(":")[0].split(",")[0] for line in lines[:1]] == ["trunk"]
+    assert any(line.startswith("village runs") for line in lines)
+    assert any(line.startswith("trunk, up wave") for line in lines)
