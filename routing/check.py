@@ -128,6 +128,8 @@ def check_plan(
     costs: dict[str, float] = {}
     # when each station's parcels arrived (down trunk) and were picked up (up trunk)
     down_ready: dict[str, int] = {}
+    down_at: dict[str, str] = {}  # the station a down order was handed over at
+    up_at: dict[str, str] = {}  # the station an up order was taken from
     up_pickup: dict[str, int] = {}
     halted_at: dict[str, tuple[str, int]] = {}  # handed back by a vehicle that broke down
     for r in plan.routes:
@@ -138,9 +140,11 @@ def check_plan(
             if s.kind is StopKind.VISIT and r.tier is Tier.TRUNK_DOWN:
                 for oid in s.drop:
                     down_ready[oid] = s.departure_s
+                    down_at[oid] = s.site
             if s.kind is StopKind.VISIT and r.tier is Tier.TRUNK_UP:
                 for oid in s.collect:
                     up_pickup[oid] = s.start_s
+                    up_at[oid] = s.site
 
     for r in plan.routes:
         label = _route_label(r)
@@ -234,8 +238,9 @@ def check_plan(
                     service = round(
                         policy.trunk_service_fixed_s + policy.trunk_service_per_parcel_s * parcels
                     )
+                    crossing = policy.cross_boundary and s.site in station_of.values()
                     for o in (*drops, *collects):
-                        if o.site != s.site and station_of.get(o.site) != s.site:
+                        if o.site != s.site and station_of.get(o.site) != s.site and not crossing:
                             add(
                                 i,
                                 s.site,
@@ -271,6 +276,14 @@ def check_plan(
                     )
                     for o in drops:
                         ready = down_ready.get(o.id)
+                        if down_at.get(o.id, r.home) != r.home:
+                            add(
+                                i,
+                                s.site,
+                                "sync",
+                                f"order {o.id} was handed over at {down_at[o.id]}, "
+                                f"but this run leaves from {r.home}",
+                            )
                         if ready is None:
                             add(i, s.site, "sync", f"order {o.id} came to {r.home} on no trunk")
                         halted = halted_at.get(o.id)
@@ -316,6 +329,14 @@ def check_plan(
                         if st.trip == prev_trip:
                             for oid in st.collect:
                                 pick = up_pickup.get(oid)
+                                if up_at.get(oid, s.site) != s.site:
+                                    add(
+                                        i,
+                                        s.site,
+                                        "sync",
+                                        f"order {oid} is brought to {s.site} but taken up "
+                                        f"from {up_at[oid]}",
+                                    )
                                 if pick is None and oid in by_id:
                                     add(
                                         i,

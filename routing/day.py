@@ -143,6 +143,10 @@ def _penalty(orders: Sequence[Order], policy: Policy, scale: float = 1.0) -> int
     return round(total * policy.deferral_cost_per_parcel * scale / COST_UNIT)
 
 
+_NEIGHBOURS = 2
+"""Stations besides its own that may serve a village under cross-boundary service."""
+
+
 def _chunks(orders: Sequence[Order], cap: Resources) -> tuple[list[list[Order]], list[Order]]:
     """Pack orders (highest priority first) into chunks that fit ``cap``; too-big orders apart."""
     chunks: list[list[Order]] = []
@@ -196,6 +200,9 @@ class _Builder:
         """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
         self.routes: list[Route] = []
         self.feeds: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = []
+        self.serving: dict[str, str] = {}
+        """Order → the station whose runs serve it, where that is not its village's own
+        (cross-boundary service)."""
         self.station_of: dict[str, str] = {}
         for s in self.net.sites:
             if s.kind is SiteKind.VILLAGE_POINT and s.parent:
@@ -401,9 +408,18 @@ class _Builder:
         for point in self.net.village_points:
             if point.id in visited and point.parent:
                 groups.setdefault(point.parent, []).append(point.id)
+        for station_id in self.serving.values():
+            groups.setdefault(station_id, [])
         for station_id, points in groups.items():
+            own = set(points)
             orders = [
-                o for o in self.day.orders if o.site in set(points) and o.id not in self.deferred
+                o
+                for o in self.day.orders
+                if o.id not in self.deferred
+                and (
+                    self.serving.get(o.id) == station_id
+                    or (o.site in own and o.id not in self.serving)
+                )
             ]
             built = self.station_problem(
                 station_id,
@@ -471,7 +487,8 @@ class _Builder:
         points = sorted(
             ({o.site for o in orders} | {st.site for st in states.values()} | own) - {station_id}
         )
-        sites = (station_id, *points)
+        homes = sorted({v.home for v in fleet} - {station_id})
+        sites = (station_id, *homes, *[pt for pt in points if pt not in homes])
         dist, tim = self.matrices(sites, {v.vehicle_class for v in fleet})
         nodes: list[TierNode] = []
         node_orders: list[list[Order]] = []
@@ -665,13 +682,20 @@ class _Builder:
             for s in r.stops
             for oid in s.collect
         }
+        brought_to = {
+            oid: r.home
+            for r in self.routes
+            if r.tier is Tier.LAST_MILE
+            for s in r.stops
+            for oid in s.collect
+        }
         for o in day.orders:
             if o.direction is not Direction.UP or o.id in self.deferred:
                 continue
             site = net.site(o.site)
             if site.kind is SiteKind.VILLAGE_POINT and o.id not in collected:
                 continue
-            key = self.station_of.get(o.site, o.site)
+            key = brought_to.get(o.id) or self.station_of.get(o.site, o.site)
             up_by_site.setdefault(key, []).append(o)
         before = len(self.routes)
         if keep_up is None:
@@ -730,6 +754,115 @@ class _Builder:
                 ("backend", "ortools"),
             ),
         )
+
+    def assign_across_boundaries(self, visited: set[str], deadline: Mapping[str, int]) -> None:
+        """Let each village be served from a neighbouring station when that is cheaper.
+
+        Per hub, one multi-depot problem holds every station's vehicles and every village due
+        today; a village may be served by its own station or the ``_NEIGHBOURS`` nearest
+        others (by van time). Runs are assumed to leave at the earliest the trunk could be
+        there; the chosen station of each order is then kept, and the real runs are planned
+        per station after the trunk, with its real arrival times."""
+        p = self.policy
+        wave = p.wave(Direction.DOWN)
+        for hub in self.net.hubs:
+            stations = [s.id for s in self.net.stations if s.parent == hub.id]
+            fleet = [v for v in self.day.fleet if v.home in stations]
+            trucks = [v for v in self.day.fleet if v.home == hub.id]
+            if not fleet or not trucks or len(stations) < 2:
+                continue
+            m = self.net.road_index.matrix((hub.id, *stations), trucks[0].vehicle_class)
+            earliest = {
+                st: wave.departs_s
+                + int(m.time_s[0, k + 1])
+                + p.trunk_service_fixed_s
+                + p.cross_dock_s
+                for k, st in enumerate(stations)
+            }
+            points = [
+                pt.id
+                for pt in self.net.village_points
+                if pt.id in visited and pt.parent in stations
+            ]
+            orders = [
+                o for o in self.day.orders if o.site in set(points) and o.id not in self.deferred
+            ]
+            if not orders:
+                continue
+            built = self.station_problem(stations[0], orders, start=0, end=48 * 3600, fleet=fleet)
+            if built is None:
+                continue
+            problem, node_orders, fleet = built
+            classes = {v.vehicle_class for v in fleet}
+            tim = problem.time_s
+            van = min(classes, key=lambda c: self.net.vehicle_class(c).gross_weight_t)
+            pos = problem.site_index
+            near: dict[str, set[str]] = {}
+            for pt in points:
+                own = self.net.site(pt).parent or ""
+                others = sorted(
+                    (st for st in stations if st != own),
+                    key=lambda st: int(tim[van][pos[st], pos[pt]]),
+                )
+                near[pt] = {own, *others[:_NEIGHBOURS]}
+            nodes = []
+            for n in problem.nodes:
+                allowed = [
+                    i
+                    for i, v in enumerate(fleet)
+                    if v.home in near[n.site] and (n.allowed is None or i in n.allowed)
+                ]
+                nodes.append(replace(n, allowed=tuple(allowed)))
+            vehicles = tuple(
+                replace(
+                    tv,
+                    earliest_start_s=max(tv.earliest_start_s, earliest[tv.depot]),
+                    latest_end_s=min(tv.latest_end_s, deadline.get(tv.depot, 48 * 3600)),
+                )
+                for tv in problem.vehicles
+            )
+            # the search starts from every station serving its own villages, so crossing a
+            # boundary is kept only where it lowers the cost
+            own_problems = []
+            for st in stations:
+                mine = [o for o in orders if self.station_of.get(o.site) == st]
+                built_own = self.station_problem(
+                    st, mine, start=earliest[st], end=deadline.get(st, 48 * 3600)
+                )
+                if built_own is not None:
+                    own_problems.append(built_own)
+            own_problems = self.share_budget(own_problems)
+            own_problems = [
+                (replace(pr, time_limit_s=pr.time_limit_s / 2), no, fl)
+                for pr, no, fl in own_problems
+            ]
+            own_solutions = _solve_all(self.solve, [pr for pr, _, _ in own_problems], self.workers)
+            initial = []
+            for (pr, _, _), sol_own in zip(own_problems, own_solutions, strict=True):
+                for vi, trips in enumerate(sol_own.routes):
+                    if trips:
+                        keys = tuple(
+                            tuple(pr.nodes[v.node].key for v in visits) for _, visits, _ in trips
+                        )
+                        initial.append((pr.vehicles[vi].id, keys))
+            joint = replace(
+                problem,
+                name=f"cross-boundary-{hub.id}",
+                nodes=tuple(nodes),
+                vehicles=vehicles,
+                time_limit_s=max(0.2, self.budget * 0.3),
+                solution_limit=self.solution_limit,
+                initial_routes=tuple(initial),
+            )
+            sol = self.solve(joint)
+            for vi, trips in enumerate(sol.routes):
+                home = joint.vehicles[vi].depot
+                for _, visits, _ in trips:
+                    for visit in visits:
+                        for o in node_orders[visit.node]:
+                            if home != self.station_of.get(o.site):
+                                self.serving[o.id] = home
+            self.say(f"  {hub.name}: {len(self.serving)} orders served across a boundary")
 
     @staticmethod
     def assignment(plan: Plan) -> dict[str, str]:
@@ -1046,11 +1179,14 @@ def plan_day(
     visited = b.apply_frequency()
     b.say(f"trunk, down wave: {len(day.network.stations)} stations")
 
-    # orders no station can take (a village point without a station cannot happen: validated)
+    deadline = _deadlines(day)
+    if p.cross_boundary:
+        b.say("cross-boundary: choosing the station that serves each village")
+        b.assign_across_boundaries(visited, deadline)
     down_by_station: dict[str, list[Order]] = {}
     for o in day.orders:
         if o.direction is Direction.DOWN:
-            key = b.station_of.get(o.site, o.site)
+            key = b.serving.get(o.id) or b.station_of.get(o.site, o.site)
             down_by_station.setdefault(key, []).append(o)
     b.trunk(Direction.DOWN, down_by_station, {}, {})
     # when each station's parcels are there (all trunk chunks unloaded) and who brought them
@@ -1065,7 +1201,6 @@ def plan_day(
                 trunk_at.setdefault(s.site, []).append(r.vehicle)
     # stations whose trunk chunk was dropped: their orders are deferred already
     ready = {st: t + p.cross_dock_s for st, t in arrived.items()}
-    deadline = _deadlines(day)
 
     problems = b.last_mile_problems(visited, ready, deadline)
     b.say(f"village runs: {len(problems)} stations on {b.workers} worker(s)")

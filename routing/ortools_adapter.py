@@ -93,25 +93,29 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     copies: list[_Copy] = []
     use_copies = _needs_copies(problem)
     if use_copies:
+        # one loading and one unloading copy per stop, standing wherever the vehicle that
+        # carries the stop lives (each depot has its own transit matrices below), so moving a
+        # stop to a vehicle of another depot is a plain pair relocation
         for i, node in enumerate(problem.nodes):
-            allowed = range(n_veh) if node.allowed is None else node.allowed
-            homes = sorted({vehicles[p].depot for p in allowed}, key=site_pos.__getitem__)
             if any(node.delivery) and not node.onboard:
-                copies.extend(_Copy(i, d, True) for d in homes)
+                copies.append(_Copy(i, "", True))
             if any(node.pickup):
-                copies.extend(_Copy(i, d, False) for d in homes)
+                copies.append(_Copy(i, "", False))
         for p, v in enumerate(vehicles):  # parcels collected before a repair, still on board
             if any(v.initial_load):
                 copies.append(_Copy(-1 - p, v.depot, False))
     stop_node0 = n_anchor
     copy_node0 = n_anchor + n_stops
     n_nodes = copy_node0 + len(copies)
-    node_site = np.array(
-        [site_pos[s] for s in anchors]
-        + [site_pos[n.site] for n in problem.nodes]
-        + [site_pos[c.depot] for c in copies],
-        dtype=np.int64,
-    )
+
+    def node_sites(depot: str) -> NDArray[np.int64]:
+        """Matrix rows of every node, with the copies at ``depot``."""
+        return np.array(
+            [site_pos[s] for s in anchors]
+            + [site_pos[n.site] for n in problem.nodes]
+            + [site_pos[c.depot or depot] for c in copies],
+            dtype=np.int64,
+        )
 
     def copy_parcels(c: _Copy) -> int:
         if c.stop < 0:
@@ -131,32 +135,39 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     model = pywrapcp.RoutingModel(manager)
     solver = model.solver()
 
-    # --- matrices per class, registered once ------------------------------------------------
-    time_cb: dict[str, int] = {}
-    dist_cb: dict[str, int] = {}
-    dist_sub: dict[str, NDArray[np.int64]] = {}
-    for cls in sorted({v.vehicle_class for v in vehicles}):
-        d = problem.distance_m[cls][np.ix_(node_site, node_site)]
-        t = problem.time_s[cls][np.ix_(node_site, node_site)] + service[:, None]
-        if copies:  # coming back from the road to load or unload takes the reload time
-            t[stop_node0:copy_node0, copy_node0:] += max(
-                v.reload_s for v in vehicles if v.vehicle_class == cls
-            )
-        dist_sub[cls] = d
-        time_cb[cls] = model.RegisterTransitMatrix(t.tolist())
-        dist_cb[cls] = model.RegisterTransitMatrix(d.tolist())
-    cost_cb: dict[tuple[str, float], int] = {}
+    # --- matrices per class and depot, registered once ---------------------------------------
+    time_cb: dict[tuple[str, str], int] = {}
+    dist_cb: dict[tuple[str, str], int] = {}
+    cost_cb: dict[tuple[str, str, float], int] = {}
     for p, v in enumerate(vehicles):
-        key = (v.vehicle_class, v.cost_per_m)
-        if key not in cost_cb:
-            c = np.rint(dist_sub[v.vehicle_class] * v.cost_per_m).astype(np.int64)
-            cost_cb[key] = model.RegisterTransitMatrix(c.tolist())
-        model.SetArcCostEvaluatorOfVehicle(cost_cb[key], p)
+        key = (v.vehicle_class, v.depot)
+        if key not in time_cb:
+            idx = node_sites(v.depot)
+            d = problem.distance_m[v.vehicle_class][np.ix_(idx, idx)]
+            t = problem.time_s[v.vehicle_class][np.ix_(idx, idx)] + service[:, None]
+            if copies:  # coming back from the road to load or unload takes the reload time
+                t[stop_node0:copy_node0, copy_node0:] += max(
+                    w.reload_s for w in vehicles if w.vehicle_class == v.vehicle_class
+                )
+            time_cb[key] = model.RegisterTransitMatrix(t.tolist())
+            dist_cb[key] = model.RegisterTransitMatrix(d.tolist())
+        ckey = (v.vehicle_class, v.depot, v.cost_per_m)
+        if ckey not in cost_cb:
+            idx = node_sites(v.depot)
+            d = problem.distance_m[v.vehicle_class][np.ix_(idx, idx)]
+            cost_cb[ckey] = model.RegisterTransitMatrix(
+                np.rint(d * v.cost_per_m).astype(np.int64).tolist()
+            )
+        model.SetArcCostEvaluatorOfVehicle(cost_cb[ckey], p)
         model.SetFixedCostOfVehicle(v.fixed_cost, p)
 
     # --- time ------------------------------------------------------------------------------
     model.AddDimensionWithVehicleTransits(
-        [time_cb[v.vehicle_class] for v in vehicles], _HORIZON_S, _HORIZON_S, False, "time"
+        [time_cb[(v.vehicle_class, v.depot)] for v in vehicles],
+        _HORIZON_S,
+        _HORIZON_S,
+        False,
+        "time",
     )
     tdim = model.GetDimensionOrDie("time")
     for i, node in enumerate(problem.nodes):
@@ -207,14 +218,10 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
             dim.CumulVar(model.Start(p)).SetValue(v.initial_load[r] + onboard if use_copies else 0)
 
     # --- optional stops and compatibility ------------------------------------------------------
-    stop_disjunction: list[int] = []
     for i, node in enumerate(problem.nodes):
         index = manager.NodeToIndex(stop_node0 + i)
-        stop_disjunction.append(
+        if node.penalty is not None:
             model.AddDisjunction([index], node.penalty)
-            if node.penalty is not None
-            else model.AddDisjunction([index])
-        )
         if node.allowed is not None:
             # SetAllowedVehiclesForIndex does not accept a Python list in this wrapper;
             # removing the other vehicles from the node's vehicle variable is equivalent.
@@ -224,39 +231,17 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
 
     # --- pairs: loading copy -> stop -> unloading copy ------------------------------------
     if use_copies:
-        by_stop: dict[int, tuple[list[int], list[int]]] = {}
         for k, c in enumerate(copies):
             idx = manager.NodeToIndex(copy_node0 + k)
-            # a copy at depot d only on vehicles of depot d
-            banned = [p for p, v in enumerate(vehicles) if v.depot != c.depot]
-            if c.stop < 0:
-                banned = [p for p in range(n_veh) if p != -1 - c.stop]
-            if banned:
-                model.VehicleVar(idx).RemoveValues(banned)
-            if c.stop >= 0:
-                by_stop.setdefault(c.stop, ([], []))[0 if c.loading else 1].append(idx)
-        for i, (loads, unloads) in by_stop.items():
-            stop_idx = manager.NodeToIndex(stop_node0 + i)
-            for group, loading in ((loads, True), (unloads, False)):
-                if not group:
-                    continue
-                if len(group) == 1:
-                    first, second = (group[0], stop_idx) if loading else (stop_idx, group[0])
-                    model.AddDisjunction([group[0]], 0)  # a copy lives and dies with its stop
-                    model.AddPickupAndDelivery(first, second)
-                    solver.Add(model.VehicleVar(first) == model.VehicleVar(second))
-                    solver.Add(model.ActiveVar(first) == model.ActiveVar(second))
-                    continue
-                # several depots could serve the stop: one copy of the set goes with it
-                d_copies = model.AddDisjunction(group, 0, 1)
-                d_stop = stop_disjunction[i]
-                if loading:
-                    model.AddPickupAndDeliverySets(d_copies, d_stop)
-                else:
-                    model.AddPickupAndDeliverySets(d_stop, d_copies)
-                solver.Add(
-                    solver.Sum([model.ActiveVar(x) for x in group]) == model.ActiveVar(stop_idx)
-                )
+            if c.stop < 0:  # what one vehicle still carries is unloaded by that vehicle
+                model.VehicleVar(idx).RemoveValues([p for p in range(n_veh) if p != -1 - c.stop])
+                continue
+            stop_idx = manager.NodeToIndex(stop_node0 + c.stop)
+            first, second = (idx, stop_idx) if c.loading else (stop_idx, idx)
+            model.AddDisjunction([idx], 0)  # a copy lives and dies with its stop
+            model.AddPickupAndDelivery(first, second)
+            solver.Add(model.VehicleVar(first) == model.VehicleVar(second))
+            solver.Add(model.ActiveVar(first) == model.ActiveVar(second))
         # trips: count returns from a stop to the depot against max_trips
         ret = np.zeros((n_nodes, n_nodes), dtype=np.int64)
         # every arrival at the depot from a stop ends a trip: at a copy or at the end
@@ -275,7 +260,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     # --- range (battery) ------------------------------------------------------------------------
     if any(v.range_m is not None for v in vehicles):
         model.AddDimensionWithVehicleTransitAndCapacity(
-            [dist_cb[v.vehicle_class] for v in vehicles],
+            [dist_cb[(v.vehicle_class, v.depot)] for v in vehicles],
             0,
             [v.range_m or _BIG for v in vehicles],
             True,
@@ -298,7 +283,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         key_stop = {n.key: i for i, n in enumerate(problem.nodes)}
         copy_of: dict[tuple[int, bool], int] = {}
         for k, c in enumerate(copies):
-            copy_of.setdefault((c.stop, c.loading), copy_node0 + k)
+            copy_of[(c.stop, c.loading)] = copy_node0 + k
         veh_pos = {v.id: p for p, v in enumerate(vehicles)}
         routes: list[list[int]] = [[] for _ in vehicles]
         for vid, trips in problem.initial_routes:

@@ -58,3 +58,20 @@ def test_progress_reports_each_phase(tiny: Scenario) -> None:
     assert [line.split(":")[0].split(",")[0] for line in lines[:1]] == ["trunk"]
     assert any(line.startswith("village runs") for line in lines)
     assert any(line.startswith("trunk, up wave") for line in lines)
+
+
+def test_cross_boundary_service_lets_the_nearer_station_serve_a_village(tiny: Scenario) -> None:
+    """v1 lies next to station s1; filed under the far station s2 it is still served from
+    s1 when the policy allows cross-boundary service, and the trunk brings its parcels to s1."""
+    sites = tuple(replace(s, parent="s2") if s.id == "v1" else s for s in tiny.network.sites)
+    network = replace(tiny.network, sites=sites)
+    day = replace(tiny_day(tiny), network=network)
+    own = plan_day(day, time_limit_s=1, solution_limit=50)
+    assert next(r.home for r in own.routes for s in r.stops if s.site == "v1") == "s2"
+    crossing = replace(day, policy=replace(day.policy, cross_boundary=True))
+    plan_ = plan_day(crossing, time_limit_s=2, solution_limit=100)
+    assert_checked(plan_, crossing)
+    served_from = {r.home for r in plan_.routes for s in r.stops if s.site == "v1"}
+    assert served_from == {"s1"}
+    handed_over = {s.site for r in plan_.routes for s in r.stops if "o01" in s.drop}
+    assert "s1" in handed_over
