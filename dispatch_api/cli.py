@@ -281,6 +281,99 @@ def _replan(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_VIOLATIONS
 
 
+def _place(args: argparse.Namespace) -> int:
+    from scenarios.bundle import load_bundle
+    from scenarios.placement import (
+        CoverageBasis,
+        Level,
+        Model,
+        Objective,
+        PlacementParams,
+        PlacementStatus,
+        run_placement,
+    )
+    from scenarios.reports import placement_summary, write_placement_report
+    from scenarios.scaleout import ProgressLine, make_executor
+    from scenarios.whatif import SimulationSettings
+
+    sc = load_bundle(args.scenario)
+    params = PlacementParams(
+        radius_m=round(args.radius_km * 1000),
+        min_coverage=args.min_coverage,
+        coverage_of=CoverageBasis(args.coverage_of),
+        model=Model(args.model) if args.model else None,
+        points=args.points,
+        level=Level(args.level),
+        point_cost=args.point_cost,
+        station_cost=args.station_cost,
+        keep_existing=args.keep_existing,
+        objective=Objective(args.objective),
+        time_limit_s=args.time_limit,
+    )
+    bars: dict[str, ProgressLine] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bars.setdefault(stage, ProgressLine(f"{stage:<8}"))(done, total)
+
+    simulate = None
+    if args.simulate_days:
+        simulate = SimulationSettings(days=args.simulate_days, time_limit_s=args.day_time_limit)
+    with make_executor(args.workers, args.ray) as ex:
+        result = run_placement(
+            args.scenario,
+            params,
+            curve=not args.no_curve,
+            executor=ex,
+            progress=progress,
+            simulate=simulate,
+        )
+    out = Path(args.out or f"out/{sc.name}-place-{params.level}")
+    files = write_placement_report(result, sc.network, out)
+    print(placement_summary(result, sc.network))
+    if result.simulation is not None:
+        from scenarios.reports import comparison_table
+
+        print(comparison_table(result.simulation))
+    print(f"wrote {len(files)} files to {out}/")
+    infeasible = result.solution.status is PlacementStatus.INFEASIBLE
+    return EXIT_VIOLATIONS if infeasible else EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from scenarios.bundle import load_bundle
+    from scenarios.reports import comparison_table, write_simulation_report
+    from scenarios.scaleout import ProgressLine, make_executor
+    from scenarios.whatif import SimulationSettings, load_change, run_simulation
+
+    sc = load_bundle(args.scenario)
+    change = load_change(args.change)
+    baseline = load_change(args.baseline) if args.baseline else None
+    settings = SimulationSettings(
+        days=args.days,
+        start=args.start,
+        seed=args.seed,
+        time_limit_s=args.time_limit,
+        solutions=args.solution_limit,
+    )
+    with make_executor(args.workers, args.ray) as ex:
+        print(
+            f"simulating {change.name} against {baseline.name if baseline else 'as is'} on "
+            f"{sc.name}: {args.days} days x 2 on {ex.name} ({ex.workers} workers)",
+            flush=True,
+        )
+        result = run_simulation(
+            sc, change, settings, baseline=baseline, executor=ex, progress=ProgressLine("days")
+        )
+    out = Path(args.out or f"out/{sc.name}-{change.name}")
+    files = write_simulation_report(result, out)
+    print(comparison_table(result))
+    print(
+        f"{result.wall_s:.0f} s, {result.seconds_per_day:.2f} s per simulated day; "
+        f"wrote {len(files)} files to {out}/"
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="countyroute", description=__doc__)
@@ -360,6 +453,43 @@ def build_parser() -> argparse.ArgumentParser:
     kc.add_argument("--courier", help="courier keys: the courier id (c-<vehicle>)")
     kc.add_argument("--database-url")
     kc.set_defaults(func=_apikey_create)
+
+    plc = sub.add_parser("place", help="place village points or stations (covering, p-median)")
+    plc.add_argument("scenario")
+    plc.add_argument("--radius-km", type=float, default=3.0, help="coverage by road (km)")
+    plc.add_argument("--min-coverage", type=float, default=0.6, help="set covering target")
+    plc.add_argument("--points", type=int, help="new sites (maximal covering, p-median)")
+    plc.add_argument("--model", choices=("set-cover", "max-cover", "p-median"))
+    plc.add_argument("--level", choices=("point", "station"), default="point")
+    plc.add_argument("--coverage-of", choices=("villages", "population"), default="villages")
+    plc.add_argument("--objective", choices=("cost", "count"), default="cost")
+    plc.add_argument("--keep-existing", action="store_true", help="keep today's sites, add more")
+    plc.add_argument("--point-cost", type=float, default=10_000.0, help="yuan per village point")
+    plc.add_argument("--station-cost", type=float, default=50_000.0, help="yuan per station")
+    plc.add_argument("--time-limit", type=float, default=60.0, help="solver safety per solve (s)")
+    plc.add_argument("--no-curve", action="store_true", help="skip the coverage curve")
+    plc.add_argument("--simulate-days", type=int, default=0, help="judge it by routing N days")
+    plc.add_argument("--day-time-limit", type=float, default=1.0, help="search budget per day")
+    plc.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    plc.add_argument("--ray", metavar="auto|local|ADDRESS", help="run the solves on Ray")
+    plc.add_argument("--out")
+    plc.set_defaults(func=_place)
+
+    sim = sub.add_parser("simulate", help="what-if: plan N demand days with and without a change")
+    sim.add_argument("scenario")
+    sim.add_argument("--change", required=True, help="a change file (TOML)")
+    sim.add_argument("--baseline", help="a change file for the baseline (default: as is)")
+    sim.add_argument("--days", type=int, default=30)
+    sim.add_argument("--start", default="2026-04-06", help="first simulated date")
+    sim.add_argument("--seed", type=int, default=7, help="demand seed")
+    sim.add_argument("--time-limit", type=float, default=1.0, help="search budget per day (s)")
+    sim.add_argument(
+        "--solution-limit", type=int, help="stop each search after N solutions (deterministic)"
+    )
+    sim.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    sim.add_argument("--ray", metavar="auto|local|ADDRESS", help="plan the days on Ray")
+    sim.add_argument("--out")
+    sim.set_defaults(func=_simulate)
     return parser
 
 

@@ -1,0 +1,253 @@
+"""Persistence: SQLAlchemy 2 tables, the engine, and Alembic migrations applied on start.
+
+SQLite (a file, WAL mode) by default, PostgreSQL (psycopg 3) when the URL names one. Times
+are stored as UTC ISO-8601 text (``*_at``) so both engines sort and compare them alike; plan
+documents as JSON text exactly as ``routing.plan.plan_to_dict`` writes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+__all__ = [
+    "ApiKey",
+    "Audit",
+    "Base",
+    "Courier",
+    "Event",
+    "Job",
+    "NetworkRow",
+    "OrderRow",
+    "PlanRow",
+    "make_engine",
+    "migrate",
+    "normalise_url",
+    "now_iso",
+    "sessions",
+]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 text with microseconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    """A bearer key; only its SHA-256 is stored (keys are 32 random bytes, so a fast hash
+    cannot be brute-forced and lookups stay one indexed query)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    prefix: Mapped[str] = mapped_column(String(20))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    network: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    courier: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class NetworkRow(Base):
+    """An imported scenario bundle: its files as text, so workers can rebuild it exactly."""
+
+    __tablename__ = "networks"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(200))
+    files: Mapped[str] = mapped_column(Text)
+    """JSON object: file name → text (network.geojson, fleet.csv or fleet.json, policy.toml)."""
+    summary: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[str] = mapped_column(String(40))
+
+
+class Courier(Base):
+    """A driver of the fleet; ``vehicle`` is the vehicle they drive (from fleet.csv's
+    ``driver`` column on import, changed by dispatchers)."""
+
+    __tablename__ = "couriers"
+    network: Mapped[str] = mapped_column(
+        String(100), ForeignKey("networks.name", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(40))
+    vehicle: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class OrderRow(Base):
+    """One order of one day (idempotent on ``(network, date, id)``)."""
+
+    __tablename__ = "orders"
+    network: Mapped[str] = mapped_column(String(100), primary_key=True)
+    date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(4))
+    site: Mapped[str] = mapped_column(String(100))
+    weight_kg: Mapped[float] = mapped_column(Float)
+    volume_m3: Mapped[float] = mapped_column(Float)
+    parcels: Mapped[int] = mapped_column(Integer)
+    bulky: Mapped[bool] = mapped_column(Boolean)
+    priority: Mapped[int] = mapped_column(Integer)
+    sector: Mapped[str] = mapped_column(String(40))
+    lot: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (Index("ix_orders_lot", "lot"),)
+
+
+class PlanRow(Base):
+    """A plan version. Edits bump ``revision`` of a draft; repair makes a new row whose
+    ``parent`` is the repaired plan. At most one plan per (network, date) is published."""
+
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(String(100))
+    network_version: Mapped[str] = mapped_column(String(40))
+    date: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    """draft, published, superseded."""
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    parent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    job: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    document: Mapped[str] = mapped_column(Text)
+    kpis: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+    published_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    __table_args__ = (Index("ix_plans_network_date", "network", "date", "status"),)
+
+
+class Job(Base):
+    """An asynchronous solve (plan or repair). ``attempt`` guards the result write: a worker
+    of an older attempt (a server killed mid-solve) can never overwrite a newer one."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    network: Mapped[str] = mapped_column(String(100))
+    date: Mapped[str] = mapped_column(String(10))
+    params: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    """queued, running, succeeded, failed."""
+    stage: Mapped[str] = mapped_column(String(40), default="")
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    plan: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    finished_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    __table_args__ = (Index("ix_jobs_status", "status"),)
+
+
+class Event(Base):
+    """A courier's stop event, stored once per client event id."""
+
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    network: Mapped[str] = mapped_column(String(100))
+    date: Mapped[str] = mapped_column(String(10))
+    plan: Mapped[int] = mapped_column(Integer)
+    route: Mapped[str] = mapped_column(String(120))
+    vehicle: Mapped[str] = mapped_column(String(100))
+    stop: Mapped[int] = mapped_column(Integer)
+    site: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(500))
+    orders: Mapped[str] = mapped_column(Text)
+    """JSON list of the order ids the event is about."""
+    at: Mapped[str] = mapped_column(String(40))
+    at_s: Mapped[int] = mapped_column(Integer)
+    """``at`` as seconds after midnight of ``date`` in the plan's time zone."""
+    courier: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the event's content: a retry with other content is a conflict."""
+    received_at: Mapped[str] = mapped_column(String(40))
+    __table_args__ = (Index("ix_events_network_date_vehicle", "network", "date", "vehicle"),)
+
+
+class Audit(Base):
+    """Who did what when: imports, plan edits, publishing, repairs, keys."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` → the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite files get WAL, a busy timeout and foreign keys."""
+    url = normalise_url(url)
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs["pool_size"] = 10
+        kwargs["max_overflow"] = 20
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    return engine
+
+
+def sessions(engine: Engine) -> sessionmaker[Any]:
+    """A session factory bound to ``engine`` (objects stay readable after commit)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema with Alembic (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

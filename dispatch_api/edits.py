@@ -1,0 +1,227 @@
+"""Dispatchers' plan edits: move a stop, pin a village to a route.
+
+An edit rearranges visits; the touched routes are re-timed (arrival = previous departure +
+travel time from the network's matrix, service starts when the site opens, loads recomputed
+per trip) and the whole plan then goes through :func:`routing.check.check_plan`. Only a plan
+the checker passes is accepted; otherwise the violations are the answer. Re-timing is
+arithmetic on the core's own matrices, not search: no solver runs here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from dispatch_api.problems import Problem
+from dispatch_api.schemas import MoveStop, PinVillage
+from dispatch_api.views import find_route
+from routing.check import CheckReport, check_plan
+from routing.day import DayInput
+from routing.model import Order, Vehicle
+from routing.plan import Load, Plan, Route, Stop, StopKind, Tier
+
+__all__ = ["apply_edit", "retime"]
+
+
+def _load(ids: tuple[str, ...], orders: Mapping[str, Order]) -> Load:
+    total = Load()
+    for oid in ids:
+        o = orders.get(oid)
+        if o is not None:
+            total = total + Load(o.weight_kg, o.volume_m3, o.parcels)
+    return total
+
+
+def retime(route: Route, day: DayInput, vehicle: Vehicle) -> Route:
+    """The route with times, trips, loads, distance and cost recomputed from its stop order."""
+    net, policy = day.network, day.policy
+    orders = {o.id: o for o in day.orders}
+    sites = tuple(dict.fromkeys(s.site for s in route.stops))
+    m = net.road_index.matrix(sites, route.vehicle_class)
+    pos = {s: i for i, s in enumerate(sites)}
+    out: list[Stop] = []
+    trip = 0
+    dist = 0
+    # which visits belong to which trip: count reloads before each stop
+    trip_of: list[int] = []
+    k = 0
+    for s in route.stops:
+        if s.kind is StopKind.RELOAD:
+            k += 1
+        trip_of.append(k)
+    trip_drops: dict[int, tuple[str, ...]] = {}
+    for s, t in zip(route.stops, trip_of, strict=True):
+        if s.kind is StopKind.VISIT:
+            trip_drops[t] = trip_drops.get(t, ()) + s.drop
+    load = Load()
+    for i, s in enumerate(route.stops):
+        trip = trip_of[i]
+        if i == 0:
+            load = _load(trip_drops.get(0, ()), orders)
+            out.append(replace(s, trip=0, load_after=load.rounded()))
+            continue
+        prev = out[-1]
+        a, b = pos[prev.site], pos[s.site]
+        dist += int(m.distance_m[a, b])
+        arrival = prev.departure_s + int(m.time_s[a, b])
+        if s.kind is StopKind.VISIT:
+            site = net.site(s.site)
+            parcels = sum(orders[o].parcels for o in (*s.drop, *s.collect) if o in orders)
+            if route.tier is Tier.LAST_MILE:
+                service = round(site.service_fixed_s + site.service_per_parcel_s * parcels)
+                start = max(arrival, site.opens_s)
+            else:
+                service = round(
+                    policy.trunk_service_fixed_s + policy.trunk_service_per_parcel_s * parcels
+                )
+                start = max(arrival, s.start_s)
+            load = load - _load(s.drop, orders) + _load(s.collect, orders)
+            out.append(
+                replace(
+                    s,
+                    arrival_s=arrival,
+                    start_s=start,
+                    departure_s=start + service,
+                    trip=trip,
+                    load_after=load.rounded(),
+                )
+            )
+        elif s.kind is StopKind.RELOAD:
+            dwell = s.departure_s - s.start_s
+            departure = max(s.departure_s, arrival + dwell)
+            load = _load(trip_drops.get(trip, ()), orders)
+            out.append(
+                replace(
+                    s,
+                    arrival_s=arrival,
+                    start_s=arrival,
+                    departure_s=departure,
+                    trip=trip,
+                    load_after=load.rounded(),
+                )
+            )
+        else:
+            load = Load()
+            out.append(
+                replace(
+                    s,
+                    arrival_s=arrival,
+                    start_s=arrival,
+                    departure_s=arrival,
+                    trip=trip,
+                    load_after=Load(),
+                )
+            )
+    hours = (out[-1].departure_s - out[0].departure_s) / 3600
+    cost = vehicle.fixed_cost + vehicle.cost_per_km * dist / 1000 + vehicle.cost_per_hour * hours
+    return replace(route, stops=tuple(out), distance_m=dist, cost=round(cost, 2))
+
+
+def _route(plan: Plan, label: str, field: str) -> tuple[int, Route]:
+    found = find_route(plan, label)
+    if found is None:
+        raise Problem(422, f"the plan has no route {label!r} (use tier:vehicle)", field=field)
+    return found
+
+
+def _insert_at(route: Route, stop: Stop, position: int | None, field: str) -> Route:
+    stops = list(route.stops)
+    last = len(stops) - 1
+    at = last if position is None else position
+    if not 1 <= at <= last:
+        raise Problem(422, f"position must be between 1 and {last}", field=field)
+    stops.insert(at, stop)
+    return replace(route, stops=tuple(stops))
+
+
+def _without(route: Route, index: int) -> Route:
+    return replace(route, stops=route.stops[:index] + route.stops[index + 1 :])
+
+
+def _has_visits(route: Route) -> bool:
+    return any(s.kind is StopKind.VISIT for s in route.stops)
+
+
+def _rebuild(plan: Plan, changed: dict[int, Route], day: DayInput) -> Plan:
+    vehicles = {v.id: v for v in day.fleet}
+    routes = []
+    for i, r in enumerate(plan.routes):
+        if i in changed:
+            r = changed[i]
+            if not _has_visits(r):
+                continue  # an emptied route is not driven
+            r = retime(r, day, vehicles[r.vehicle])
+        routes.append(r)
+    return replace(plan, routes=tuple(routes))
+
+
+def apply_edit(plan: Plan, day: DayInput, edit: MoveStop | PinVillage) -> tuple[Plan, CheckReport]:
+    """Apply an edit and check the result; raises Problem(422) naming the field or listing the
+    checker's violations."""
+    changed: dict[int, Route] = {}
+    if isinstance(edit, MoveStop):
+        i, src = _route(plan, edit.route, "edit.route")
+        if not 0 <= edit.stop < len(src.stops) or src.stops[edit.stop].kind is not StopKind.VISIT:
+            raise Problem(422, "stop must be the index of a visit of the route", field="edit.stop")
+        stop = src.stops[edit.stop]
+        j, dst = _route(plan, edit.to_route or edit.route, "edit.to_route")
+        if dst.tier is not src.tier:
+            raise Problem(422, "a stop moves only within its tier", field="edit.to_route")
+        if i == j:
+            moved = _without(src, edit.stop)
+            changed[i] = _insert_at(moved, stop, edit.position, "edit.position")
+        else:
+            changed[i] = _without(src, edit.stop)
+            changed[j] = _insert_at(dst, stop, edit.position, "edit.position")
+    else:
+        j, dst = _route(plan, edit.route, "edit.route")
+        if dst.tier is not Tier.LAST_MILE:
+            raise Problem(
+                422, "villages are pinned to village runs (last_mile)", field="edit.route"
+            )
+        if edit.site not in day.network.index:
+            raise Problem(422, f"unknown site {edit.site!r}", field="edit.site")
+        moving: list[Stop] = []
+        for i, r in enumerate(plan.routes):
+            if i == j or r.tier is not Tier.LAST_MILE:
+                continue
+            keep = tuple(
+                s for s in r.stops if not (s.kind is StopKind.VISIT and s.site == edit.site)
+            )
+            if len(keep) != len(r.stops):
+                moving += [s for s in r.stops if s.kind is StopKind.VISIT and s.site == edit.site]
+                changed[i] = replace(r, stops=keep)
+        if not moving and not any(s.site == edit.site for s in dst.stops):
+            raise Problem(
+                422, f"no village run visits {edit.site!r} in this plan", field="edit.site"
+            )
+        target = dst
+        for s in moving:
+            target = _insert_at(target, s, None, "edit.route")
+        changed[j] = target
+    new = _rebuild(plan, changed, day)
+    if isinstance(edit, PinVillage):
+        pins = dict(new.settings)
+        pins[f"pin:{edit.site}"] = dst.vehicle
+        new = replace(new, settings=tuple(pins.items()))
+    report = check_plan(new, day.network, day.fleet, day.policy, day.orders)
+    if not report.ok:
+        raise Problem(
+            422,
+            f"the checker rejects the edit: {len(report.violations)} violations, first: {report.violations[0]}",
+            field="edit",
+            code="edit-rejected",
+            extra={
+                "violations": [
+                    {
+                        "route": v.route,
+                        "stop": v.stop,
+                        "site": v.site,
+                        "code": v.code,
+                        "message": v.message,
+                    }
+                    for v in report.violations[:50]
+                ]
+            },
+        )
+    return new, report

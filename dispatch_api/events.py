@@ -1,0 +1,186 @@
+"""Stop events: validated against the plan, stored exactly once per client event id.
+
+The insert is ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` (SQLite ≥ 3.35 and
+PostgreSQL alike), so concurrent retries of one event race on the primary key and exactly one
+row lands; the others see it and answer ``duplicate`` (same content) or ``conflict`` (an id
+reused for different content).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zoneinfo
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dispatch_api.db import Courier, Event, PlanRow, now_iso
+from dispatch_api.problems import Problem
+from dispatch_api.schemas import EventCreate, EventResult
+from dispatch_api.security import Principal, Role
+from dispatch_api.views import find_route
+from routing.plan import Plan
+
+__all__ = ["courier_vehicle", "ingest", "local_seconds"]
+
+
+def local_seconds(at: dt.datetime, date: str, tz_name: str) -> int:
+    """``at`` as seconds after midnight of ``date`` in the plan's time zone."""
+    tz = zoneinfo.ZoneInfo(tz_name)
+    local = at.replace(tzinfo=tz) if at.tzinfo is None else at.astimezone(tz)
+    midnight = dt.datetime.combine(dt.date.fromisoformat(date), dt.time(), tzinfo=tz)
+    return int((local - midnight).total_seconds())
+
+
+def courier_vehicle(session: Session, who: Principal) -> str | None:
+    """The vehicle a courier key's courier drives (None: none assigned)."""
+    if who.network is None or who.courier is None:
+        return None
+    row = session.get(Courier, (who.network, who.courier))
+    return row.vehicle if row else None
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _validate(
+    plan: Plan, e: EventCreate, tz: str
+) -> tuple[dict[str, Any] | None, EventResult | None, str]:
+    """The row to store, or a rejection naming the field."""
+
+    def reject(field: str, detail: str) -> tuple[None, EventResult, str]:
+        return (
+            None,
+            EventResult(id="", status="rejected", http_status=422, field=field, detail=detail),
+            "",
+        )
+
+    found = find_route(plan, e.route)
+    if found is None:
+        return reject("route", f"the plan has no route {e.route!r}")
+    _, route = found
+    if e.stop >= len(route.stops):
+        return reject("stop", f"route {e.route} has {len(route.stops)} stops")
+    stop = route.stops[e.stop]
+    if e.site is not None and e.site != stop.site:
+        return reject("site", f"stop {e.stop} of {e.route} is at {stop.site}, not {e.site}")
+    if e.type == "failed" and not e.reason.strip():
+        return reject("reason", "a failed stop needs a reason")
+    if e.orders is None:
+        ids = list(
+            stop.drop if e.type == "delivered" else stop.collect if e.type == "collected" else ()
+        )
+    else:
+        ids = list(dict.fromkeys(e.orders))
+        allowed = set(stop.drop) | set(stop.collect)
+        strangers = [o for o in ids if o not in allowed]
+        if strangers:
+            return reject("orders", f"order {strangers[0]!r} is not handed over at this stop")
+    try:
+        at_s = local_seconds(e.at, plan.date, tz)
+    except (ValueError, OverflowError) as exc:
+        return reject("at", str(exc))
+    at_text = e.at.isoformat()
+    content = {
+        "route": e.route,
+        "stop": e.stop,
+        "site": stop.site,
+        "type": e.type.value,
+        "reason": e.reason,
+        "orders": ids,
+        "at": at_text,
+    }
+    row = {
+        **content,
+        "orders": json.dumps(ids),
+        "vehicle": route.vehicle,
+        "at_s": at_s,
+        "digest": _digest(content),
+    }
+    return row, None, route.vehicle
+
+
+def ingest(
+    session: Session,
+    plan_row: PlanRow,
+    plan: Plan,
+    who: Principal,
+    items: Sequence[tuple[str, EventCreate]],
+    tz: str,
+) -> list[EventResult]:
+    """Validate, authorise and store events (one transaction); one result per item."""
+    own = courier_vehicle(session, who) if who.role is Role.COURIER else None
+    if who.role is Role.COURIER and who.network != plan_row.network:
+        raise Problem(403, "this plan is not of your network")
+    results: list[EventResult | None] = [None] * len(items)
+    rows: dict[str, dict[str, Any]] = {}
+    received = now_iso()
+    for k, (event_id, e) in enumerate(items):
+        row, rejected, vehicle = _validate(plan, e, tz)
+        if rejected is not None:
+            results[k] = rejected.model_copy(update={"id": event_id})
+            continue
+        if who.role is Role.COURIER and vehicle != own:
+            results[k] = EventResult(
+                id=event_id,
+                status="forbidden",
+                http_status=403,
+                field="route",
+                detail="not your route",
+            )
+            continue
+        assert row is not None
+        if event_id in rows:  # the same id twice in one batch: the first one counts
+            same = rows[event_id]["digest"] == row["digest"]
+            results[k] = EventResult(
+                id=event_id,
+                status="duplicate" if same else "conflict",
+                http_status=200 if same else 409,
+                detail=None if same else "event id reused for different content",
+            )
+            continue
+        rows[event_id] = {
+            "id": event_id,
+            "network": plan_row.network,
+            "date": plan_row.date,
+            "plan": plan_row.id,
+            "courier": who.name,
+            "received_at": received,
+            **row,
+        }
+    inserted: set[str] = set()
+    if rows:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(Event).on_conflict_do_nothing(index_elements=["id"]).returning(Event.id)
+        inserted = set(session.scalars(stmt, list(rows.values())).all())
+        missing = [i for i in rows if i not in inserted]
+        existing = (
+            dict(session.execute(select(Event.id, Event.digest).where(Event.id.in_(missing))).all())
+            if missing
+            else {}
+        )
+    for k, (event_id, _) in enumerate(items):
+        if results[k] is not None or event_id not in rows:
+            continue
+        if event_id in inserted:
+            results[k] = EventResult(id=event_id, status="stored", http_status=201)
+            inserted.discard(event_id)  # a later duplicate in the batch is a duplicate
+        elif existing.get(event_id) == rows[event_id]["digest"]:
+            results[k] = EventResult(id=event_id, status="duplicate", http_status=200)
+        else:
+            results[k] = EventResult(
+                id=event_id,
+                status="conflict",
+                http_status=409,
+                field="id",
+                detail="event id already used for different content",
+            )
+    session.commit()
+    return [r for r in results if r is not None]

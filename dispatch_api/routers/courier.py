@@ -1,0 +1,192 @@
+"""Courier endpoints, built for weak networks: a compact route with an ETag (an unchanged
+route costs a 304), stop events that are idempotent on the client's event id, and batches of
+events queued offline, in any order, with one result per event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from sqlalchemy import select
+
+from dispatch_api.db import Courier, PlanRow
+from dispatch_api.deps import Ctx, DbSession, EventKey, RouteReader
+from dispatch_api.events import courier_vehicle, ingest
+from dispatch_api.problems import Problem
+from dispatch_api.schemas import (
+    DateText,
+    EventBatch,
+    EventBatchResult,
+    EventCreate,
+    EventResult,
+    PlanId,
+)
+from dispatch_api.security import Principal, Role
+from dispatch_api.store import closed_roads, day_orders, network_row, plan_day_input, plan_of
+from dispatch_api.views import courier_route
+from routing.outputs import mask_phone
+
+router = APIRouter(tags=["courier"])
+
+Crs = Annotated[
+    Literal["wgs84", "gcj02"],
+    Query(description="Coordinates: WGS-84 (default) or GCJ-02 for Chinese map apps"),
+]
+
+_ROUTE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+    304: {"description": "Not modified (If-None-Match matched the ETag)"},
+}
+
+
+def _route_response(
+    session: DbSession,
+    ctx: Ctx,
+    row: PlanRow,
+    vehicle: str,
+    crs: str,
+    if_none_match: str | None,
+) -> Response:
+    couriers = list(
+        session.scalars(
+            select(Courier).where(Courier.network == row.network, Courier.vehicle == vehicle)
+        )
+    )
+    who = couriers[0] if couriers else None
+    key = (row.id, row.revision, vehicle, crs, who.id if who else None, who.name if who else None)
+    etag = '"' + hashlib.sha256(repr(key).encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if if_none_match is not None and etag in [
+        t.strip().removeprefix("W/") for t in if_none_match.split(",")
+    ]:
+        return Response(status_code=304, headers=headers)
+    body = ctx.routes.get(key)
+    if body is None:
+        sc = ctx.scenarios.get(network_row(session, row.network))
+        plan = plan_of(row)
+        network = sc.network
+        if closed_roads(plan):  # a repair closed roads: draw the roads the plan drives
+            network = plan_day_input(session, ctx.scenarios, row, plan).network
+        if not any(r.vehicle == vehicle for r in plan.routes):
+            raise Problem(
+                404, f"vehicle {vehicle!r} has no route in plan {row.id}", field="vehicle"
+            )
+        orders = {o.id: o for o in day_orders(session, row.network, row.date)}
+        doc = courier_route(
+            row.id,
+            row.revision,
+            plan,
+            network,
+            sc.fleet,
+            orders,
+            vehicle,
+            crs,
+            {"id": who.id, "name": who.name, "phone": mask_phone(who.phone)} if who else None,
+        )
+        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        ctx.routes.put(key, body)
+    return Response(content=body, media_type="application/json", headers=headers)
+
+
+def _check_courier(session: DbSession, who: Principal, row: PlanRow, vehicle: str) -> None:
+    if who.role is not Role.COURIER:
+        return
+    if who.network != row.network or courier_vehicle(session, who) != vehicle:
+        raise Problem(403, "couriers see only their own routes", field="vehicle")
+    if row.status == "draft":
+        raise Problem(403, "this plan is not published", field="plan_id")
+
+
+@router.get("/plans/{plan_id}/routes/{vehicle}", responses=_ROUTE_RESPONSES)
+def read_route(
+    plan_id: PlanId,
+    vehicle: Annotated[str, Path(max_length=100)],
+    session: DbSession,
+    ctx: Ctx,
+    who: RouteReader,
+    crs: Crs = "wgs84",
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """One vehicle's compact route in a plan (couriers: their own vehicle, published plans)."""
+    row = session.get(PlanRow, plan_id)
+    if row is None:
+        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    _check_courier(session, who, row, vehicle)
+    return _route_response(session, ctx, row, vehicle, crs, if_none_match)
+
+
+@router.get("/courier/route", responses=_ROUTE_RESPONSES)
+def read_my_route(
+    session: DbSession,
+    ctx: Ctx,
+    who: RouteReader,
+    date: Annotated[DateText, Query(description="YYYY-MM-DD")],
+    crs: Crs = "wgs84",
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """My route for a date in the published plan (courier keys only)."""
+    if who.role is not Role.COURIER:
+        raise Problem(403, "only courier keys have a route of their own")
+    vehicle = courier_vehicle(session, who)
+    if vehicle is None:
+        raise Problem(404, "no vehicle is assigned to you", field="courier")
+    row = session.scalars(
+        select(PlanRow).where(
+            PlanRow.network == who.network, PlanRow.date == date, PlanRow.status == "published"
+        )
+    ).first()
+    if row is None:
+        raise Problem(404, f"no published plan for {date}", field="date")
+    return _route_response(session, ctx, row, vehicle, crs, if_none_match)
+
+
+def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> PlanRow:
+    row = session.get(PlanRow, plan_id)
+    if row is None:
+        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    if who.role is Role.COURIER and row.status == "draft":
+        raise Problem(403, "this plan is not published", field="plan_id")
+    return row
+
+
+@router.put(
+    "/plans/{plan_id}/events/{event_id}",
+    response_model=EventResult,
+    responses={201: {"model": EventResult}, 409: {"description": "id used for other content"}},
+)
+def put_event(
+    plan_id: PlanId,
+    event_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: EventCreate,
+    response: Response,
+    session: DbSession,
+    ctx: Ctx,
+    who: EventKey,
+) -> EventResult:
+    """Report one stop event under a client-made id: 201 stored, 200 already stored (a retry),
+    409 the id was used for other content, 403 not your route."""
+    row = _published_or_draft(session, plan_id, who)
+    (result,) = ingest(session, row, plan_of(row), who, [(event_id, body)], ctx.settings.timezone)
+    if result.status in ("rejected", "forbidden", "conflict"):
+        raise Problem(result.http_status, result.detail or result.status, field=result.field or "")
+    response.status_code = result.http_status
+    return result
+
+
+@router.post("/plans/{plan_id}/events", response_model=EventBatchResult)
+def post_events(
+    plan_id: PlanId, body: EventBatch, session: DbSession, ctx: Ctx, who: EventKey
+) -> EventBatchResult:
+    """A batch of events queued offline, in any order; one result per event."""
+    row = _published_or_draft(session, plan_id, who)
+    results = ingest(
+        session, row, plan_of(row), who, [(e.id, e) for e in body.events], ctx.settings.timezone
+    )
+    return EventBatchResult(
+        stored=sum(r.status == "stored" for r in results),
+        duplicate=sum(r.status == "duplicate" for r in results),
+        failed=sum(r.status not in ("stored", "duplicate") for r in results),
+        results=results,
+    )

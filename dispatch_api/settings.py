@@ -1,0 +1,59 @@
+"""Settings of the dispatch API, read once and passed in (no import-time globals).
+
+``Settings.from_env()`` reads ``COUNTYROUTE_*`` environment variables; tests build
+``Settings(...)`` directly. Units: seconds, bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///countyroute.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the app needs to know about its environment."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy URL; ``postgresql://…`` is served with psycopg 3."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    job_workers: int = 1
+    """Worker processes solving plan jobs at the same time (each plan uses one core)."""
+    default_time_limit_s: float = 3.0
+    """Solver budget of a plan job when the request names none."""
+    max_time_limit_s: float = 300.0
+    job_hard_limit_factor: float = 4.0
+    """A job still running after ``factor × time limit + job_grace_s`` is killed and failed."""
+    job_grace_s: float = 60.0
+    job_max_attempts: int = 2
+    """A job interrupted by a server stop is re-queued until it has been tried this often."""
+    max_body_bytes: int = 1 << 20
+    """Request bodies above this size get 413 (JSON and single events)."""
+    max_upload_bytes: int = 64 << 20
+    """Order imports and bundle uploads may be this large."""
+    timezone: str = "Asia/Shanghai"
+    """Local time of the plans' seconds-after-midnight (ETAs, lateness of events)."""
+    late_grace_s: int = 15 * 60
+    """A stop whose first event comes this long after its planned start is late."""
+    route_cache_size: int = 512
+    job_runner: str = "process"
+    """``process`` (worker processes) or ``inline`` (jobs run inside the request: tests)."""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Settings from ``COUNTYROUTE_*`` variables (unset ones keep their defaults)."""
+        env = dict(os.environ if env is None else env)
+        s = cls()
+        ints = {"port", "job_workers", "job_max_attempts", "max_body_bytes", "max_upload_bytes"}
+        floats = {"default_time_limit_s", "max_time_limit_s", "job_grace_s"}
+        changes: dict[str, object] = {}
+        for name in ("database_url", "host", "timezone", *sorted(ints), *sorted(floats)):
+            raw = env.get(f"COUNTYROUTE_{name.upper()}")
+            if raw:
+                changes[name] = int(raw) if name in ints else float(raw) if name in floats else raw
+        return replace(s, **changes)  # type: ignore[arg-type]
