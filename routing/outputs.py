@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from networks import Crs, Network, SiteKind, UnreachableSite, route_line
+from routing.consolidate import load_of
 from routing.day import DayInput
 from routing.model import Direction, Order, Vehicle
 from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier, dumps, final_stops
@@ -157,16 +158,6 @@ def _order(orders: Mapping[str, Order], oid: str) -> Order:
     if found is not None:
         return found
     return Order(oid, "?", Direction.DOWN, "", 0.0, 0.0)
-
-
-def _sum_load(orders: Iterable[Order]) -> Load:
-    kg = m3 = 0.0
-    parcels = 0
-    for o in orders:
-        kg += o.weight_kg
-        m3 += o.volume_m3
-        parcels += o.parcels
-    return Load(kg, m3, parcels)
 
 
 def _parcels(ids: Iterable[str], orders: Mapping[str, Order]) -> int:
@@ -489,7 +480,7 @@ def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -
         if not bags:
             w.writerow([*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail])
         for bag in bags:
-            d, c = _sum_load(bag.drop), _sum_load(bag.collect)
+            d, c = load_of(bag.drop), load_of(bag.collect)
             seq = load_seq.get((i, bag.carrier))
             w.writerow(
                 [
