@@ -63,6 +63,16 @@ def _needs_copies(problem: TierProblem) -> bool:
     )
 
 
+def _none_performed(
+    model: pywrapcp.RoutingModel, solution: pywrapcp.Assignment, problem: TierProblem
+) -> bool:
+    """True when no vehicle leaves its start although there are stops to serve."""
+    return bool(problem.nodes) and all(
+        model.IsEnd(solution.Value(model.NextVar(model.Start(p))))
+        for p in range(len(problem.vehicles))
+    )
+
+
 def solve_ortools(problem: TierProblem) -> TierSolution:
     """Solve one tier problem with OR-Tools' routing library.
 
@@ -312,6 +322,16 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         params.first_solution_strategy = fallback
         params.time_limit.FromMilliseconds(max(1, round(left_s * 1000)))
         solution = model.SolveWithParameters(params)
+    if warm is None and (solution is None or _none_performed(model, solution, problem)):
+        # The time limit bounds the improvement, not the search for a first plan: under load a
+        # tight budget can run out before insertion has placed anything (every stop dropped).
+        params.first_solution_strategy = (
+            routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+        )
+        params.time_limit.FromMilliseconds(round(max(2.0, 5 * problem.time_limit_s) * 1000))
+        retry = model.SolveWithParameters(params)
+        if retry is not None:
+            solution = retry
     wall = time.perf_counter() - started
     if solution is None:
         return TierSolution(
