@@ -81,7 +81,8 @@ class Load:
         return Load(self.kg - other.kg, self.m3 - other.m3, self.parcels - other.parcels)
 
     def rounded(self) -> Load:
-        return Load(round(self.kg, 3), round(self.m3, 6), self.parcels)
+        # + 0.0 turns the -0.0 that float subtraction leaves behind into 0.0
+        return Load(round(self.kg, 3) + 0.0, round(self.m3, 6) + 0.0, self.parcels)
 
 
 @dataclass(frozen=True, slots=True)
