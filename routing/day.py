@@ -966,19 +966,36 @@ class _Builder:
                         - load_of(self.orders[i] for i in drop)
                         + load_of(self.orders[i] for i in collect)
                     )
-                    stops.append(
-                        Stop(
-                            node.site,
-                            StopKind.VISIT,
-                            arrive,
-                            start,
-                            dep,
-                            trip0 + k,
-                            drop,
-                            collect,
-                            load.rounded(),
-                        )
+                    here = Stop(
+                        node.site,
+                        StopKind.VISIT,
+                        arrive,
+                        start,
+                        dep,
+                        trip0 + k,
+                        drop,
+                        collect,
+                        load.rounded(),
                     )
+                    last = stops[-1] if len(stops) > len(done) else None
+                    if (
+                        last is not None
+                        and last.kind is StopKind.VISIT
+                        and last.site == node.site
+                        and last.trip == here.trip
+                    ):
+                        # two loads at one village (its parcels and its bulky ones, or drops
+                        # and collections) are one stop for the courier
+                        here = replace(
+                            last,
+                            departure_s=dep,
+                            drop=last.drop + drop,
+                            collect=last.collect + collect,
+                            load_after=here.load_after,
+                        )
+                        stops[-1] = here
+                    else:
+                        stops.append(here)
                     prev_site, prev_dep = node.site, dep
             travel = int(tim[pos[prev_site], pos[home]])
             total_m += int(dist[pos[prev_site], pos[home]])
