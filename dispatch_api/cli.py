@@ -374,6 +374,18 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from benchmarks.quality import main as quality_main
+
+    if args.suite == "quality":
+        return quality_main(args.rest)
+    import subprocess
+
+    return subprocess.call(
+        [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-only", *args.rest]
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="countyroute", description=__doc__)
@@ -429,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--lang", choices=("en", "zh"), default="en")
     rp.add_argument("--out", help="folder for the repaired plan (default: PLAN-repair-HHMM)")
     rp.set_defaults(func=_replan)
+
+    bn = sub.add_parser(
+        "bench",
+        help="benchmarks: `bench quality [--budget 5 --budget 30] [--peers]` or `bench speed`",
+    )
+    bn.add_argument("suite", choices=("quality", "speed"))
+    bn.add_argument("rest", nargs=argparse.REMAINDER, help="options of the suite")
+    bn.set_defaults(func=_bench)
 
     ck = sub.add_parser("check", help="check a plan (plan.json or its folder) against its inputs")
     ck.add_argument("plan")

@@ -60,9 +60,11 @@ Solve = Callable[[TierProblem], TierSolution]
 
 
 def _default_solve(problem: TierProblem) -> TierSolution:
-    from routing.ortools_adapter import solve_ortools
+    """PyVRP where it models the problem exactly (its routes then loaded, checked and
+    polished by OR-Tools), OR-Tools alone everywhere else (see routing/pyvrp_adapter.py)."""
+    from routing.pyvrp_adapter import solve_hybrid
 
-    return solve_ortools(problem)
+    return solve_hybrid(problem)
 
 
 @dataclass(frozen=True)

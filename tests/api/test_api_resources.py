@@ -160,9 +160,20 @@ def test_edit_moving_a_stop_within_its_route_is_checked_and_audited(
 ) -> None:
     plan_id = _draft(client, keys)
     before = client.get(f"/plans/{plan_id}", headers=auth(keys.dispatcher)).json()
-    route = next(r for r in before["plan"]["routes"] if r["vehicle"] == "tri1")
+    # a village run with two visits or more: its last visit moves to the front
+    route = next(
+        r
+        for r in before["plan"]["routes"]
+        if r["tier"] == "last_mile" and sum(s["kind"] == "visit" for s in r["stops"]) >= 2
+    )
     sites = [s["site"] for s in route["stops"]]
-    edit = {"op": "move_stop", "route": "last_mile:tri1", "stop": 3, "position": 1}
+    last_visit = max(i for i, s in enumerate(route["stops"]) if s["kind"] == "visit")
+    edit = {
+        "op": "move_stop",
+        "route": f"last_mile:{route['vehicle']}",
+        "stop": last_visit,
+        "position": 1,
+    }
     r = client.post(f"/plans/{plan_id}/edits", json={"edit": edit}, headers=auth(keys.dispatcher))
     if r.status_code == 422:  # the checker may refuse (e.g. a window): then it names why
         assert r.json()["violations"]
@@ -170,8 +181,12 @@ def test_edit_moving_a_stop_within_its_route_is_checked_and_audited(
     assert r.status_code == 200, r.text
     assert r.json()["revision"] == 2
     after = client.get(f"/plans/{plan_id}", headers=auth(keys.dispatcher)).json()
-    moved = next(r for r in after["plan"]["routes"] if r["vehicle"] == "tri1")
-    assert [s["site"] for s in moved["stops"]][1] == sites[3]
+    moved = next(
+        r
+        for r in after["plan"]["routes"]
+        if r["vehicle"] == route["vehicle"] and r["tier"] == "last_mile"
+    )
+    assert [s["site"] for s in moved["stops"]][1] == sites[last_visit]
     log = client.get(f"/audit?target=plan/{plan_id}", headers=auth(keys.admin)).json()
     assert log[0]["action"] == "plan.edit" and log[0]["role"] == "dispatcher"
 

@@ -1,0 +1,1 @@
+"""Benchmarks: pytest-benchmark speed suites and the quality harness (quality.py)."""

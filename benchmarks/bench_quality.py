@@ -1,0 +1,60 @@
+"""Benchmarks of the quality path: one solve of C101 (Solomon VRPTW, 100 stops) per backend.
+
+The instance is read and turned into a ``TierProblem`` outside the timed part. The work is
+fixed by a solution limit, not the clock, so what is measured is how long that amount of
+search takes here; every result goes through the independent evaluator. Quality against the
+best-known solutions is ``python -m benchmarks.quality`` (see ``benchmarks/RESULTS.md``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.quality import DEFAULT_SOLVE
+from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
+from routing.problem import SolveStatus, TierProblem, TierSolution
+from routing.pyvrp_adapter import pyvrp_available, solve_hybrid
+from routing.route_cost import evaluate_routes
+
+INSTANCES = Path(
+    os.environ.get(
+        "COUNTYROUTE_INSTANCES",
+        Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "instances",
+    )
+)
+
+pytestmark = pytest.mark.skipif(
+    not (INSTANCES / "C101.txt").exists(), reason=f"benchmark instances not found in {INSTANCES}"
+)
+
+
+@pytest.fixture(scope="module")
+def c101() -> Instance:
+    """C101: clustered, tight windows; every backend finds a feasible plan quickly."""
+    return read_instance(INSTANCES / "C101.txt")
+
+
+def _bench(
+    benchmark: Any, solve: Callable[[TierProblem], TierSolution], inst: Instance, limit: int
+) -> None:
+    problem = instance_to_problem(inst, time_limit_s=60.0, solution_limit=limit)
+    solution = benchmark.pedantic(solve, args=(problem,), rounds=3, iterations=1)
+    assert solution.status is SolveStatus.FEASIBLE
+    ev = evaluate_routes(inst, solution_routes(problem, solution))
+    assert ev.feasible, ev.violations
+
+
+def test_bench_default_solve_c101(benchmark: Any, c101: Instance) -> None:
+    """The daily plan's default tier solver, 50 solutions."""
+    _bench(benchmark, DEFAULT_SOLVE, c101, 50)
+
+
+@pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
+def test_bench_hybrid_c101(benchmark: Any, c101: Instance) -> None:
+    """PyVRP 1,000 iterations, then OR-Tools' check and 10 solutions of polish."""
+    _bench(benchmark, solve_hybrid, c101, 1000)

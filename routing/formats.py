@@ -1,0 +1,344 @@
+"""Standard benchmark formats: VRPLIB CVRP and Solomon VRPTW instances, CVRPLIB solutions.
+
+It reads the public instances in ``../shared/benchmarks/instances/`` into an
+:class:`Instance` (the file's data, in integer units) and turns one into the same
+:class:`~routing.problem.TierProblem` the daily plan solves, so the core is measured on them.
+
+Units and rounding conventions (a gap only means something under the instance's convention):
+
+* **CVRP X** (``rounding="round"``): d_ij = Euclidean distance rounded to the nearest integer
+  (CVRPLIB ``nint``); ``scale = 1``. No time: the travel-time matrix is all zeros.
+* **VRPTW Solomon / Gehring–Homberger** (``rounding="dimacs"``): the DIMACS convention,
+  Euclidean distance truncated to one decimal. We work in tenths (``scale = 10``):
+  d_ij = floor(10 · euclid) as an integer; travel time = distance; ready and due times and
+  service durations are multiplied by 10. The objective is the integer total divided by 10.
+
+Inside a :class:`TierProblem` one instance unit (times ``scale``) becomes one metre and one
+second, and the cost is the distance (``cost_per_m = 1``, no time cost, no fixed cost), so the
+solver's objective is the instance's total distance in its integer units.
+
+Parsing uses the ``vrplib`` package; the rounding above is applied here, not by ``vrplib``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import vrplib
+from numpy.typing import NDArray
+
+from networks import InvalidScenario
+from routing.problem import TierNode, TierProblem, TierSolution, TierVehicle
+
+__all__ = [
+    "CVRP_FLEET_FACTOR",
+    "Instance",
+    "Solution",
+    "instance_to_problem",
+    "read_instance",
+    "read_solomon",
+    "read_solution",
+    "read_vrplib",
+    "rounded_distances",
+    "solution_routes",
+]
+
+CVRP_FLEET_FACTOR = 1.3
+"""Vehicles offered on a CVRP instance per route in its lower bound ``k`` (the fleet is
+unlimited on CVRPLIB; BKS sometimes use one route more than ``k``)."""
+
+_CVRP_OPEN_S = 24 * 3600
+"""CVRP has no time: windows and shifts are this wide and every travel time is zero."""
+
+_VEHICLE_CLASS = "bench"
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """One benchmark instance, node 0 the depot and nodes 1..n the clients.
+
+    Every quantity is an integer in the instance's internal unit: the file's unit times
+    ``scale`` for distances and times (tenths for DIMACS), the file's unit for demands.
+
+    Attributes
+    ----------
+    name
+        The instance name (``X-n101-k25``, ``RC208``).
+    kind
+        ``"cvrp"`` or ``"vrptw"``.
+    rounding
+        ``"round"`` (nearest integer) or ``"dimacs"`` (truncated to one decimal).
+    scale
+        Internal units per file unit of distance and time: 1 (round) or 10 (dimacs).
+    coords
+        (n+1, 2) coordinates as in the file.
+    demand
+        (n+1,) demands, 0 at the depot.
+    capacity
+        Vehicle capacity.
+    num_vehicles
+        Vehicles in the file (VRPTW); for CVRP the number offered to solvers
+        (:data:`CVRP_FLEET_FACTOR` × the route lower bound), the true fleet being unlimited.
+    distance
+        (n+1, n+1) read-only integer distances under the rounding convention, scaled.
+    time_windows
+        (n+1, 2) ready and due times, scaled (VRPTW), or ``None`` (CVRP).
+    service
+        (n+1,) service durations, scaled (zeros for CVRP).
+    """
+
+    name: str
+    kind: str
+    rounding: str
+    scale: int
+    coords: NDArray[np.float64]
+    demand: NDArray[np.int64]
+    capacity: int
+    num_vehicles: int
+    distance: NDArray[np.int64]
+    time_windows: NDArray[np.int64] | None
+    service: NDArray[np.int64]
+
+    @property
+    def n_clients(self) -> int:
+        return len(self.demand) - 1
+
+    def objective(self, cost: int) -> float:
+        """An integer total in internal units as the instance's objective (tenths → units)."""
+        return cost / self.scale
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A CVRPLIB-style solution: routes of client numbers (1..n, depot 0 left out)."""
+
+    routes: tuple[tuple[int, ...], ...]
+    cost: float | None
+
+
+def _readonly(a: NDArray[np.int64]) -> NDArray[np.int64]:
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    a.setflags(write=False)
+    return a
+
+
+def rounded_distances(coords: NDArray[np.float64], rounding: str) -> NDArray[np.int64]:
+    """The integer distance matrix of ``coords`` under a rounding convention.
+
+    Parameters
+    ----------
+    coords
+        (m, 2) coordinates.
+    rounding
+        ``"round"``: nint(euclid) (CVRPLIB). ``"dimacs"``: floor(10 · euclid), i.e. tenths.
+
+    Returns
+    -------
+    NDArray[np.int64]
+        (m, m) distances.
+
+    Raises
+    ------
+    ValueError
+        On an unknown convention.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0], [1.0, 1.0], [3.0, 4.0]])
+    >>> rounded_distances(xy, "round").tolist()
+    [[0, 1, 5], [1, 0, 4], [5, 4, 0]]
+    >>> rounded_distances(xy, "dimacs").tolist()
+    [[0, 14, 50], [14, 0, 36], [50, 36, 0]]
+    """
+    diff = coords[:, None, :] - coords[None, :, :]
+    squared = (diff**2).sum(axis=-1)
+    if rounding == "round":
+        # nint: half-integers cannot occur with integer coordinates, floor(x + 0.5) is exact
+        out = np.floor(np.sqrt(squared) + 0.5)
+    elif rounding == "dimacs":
+        # floor(10·sqrt(s)) = floor(sqrt(100·s)); sqrt is correctly rounded, so exact squares
+        # stay exact and no other value can round up across an integer at these magnitudes
+        out = np.floor(np.sqrt(100.0 * squared))
+    else:
+        raise ValueError(f"unknown rounding convention {rounding!r} (expected round or dimacs)")
+    result: NDArray[np.int64] = out.astype(np.int64)
+    return result
+
+
+def _route_lower_bound(name: str, demand: NDArray[np.int64], capacity: int) -> int:
+    match = re.search(r"-k(\d+)", name)
+    by_demand = math.ceil(int(demand.sum()) / capacity)
+    return max(int(match.group(1)), by_demand) if match else by_demand
+
+
+def read_vrplib(path: str | Path) -> Instance:
+    """Read a VRPLIB CVRP instance (``EUC_2D``, one depot) with CVRPLIB rounding.
+
+    Raises
+    ------
+    InvalidScenario
+        When the file is not a single-depot Euclidean CVRP.
+    """
+    path = Path(path)
+    raw = vrplib.read_instance(path, compute_edge_weights=False)
+    if str(raw.get("edge_weight_type", "")).upper() != "EUC_2D" or "node_coord" not in raw:
+        raise InvalidScenario(
+            "only EUC_2D instances with coordinates are supported",
+            source=path.name,
+            field="EDGE_WEIGHT_TYPE",
+        )
+    depots = np.asarray(raw.get("depot", [0])).ravel()
+    if depots.tolist() != [0]:
+        raise InvalidScenario(
+            "exactly one depot, node 1, is supported", source=path.name, field="DEPOT_SECTION"
+        )
+    coords = np.asarray(raw["node_coord"], dtype=np.float64)
+    demand = np.asarray(raw["demand"], dtype=np.int64)
+    capacity = int(raw["capacity"])
+    name = str(raw.get("name", path.stem))
+    k = _route_lower_bound(name, demand, capacity)
+    n = len(demand)
+    coords.setflags(write=False)
+    return Instance(
+        name=name,
+        kind="cvrp",
+        rounding="round",
+        scale=1,
+        coords=coords,
+        demand=_readonly(demand),
+        capacity=capacity,
+        num_vehicles=math.ceil(CVRP_FLEET_FACTOR * k),
+        distance=_readonly(rounded_distances(coords, "round")),
+        time_windows=None,
+        service=_readonly(np.zeros(n, dtype=np.int64)),
+    )
+
+
+def read_solomon(path: str | Path) -> Instance:
+    """Read a Solomon / Gehring–Homberger VRPTW instance under the DIMACS convention."""
+    path = Path(path)
+    raw = vrplib.read_instance(path, instance_format="solomon", compute_edge_weights=False)
+    scale = 10
+    coords = np.asarray(raw["node_coord"], dtype=np.float64)
+    coords.setflags(write=False)
+    windows = np.asarray(raw["time_window"], dtype=np.int64) * scale
+    return Instance(
+        name=str(raw.get("name", path.stem)),
+        kind="vrptw",
+        rounding="dimacs",
+        scale=scale,
+        coords=coords,
+        demand=_readonly(np.asarray(raw["demand"], dtype=np.int64)),
+        capacity=int(raw["capacity"]),
+        num_vehicles=int(raw["vehicles"]),
+        distance=_readonly(rounded_distances(coords, "dimacs")),
+        time_windows=_readonly(windows),
+        service=_readonly(np.asarray(raw["service_time"], dtype=np.int64) * scale),
+    )
+
+
+def read_instance(path: str | Path) -> Instance:
+    """Read ``.vrp`` (VRPLIB CVRP) or ``.txt`` (Solomon VRPTW) by the file's suffix.
+
+    Raises
+    ------
+    InvalidScenario
+        On any other suffix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".vrp":
+        return read_vrplib(path)
+    if suffix == ".txt":
+        return read_solomon(path)
+    raise InvalidScenario(
+        f"unknown instance format {suffix!r} (expected .vrp or .txt)", source=path.name
+    )
+
+
+def read_solution(path: str | Path) -> Solution:
+    """Read a CVRPLIB-style solution (``Route #k: ...`` lines and a ``Cost`` line)."""
+    raw = vrplib.read_solution(Path(path))
+    cost = raw.get("cost")
+    return Solution(
+        routes=tuple(tuple(int(c) for c in r) for r in raw["routes"]),
+        cost=None if cost is None else float(cost),
+    )
+
+
+def instance_to_problem(
+    instance: Instance,
+    *,
+    time_limit_s: float = 1.0,
+    seed: int = 0,
+    solution_limit: int | None = None,
+) -> TierProblem:
+    """The instance as the core's problem: depot site ``"0"``, clients ``"1"``..``"n"``.
+
+    Demand goes into the parcels resource (grams and cm³ are zero); every client is
+    mandatory; vehicles are identical (``v1``..``vK``, ``K = instance.num_vehicles``), cost
+    one per unit of distance and nothing per second or per vehicle. Node ``i`` of the problem
+    is client ``i + 1`` of the instance.
+    """
+    n = instance.n_clients
+    sites = tuple(str(i) for i in range(n + 1))
+    tw = instance.time_windows
+    if tw is None:
+        time = np.zeros_like(instance.distance)
+        windows = [(0, _CVRP_OPEN_S)] * (n + 1)
+    else:
+        time = instance.distance
+        windows = [(int(a), int(b)) for a, b in tw]
+    time.setflags(write=False)
+    start, end = windows[0]
+    nodes = tuple(
+        TierNode(
+            key=str(i),
+            site=str(i),
+            delivery=(0, 0, int(instance.demand[i])),
+            pickup=(0, 0, 0),
+            service_s=int(instance.service[i]),
+            window=windows[i],
+        )
+        for i in range(1, n + 1)
+    )
+    vehicles = tuple(
+        TierVehicle(
+            id=f"v{k + 1}",
+            vehicle_class=_VEHICLE_CLASS,
+            depot="0",
+            capacity=(0, 0, instance.capacity),
+            fixed_cost=0,
+            cost_per_m=1.0,
+            cost_per_s=0.0,
+            earliest_start_s=start,
+            latest_end_s=end,
+            max_duration_s=end - start,
+        )
+        for k in range(instance.num_vehicles)
+    )
+    return TierProblem(
+        name=instance.name,
+        sites=sites,
+        nodes=nodes,
+        vehicles=vehicles,
+        distance_m={_VEHICLE_CLASS: instance.distance},
+        time_s={_VEHICLE_CLASS: time},
+        time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
+        seed=seed,
+    )
+
+
+def solution_routes(problem: TierProblem, solution: TierSolution) -> list[list[int]]:
+    """The client numbers of every trip in ``solution`` (for problems built by
+    :func:`instance_to_problem`, whose node keys are the client numbers)."""
+    return [
+        [int(problem.nodes[v.node].key) for v in visits]
+        for trips in solution.routes
+        for _, visits, _ in trips
+    ]

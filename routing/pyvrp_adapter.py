@@ -1,0 +1,318 @@
+"""The PyVRP backend, and the hybrid that hands PyVRP's routes to OR-Tools to polish.
+
+PyVRP (an optional dependency, the ``peers`` extra; imported only inside functions) models
+exactly the tier problems whose OR-Tools model needs no depot copies:
+
+* one depot; vehicles grouped into vehicle types, with capacity in up to three resources,
+  fixed cost, departure window, shift end and maximum duration;
+* pure deliveries or pure pickups, the load checked at every point;
+* time windows on the start of service, service times, waiting allowed;
+* optional stops: a left-out stop costs its penalty (PyVRP's prize on an optional client);
+* cost as the OR-Tools model prices it: each vehicle's distance matrix is pre-multiplied by its
+  ``cost_per_m`` and rounded per arc (one PyVRP routing profile per vehicle class and rate),
+  ``round(cost_per_s)`` per second of the route's duration, the fixed cost of a used vehicle.
+
+Refused with :class:`NotImplementedError` naming the feature (see
+:func:`unsupported_feature`): deliveries and pickups in one problem, reloads, vehicles under
+way, release times and parcels on board (the OR-Tools model adds load-dependent handling
+time at the depot for these), several depots, range limits, vehicle–stop compatibility and
+soft windows. A warm start (``initial_routes``) is a hint and is ignored here. Matrices are
+assumed to have a zero diagonal (stops at one site share a PyVRP location).
+
+:func:`solve_hybrid` is what the quality benchmarks measure as the product default: PyVRP
+for most of the budget, then its routes are loaded into the OR-Tools model, which models
+every constraint, as a warm start for the rest; the better solution OR-Tools accepts is
+returned. Problems PyVRP cannot model, or machines without PyVRP, get plain OR-Tools.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from routing.problem import SolveStatus, TierProblem, TierSolution, TierVisit
+from routing.route_cost import depot_handling_feature, evaluate_solution
+
+__all__ = [
+    "HYBRID_PYVRP_SHARE",
+    "MIN_POLISH_S",
+    "POLISH_SOLUTIONS_PER",
+    "pyvrp_available",
+    "solve_hybrid",
+    "solve_pyvrp",
+    "unsupported_feature",
+]
+
+HYBRID_PYVRP_SHARE = 0.95
+"""Share of the hybrid's budget given to PyVRP; OR-Tools checks and polishes in the rest.
+Measured on the X, Solomon and Gehring–Homberger instances at 5 s: every second moved from
+PyVRP to OR-Tools costs more than OR-Tools' polish gains (mean gap on X 1.05 % at 0.95,
+1.12 % at 0.9, 1.22–1.28 % at 0.7, 1.45 % at 0.5; see benchmarks/RESULTS.md)."""
+
+POLISH_SOLUTIONS_PER = 100
+"""Under a solution limit (deterministic work) PyVRP runs that many iterations and OR-Tools
+then stops after one solution per this many (at least one: its check of PyVRP's routes)."""
+
+MIN_POLISH_S = 0.25
+"""OR-Tools' least share: loading the warm start into a model of 400 stops takes ~0.1 s, and
+with less time it may stop before it has accepted it."""
+
+_PYVRP_MAX_VALUE = 1 << 44  # pyvrp.constants.MAX_VALUE: larger distances lose precision
+
+
+def pyvrp_available() -> bool:
+    """Whether PyVRP (the ``peers`` extra) is installed."""
+    try:
+        return importlib.util.find_spec("pyvrp") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def unsupported_feature(problem: TierProblem) -> str | None:
+    """The first feature of ``problem`` PyVRP does not model as the OR-Tools model does, or
+    ``None``."""
+    if (feature := depot_handling_feature(problem)) is not None:
+        return feature
+    if len({v.depot for v in problem.vehicles}) > 1:
+        return "several depots"
+    if any(v.range_m is not None for v in problem.vehicles):
+        return "vehicle range limits"
+    if any(n.allowed is not None for n in problem.nodes):
+        return "vehicle-stop compatibility (allowed)"
+    if any(n.soft_latest is not None for n in problem.nodes):
+        return "soft time windows (soft_latest)"
+    return None
+
+
+def _empty(problem: TierProblem, status: SolveStatus, wall: float, backend: str) -> TierSolution:
+    dropped = tuple(range(len(problem.nodes))) if status is SolveStatus.EMPTY else ()
+    return TierSolution(status, tuple(() for _ in problem.vehicles), dropped, 0, wall, backend)
+
+
+def solve_pyvrp(problem: TierProblem) -> TierSolution:
+    """Solve one tier problem with PyVRP's iterated local search (default parameters).
+
+    Runs for ``problem.time_limit_s`` seconds, or ``problem.solution_limit`` iterations when
+    that is set (deterministic), with ``problem.seed``.
+
+    Returns
+    -------
+    TierSolution
+        ``FEASIBLE`` with PyVRP's best routes, or ``NO_SOLUTION`` when its best solution breaks
+        a constraint. ``objective`` is the cost as :func:`~routing.route_cost.evaluate_solution`
+        prices it.
+
+    Raises
+    ------
+    NotImplementedError
+        When the problem has a feature PyVRP does not model (see :func:`unsupported_feature`).
+    ModuleNotFoundError
+        When PyVRP is not installed (``pip install countyroute[peers]``).
+    """
+    started = time.perf_counter()
+    reason = unsupported_feature(problem)
+    if reason is not None:
+        raise NotImplementedError(f"PyVRP backend does not model {reason} ({problem.name})")
+    if not problem.nodes or not problem.vehicles:
+        return _empty(problem, SolveStatus.EMPTY, 0.0, "pyvrp")
+
+    from pyvrp import Model  # type: ignore[import-not-found,unused-ignore]
+    from pyvrp import solve as pyvrp_solve  # type: ignore[import-not-found,unused-ignore]
+    from pyvrp.stop import (  # type: ignore[import-not-found,unused-ignore]
+        MaxIterations,
+        MaxRuntime,
+    )
+
+    model = Model()
+    pos = problem.site_index
+    depot_site = problem.vehicles[0].depot
+    used_sites = [depot_site, *dict.fromkeys(n.site for n in problem.nodes if n.site != depot_site)]
+    locs = {s: model.add_location(0.0, 0.0, name=s) for s in used_sites}
+    depot = model.add_depot(locs[depot_site], name=depot_site)
+    idx = np.array([pos[s] for s in used_sites])
+
+    # one profile per (class, rate): distances priced per arc exactly as the OR-Tools model
+    # does. Matrices go straight into the ProblemData (add_edge per pair is slow in Python).
+    profiles: dict[tuple[str, float], Any] = {}
+    distances: list[Any] = []  # pyvrp's stubs type matrices as ndarray[int]
+    durations: list[Any] = []
+    for v in problem.vehicles:
+        key = (v.vehicle_class, v.cost_per_m)
+        if key in profiles:
+            continue
+        profiles[key] = model.add_profile(name=f"{key[0]}@{key[1]:g}")
+        sub = np.ix_(idx, idx)
+        cost = np.rint(problem.distance_m[key[0]][sub] * key[1]).astype(np.int64)
+        dur = np.asarray(problem.time_s[key[0]][sub], dtype=np.int64)
+        if max(int(cost.max()), int(dur.max())) >= _PYVRP_MAX_VALUE:
+            raise ValueError(f"distances or times too large for PyVRP in {problem.name}")
+        np.fill_diagonal(cost, 0)
+        np.fill_diagonal(dur, 0)
+        distances.append(cost)
+        durations.append(dur)
+
+    dims = [r for r in range(3) if any(n.delivery[r] or n.pickup[r] for n in problem.nodes)]
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for p, v in enumerate(problem.vehicles):
+        sig = (
+            v.vehicle_class,
+            v.cost_per_m,
+            round(v.cost_per_s),
+            v.fixed_cost,
+            v.capacity,
+            v.earliest_start_s,
+            v.latest_end_s,
+            v.max_duration_s,
+            v.latest_start_s,
+        )
+        groups.setdefault(sig, []).append(p)
+    type_members: list[list[int]] = []
+    for members in groups.values():
+        v = problem.vehicles[members[0]]
+        model.add_vehicle_type(
+            num_available=len(members),
+            capacity=[v.capacity[r] for r in dims],
+            start_depot=depot,
+            end_depot=depot,
+            fixed_cost=v.fixed_cost,
+            tw_early=v.earliest_start_s,
+            tw_late=v.latest_end_s,
+            shift_duration=v.max_duration_s,
+            start_late=None
+            if v.latest_start_s is None
+            else max(v.earliest_start_s, v.latest_start_s),
+            unit_distance_cost=1,
+            unit_duration_cost=max(0, round(v.cost_per_s)),
+            profile=profiles[(v.vehicle_class, v.cost_per_m)],
+            name=",".join(problem.vehicles[p].id for p in members),
+        )
+        type_members.append(members)
+
+    for n in problem.nodes:
+        model.add_client(
+            locs[n.site],
+            delivery=[n.delivery[r] for r in dims],
+            pickup=[n.pickup[r] for r in dims],
+            service_duration=n.service_s,
+            tw_early=n.window[0],
+            tw_late=n.window[1],
+            prize=n.penalty or 0,
+            required=n.penalty is None,
+            name=n.key,
+        )
+
+    data = model.data().replace(distance_matrices=distances, duration_matrices=durations)
+    stop = (
+        MaxIterations(problem.solution_limit)
+        if problem.solution_limit is not None
+        else MaxRuntime(max(0.01, problem.time_limit_s - (time.perf_counter() - started)))
+    )
+    result = pyvrp_solve(data, stop=stop, seed=problem.seed, collect_stats=False, display=False)
+    wall = time.perf_counter() - started
+    best = result.best
+    if not best.is_feasible():
+        return _empty(problem, SolveStatus.NO_SOLUTION, wall, "pyvrp")
+
+    free = [list(m) for m in type_members]
+    routes_out: list[list[tuple[int, tuple[TierVisit, ...], int]]] = [[] for _ in problem.vehicles]
+    served: set[int] = set()
+    for route in best.routes():
+        p = free[route.vehicle_type()].pop(0)
+        visits = tuple(TierVisit(a.idx, a.start_time) for a in route.schedule() if a.is_client())
+        served.update(v.node for v in visits)
+        routes_out[p].append((route.start_time(), visits, route.end_time()))
+    solution = TierSolution(
+        status=SolveStatus.FEASIBLE,
+        routes=tuple(tuple(r) for r in routes_out),
+        dropped=tuple(i for i in range(len(problem.nodes)) if i not in served),
+        objective=0,
+        wall_s=wall,
+        backend="pyvrp",
+    )
+    return replace(solution, objective=evaluate_solution(problem, solution).cost)
+
+
+def _initial_routes(
+    problem: TierProblem, solution: TierSolution
+) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    return tuple(
+        (
+            problem.vehicles[p].id,
+            tuple(tuple(problem.nodes[v.node].key for v in visits) for _, visits, _ in trips),
+        )
+        for p, trips in enumerate(solution.routes)
+        if trips
+    )
+
+
+def _default_ortools(problem: TierProblem) -> TierSolution:
+    from routing.ortools_adapter import solve_ortools
+
+    return solve_ortools(problem)
+
+
+def solve_hybrid(
+    problem: TierProblem,
+    *,
+    share: float = HYBRID_PYVRP_SHARE,
+    polish: Callable[[TierProblem], TierSolution] = _default_ortools,
+) -> TierSolution:
+    """PyVRP for ``share`` of the budget, then OR-Tools from its routes for the rest (at least
+    :data:`MIN_POLISH_S`).
+
+    OR-Tools models every constraint: PyVRP's routes are its warm start, so its answer is
+    either at least as good (it accepted and polished them) or, if it rejected them, a
+    solution of its own. Both are priced by :func:`~routing.route_cost.evaluate_solution`
+    and the cheaper feasible one that OR-Tools accepted is returned. With a
+    ``solution_limit`` the work is fixed instead (deterministic): PyVRP runs that many
+    iterations, OR-Tools stops after ``solution_limit // POLISH_SOLUTIONS_PER`` solutions.
+
+    Falls back to ``polish`` alone (plain OR-Tools) with the whole budget when PyVRP is not
+    installed or the problem has a feature it does not model.
+
+    Returns
+    -------
+    TierSolution
+        ``backend`` says which path produced it: ``"pyvrp+ortools"`` (OR-Tools accepted
+        PyVRP's routes and returned them or better ones), ``"ortools"`` (fallback, or
+        OR-Tools rejected them) or ``"pyvrp (not confirmed by ortools)"`` (OR-Tools found no
+        solution in its share; the routes passed :func:`~routing.route_cost.evaluate_solution`).
+    """
+    started = time.perf_counter()
+    if not pyvrp_available() or unsupported_feature(problem) is not None:
+        return polish(problem)
+    budget = problem.time_limit_s
+    first = solve_pyvrp(
+        replace(problem, time_limit_s=max(0.01, min(share * budget, budget - MIN_POLISH_S)))
+    )
+    left = max(MIN_POLISH_S, budget - (time.perf_counter() - started))
+    if first.status is not SolveStatus.FEASIBLE:
+        return replace(polish(replace(problem, time_limit_s=left)), backend="ortools")
+    warm = replace(
+        problem,
+        initial_routes=_initial_routes(problem, first),
+        time_limit_s=left,
+        solution_limit=None
+        if problem.solution_limit is None
+        else max(1, problem.solution_limit // POLISH_SOLUTIONS_PER),
+    )
+    second = polish(warm)
+    wall = time.perf_counter() - started
+    ev_first = evaluate_solution(problem, first)
+    ev_second = evaluate_solution(problem, second)
+    if ev_second.feasible and ev_second.cost <= ev_first.cost:
+        return replace(second, objective=ev_second.cost, wall_s=wall, backend="pyvrp+ortools")
+    if ev_second.feasible:
+        # OR-Tools' answer is worse than its warm start: it did not accept PyVRP's routes, so
+        # they break a constraint only OR-Tools models. Trust OR-Tools.
+        return replace(second, objective=ev_second.cost, wall_s=wall, backend="ortools")
+    # OR-Tools found nothing in its share (a rejected warm start, or time out before it took
+    # it): PyVRP's routes, exact for this problem and checked by the evaluator, say so.
+    if ev_first.feasible:
+        return replace(first, wall_s=wall, backend="pyvrp (not confirmed by ortools)")
+    return replace(second, wall_s=wall, backend="ortools")

@@ -1,0 +1,119 @@
+"""The quality harness end to end on one small instance, and the backends it measures.
+
+The harness row goes through the same core the daily plan uses: the instance becomes a
+``TierProblem`` and the product's default solver solves it; the cost comes from the
+independent evaluator.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from benchmarks.quality import DEFAULT_SOLVE, main, run_quality
+from routing.day import _default_solve as day_default_solve
+from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
+from routing.problem import SolveStatus, TierProblem
+from routing.pyvrp_adapter import pyvrp_available, solve_hybrid, solve_pyvrp
+from routing.route_cost import evaluate_routes, evaluate_solution
+
+INSTANCES = Path(
+    os.environ.get(
+        "COUNTYROUTE_INSTANCES",
+        Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "instances",
+    )
+)
+
+pytestmark = pytest.mark.skipif(
+    not (INSTANCES / "bks.csv").exists(), reason=f"benchmark instances not found in {INSTANCES}"
+)
+needs_pyvrp = pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
+
+
+@pytest.fixture(scope="module")
+def c101() -> Instance:
+    """C101: Solomon clustered VRPTW, tight windows; the optimum (827.3) is quick to reach."""
+    return read_instance(INSTANCES / "C101.txt")
+
+
+def test_quality_smoke_x101_at_one_second() -> None:
+    """The product's default solver at a 1 s budget: feasible, with a computed gap."""
+    rows = run_quality(["X-n101-k25"], [1.0], ["countyroute"], directory=INSTANCES)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["feasible"], row["note"]
+    assert math.isfinite(row["gap_pct"])
+    assert row["gap_pct"] >= -0.01
+    assert row["cost"] >= row["bks"]
+
+
+def test_quality_cli_writes_rows_and_a_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "q.csv"
+    argv = ["--budget", "0.5", "--instance", "C101", "--solver", "countyroute"]
+    assert main([*argv, "--instances-dir", str(INSTANCES), "--out", str(out)]) == 0
+    assert out.read_text().startswith("instance,family,n,solver,budget_s,feasible,cost")
+    assert "| Solomon | countyroute | 0.5 |" in capsys.readouterr().out
+
+
+def test_quality_cli_names_an_unknown_instance(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--instance", "X-n9-k1", "--instances-dir", str(INSTANCES)]) == 2
+    assert "X-n9-k1" in capsys.readouterr().err
+
+
+def _limited(instance: Instance, solutions: int) -> TierProblem:
+    return instance_to_problem(instance, time_limit_s=30.0, solution_limit=solutions)
+
+
+@needs_pyvrp
+def test_pyvrp_solution_passes_both_evaluators(c101: Instance) -> None:
+    problem = _limited(c101, 300)
+    solution = solve_pyvrp(problem)
+    assert solution.status is SolveStatus.FEASIBLE
+    ev = evaluate_routes(c101, solution_routes(problem, solution))
+    assert ev.feasible, ev.violations
+    tier = evaluate_solution(problem, solution)
+    assert tier.feasible, tier.violations
+    assert tier.cost == ev.cost == solution.objective
+
+
+@needs_pyvrp
+def test_hybrid_is_checked_and_accepted_by_ortools(c101: Instance) -> None:
+    problem = _limited(c101, 200)
+    solution = solve_hybrid(problem)
+    assert solution.backend == "pyvrp+ortools"
+    ev = evaluate_routes(c101, solution_routes(problem, solution))
+    assert ev.feasible, ev.violations
+    assert solution.objective == ev.cost
+
+
+@needs_pyvrp
+def test_pyvrp_refuses_what_it_does_not_model(c101: Instance) -> None:
+    problem = _limited(c101, 10)
+    reloads = replace(problem, vehicles=(replace(problem.vehicles[0], max_trips=2),))
+    with pytest.raises(NotImplementedError, match="multi-trip"):
+        solve_pyvrp(reloads)
+    ranged = replace(problem, vehicles=(replace(problem.vehicles[0], range_m=1000),))
+    with pytest.raises(NotImplementedError, match="range"):
+        solve_pyvrp(ranged)
+    # the OR-Tools model adds depot handling time when a problem mixes the two directions
+    mixed = replace(problem, nodes=(replace(problem.nodes[0], pickup=(0, 0, 1)),))
+    with pytest.raises(NotImplementedError, match="deliveries and pickups"):
+        solve_pyvrp(mixed)
+
+
+def test_hybrid_falls_back_to_ortools_on_unsupported_features(c101: Instance) -> None:
+    problem = _limited(c101, 50)
+    problem = replace(problem, vehicles=tuple(replace(v, range_m=10**9) for v in problem.vehicles))
+    solution = solve_hybrid(problem)
+    assert solution.backend == "ortools"
+    assert evaluate_solution(problem, solution).feasible
+
+
+def test_harness_measures_the_daily_plans_default_solver() -> None:
+    assert DEFAULT_SOLVE is day_default_solve
