@@ -13,6 +13,7 @@ timed part. With ``--benchmark-disable`` (CI) each runs once on a smaller fixed 
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import statistics
 import sys
@@ -21,18 +22,33 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "api"))
-from conftest import LiveServer, admin_key_for, auth, start_server
-
 from dispatch_api.db import Event, make_engine
 from scenarios.bundle import load_bundle, orders_to_csv
 from scenarios.demand import generate_demand
+
+
+def _api_test_support() -> ModuleType:
+    """``tests/api/conftest.py`` under a name of its own: ``from conftest import ...`` would get
+    whichever conftest pytest imported last (``benchmarks/`` has its own)."""
+    path = Path(__file__).parents[1] / "tests" / "api" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("api_test_conftest", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_api = _api_test_support()
+LiveServer = _api.LiveServer
+admin_key_for, auth, start_server = _api.admin_key_for, _api.auth, _api.start_server
 
 DAY = "2026-12-01"
 RATE_PER_S = 200

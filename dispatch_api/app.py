@@ -19,7 +19,7 @@ from dispatch_api.db import make_engine, migrate, sessions
 from dispatch_api.deps import AppContext, LruCache
 from dispatch_api.jobs import InlineJobRunner, JobRunner, ProcessJobRunner
 from dispatch_api.problems import MEDIA_TYPE, install_handlers
-from dispatch_api.routers import courier, keys, networks, orders, plans, trace
+from dispatch_api.routers import courier, keys, networks, orders, planner, plans, trace
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
 
@@ -155,7 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     install_handlers(app)
-    for module in (keys, networks, orders, plans, courier, trace):
+    for module in (keys, networks, orders, plans, planner, courier, trace):
         app.include_router(module.router)
 
     @app.get("/health", tags=["health"])

@@ -139,8 +139,10 @@ class PlanRow(Base):
 
 
 class Job(Base):
-    """An asynchronous solve (plan or repair). ``attempt`` guards the result write: a worker
-    of an older attempt (a server killed mid-solve) can never overwrite a newer one."""
+    """An asynchronous job: a solve (plan, repair) or a planner run (placement, simulation).
+    ``attempt`` guards the result write: a worker of an older attempt (a server killed
+    mid-solve) can never overwrite a newer one. Plan and repair jobs end in a plan row
+    (``plan``); planner jobs in a result document (``result``)."""
 
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -154,6 +156,11 @@ class Job(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     plan: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Planner jobs: the result as JSON (``PlacementResult.to_dict`` /
+    ``SimulationResult.to_dict``), written with the job's end state."""
+    progress: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """Planner jobs: share of the work done (0 … 1) as the worker reports it."""
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[str] = mapped_column(String(40))
     started_at: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -34,6 +34,7 @@ __all__ = [
     "DbSession",
     "DispatchKey",
     "EventKey",
+    "PlannerKey",
     "StaffKey",
 ]
 
@@ -148,6 +149,8 @@ AnyKey = Annotated[Principal, Depends(current_key)]
 AdminKey = Annotated[Principal, Depends(require(Role.ADMIN))]
 StaffKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.DISPATCHER, Role.PLANNER))]
 """Admins, dispatchers and planners: everything but keys, publishing and repair."""
+PlannerKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.PLANNER))]
+"""Admins and planners: the planner's jobs (placement, what-if simulation)."""
 DispatchKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.DISPATCHER))]
 """Admins and dispatchers: publish, repair, audit."""
 EventKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.DISPATCHER, Role.COURIER))]

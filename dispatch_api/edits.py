@@ -5,6 +5,11 @@ travel time from the network's matrix, service starts when the site opens, loads
 per trip) and the whole plan then goes through :func:`routing.check.check_plan`. Only a plan
 the checker passes is accepted; otherwise the violations are the answer. Re-timing is
 arithmetic on the core's own matrices, not search: no solver runs here.
+
+**Pins.** A pin ties a village point to a vehicle. The plan keeps its pins in its settings
+(``pin:<village point> = <vehicle>``: :func:`pins_of`, :func:`with_pins`), so they outlive
+the edit: a repair of the plan and a new plan made with it as ``previous_plan`` keep pinned
+villages with their vehicles (:mod:`dispatch_api.jobs`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,44 @@ from routing.day import DayInput
 from routing.model import Order, Vehicle
 from routing.plan import Load, Plan, Route, Stop, StopKind, Tier
 
-__all__ = ["apply_edit", "retime"]
+__all__ = ["PIN_PREFIX", "apply_edit", "pins_of", "retime", "unmet_pins", "with_pins"]
+
+PIN_PREFIX = "pin:"
+"""Plan settings ``pin:<village point>`` hold the vehicle the village is pinned to."""
+
+
+def pins_of(plan: Plan) -> dict[str, str]:
+    """The plan's pins: village point → vehicle.
+
+    >>> from routing.plan import PlanStatus
+    >>> plan = Plan("tiny", "n1", "2026-12-01", PlanStatus.COMPLETE, (), ())
+    >>> pins_of(with_pins(plan, {"v3": "tri1"}))
+    {'v3': 'tri1'}
+    """
+    return {k[len(PIN_PREFIX) :]: v for k, v in plan.settings if k.startswith(PIN_PREFIX)}
+
+
+def with_pins(plan: Plan, pins: Mapping[str, str]) -> Plan:
+    """The plan with these pins recorded in its settings (added to or replacing its own)."""
+    if not pins:
+        return plan
+    settings = dict(plan.settings)
+    for site, vehicle in pins.items():
+        settings[f"{PIN_PREFIX}{site}"] = vehicle
+    return replace(plan, settings=tuple(settings.items()))
+
+
+def unmet_pins(plan: Plan, pins: Mapping[str, str]) -> dict[str, list[str]]:
+    """Pinned village points a village run of another vehicle visits: point → those vehicles
+    (empty when every pin holds; a pinned village nobody visits today is not unmet)."""
+    out: dict[str, list[str]] = {}
+    for r in plan.routes_of(Tier.LAST_MILE):
+        for s in r.stops:
+            if s.kind is StopKind.VISIT and pins.get(s.site, r.vehicle) != r.vehicle:
+                out.setdefault(s.site, [])
+                if r.vehicle not in out[s.site]:
+                    out[s.site].append(r.vehicle)
+    return out
 
 
 def _load(ids: tuple[str, ...], orders: Mapping[str, Order]) -> Load:
@@ -201,9 +243,7 @@ def apply_edit(plan: Plan, day: DayInput, edit: MoveStop | PinVillage) -> tuple[
         changed[j] = target
     new = _rebuild(plan, changed, day)
     if isinstance(edit, PinVillage):
-        pins = dict(new.settings)
-        pins[f"pin:{edit.site}"] = dst.vehicle
-        new = replace(new, settings=tuple(pins.items()))
+        new = with_pins(new, {edit.site: dst.vehicle})
     report = check_plan(new, day.network, day.fleet, day.policy, day.orders)
     if not report.ok:
         raise Problem(

@@ -1,11 +1,25 @@
-"""Solve jobs that survive: persisted, run outside the request path, never half-written.
+"""Jobs that survive: persisted, run outside the request path, never half-written.
 
 A job row goes ``queued → running → succeeded | failed``. :func:`execute_job` does the work
-of one attempt: it reads its inputs, calls the core (``routing.day.plan_day``, or
-``routing.repair.replan``) and writes the plan and the job's end state in **one transaction**
-that only commits while the job is still ``running`` at the same ``attempt`` — so a worker
-left over from a killed server can never overwrite a newer attempt, and a plan is either
-wholly there or not at all.
+of one attempt: it reads its inputs, calls the core and writes its outcome and the job's end
+state in **one transaction** that only commits while the job is still ``running`` at the same
+``attempt`` — so a worker left over from a killed server can never overwrite a newer attempt,
+and a result is either wholly there or not at all.
+
+Kinds (:data:`PLANNER_KINDS` are the planner's):
+
+``plan``
+    ``routing.day.plan_day`` (with pins and the previous plan's assignment) → a plan row.
+``repair``
+    ``routing.repair.replan`` (keeping the plan's pins) → a
+    new plan row whose parent is the repaired one.
+``placement``
+    ``scenarios.placement.run_placement`` → ``PlacementResult.to_dict()`` in ``jobs.result``.
+``simulation``
+    ``scenarios.whatif.run_simulation`` → ``SimulationResult.to_dict()`` in ``jobs.result``.
+
+Planner jobs report their progress (``jobs.progress``, ``jobs.stage``) as their tasks finish
+and may use a small pool of local processes of their own (``workers``); it dies with them.
 
 Runners:
 
@@ -21,30 +35,39 @@ Runners:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import json
 import logging
+import math
 import multiprocessing
+import os
 import signal
+import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from dispatch_api.db import Job, OrderRow, PlanRow, make_engine, normalise_url, now_iso
+from dispatch_api.edits import pins_of, unmet_pins, with_pins
 from dispatch_api.settings import Settings
 from dispatch_api.store import (
     ScenarioCache,
     closed_roads,
     day_input,
     kpis_of,
+    network_row,
     order_to_row,
     plan_document,
     plan_of,
@@ -52,15 +75,29 @@ from dispatch_api.store import (
 from networks import CountyrouteError
 from routing.day import DayInput, plan_day
 from routing.plan import Plan
+from scenarios.scaleout import Executor, LocalExecutor, SerialExecutor
+
+if TYPE_CHECKING:
+    from scenarios.bundle import Scenario
+    from scenarios.placement import PlacementParams
+    from scenarios.whatif import Change, SimulationSettings
 
 __all__ = [
+    "PLANNER_KINDS",
     "InlineJobRunner",
     "JobRunner",
     "ProcessJobRunner",
+    "change_of",
     "execute_job",
+    "job_budget_s",
+    "placement_params",
     "recover_jobs",
     "repair_function",
+    "simulation_settings",
 ]
+
+PLANNER_KINDS = frozenset({"placement", "simulation"})
+"""Job kinds that end in a result document rather than a plan."""
 
 log = logging.getLogger("countyroute.jobs")
 
@@ -124,20 +161,53 @@ def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int)
         job = s.get(Job, job_id)
         if job is None or job.status != "running" or job.attempt != attempt:
             return
-        params = json.loads(job.params)
+        kind, network, date, params = job.kind, job.network, job.date, json.loads(job.params)
+    if kind in PLANNER_KINDS:
+        _execute_planner(engine, cache, job_id, attempt, kind, network, params)
+    else:
+        _execute_solve(engine, cache, job_id, attempt, kind, network, date, params)
+
+
+def _execute_solve(
+    engine: Engine,
+    cache: ScenarioCache,
+    job_id: str,
+    attempt: int,
+    kind: str,
+    network: str,
+    date: str,
+    params: Mapping[str, Any],
+) -> None:
+    """A plan or repair job: plan (or re-plan) the day and write the plan row."""
+    with Session(engine) as s:
         try:
-            day = day_input(s, cache, job.network, job.date)
-            base: PlanRow | None = s.get(PlanRow, params["plan"]) if job.kind == "repair" else None
+            day = day_input(s, cache, network, date)
+            base: PlanRow | None = s.get(PlanRow, params["plan"]) if kind == "repair" else None
+            previous: Plan | None = None
+            if params.get("previous_plan"):
+                row = s.get(PlanRow, params["previous_plan"])
+                if row is None:
+                    raise CountyrouteError(f"plan {params['previous_plan']} is gone")
+                previous = plan_of(row)
         except Exception as exc:
             fail(engine, job_id, attempt, f"cannot read the inputs: {exc}")
             return
-        kind = job.kind
     _set(engine, job_id, attempt, stage="solving")
+    pins: dict[str, str] = {}
     try:
         if kind == "plan":
             if not day.orders:
                 raise CountyrouteError(f"no orders imported for {day.name} on {day.date}")
-            plan = plan_day(day, time_limit_s=float(params["time_limit_s"]), workers=1)
+            pins = dict(params.get("pins") or {})
+            limit = params.get("solution_limit")
+            plan = plan_day(
+                day,
+                time_limit_s=float(params["time_limit_s"]),
+                workers=1,
+                solution_limit=int(limit) if limit else None,
+                previous=previous,
+                pins=pins,
+            )
             new_day = day
         else:
             replan = repair_function()
@@ -147,6 +217,7 @@ def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int)
 
             events = tuple(parse_event(e, f"event {n}") for n, e in enumerate(params["events"]))
             base_plan = plan_of(base)
+            pins = pins_of(base_plan)
             closed = [
                 *closed_roads(base_plan),
                 *(e.road for e in events if isinstance(e, RoadClosed)),
@@ -159,11 +230,13 @@ def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int)
                 events,
                 at_s=int(params["at_s"]),
                 time_limit_s=float(params["time_limit_s"]),
+                pins=pins,
             )
             if closed:
                 settings = dict(plan.settings)
                 settings["closed_roads"] = ",".join(dict.fromkeys(closed))
                 plan = replace(plan, settings=tuple(settings.items()))
+        plan = with_pins(plan, pins)  # the pins hold for the next repair or the next day too
     except CountyrouteError as exc:
         fail(engine, job_id, attempt, f"input: {exc}")
         return
@@ -172,11 +245,252 @@ def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int)
         fail(engine, job_id, attempt, f"solver error: {type(exc).__name__}: {exc}")
         return
     _set(engine, job_id, attempt, stage="writing")
-    _write_result(engine, job_id, attempt, plan, new_day, base)
+    _write_result(engine, job_id, attempt, plan, new_day, base, pins)
 
 
+# ------------------------------------------------------------------------------ pins
+# ------------------------------------------------------------------------------ planner jobs
+class _Superseded(Exception):
+    """This attempt no longer owns its job (failed by the runner, or a newer attempt runs)."""
+
+
+class _Reporter:
+    """Writes a planner job's progress (share done, stage text) when ``every_s`` has passed
+    or the share grew by ``step`` since the last write; stops the work (:class:`_Superseded`)
+    once the attempt no longer owns the job."""
+
+    def __init__(
+        self, engine: Engine, job_id: str, attempt: int, every_s: float = 0.5, step: float = 0.1
+    ) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.attempt = attempt
+        self.every_s = every_s
+        self.step = step
+        self._last = -math.inf
+        self._share = -math.inf
+
+    def __call__(self, share: float, stage: str) -> None:
+        now = time.monotonic()
+        done = round(min(max(share, 0.0), 1.0), 4)
+        if now - self._last < self.every_s and done - self._share < self.step:
+            return
+        self._last, self._share = now, done
+        if not _set(self.engine, self.job_id, self.attempt, progress=done, stage=stage[:40]):
+            raise _Superseded
+
+
+def _die_with_parent() -> None:
+    try:  # Linux: the kernel kills this process when its parent dies
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class _JobPool(LocalExecutor):
+    """Local worker processes of one planner job; they die with the job's worker (killed at
+    its time limit, or with the server)."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent)
+
+
+def _executor(workers: int) -> Executor:
+    return _JobPool(workers) if workers > 1 else SerialExecutor()
+
+
+def placement_params(doc: Mapping[str, Any]) -> PlacementParams:
+    """``PlacementParams`` from a placement request (``PlacementCreate`` as JSON); raises
+    InvalidScenario (its field as the core names it: ``radius_m``, ``points`` …)."""
+    from scenarios.placement import (
+        DEFAULT_POINT_COST,
+        DEFAULT_STATION_COST,
+        CoverageBasis,
+        Level,
+        Model,
+        Objective,
+        PlacementParams,
+    )
+
+    def cost(key: str, default: float) -> float:
+        value = doc.get(key)
+        return default if value is None else float(value)
+
+    return PlacementParams(
+        radius_m=round(float(doc.get("radius_km", 3.0)) * 1000),
+        min_coverage=float(doc.get("min_coverage", 0.6)),
+        coverage_of=CoverageBasis(doc.get("coverage_of", "villages")),
+        model=Model(doc["model"]) if doc.get("model") else None,
+        points=None if doc.get("points") is None else int(doc["points"]),
+        level=Level(doc.get("level", "point")),
+        point_cost=cost("point_cost", DEFAULT_POINT_COST),
+        station_cost=cost("station_cost", DEFAULT_STATION_COST),
+        keep_existing=bool(doc.get("keep_existing", False)),
+        objective=Objective(doc.get("objective", "cost")),
+        poor_must_be_covered=bool(doc.get("poor_must_be_covered", True)),
+        vehicle_class=doc.get("vehicle_class"),
+        time_limit_s=float(doc.get("time_limit_s", 10.0)),
+    )
+
+
+def simulation_settings(doc: Mapping[str, Any]) -> SimulationSettings:
+    """``SimulationSettings`` from a request's days (``SimulationDays`` as JSON); raises
+    InvalidScenario, or ValueError for a date that does not exist."""
+    from scenarios.whatif import SimulationSettings
+
+    limit = doc.get("solution_limit")
+    settings = SimulationSettings(
+        days=int(doc.get("days", 30)),
+        seed=int(doc.get("seed", 7)),
+        time_limit_s=float(doc.get("time_limit_s", 1.0)),
+        solutions=int(limit) if limit else None,
+    )
+    return replace(settings, start=str(doc["start"])) if doc.get("start") else settings
+
+
+def change_of(spec: Mapping[str, Any]) -> Change:
+    """A stored change (``{"source": name, "doc": the change file as JSON}``) parsed by
+    ``scenarios.whatif.parse_change``; raises InvalidScenario naming table and key."""
+    from scenarios.whatif import parse_change
+
+    return parse_change(spec["doc"], source=str(spec["source"]))
+
+
+def setup_costs(files: Mapping[str, str]) -> dict[str, float]:
+    """Per-site set-up costs (yuan) of a stored bundle: its sites' ``setup_cost``."""
+    from scenarios.placement import read_setup_costs
+
+    with tempfile.TemporaryDirectory(prefix="countyroute-costs-") as tmp:
+        (Path(tmp) / "network.geojson").write_text(files["network.geojson"], encoding="utf-8")
+        return read_setup_costs(tmp)
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe: NaN and infinities (never expected in a result) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _placement_progress(
+    report: _Reporter, curve: bool, simulate: bool
+) -> Callable[[str, int, int], None]:
+    # shares of the work: the solve is quick; the curve and the simulated days are the bulk
+    w_curve = (0.4 if simulate else 0.9) if curve else 0.0
+    w_sim = 0.9 - w_curve if simulate else 0.0
+
+    def progress(stage: str, done: int, total: int) -> None:
+        part = done / max(total, 1)
+        if stage == "solve":
+            report(0.1 * part, "placing")
+        elif stage == "curve":
+            report(0.1 + w_curve * part, f"coverage curve {done}/{total}")
+        else:
+            report(0.1 + w_curve + w_sim * part, f"simulating {done}/{total} days")
+
+    return progress
+
+
+def _run_planner(
+    kind: str,
+    params: Mapping[str, Any],
+    scenario: Scenario,
+    files: Mapping[str, str],
+    report: _Reporter,
+) -> dict[str, Any]:
+    with _executor(int(params.get("workers", 1))) as executor:
+        if kind == "placement":
+            from scenarios.placement import run_placement
+
+            simulate = params.get("simulate")
+            placed = run_placement(
+                scenario,
+                placement_params(params),
+                setup_costs=setup_costs(files),
+                curve=bool(params.get("curve", True)),
+                curve_samples=int(params.get("curve_samples", 24)),
+                executor=executor,
+                progress=_placement_progress(
+                    report, bool(params.get("curve", True)), simulate is not None
+                ),
+                simulate=simulation_settings(simulate) if simulate else None,
+            )
+            return placed.to_dict()
+        from scenarios.whatif import run_simulation
+
+        baseline = params.get("baseline")
+        simulated = run_simulation(
+            scenario,
+            change_of(params["change"]),
+            simulation_settings(params),
+            baseline=change_of(baseline) if baseline else None,
+            executor=executor,
+            progress=lambda done, total: report(
+                done / max(total, 1), f"planned {done}/{total} days"
+            ),
+        )
+        return simulated.to_dict()
+
+
+def _execute_planner(
+    engine: Engine,
+    cache: ScenarioCache,
+    job_id: str,
+    attempt: int,
+    kind: str,
+    network: str,
+    params: Mapping[str, Any],
+) -> None:
+    """A placement or simulation job: run it, reporting progress, and write its result."""
+    with Session(engine) as s:
+        try:
+            row = network_row(s, network)
+            scenario = cache.get(row)
+            files: dict[str, str] = json.loads(row.files)
+        except Exception as exc:
+            fail(engine, job_id, attempt, f"cannot read the inputs: {exc}")
+            return
+    report = _Reporter(engine, job_id, attempt)
+    try:
+        report(0.0, "placing" if kind == "placement" else "simulating")
+        doc = _run_planner(kind, params, scenario, files, report)
+        text = json.dumps(_finite(doc), ensure_ascii=False, separators=(",", ":"), default=str)
+    except _Superseded:
+        return
+    except (CountyrouteError, ValueError) as exc:
+        fail(engine, job_id, attempt, f"input: {exc}")
+        return
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        fail(engine, job_id, attempt, f"solver error: {type(exc).__name__}: {exc}")
+        return
+    _set(
+        engine,
+        job_id,
+        attempt,
+        status="succeeded",
+        result=text,
+        progress=1.0,
+        stage="done",
+        finished_at=now_iso(),
+    )
+
+
+# ------------------------------------------------------------------------------ plan results
 def _write_result(
-    engine: Engine, job_id: str, attempt: int, plan: Plan, day: DayInput, base: PlanRow | None
+    engine: Engine,
+    job_id: str,
+    attempt: int,
+    plan: Plan,
+    day: DayInput,
+    base: PlanRow | None,
+    pins: Mapping[str, str],
 ) -> None:
     with Session(engine) as s, s.begin():
         known = set(
@@ -196,7 +510,7 @@ def _write_result(
             parent=base.id if base is not None else None,
             job=job_id,
             document=plan_document(plan),
-            kpis=json.dumps(kpis_of(plan, day)),
+            kpis=json.dumps(_kpis(plan, day, pins)),
             created_at=now_iso(),
         )
         s.add(row)
@@ -208,6 +522,16 @@ def _write_result(
         )
         if not getattr(res, "rowcount", 0):  # a newer attempt owns the job: leave no trace
             s.rollback()
+
+
+def _kpis(plan: Plan, day: DayInput, pins: Mapping[str, str]) -> dict[str, Any]:
+    """The plan's KPIs; with pins, also ``pins_unmet``: pinned village points a run of another
+    vehicle visits (the pinned vehicle was down, or could not serve them)."""
+    kpis = kpis_of(plan, day)
+    if pins:
+        kpis["pins"] = len(pins)
+        kpis["pins_unmet"] = unmet_pins(plan, pins)
+    return kpis
 
 
 def recover_jobs(engine: Engine, max_attempts: int) -> tuple[int, int]:
@@ -252,16 +576,10 @@ class InlineJobRunner:
         return None
 
 
-def _die_with_parent() -> None:
-    try:  # Linux: the kernel kills this worker when the server process dies
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _worker_main(database_url: str, job_id: str, attempt: int) -> None:
     _die_with_parent()
+    with contextlib.suppress(OSError):  # lead a process group: a kill takes a job's pool too
+        os.setpgid(0, 0)
     engine = make_engine(database_url) if database_url.startswith("sqlite") else None
     if engine is None:
         from sqlalchemy import create_engine
@@ -269,6 +587,23 @@ def _worker_main(database_url: str, job_id: str, attempt: int) -> None:
         engine = create_engine(normalise_url(database_url), poolclass=NullPool)
     execute_job(engine, ScenarioCache(), job_id, attempt)
     engine.dispose()
+
+
+def job_budget_s(params: Mapping[str, Any]) -> float:
+    """The solver time a job may take (its hard limit is a multiple of it): ``budget_s`` of a
+    planner job, else the plan's ``time_limit_s``."""
+    return float(params.get("budget_s", params.get("time_limit_s", 3.0)))
+
+
+def _kill(process: BaseProcess) -> None:
+    """SIGKILL a worker and its process group (a planner job's pool)."""
+    if process.pid is not None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+            return
+        except OSError:  # not (yet) leading its own group
+            pass
+    process.kill()
 
 
 @dataclass
@@ -306,7 +641,7 @@ class ProcessJobRunner:
         if self._thread is not None:
             self._thread.join(timeout=10)
         for job_id, run in list(self._running.items()):
-            run.process.kill()
+            _kill(run.process)
             run.process.join(timeout=5)
             # a clean shutdown hands the job to the next start
             with self.engine.begin() as conn:
@@ -320,7 +655,7 @@ class ProcessJobRunner:
     def _limit_s(self, job_id: str) -> float:
         with Session(self.engine) as s:
             job = s.get(Job, job_id)
-            budget = float(json.loads(job.params).get("time_limit_s", 3.0)) if job else 3.0
+            budget = job_budget_s(json.loads(job.params)) if job else 3.0
         return budget * self.settings.job_hard_limit_factor + self.settings.job_grace_s
 
     def _loop(self) -> None:
@@ -344,7 +679,7 @@ class ProcessJobRunner:
                     )
                 del self._running[job_id]
             elif now > run.deadline:
-                run.process.kill()
+                _kill(run.process)
                 run.process.join(timeout=5)
                 fail(
                     self.engine,
@@ -361,7 +696,8 @@ class ProcessJobRunner:
                 s.scalars(
                     select(Job.id)
                     .where(Job.status == "queued")
-                    .order_by(Job.created_at)
+                    # the day's plans and repairs go before the planners' long runs
+                    .order_by(case((Job.kind.in_(PLANNER_KINDS), 1), else_=0), Job.created_at)
                     .limit(free)
                 )
             )
@@ -370,8 +706,10 @@ class ProcessJobRunner:
             if attempt is None:
                 continue
             url = self.engine.url.render_as_string(hide_password=False)
+            # not a daemon: a planner job may start its own pool (daemons may have no
+            # children); stop() and PR_SET_PDEATHSIG still end every worker with the server
             proc = self._ctx.Process(
-                target=_worker_main, args=(url, job_id, attempt), name=f"job-{job_id}", daemon=True
+                target=_worker_main, args=(url, job_id, attempt), name=f"job-{job_id}", daemon=False
             )
             proc.start()
             self._running[job_id] = _Running(proc, attempt, now + self._limit_s(job_id))

@@ -5,11 +5,19 @@ for input, ``*Public`` for output."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from dispatch_api.security import Role
 
@@ -144,6 +152,26 @@ class PlanCreate(_In):
     date: DateText
     time_limit_s: Annotated[float, Field(gt=0, le=3600)] | None = None
     """Solver budget for the day (default: the server's)."""
+    solution_limit: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    """Stop each search after this many solutions: the same plan on every run."""
+    pins: Annotated[dict[Ident, Ident], Field(max_length=10_000)] | None = None
+    """Village point → the vehicle that must serve it (``{"v-goushi-05": "van-goushi-2"}``);
+    added to the pins of ``previous_plan``, replacing those of the same village point."""
+    previous_plan: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    """A plan of this network (usually yesterday's): its village-to-vehicle assignment is kept
+    unless re-planning freely saves more than the policy's stability threshold, and its pins
+    (``pin_village`` edits) hold."""
+
+
+class JobKind(StrEnum):
+    PLAN = "plan"
+    """Plan a day (``POST /networks/{n}/plans``): ends in a plan."""
+    REPAIR = "repair"
+    """Repair a plan (``POST /plans/{id}/repair``): ends in a new plan version."""
+    PLACEMENT = "placement"
+    """Place village points or stations (``POST /networks/{n}/placements``): ends in a result."""
+    SIMULATION = "simulation"
+    """Simulate a change (``POST /networks/{n}/simulations``): ends in a result."""
 
 
 class JobStatus(StrEnum):
@@ -155,17 +183,22 @@ class JobStatus(StrEnum):
 
 class JobPublic(BaseModel):
     id: str
-    kind: str
+    kind: JobKind
     network: str
-    date: str
+    date: str | None
+    """The planned day (plan, repair), the first simulated day (simulation), else None."""
     status: JobStatus
     stage: str
     progress: float
-    """0 … 1: queued 0, solving by elapsed share of the budget, done 1."""
+    """0 … 1: queued 0; running: plan jobs by elapsed share of the budget, planner jobs as
+    their worker reports it; done 1."""
     attempt: int
     error: str | None
     plan: int | None
     plan_url: str | None
+    result_url: str | None = None
+    """Planner jobs that succeeded: where their result document is
+    (``GET /jobs/{id}/result``)."""
     created_by: str
     created_at: str
     started_at: str | None
@@ -230,6 +263,110 @@ class RepairCreate(_In):
     ``{"type": "trunk_late", "vehicle": "truck-02", "delay_min": 40}``,
     ``{"type": "urgent_pickup", "order": {"id", "carrier", "site", "weight_kg", "volume_m3"}}``."""
     time_limit_s: Annotated[float, Field(gt=0, le=3600)] | None = None
+
+
+# ------------------------------------------------------------------------------ planner jobs
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+_CHANGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _change_spec(value: Any) -> str | dict[str, Any]:
+    # one validator rather than a union, so an error names the field (``body.change``), not
+    # the union's members
+    if isinstance(value, dict) or (isinstance(value, str) and _CHANGE_NAME.fullmatch(value)):
+        return value
+    raise ValueError(
+        "expected the name of a built-in change (letters, digits, '_', '.', '-') "
+        "or a change as an object"
+    )
+
+
+ChangeSpec = Annotated[
+    Any,
+    PlainValidator(_change_spec),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "pattern": f"^{_CHANGE_NAME.pattern}$"},
+                {"type": "object"},
+            ]
+        }
+    ),
+]
+"""A change: a built-in change file's name (``scenarios/data/changes/NAME.toml``, e.g.
+``growth30``), or the change itself as a JSON object with the keys of a change file
+(docs/planner.md), e.g. ``{"demand": {"growth_per_year": 0.3}}``."""
+
+
+class SimulationDays(_In):
+    """Which demand days, and how each is planned (``scenarios.whatif.SimulationSettings``)."""
+
+    days: Annotated[int, Field(ge=1, le=366)] = 30
+    start: DateText | None = None
+    """First simulated date (default: the core's, a Monday in April 2026)."""
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 7
+    """Demand seed: the county's shoppers; the days differ by date."""
+    time_limit_s: Annotated[Finite, Field(gt=0, le=3600)] = 1.0
+    """Search budget per planned day; with ``solution_limit``, the allowance per day the
+    job's time limit is computed from."""
+    solution_limit: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    """Stop every tier search after this many solutions: the same numbers on every run."""
+
+
+class SimulationCreate(SimulationDays):
+    """``POST /networks/{n}/simulations``: a change against a baseline on the same days."""
+
+    change: ChangeSpec
+    baseline: ChangeSpec | None = None
+    """What the change is compared with (default: the network as it is)."""
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Local processes for the days (at most the server's ``planner_max_workers``)."""
+
+
+# the values of scenarios.placement's enums, spelt out so the API process does not import the
+# placement solver (CP-SAT) to parse a body; tests/api/test_api_planner.py keeps them equal
+PlacementModel = Literal["set-cover", "max-cover", "p-median"]
+PlacementLevel = Literal["point", "station"]
+CoverageOf = Literal["villages", "population"]
+PlacementObjective = Literal["cost", "count"]
+
+
+class PlacementCreate(_In):
+    """``POST /networks/{n}/placements``: the fields of ``scenarios.placement.PlacementParams``
+    (the core checks the values), plus the curve and an optional simulation."""
+
+    radius_km: Annotated[Finite, Field(le=1000)] = 3.0
+    """A village is covered when an open site is within this road distance."""
+    min_coverage: Finite = 0.6
+    """Set covering: share of villages (or population) to cover."""
+    coverage_of: CoverageOf = "villages"
+    model: PlacementModel | None = None
+    """Default: maximal covering when ``points`` is given, else set covering."""
+    points: Annotated[int, Field(le=100_000)] | None = None
+    """New sites to open (maximal covering, p-median)."""
+    level: PlacementLevel = "point"
+    point_cost: Annotated[Finite, Field(le=1e9)] | None = None
+    """Yuan per village point (default 10,000; a site's ``setup_cost`` wins)."""
+    station_cost: Annotated[Finite, Field(le=1e9)] | None = None
+    """Yuan per station (default 50,000)."""
+    keep_existing: bool = False
+    """True: today's sites stay open at no cost; False (greenfield): they are candidates."""
+    objective: PlacementObjective = "cost"
+    poor_must_be_covered: bool = True
+    vehicle_class: Ident | None = None
+    """Class whose road distances count (default ``van``, else the lightest)."""
+    time_limit_s: Annotated[Finite, Field(gt=0, le=3600)] = 10.0
+    """CP-SAT budget per solve (a safety: the result's status says whether optimality was
+    proven)."""
+    curve: bool = True
+    """Compute the coverage-versus-points curve."""
+    curve_samples: Annotated[int, Field(ge=1, le=100)] = 24
+    simulate: SimulationDays | None = None
+    """Judge the answer by routing: plan these days on today's network and with the chosen
+    points, side by side (village points only)."""
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Local processes for the curve and the simulated days."""
 
 
 # ------------------------------------------------------------------------------ events

@@ -32,6 +32,12 @@ class Settings:
     job_grace_s: float = 60.0
     job_max_attempts: int = 2
     """A job interrupted by a server stop is re-queued until it has been tried this often."""
+    planner_max_workers: int = 2
+    """Local processes one planner job (placement, simulation) may use for its curve or its
+    simulated days; a request's ``workers`` above this is lowered to it."""
+    max_planner_job_s: float = 3600.0
+    """A planner job whose budget (the solver time it may take, see docs/api.md) is above
+    this is refused with 422."""
     max_body_bytes: int = 1 << 20
     """Request bodies above this size get 413 (JSON and single events)."""
     max_upload_bytes: int = 64 << 20
@@ -49,8 +55,15 @@ class Settings:
         """Settings from ``COUNTYROUTE_*`` variables (unset ones keep their defaults)."""
         env = dict(os.environ if env is None else env)
         s = cls()
-        ints = {"port", "job_workers", "job_max_attempts", "max_body_bytes", "max_upload_bytes"}
-        floats = {"default_time_limit_s", "max_time_limit_s", "job_grace_s"}
+        ints = {
+            "port",
+            "job_workers",
+            "job_max_attempts",
+            "max_body_bytes",
+            "max_upload_bytes",
+            "planner_max_workers",
+        }
+        floats = {"default_time_limit_s", "max_time_limit_s", "job_grace_s", "max_planner_job_s"}
         changes: dict[str, object] = {}
         for name in ("database_url", "host", "timezone", *sorted(ints), *sorted(floats)):
             raw = env.get(f"COUNTYROUTE_{name.upper()}")

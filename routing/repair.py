@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -294,8 +294,12 @@ def replan(
     time_limit_s: float | None = None,
     workers: int = 1,
     solve: Solve | None = None,
+    pins: Mapping[str, str] | None = None,
 ) -> tuple[Plan, DayInput]:
     """Re-plan what is not finished at ``at_s`` after ``events``.
+
+    ``pins`` (village point → vehicle) keep a dispatcher's pins through the repair where the
+    pinned vehicle can still serve the village.
 
     Returns
     -------
@@ -306,7 +310,9 @@ def replan(
     started = time.perf_counter()
     new_day = _apply_inputs(day, events)
     p = new_day.policy
-    b = _Builder(new_day, solve or _default_solve, workers, time_limit_s or p.time_limit_s)
+    b = _Builder(
+        new_day, solve or _default_solve, workers, time_limit_s or p.time_limit_s, pins=pins
+    )
     down = {e.vehicle for e in events if isinstance(e, VehicleDown)}
     late = {e.vehicle: e.delay_s for e in events if isinstance(e, TrunkLate)}
     orders = {o.id: o for o in new_day.orders}

@@ -1,5 +1,9 @@
 """Plans: start a solve job (202 + job URL), follow it, read the plan with its KPIs and
-deferred orders, edit (checked), publish, repair, and watch progress; the audit log."""
+deferred orders, edit (checked), publish, repair, and watch progress; the audit log.
+
+Jobs of every kind (plan, repair, and the planner's placement and simulation) are read at
+``GET /jobs/{id}``; :func:`new_job` and :func:`job_public` serve every router that starts one.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,14 @@ from sqlalchemy import func, select, update
 
 from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_iso
 from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey
-from dispatch_api.edits import apply_edit
+from dispatch_api.edits import apply_edit, pins_of
 from dispatch_api.events import local_seconds
-from dispatch_api.jobs import repair_function
+from dispatch_api.jobs import PLANNER_KINDS, job_budget_s, repair_function
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import (
     AuditPublic,
     DateText,
+    JobKind,
     JobPublic,
     JobStatus,
     PlanCreate,
@@ -43,23 +48,27 @@ from dispatch_api.store import (
     plan_of,
 )
 from dispatch_api.views import route_progress
-from networks import InvalidScenario, parse_clock
+from networks import InvalidScenario, SiteKind, parse_clock
 
 router = APIRouter(tags=["plans"])
 
 
-def _job_public(job: Job) -> JobPublic:
+def job_public(job: Job) -> JobPublic:
+    """A job as clients see it (plan, repair and planner jobs alike)."""
     progress = {"queued": 0.0, "succeeded": 1.0, "failed": 1.0}.get(job.status)
+    if progress is None and job.kind in PLANNER_KINDS:  # planner jobs report theirs
+        progress = round(min(0.99, job.progress or 0.0), 3)
     if progress is None:
-        budget = float(json.loads(job.params).get("time_limit_s", 3.0))
+        budget = job_budget_s(json.loads(job.params))
         started = dt.datetime.fromisoformat(job.started_at) if job.started_at else None
         elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else 0.0
         progress = round(min(0.95, 0.05 + 0.9 * elapsed / max(budget, 0.1)), 3)
+    done = job.status == "succeeded" and job.result is not None
     return JobPublic(
         id=job.id,
-        kind=job.kind,
+        kind=JobKind(job.kind),
         network=job.network,
-        date=job.date,
+        date=job.date or None,
         status=JobStatus(job.status),
         stage=job.stage,
         progress=progress,
@@ -67,6 +76,7 @@ def _job_public(job: Job) -> JobPublic:
         error=job.error,
         plan=job.plan,
         plan_url=f"/plans/{job.plan}" if job.plan is not None else None,
+        result_url=f"/jobs/{job.id}/result" if done else None,
         created_by=job.created_by,
         created_at=job.created_at,
         started_at=job.started_at,
@@ -74,12 +84,13 @@ def _job_public(job: Job) -> JobPublic:
     )
 
 
-def _new_job(
-    ctx: Ctx, who: Principal, kind: str, network: str, date: str, params: dict[str, object]
+def new_job(
+    ctx: Ctx, who: Principal, kind: JobKind, network: str, date: str, params: dict[str, object]
 ) -> Job:
+    """Store a queued job and hand it to the runner (an inline runner runs it right here)."""
     job = Job(
         id=uuid.uuid4().hex,
-        kind=kind,
+        kind=kind.value,
         network=network,
         date=date,
         params=json.dumps(params),
@@ -99,7 +110,7 @@ def _new_job(
         return fresh
 
 
-def _time_limit(ctx: Ctx, requested: float | None) -> float:
+def time_limit(ctx: Ctx, requested: float | None) -> float:
     limit = requested or ctx.settings.default_time_limit_s
     if limit > ctx.settings.max_time_limit_s:
         raise Problem(
@@ -108,11 +119,49 @@ def _time_limit(ctx: Ctx, requested: float | None) -> float:
     return limit
 
 
+def _pins(
+    session: DbSession, ctx: Ctx, network: str, body: PlanCreate
+) -> tuple[dict[str, str], int | None]:
+    """The plan job's pins (the previous plan's, then the request's) and previous plan; 422
+    naming ``previous_plan`` or ``pins.<village point>`` for ids the network does not have."""
+    if not body.pins and body.previous_plan is None:
+        return {}, None
+    sc = ctx.scenarios.get(network_row(session, network))
+    vehicles = {v.id: v for v in sc.fleet}
+    stations = {s.id for s in sc.network.stations}
+
+    def fault(site: str, vehicle: str) -> str | None:
+        if site not in sc.network.index or sc.network.site(site).kind is not SiteKind.VILLAGE_POINT:
+            return f"{site!r} is not a village point of {network}"
+        if vehicle not in vehicles:
+            return f"{network} has no vehicle {vehicle!r}"
+        if vehicles[vehicle].home not in stations:
+            return f"{vehicle!r} is not a station's vehicle (village runs leave from stations)"
+        return None
+
+    pins: dict[str, str] = {}
+    if body.previous_plan is not None:
+        previous = session.get(PlanRow, body.previous_plan)
+        if previous is None or previous.network != network:
+            raise Problem(422, f"{network} has no plan {body.previous_plan}", field="previous_plan")
+        # the previous plan's pins hold while their village and vehicle still exist
+        pins = {s: v for s, v in pins_of(plan_of(previous)).items() if fault(s, v) is None}
+    for site, vehicle in (body.pins or {}).items():
+        reason = fault(site, vehicle)
+        if reason is not None:
+            raise Problem(422, reason, field=f"pins.{site}")
+        pins[site] = vehicle
+    return pins, body.previous_plan
+
+
 @router.post("/networks/{network}/plans", status_code=202, response_model=JobPublic)
 def start_plan(
     network: str, body: PlanCreate, response: Response, session: DbSession, ctx: Ctx, who: StaffKey
 ) -> JobPublic:
-    """Start planning a day; answers 202 with the job (``Location: /jobs/{id}``)."""
+    """Start planning a day; answers 202 with the job (``Location: /jobs/{id}``).
+
+    ``pins`` tie village points to vehicles; ``previous_plan`` (yesterday's) keeps its
+    assignment unless re-planning saves more than the stability threshold, and its pins."""
     network_row(session, network)
     try:
         dt.date.fromisoformat(body.date)
@@ -125,11 +174,17 @@ def start_plan(
     )
     if not count:
         raise Problem(422, f"no orders imported for {network} on {body.date}", field="date")
-    job = _new_job(
-        ctx, who, "plan", network, body.date, {"time_limit_s": _time_limit(ctx, body.time_limit_s)}
-    )
+    pins, previous = _pins(session, ctx, network, body)
+    params: dict[str, object] = {"time_limit_s": time_limit(ctx, body.time_limit_s)}
+    if body.solution_limit is not None:
+        params["solution_limit"] = body.solution_limit
+    if pins:
+        params["pins"] = pins
+    if previous is not None:
+        params["previous_plan"] = previous
+    job = new_job(ctx, who, JobKind.PLAN, network, body.date, params)
     response.headers["Location"] = f"/jobs/{job.id}"
-    return _job_public(job)
+    return job_public(job)
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
@@ -137,7 +192,7 @@ def read_job(job_id: str, session: DbSession, _: StaffKey) -> JobPublic:
     job = session.get(Job, job_id)
     if job is None:
         raise Problem(404, f"no job {job_id!r}", field="job_id")
-    return _job_public(job)
+    return job_public(job)
 
 
 def _summary(row: PlanRow) -> PlanSummary:
@@ -297,24 +352,24 @@ def repair_plan(
             at_s = parse_clock(at)
         except ValueError as exc:
             raise Problem(422, str(exc), field="at") from None
-    job = _new_job(
+    job = new_job(
         ctx,
         who,
-        "repair",
+        JobKind.REPAIR,
         row.network,
         row.date,
         {
             "plan": plan_id,
             "events": body.events,
             "at_s": at_s,
-            "time_limit_s": _time_limit(ctx, body.time_limit_s),
+            "time_limit_s": time_limit(ctx, body.time_limit_s),
         },
     )
     with ctx.sessions() as s:
         audit(s, who, "plan.repair", f"plan/{plan_id}", {"job": job.id, "events": body.events})
         s.commit()
     response.headers["Location"] = f"/jobs/{job.id}"
-    return _job_public(job)
+    return job_public(job)
 
 
 @router.get("/plans/{plan_id}/progress", response_model=PlanProgress)

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 ROLES = ("admin", "dispatcher", "planner", "courier")
 STAFF = {"admin", "dispatcher", "planner"}
+PLANNERS = {"admin", "planner"}
 EDIT = {"op": "pin_village", "site": "v1", "route": "last_mile:tri1"}
 EVENT = {"route": "last_mile:tri1", "stop": 1, "type": "arrived", "at": f"{DATE}T09:00:00"}
 
@@ -36,6 +37,14 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"/networks/tiny/orders?date={DATE}", None, STAFF),
     ("POST", "/networks/tiny/plans", {"date": "2031-01-01"}, STAFF),
     ("GET", "/jobs/none", None, STAFF),
+    ("GET", "/jobs/none/result", None, STAFF),
+    ("POST", "/networks/tiny/placements", {"points": 1, "curve": False}, PLANNERS),
+    (
+        "POST",
+        "/networks/tiny/simulations",
+        {"change": "growth30", "days": 1, "solution_limit": 1},
+        PLANNERS,
+    ),
     ("GET", "/plans", None, STAFF),
     ("GET", "/plans/{plan}", None, STAFF),
     ("POST", "/plans/{plan}/edits", {"edit": EDIT}, STAFF),
