@@ -46,6 +46,7 @@ from networks import (
     format_clock,
     parse_clock,
 )
+from networks.osm import roads_from_osm
 from routing.model import Direction, Order, Policy, Vehicle, Wave
 
 __all__ = [
@@ -207,11 +208,20 @@ def _load_network(path: Path) -> tuple[Network, dict[str, Any]]:
             sites.append(_site(feat, str(ident or ""), kind, where, src))
             site_feature.append(n)
 
+    osm = path.parent / "roads.osm"
+    if osm.is_file():  # roads from an OpenStreetMap extract, beside any drawn in the GeoJSON
+        if crs is not Crs.WGS84:
+            raise InvalidScenario("roads.osm needs crs EPSG:4326", source=src, field="crs")
+        extra = roads_from_osm(osm, vehicle_classes={vc.name: vc for vc in classes})
+        road_feature.extend(-1 for _ in extra)
+        roads.extend(extra)
+
     def locate_site(i: int, ident: str) -> str:
         return f"feature {site_feature[i]} (id={ident})"
 
     def locate_road(i: int, ident: str) -> str:
-        return f"feature {road_feature[i]} (id={ident})"
+        n = road_feature[i]
+        return f"feature {n} (id={ident})" if n >= 0 else f"roads.osm way (id={ident})"
 
     check_network(
         crs,
