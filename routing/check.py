@@ -112,16 +112,22 @@ def check_plan(
         for s in network.sites
         if s.kind in (SiteKind.VILLAGE_POINT, SiteKind.STATION)
     }
-    sites = tuple(sorted({s.site for r in plan.routes for s in r.stops} & set(network.index)))
+    # one matrix per vehicle class over the sites that class visits (not every site for every
+    # class: trucks never see most village points)
+    classes = {r.vehicle_class for r in plan.routes}
+    sites_of = {
+        cls: tuple(
+            sorted(
+                {s.site for r in plan.routes if r.vehicle_class == cls for s in r.stops}
+                & set(network.index)
+            )
+        )
+        for cls in classes
+    }
+    pos_of = {cls: {x: i for i, x in enumerate(sites_of[cls])} for cls in classes}
     before_s, before_net = earlier if earlier is not None else (-1, network)
-    before = {
-        cls: before_net.road_index.matrix(sites, cls)
-        for cls in {r.vehicle_class for r in plan.routes}
-    }
-    matrices = {
-        cls: network.road_index.matrix(sites, cls) for cls in {r.vehicle_class for r in plan.routes}
-    }
-    pos = {s: i for i, s in enumerate(sites)}
+    before = {cls: before_net.road_index.matrix(sites_of[cls], cls) for cls in classes}
+    matrices = {cls: network.road_index.matrix(sites_of[cls], cls) for cls in classes}
     total_m = 0
     total_cost = 0.0
     total_h = 0.0
@@ -174,6 +180,7 @@ def check_plan(
             )
             continue
         m = matrices[r.vehicle_class]
+        pos = pos_of[r.vehicle_class]
         dist_m = 0
         load = Load()
         for i, s in enumerate(r.stops):

@@ -248,6 +248,13 @@ class _Builder:
             self.policy.trunk_service_fixed_s + self.policy.trunk_service_per_parcel_s * parcels
         )
 
+    def hub_of(self, site_id: str) -> str:
+        """The hub a site belongs to, following parents up (the first hub if none)."""
+        site = self.net.site(site_id)
+        while site.kind is not SiteKind.HUB and site.parent is not None:
+            site = self.net.site(site.parent)
+        return site.id if site.kind is SiteKind.HUB else self.net.hubs[0].id
+
     # -- frequency ----------------------------------------------------------------------------
     def apply_frequency(self) -> set[str]:
         """Defers the orders of villages not due today; returns the villages visited today."""
@@ -291,10 +298,12 @@ class _Builder:
             stations = [s.id for s in self.net.stations if s.parent == hub.id]
             targets = [s for s in stations if station_orders.get(s)]
             if direction is Direction.UP:
+                # a bulk shipper is collected by the trucks of its own hub (its parent, or
+                # its parent station's hub), never by every hub's wave
                 targets += [
                     b.id
                     for b in self.net.of_kind(SiteKind.BULK_SHIPPER)
-                    if station_orders.get(b.id)
+                    if station_orders.get(b.id) and self.hub_of(b.id) == hub.id
                 ]
             if not targets:
                 continue
@@ -412,17 +421,18 @@ class _Builder:
                 groups.setdefault(point.parent, []).append(point.id)
         for station_id in self.serving.values():
             groups.setdefault(station_id, [])
+        by_site: dict[str, list[Order]] = {}
+        for o in self.day.orders:
+            if o.id not in self.deferred:
+                by_site.setdefault(o.site, []).append(o)
+        crossing: dict[str, list[Order]] = {}
+        for o in self.day.orders:
+            if o.id in self.serving and o.id not in self.deferred:
+                crossing.setdefault(self.serving[o.id], []).append(o)
         for station_id, points in groups.items():
-            own = set(points)
             orders = [
-                o
-                for o in self.day.orders
-                if o.id not in self.deferred
-                and (
-                    self.serving.get(o.id) == station_id
-                    or (o.site in own and o.id not in self.serving)
-                )
-            ]
+                o for pt in points for o in by_site.get(pt, ()) if o.id not in self.serving
+            ] + crossing.get(station_id, [])
             built = self.station_problem(
                 station_id,
                 orders,

@@ -204,7 +204,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
             v.earliest_start_s,
             v.latest_end_s
             if v.latest_start_s is None
-            else max(v.earliest_start_s, v.latest_start_s),
+            else min(v.latest_end_s, max(v.earliest_start_s, v.latest_start_s)),
         )
         tdim.CumulVar(model.End(p)).SetRange(v.earliest_start_s, v.latest_end_s)
         tdim.SetSpanUpperBoundForVehicle(v.max_duration_s, p)

@@ -183,9 +183,10 @@ def solve_pyvrp(problem: TierProblem) -> TierSolution:
             tw_early=v.earliest_start_s,
             tw_late=v.latest_end_s,
             shift_duration=v.max_duration_s,
+            # as in the OR-Tools adapter: a start window never reaches past the end of the shift
             start_late=None
             if v.latest_start_s is None
-            else max(v.earliest_start_s, v.latest_start_s),
+            else min(v.latest_end_s, max(v.earliest_start_s, v.latest_start_s)),
             unit_distance_cost=1,
             unit_duration_cost=max(0, round(v.cost_per_s)),
             profile=profiles[(v.vehicle_class, v.cost_per_m)],

@@ -75,3 +75,16 @@ def test_cross_boundary_service_lets_the_nearer_station_serve_a_village(tiny: Sc
     assert served_from == {"s1"}
     handed_over = {s.site for r in plan_.routes for s in r.stops if "o01" in s.drop}
     assert "s1" in handed_over
+
+
+def test_a_county_with_several_hubs_collects_each_bulk_shipper_once() -> None:
+    """Each hub's up wave collects only its own bulk shippers (a shipper in every hub's
+    problem was served by one hub and deferred by another)."""
+    from scenarios.demand import generate_demand
+    from scenarios.synthetic import generate_synthetic
+
+    sc = generate_synthetic(300, seed=3, n_hubs=2)
+    orders = generate_demand(sc, "2026-12-01", 1)
+    day = DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01")
+    plan_ = plan_day(day, time_limit_s=2, workers=2)
+    assert_checked(plan_, day)
