@@ -36,7 +36,7 @@ from networks.coords import Crs, haversine_m
 from networks.errors import UnreachableSite
 from networks.network import Network
 from networks.roads import RoadClass, VehicleClass, junction_key
-from networks.sites import Site
+from networks.sites import Site, Terrain
 
 __all__ = ["UNREACHABLE", "RoadIndex", "Snap", "TravelMatrix", "straight_line_m"]
 
@@ -271,9 +271,19 @@ class RoadIndex:
         n = len(nodes)
         dist = np.full((n, n), UNREACHABLE, dtype=np.int64)
         time = np.full((n, n), UNREACHABLE, dtype=np.int64)
+        # A local matrix (a station and its villages) need not search the whole county: bound
+        # the search by a generous travel time over the sites' spread, then search again,
+        # unbounded, from any source that missed a target (an exact result either way).
+        idx = np.array([self.network.index[s] for s in site_ids])
+        spread = np.ptp(self._site_m[idx], axis=0).sum() if n > 1 else 0.0
+        town = max(vc.speed_kmh(RoadClass.TOWN, Terrain.MOUNTAINS), 5.0) / 3.6
+        bound = (3 * spread / town + 1800) * 100 * _K
         for start in range(0, n, _BATCH):
             src = nodes[start : start + _BATCH]
-            w = dijkstra(g, directed=True, indices=src)[:, nodes]
+            w = dijkstra(g, directed=True, indices=src, limit=bound)[:, nodes]
+            missed = ~np.isfinite(w).all(axis=1)
+            if missed.any():
+                w[missed] = dijkstra(g, directed=True, indices=src[missed])[:, nodes]
             finite = np.isfinite(w)
             wf = np.where(finite, w, 0.0)
             t_cs = np.floor_divide(wf, _K)
