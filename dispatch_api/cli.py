@@ -374,6 +374,37 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _savings(args: argparse.Namespace) -> int:
+    from routing.day import DayInput, plan_day
+    from routing.savings import consolidation_savings, settle
+    from scenarios.bundle import load_bundle
+    from scenarios.demand import generate_demand
+
+    sc = load_bundle(args.scenario, orders=args.orders)
+    date = args.date or sc.date or dt.date.today().isoformat()
+    orders = sc.orders or generate_demand(sc, date, args.seed)
+    day = DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, date)
+    carriers = sorted({o.carrier for o in orders})
+    print(f"{sc.name} {date}: joint plan, then each of {len(carriers)} carriers alone ...")
+
+    def run(d: DayInput) -> Plan:
+        return plan_day(d, time_limit_s=args.time_limit, workers=args.workers)
+
+    joint = run(day)
+    savings = consolidation_savings(day, joint=joint, planner=run)
+    print(savings.table())
+    print("\nSettlement of the joint plan (each route's km and cost shared by the parcels it")
+    print("carries for each carrier):\n")
+    print("| carrier | parcels | km | cost (yuan) | yuan/parcel |")
+    print("|---|---:|---:|---:|---:|")
+    for line in settle(joint, day):
+        print(
+            f"| {line.carrier} | {line.parcels} | {line.km:.1f} | {line.cost:.0f} | "
+            f"{line.cost_per_parcel:.2f} |"
+        )
+    return EXIT_OK
+
+
 def _bench(args: argparse.Namespace) -> int:
     from benchmarks.quality import main as quality_main
 
@@ -441,6 +472,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--lang", choices=("en", "zh"), default="en")
     rp.add_argument("--out", help="folder for the repaired plan (default: PLAN-repair-HHMM)")
     rp.set_defaults(func=_replan)
+
+    sv = sub.add_parser(
+        "savings", help="joint distribution against each carrier alone, and the settlement"
+    )
+    sv.add_argument("scenario")
+    sv.add_argument("--date")
+    sv.add_argument("--orders")
+    sv.add_argument("--seed", type=int, default=7, help="demand seed when orders are generated")
+    sv.add_argument("--time-limit", type=float, default=None, help="search budget per plan (s)")
+    sv.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    sv.set_defaults(func=_savings)
 
     bn = sub.add_parser(
         "bench",
