@@ -392,7 +392,7 @@ class _Builder:
             )
             sol = self.solve(problem)
             tier = Tier.TRUNK_DOWN if direction is Direction.DOWN else Tier.TRUNK_UP
-            self.record(problem, sol, tier, wave.id, fleet, node_orders, direction)
+            self.record(problem, sol, tier, wave.id, fleet, node_orders)
             for i in sol.dropped:
                 node = problem.nodes[i]
                 reason, hint = self.why_dropped(problem, i)
@@ -651,9 +651,7 @@ class _Builder:
         for (problem, node_orders, fleet), sol in zip(problems, solutions, strict=True):
             station = problem.sites[0]
             before = len(self.routes)
-            self.record(
-                problem, sol, Tier.LAST_MILE, down_wave.id, fleet, node_orders, None, prefixes
-            )
+            self.record(problem, sol, Tier.LAST_MILE, down_wave.id, fleet, node_orders, prefixes)
             runs = tuple(r.vehicle for r in self.routes[before:])
             trunks = tuple(sorted(set(trunk_at.get(station, []))))
             self.feeds.append((down_wave.id, station, trunks, runs))
@@ -912,7 +910,6 @@ class _Builder:
         wave: str,
         fleet: Sequence[Vehicle],
         node_orders: Sequence[Sequence[Order]],
-        direction: Direction | None,
         prefixes: Mapping[str, tuple[tuple[Stop, ...], int, bool]] | None = None,
     ) -> None:
         """Turn a tier solution into routes.
