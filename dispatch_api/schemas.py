@@ -325,7 +325,7 @@ class SimulationCreate(SimulationDays):
 
 
 # the values of scenarios.placement's enums, spelt out so the API process does not import the
-# placement solver (CP-SAT) to parse a body; tests/api/test_api_planner.py keeps them equal
+# placement solver (CP-SAT / HiGHS) to parse a body; tests/api/test_api_planner.py keeps them equal
 PlacementModel = Literal["set-cover", "max-cover", "p-median"]
 PlacementLevel = Literal["point", "station"]
 CoverageOf = Literal["villages", "population"]
@@ -357,7 +357,7 @@ class PlacementCreate(_In):
     vehicle_class: Ident | None = None
     """Class whose road distances count (default ``van``, else the lightest)."""
     time_limit_s: Annotated[Finite, Field(gt=0, le=3600)] = 10.0
-    """CP-SAT budget per solve (a safety: the result's status says whether optimality was
+    """Solver budget per solve (a safety: the result's status says whether optimality was
     proven)."""
     curve: bool = True
     """Compute the coverage-versus-points curve."""

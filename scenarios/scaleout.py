@@ -9,7 +9,8 @@ One small interface, :class:`Executor`, with three implementations:
 
 ``executor.map(fn, shared, items)`` calls ``fn(shared, item)`` for every item and returns the
 results **in the order of the items**, whatever the backend and whatever order tasks finish
-in; ``shared`` is sent once per task (local) or put once into the object store (Ray). ``fn``
+in; ``shared`` is pickled once and unpickled once per worker process (local) or put once
+into the object store (Ray). ``fn``
 must be a module-level function (it is pickled by reference).
 
 Simulated days (:mod:`scenarios.whatif`), the placement curve's solves
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -122,8 +125,26 @@ class SerialExecutor(_Closing):
         return out
 
 
+_WORKER_SHARED: dict[str, Any] = {}
+"""In a worker process: the last ``shared`` object by its token, so consecutive tasks of one
+``map`` reuse it — and whatever it caches (a network's road index and matrices) — instead of
+unpickling a fresh copy per task."""
+
+
+def _call_with_shared(fn: Callable[[S, T], R], token: str, blob: bytes, item: T) -> R:
+    shared = _WORKER_SHARED.get(token)
+    if shared is None:
+        _WORKER_SHARED.clear()  # one map at a time: keep only the newest
+        shared = _WORKER_SHARED[token] = pickle.loads(blob)
+    return fn(shared, item)
+
+
 class LocalExecutor(_Closing):
-    """A pool of ``workers`` local processes, started on first use and reused until closed."""
+    """A pool of ``workers`` local processes, started on first use and reused until closed.
+
+    ``shared`` is pickled once per :meth:`map`; each worker unpickles it once and keeps it for
+    the map's later tasks (simulated days then share one road index per worker instead of
+    rebuilding it per day)."""
 
     name = "local"
 
@@ -143,8 +164,11 @@ class LocalExecutor(_Closing):
             return []
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        token = uuid.uuid4().hex
+        blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
         futures: dict[Future[R], int] = {
-            self._pool.submit(fn, shared, item): k for k, item in enumerate(items)
+            self._pool.submit(_call_with_shared, fn, token, blob, item): k
+            for k, item in enumerate(items)
         }
         results: list[Any] = [None] * len(items)
         for done, fut in enumerate(as_completed(futures), start=1):
