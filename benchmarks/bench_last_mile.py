@@ -1,6 +1,7 @@
 """Benchmarks of the last-mile tier: the stations' village runs (deliver and collect on the
 same run, loads at every point, reloads, opening hours, vehicle access), solved by the
-planner's default tier solver (OR-Tools: PyVRP does not model mixed loads and reloads).
+planner's default tier solver (PyVRP on an approximation — mixed loads, reloads — for 70 % of
+the budget, then OR-Tools, which models all of it, from PyVRP's routes).
 
 The problems are the ones a captured day solved (see ``conftest.py``): built outside the timed
 part, each search bounded by a solution limit, so the work is fixed and every solution is the

@@ -198,8 +198,8 @@ def penalised_cost(inst: Instance, plan: Plan, report: CheckReport) -> float:
 
 # ----------------------------------------------------------------------------- captured days
 def default_solve(problem: TierProblem) -> TierSolution:
-    """The planner's own tier solver: what ``plan_day`` uses when it is given none (PyVRP
-    where it models a problem exactly, then OR-Tools; OR-Tools alone elsewhere)."""
+    """The planner's own tier solver: what ``plan_day`` uses when it is given none (PyVRP,
+    exact or approximate, then OR-Tools; OR-Tools alone for repairs under way)."""
     return day_module._default_solve(problem)
 
 

@@ -60,8 +60,9 @@ Solve = Callable[[TierProblem], TierSolution]
 
 
 def _default_solve(problem: TierProblem) -> TierSolution:
-    """PyVRP where it models the problem exactly (its routes then loaded, checked and
-    polished by OR-Tools), OR-Tools alone everywhere else (see routing/pyvrp_adapter.py)."""
+    """PyVRP where it models the problem exactly or approximates it (the village runs), its
+    routes then loaded, checked and polished by OR-Tools; OR-Tools alone for repairs under
+    way (see routing/pyvrp_adapter.py)."""
     from routing.pyvrp_adapter import solve_hybrid
 
     return solve_hybrid(problem)

@@ -27,14 +27,18 @@ from numpy.typing import NDArray
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from routing.problem import SolveStatus, TierProblem, TierSolution, TierVisit
+from routing.problem import (
+    HANDLING_S_PER_PARCEL,
+    SolveStatus,
+    TierProblem,
+    TierSolution,
+    TierVisit,
+)
 
 __all__ = ["solve_ortools"]
 
 _HORIZON_S = 48 * 3600
 _BIG = 10**12
-_HANDLING_S_PER_PARCEL = 2
-"""Loading or unloading one parcel at the depot (seconds) on reload-capable runs."""
 
 _INSERTION_LNS = (
     "use_global_cheapest_insertion_path_lns",
@@ -145,7 +149,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     service = np.array(
         [0] * n_anchor
         + [n.service_s for n in problem.nodes]
-        + [_HANDLING_S_PER_PARCEL * copy_parcels(c) for c in copies],
+        + [HANDLING_S_PER_PARCEL * copy_parcels(c) for c in copies],
         dtype=np.int64,
     )
     starts = [start_anchor.get(p, anchor[v.depot]) for p, v in enumerate(vehicles)]

@@ -24,6 +24,7 @@ from networks import InvalidScenario
 
 __all__ = [
     "COST_UNIT",
+    "HANDLING_S_PER_PARCEL",
     "Resources",
     "SolveStatus",
     "TierNode",
@@ -38,6 +39,9 @@ COST_UNIT = 1e-4
 
 Resources = tuple[int, int, int]
 """(grams, cubic centimetres, parcels)."""
+
+HANDLING_S_PER_PARCEL = 2
+"""Loading or unloading one parcel at the depot (seconds) on reload-capable runs."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from benchmarks.quality import DEFAULT_SOLVE, main, run_quality
 from routing.day import _default_solve as day_default_solve
 from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
 from routing.problem import SolveStatus, TierProblem
-from routing.pyvrp_adapter import pyvrp_available, solve_hybrid, solve_pyvrp
+from routing.pyvrp_adapter import pyvrp_available, pyvrp_start, solve_hybrid, solve_pyvrp
 from routing.route_cost import evaluate_routes, evaluate_solution
 
 INSTANCES = Path(
@@ -107,12 +107,55 @@ def test_pyvrp_refuses_what_it_does_not_model(c101: Instance) -> None:
         solve_pyvrp(mixed)
 
 
-def test_hybrid_falls_back_to_ortools_on_unsupported_features(c101: Instance) -> None:
+def test_hybrid_falls_back_to_ortools_on_what_pyvrp_cannot_approximate(c101: Instance) -> None:
     problem = _limited(c101, 50)
-    problem = replace(problem, vehicles=tuple(replace(v, range_m=10**9) for v in problem.vehicles))
+    soft = replace(problem.nodes[0], soft_latest=(problem.nodes[0].window[1], 1))
+    problem = replace(problem, nodes=(soft, *problem.nodes[1:]))
     solution = solve_hybrid(problem)
     assert solution.backend == "ortools"
     assert evaluate_solution(problem, solution).feasible
+
+
+@needs_pyvrp
+def test_hybrid_starts_ortools_from_pyvrp_where_pyvrp_approximates(c101: Instance) -> None:
+    """A range limit PyVRP models only on the priced distance: its routes are OR-Tools'
+    start, OR-Tools' answer is returned, and the evaluator finds it feasible."""
+    problem = _limited(c101, 100)
+    problem = replace(problem, vehicles=tuple(replace(v, range_m=10**9) for v in problem.vehicles))
+    solution = solve_hybrid(problem)
+    assert solution.backend == "pyvrp-start+ortools"
+    ev = evaluate_solution(problem, solution)
+    assert ev.feasible, ev.violations
+    assert not solution.dropped
+
+
+@needs_pyvrp
+def test_pyvrp_start_keeps_stops_off_vehicles_that_may_not_serve_them(c101: Instance) -> None:
+    """Half the stops allowed on vehicle 0 only (the bulky parcels' rule): PyVRP's start never
+    puts them elsewhere, and the polished answer keeps to it."""
+    problem = _limited(c101, 100)
+    nodes = tuple(
+        replace(n, allowed=(0,)) if i % 2 == 0 else n for i, n in enumerate(problem.nodes[:12])
+    )
+    small = replace(problem, nodes=nodes, vehicles=problem.vehicles[:4])
+    start = pyvrp_start(small)
+    assert start.status is SolveStatus.FEASIBLE
+    for p, trips in enumerate(start.routes):
+        for _, visits, _ in trips:
+            assert all(nodes[v.node].allowed in (None, (0,)) for v in visits)
+            assert p == 0 or all(nodes[v.node].allowed is None for v in visits)
+    solution = solve_hybrid(small)
+    assert solution.backend == "pyvrp-start+ortools"
+    ev = evaluate_solution(small, solution)
+    assert ev.feasible, ev.violations
+
+
+@needs_pyvrp
+def test_pyvrp_start_refuses_what_it_cannot_approximate(c101: Instance) -> None:
+    problem = _limited(c101, 10)
+    under_way = replace(problem, vehicles=(replace(problem.vehicles[0], start_site=problem.sites[1]),))
+    with pytest.raises(NotImplementedError, match="under way"):
+        pyvrp_start(under_way)
 
 
 def test_harness_measures_the_daily_plans_default_solver() -> None:
