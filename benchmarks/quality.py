@@ -13,8 +13,10 @@ Gehring–Homberger VRPTW under the DIMACS convention, see that folder's README)
   its timeout), each built from the instance as a typical user would;
 * on request (``--solver``): ``countyroute-hybrid``
   (:func:`routing.pyvrp_adapter.solve_hybrid`: PyVRP for 95 % of the budget, then the
-  OR-Tools model checks its routes and polishes them), ``countyroute-ortools`` and
-  ``countyroute-pyvrp``: the core's backends on the same ``TierProblem``.
+  OR-Tools model checks its routes and polishes them), ``countyroute-2cores`` (the same
+  with two PyVRP seeds at once on two cores, the cheaper polished; ``cores_used`` = 2),
+  ``countyroute-ortools`` and ``countyroute-pyvrp``: the core's backends on the same
+  ``TierProblem``.
 
 Solvers run one at a time, seed 0. Every cost is recomputed from the returned routes by
 :func:`routing.route_cost.evaluate_routes`, never taken from a solver. Rows go to
@@ -41,6 +43,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -134,12 +137,14 @@ def _countyroute(inst: Instance, budget_s: float) -> Run:
     return _countyroute_with(DEFAULT_SOLVE)(inst, budget_s)
 
 
-def _countyroute_with(solve: Callable[[TierProblem], TierSolution]) -> Callable[..., Run]:
+def _countyroute_with(
+    solve: Callable[[TierProblem], TierSolution], cores: int = 1
+) -> Callable[..., Run]:
     def run(inst: Instance, budget_s: float) -> Run:
         problem = instance_to_problem(inst, time_limit_s=budget_s, seed=SEED)
         solution = solve(problem)
         note = "" if solution.status is SolveStatus.FEASIBLE else solution.status.value
-        return Run(solution_routes(problem, solution), 1, solution.backend, note)
+        return Run(solution_routes(problem, solution), cores, solution.backend, note)
 
     return run
 
@@ -290,6 +295,7 @@ SOLVERS: dict[str, Callable[[Instance, float], Run]] = {
     "vroom": _vroom,
     # the core's backends, for measuring the default's parts (not run unless named)
     "countyroute-hybrid": _countyroute_with(solve_hybrid),
+    "countyroute-2cores": _countyroute_with(partial(solve_hybrid, cores=2), cores=2),
     "countyroute-ortools": _countyroute_with(solve_ortools),
     "countyroute-pyvrp": _countyroute_with(solve_pyvrp),
 }

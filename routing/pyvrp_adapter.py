@@ -33,6 +33,7 @@ import importlib.util
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -359,6 +360,22 @@ def _initial_routes(
     )
 
 
+def _best_of_seeds(problem: TierProblem, cores: int) -> TierSolution:
+    """:func:`solve_pyvrp` with ``cores`` seeds at once (this process runs the first); the
+    cheapest feasible answer, the lowest seed on a tie (deterministic under a solution
+    limit)."""
+    if cores <= 1:
+        return solve_pyvrp(problem)
+    with ProcessPoolExecutor(max_workers=cores - 1) as pool:
+        others = [
+            pool.submit(solve_pyvrp, replace(problem, seed=problem.seed + k))
+            for k in range(1, cores)
+        ]
+        answers = [solve_pyvrp(problem), *(f.result() for f in others)]
+    feasible = [a for a in answers if a.status is SolveStatus.FEASIBLE]
+    return min(feasible, key=lambda a: a.objective) if feasible else answers[0]
+
+
 def _start_then_polish(
     problem: TierProblem, polish: Callable[[TierProblem], TierSolution]
 ) -> TierSolution:
@@ -394,9 +411,14 @@ def solve_hybrid(
     *,
     share: float = HYBRID_PYVRP_SHARE,
     polish: Callable[[TierProblem], TierSolution] = _default_ortools,
+    cores: int = 1,
 ) -> TierSolution:
     """PyVRP for ``share`` of the budget, then OR-Tools from its routes for the rest (at least
     :data:`MIN_POLISH_S`).
+
+    ``cores`` > 1 runs that many PyVRP searches at once, seeds ``seed``, ``seed + 1``, …, in
+    worker processes, and polishes the cheapest (for one big problem on an idle machine; the
+    daily plan uses its cores for the stations instead).
 
     OR-Tools models every constraint: PyVRP's routes are its warm start, so its answer is
     either at least as good (it accepted and polished them) or, if it rejected them, a
@@ -428,8 +450,9 @@ def solve_hybrid(
             return polish(problem)
         return _start_then_polish(problem, polish)
     budget = problem.time_limit_s
-    first = solve_pyvrp(
-        replace(problem, time_limit_s=max(0.01, min(share * budget, budget - MIN_POLISH_S)))
+    first = _best_of_seeds(
+        replace(problem, time_limit_s=max(0.01, min(share * budget, budget - MIN_POLISH_S))),
+        cores,
     )
     left = max(MIN_POLISH_S, budget - (time.perf_counter() - started))
     if first.status is not SolveStatus.FEASIBLE:

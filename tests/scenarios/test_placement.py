@@ -361,7 +361,10 @@ def test_p_median_is_optimal_against_brute_force(case: tuple[PlacementInstance, 
     def cost(cols: list[int]) -> int:
         near = d[:, cols].min(axis=1)
         return int(
-            sum(w * (int(x) if x < UNREACHABLE else far) for w, x in zip(inst.population, near))
+            sum(
+                w * (int(x) if x < UNREACHABLE else far)
+                for w, x in zip(inst.population, near, strict=True)
+            )
         )
 
     best = None
