@@ -153,7 +153,9 @@ def test_pyvrp_start_keeps_stops_off_vehicles_that_may_not_serve_them(c101: Inst
 @needs_pyvrp
 def test_pyvrp_start_refuses_what_it_cannot_approximate(c101: Instance) -> None:
     problem = _limited(c101, 10)
-    under_way = replace(problem, vehicles=(replace(problem.vehicles[0], start_site=problem.sites[1]),))
+    under_way = replace(
+        problem, vehicles=(replace(problem.vehicles[0], start_site=problem.sites[1]),)
+    )
     with pytest.raises(NotImplementedError, match="under way"):
         pyvrp_start(under_way)
 
