@@ -498,7 +498,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.summarize:
         print(summarize([r for p in args.summarize for r in read_csv(p)]))
         return 0
-    solvers = args.solver or ["countyroute", *(PEERS if args.peers else ())]
+    # --peers adds the peers to the named solvers (default: countyroute)
+    solvers = list(
+        dict.fromkeys([*(args.solver or ["countyroute"]), *(PEERS if args.peers else ())])
+    )
     budgets = args.budget or [5.0]
     if any(not math.isfinite(b) or b <= 0 for b in budgets):
         parser.error("--budget must be a positive number of seconds")
