@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import time
 import tomllib
@@ -239,6 +240,8 @@ class _Reader:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.fail(f"expected {kind.__name__}, got {value!r}", key)
+        if kind is float and not math.isfinite(value):  # TOML allows inf and nan
+            raise self.fail(f"expected a finite number, got {value!r}", key)
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -297,9 +300,12 @@ def parse_change(doc: Mapping[str, Any], source: str = "change") -> Change:
     for key, raw in pol.doc.items():
         name, conv = _POLICY[key]
         try:
-            policy.append((name, conv(raw)))
-        except (TypeError, ValueError) as exc:
+            value = conv(raw)
+        except (TypeError, ValueError, OverflowError) as exc:
             raise pol.fail(f"bad value {raw!r}: {exc}", key) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise pol.fail(f"expected a finite number, got {raw!r}", key)
+        policy.append((name, value))
     carriers = top.table("carriers")
     carriers.known("alone")
     points = top.table("points")

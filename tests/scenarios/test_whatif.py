@@ -79,6 +79,12 @@ BAD_CHANGES = [
      "bus_lines[0]", "departures"),  # not a time of day
     ({"bus_lines": [{"id": "b", "station": "s1", "villages": ["v1"], "departures": []}]},
      "bus_lines[0]", "departures"),  # a line without trips
+    ({"bus_lines": [{"id": "b", "station": "s1", "villages": ["v1"], "departures": ["09:00"],
+                     "round_trip_min": float("inf")}]},
+     "bus_lines[0]", "round_trip_min"),  # TOML's inf: was an OverflowError
+    ({"policy": {"cross_dock_min": float("inf")}}, "[policy] ", "cross_dock_min"),
+    ({"policy": {"deferral_cost_per_parcel": float("nan")}}, "[policy] ", "deferral_cost_per_parcel"),
+    ({"demand": {"growth_per_year": float("inf")}}, "[demand] ", "growth_per_year"),
     ({"schema_version": 2}, "", "schema_version"),  # from the future
     ({"colour": "red"}, "", "colour"),  # unknown top-level key
 ]  # fmt: skip
