@@ -1,10 +1,8 @@
 """Dispatchers' plan edits: move a stop, pin a village to a route.
 
-An edit rearranges visits; the touched routes are re-timed (arrival = previous departure +
-travel time from the network's matrix, service starts when the site opens, loads recomputed
-per trip) and the whole plan then goes through :func:`routing.check.check_plan`. Only a plan
-the checker passes is accepted; otherwise the violations are the answer. Re-timing is
-arithmetic on the core's own matrices, not search: no solver runs here.
+An edit rearranges visits; the touched routes are re-timed (:func:`routing.retime.retime`)
+and the whole plan then goes through :func:`routing.check.check_plan`. Only a plan the checker
+passes is accepted; otherwise the violations are the answer. No solver runs here.
 
 **Pins.** A pin ties a village point to a vehicle. The plan keeps its pins in its settings
 (``pin:<village point> = <vehicle>``: :func:`pins_of`, :func:`with_pins`), so they outlive
@@ -22,10 +20,10 @@ from dispatch_api.schemas import MoveStop, PinVillage
 from dispatch_api.views import find_route
 from routing.check import CheckReport, check_plan
 from routing.day import DayInput
-from routing.model import Order, Vehicle
-from routing.plan import Load, Plan, Route, Stop, StopKind, Tier
+from routing.plan import Plan, Route, Stop, StopKind, Tier
+from routing.retime import retime
 
-__all__ = ["PIN_PREFIX", "apply_edit", "pins_of", "retime", "unmet_pins", "with_pins"]
+__all__ = ["PIN_PREFIX", "apply_edit", "pins_of", "unmet_pins", "with_pins"]
 
 PIN_PREFIX = "pin:"
 """Plan settings ``pin:<village point>`` hold the vehicle the village is pinned to."""
@@ -63,100 +61,6 @@ def unmet_pins(plan: Plan, pins: Mapping[str, str]) -> dict[str, list[str]]:
                 if r.vehicle not in out[s.site]:
                     out[s.site].append(r.vehicle)
     return out
-
-
-def _load(ids: tuple[str, ...], orders: Mapping[str, Order]) -> Load:
-    total = Load()
-    for oid in ids:
-        o = orders.get(oid)
-        if o is not None:
-            total = total + Load(o.weight_kg, o.volume_m3, o.parcels)
-    return total
-
-
-def retime(route: Route, day: DayInput, vehicle: Vehicle) -> Route:
-    """The route with times, trips, loads, distance and cost recomputed from its stop order."""
-    net, policy = day.network, day.policy
-    orders = {o.id: o for o in day.orders}
-    sites = tuple(dict.fromkeys(s.site for s in route.stops))
-    m = net.road_index.matrix(sites, route.vehicle_class)
-    pos = {s: i for i, s in enumerate(sites)}
-    out: list[Stop] = []
-    trip = 0
-    dist = 0
-    # which visits belong to which trip: count reloads before each stop
-    trip_of: list[int] = []
-    k = 0
-    for s in route.stops:
-        if s.kind is StopKind.RELOAD:
-            k += 1
-        trip_of.append(k)
-    trip_drops: dict[int, tuple[str, ...]] = {}
-    for s, t in zip(route.stops, trip_of, strict=True):
-        if s.kind is StopKind.VISIT:
-            trip_drops[t] = trip_drops.get(t, ()) + s.drop
-    load = Load()
-    for i, s in enumerate(route.stops):
-        trip = trip_of[i]
-        if i == 0:
-            load = _load(trip_drops.get(0, ()), orders)
-            out.append(replace(s, trip=0, load_after=load.rounded()))
-            continue
-        prev = out[-1]
-        a, b = pos[prev.site], pos[s.site]
-        dist += int(m.distance_m[a, b])
-        arrival = prev.departure_s + int(m.time_s[a, b])
-        if s.kind is StopKind.VISIT:
-            site = net.site(s.site)
-            parcels = sum(orders[o].parcels for o in (*s.drop, *s.collect) if o in orders)
-            if route.tier is Tier.LAST_MILE:
-                service = round(site.service_fixed_s + site.service_per_parcel_s * parcels)
-                start = max(arrival, site.opens_s)
-            else:
-                service = round(
-                    policy.trunk_service_fixed_s + policy.trunk_service_per_parcel_s * parcels
-                )
-                start = max(arrival, s.start_s)
-            load = load - _load(s.drop, orders) + _load(s.collect, orders)
-            out.append(
-                replace(
-                    s,
-                    arrival_s=arrival,
-                    start_s=start,
-                    departure_s=start + service,
-                    trip=trip,
-                    load_after=load.rounded(),
-                )
-            )
-        elif s.kind is StopKind.RELOAD:
-            dwell = s.departure_s - s.start_s
-            departure = max(s.departure_s, arrival + dwell)
-            load = _load(trip_drops.get(trip, ()), orders)
-            out.append(
-                replace(
-                    s,
-                    arrival_s=arrival,
-                    start_s=arrival,
-                    departure_s=departure,
-                    trip=trip,
-                    load_after=load.rounded(),
-                )
-            )
-        else:
-            load = Load()
-            out.append(
-                replace(
-                    s,
-                    arrival_s=arrival,
-                    start_s=arrival,
-                    departure_s=arrival,
-                    trip=trip,
-                    load_after=Load(),
-                )
-            )
-    hours = (out[-1].departure_s - out[0].departure_s) / 3600
-    cost = vehicle.fixed_cost + vehicle.cost_per_km * dist / 1000 + vehicle.cost_per_hour * hours
-    return replace(route, stops=tuple(out), distance_m=dist, cost=round(cost, 2))
 
 
 def _route(plan: Plan, label: str, field: str) -> tuple[int, Route]:

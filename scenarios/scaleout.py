@@ -9,8 +9,9 @@ One small interface, :class:`Executor`, with three implementations:
 
 ``executor.map(fn, shared, items)`` calls ``fn(shared, item)`` for every item and returns the
 results **in the order of the items**, whatever the backend and whatever order tasks finish
-in; ``shared`` is pickled once and unpickled once per worker process (local) or put once
-into the object store (Ray). ``fn``
+in; ``shared`` is pickled once and unpickled once per worker process (local), or put once
+into the object store and fetched once per Ray worker process, so what it caches (a network's
+road index and matrices) serves every task of the map that lands there. ``fn``
 must be a module-level function (it is pickled by reference).
 
 Simulated days (:mod:`scenarios.whatif`), the placement curve's solves
@@ -139,6 +140,17 @@ def _call_with_shared(fn: Callable[[S, T], R], token: str, blob: bytes, item: T)
     return fn(shared, item)
 
 
+def _ray_call(fn: Callable[[S, T], R], token: str, holder: list[Any], item: T) -> R:
+    """A Ray task: the shared object fetched once per worker process and map (as local)."""
+    shared = _WORKER_SHARED.get(token)
+    if shared is None:
+        import ray  # type: ignore[import-not-found,unused-ignore]
+
+        _WORKER_SHARED.clear()
+        shared = _WORKER_SHARED[token] = ray.get(holder[0])
+    return fn(shared, item)
+
+
 class LocalExecutor(_Closing):
     """A pool of ``workers`` local processes, started on first use and reused until closed.
 
@@ -239,9 +251,10 @@ class RayExecutor(_Closing):
         if not items:
             return []
         ray = self._ray
-        remote = ray.remote(num_cpus=1)(fn)
-        ref = ray.put(shared)
-        refs = [remote.remote(ref, item) for item in items]
+        remote = ray.remote(num_cpus=1)(_ray_call)
+        token = uuid.uuid4().hex
+        holder = [ray.put(shared)]  # inside a list, so Ray passes the reference, not the value
+        refs = [remote.remote(fn, token, holder, item) for item in items]
         pending = list(refs)
         done = 0
         while pending:
