@@ -341,9 +341,10 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         params.first_solution_strategy = fallback
         params.time_limit.FromMilliseconds(max(1, round(left_s * 1000)))
         solution = model.SolveWithParameters(params)
-    if warm is None and (solution is None or _none_performed(model, solution, problem)):
+    if solution is None or _none_performed(model, solution, problem):
         # The time limit bounds the improvement, not the search for a first plan: under load a
-        # tight budget can run out before insertion has placed anything (every stop dropped).
+        # tight budget can run out before insertion has placed anything (every stop dropped),
+        # or before a warm start was accepted.
         params.first_solution_strategy = (
             routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         )
