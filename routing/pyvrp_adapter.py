@@ -253,6 +253,8 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
     dims = [r for r in range(3) if any(n.delivery[r] or n.pickup[r] for n in nodes)]
     groups: dict[tuple[object, ...], list[int]] = {}
     for p, v in enumerate(vehicles):
+        if v.latest_end_s - reload_s < v.earliest_start_s:
+            continue  # its shift is over before it can leave: no route (as in OR-Tools)
         sig = (
             v.vehicle_class,
             v.cost_per_m,
@@ -266,6 +268,8 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
             *((v.range_m, v.max_trips, banned(p)) if approximate else ()),
         )
         groups.setdefault(sig, []).append(p)
+    if not groups:
+        return _empty(problem, SolveStatus.NO_SOLUTION, time.perf_counter() - started, "pyvrp")
     type_members: list[list[int]] = []
     for members in groups.values():
         v = vehicles[members[0]]
@@ -288,7 +292,7 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
             # as in the OR-Tools adapter: a start window never reaches past the end of the shift
             start_late=None
             if v.latest_start_s is None
-            else min(v.latest_end_s, max(v.earliest_start_s, v.latest_start_s)),
+            else min(v.latest_end_s - reload_s, max(v.earliest_start_s, v.latest_start_s)),
             unit_distance_cost=1,
             unit_duration_cost=max(0, round(v.cost_per_s)),
             profile=profiles[(v.vehicle_class, v.cost_per_m, banned(members[0]))],
@@ -381,9 +385,14 @@ def _start_then_polish(
 ) -> TierSolution:
     started = time.perf_counter()
     budget = problem.time_limit_s
-    first = pyvrp_start(
-        replace(problem, time_limit_s=max(0.01, min(START_SHARE * budget, budget - MIN_POLISH_S)))
-    )
+    try:
+        first = pyvrp_start(
+            replace(
+                problem, time_limit_s=max(0.01, min(START_SHARE * budget, budget - MIN_POLISH_S))
+            )
+        )
+    except ValueError:  # PyVRP refuses the approximation (data out of its ranges): no start
+        first = _empty(problem, SolveStatus.NO_SOLUTION, 0.0, "pyvrp")
     left = max(MIN_POLISH_S, budget - (time.perf_counter() - started))
     if first.status is not SolveStatus.FEASIBLE:
         return replace(polish(replace(problem, time_limit_s=left)), backend="ortools")

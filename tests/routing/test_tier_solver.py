@@ -24,6 +24,7 @@ from routing.problem import (
     TierSolution,
     TierVehicle,
 )
+from routing.pyvrp_adapter import pyvrp_available, pyvrp_start, solve_hybrid
 
 SPEED_M_PER_S = 10  # every hand-made matrix drives at 36 km/h: time_s = distance_m / 10
 DAY = (0, 36_000)
@@ -464,3 +465,35 @@ def test_warm_start_is_improved_to_the_optimum(line4: TierProblem) -> None:
     warm = replace(line4, initial_routes=(("van", (("e", "c", "b", "a"),)),))
     sol = solve(warm)
     assert trips_of(warm, sol) == [["a", "b", "c", "e"]]
+
+
+# ------------------------------------------------- the default solver on village-run features
+needs_pyvrp = pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
+
+
+@needs_pyvrp
+def test_the_default_solver_starts_reload_runs_from_pyvrp() -> None:
+    """The reload case above through the planner's default solver: PyVRP's approximation
+    gives the start, OR-Tools' answer passes the independent oracle with the same trips."""
+    sites = ("D", "a", "b")
+    nodes = [node("a", delivery=(60, 0, 1)), node("b", delivery=(60, 0, 1))]
+    p = problem(sites, nodes, [vehicle(max_trips=2)], {"van": LINE[:3, :3]})
+    sol = solve_hybrid(p)
+    assert sol.backend == "pyvrp-start+ortools"
+    verify(p, sol)
+    assert sorted(trips_of(p, sol)) == [["a"], ["b"]]
+
+
+@needs_pyvrp
+def test_pyvrp_start_leaves_out_a_vehicle_whose_shift_is_over() -> None:
+    """A vehicle with less shift left than one reload (a late trunk) gets no route and the
+    other one serves everything (this once stopped a 5,000-point day with a PyVRP error)."""
+    late = replace(vehicle("late", max_trips=2), earliest_start_s=DAY[1] - 30)
+    p = problem(LINE_SITES, [node(s) for s in LINE_SITES[1:]], [late, vehicle(max_trips=2)],
+                {"van": LINE})  # fmt: skip
+    start = pyvrp_start(p)
+    assert start.status is SolveStatus.FEASIBLE
+    assert not start.routes[0] and start.routes[1] and not start.dropped
+    sol = solve_hybrid(p)
+    verify(p, sol)
+    assert not sol.routes[0] and not sol.dropped
