@@ -17,7 +17,8 @@ Refused by :func:`solve_pyvrp` with :class:`NotImplementedError` naming the feat
 way, release times and parcels on board (the OR-Tools model adds load-dependent handling
 time at the depot for these), several depots, range limits, vehicle–stop compatibility and
 soft windows. :func:`pyvrp_start` approximates the first ones — mixed loads, reloads, range,
-compatibility: the village runs — closely enough for a warm start (see its docstring). A warm start (``initial_routes``) is a hint and is ignored here. Matrices are
+compatibility: the village runs — closely enough for a warm start (see its docstring). A
+warm start given to PyVRP (``initial_routes``) is a hint and is ignored here. Matrices are
 assumed to have a zero diagonal (stops at one site share a PyVRP location).
 
 :func:`solve_hybrid` is what the quality benchmarks measure as the product default: PyVRP
@@ -380,6 +381,19 @@ def _best_of_seeds(problem: TierProblem, cores: int) -> TierSolution:
     return min(feasible, key=lambda a: a.objective) if feasible else answers[0]
 
 
+def _polish_problem(problem: TierProblem, first: TierSolution, left_s: float) -> TierProblem:
+    """OR-Tools' part: PyVRP's routes as the warm start, the time left (or, under a solution
+    limit, one solution per :data:`POLISH_SOLUTIONS_PER`)."""
+    return replace(
+        problem,
+        initial_routes=_initial_routes(problem, first),
+        time_limit_s=left_s,
+        solution_limit=None
+        if problem.solution_limit is None
+        else max(1, problem.solution_limit // POLISH_SOLUTIONS_PER),
+    )
+
+
 def _start_then_polish(
     problem: TierProblem, polish: Callable[[TierProblem], TierSolution]
 ) -> TierSolution:
@@ -396,16 +410,7 @@ def _start_then_polish(
     left = max(MIN_POLISH_S, budget - (time.perf_counter() - started))
     if first.status is not SolveStatus.FEASIBLE:
         return replace(polish(replace(problem, time_limit_s=left)), backend="ortools")
-    second = polish(
-        replace(
-            problem,
-            initial_routes=_initial_routes(problem, first),
-            time_limit_s=left,
-            solution_limit=None
-            if problem.solution_limit is None
-            else max(1, problem.solution_limit // POLISH_SOLUTIONS_PER),
-        )
-    )
+    second = polish(_polish_problem(problem, first, left))
     return replace(second, wall_s=time.perf_counter() - started, backend="pyvrp-start+ortools")
 
 
@@ -466,15 +471,7 @@ def solve_hybrid(
     left = max(MIN_POLISH_S, budget - (time.perf_counter() - started))
     if first.status is not SolveStatus.FEASIBLE:
         return replace(polish(replace(problem, time_limit_s=left)), backend="ortools")
-    warm = replace(
-        problem,
-        initial_routes=_initial_routes(problem, first),
-        time_limit_s=left,
-        solution_limit=None
-        if problem.solution_limit is None
-        else max(1, problem.solution_limit // POLISH_SOLUTIONS_PER),
-    )
-    second = polish(warm)
+    second = polish(_polish_problem(problem, first, left))
     wall = time.perf_counter() - started
     ev_first = evaluate_solution(problem, first)
     ev_second = evaluate_solution(problem, second)
