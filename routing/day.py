@@ -567,6 +567,7 @@ class _Builder:
                             pickup=resources(load_of(up)),
                             service_s=self.service_s(pt, parcels),
                             window=(site.opens_s, max(site.opens_s, close)),
+                            setup_s=min(round(site.service_fixed_s), self.service_s(pt, parcels)),
                             penalty=_penalty(chunk, p, p.poor_village_weight if site.poor else 1.0),
                             allowed=allowed,
                             orders=tuple(o.id for o in chunk),
@@ -967,7 +968,15 @@ class _Builder:
                     total_m += int(dist[pos[prev_site], pos[node.site]])
                     arrive = prev_dep + travel
                     start = max(arrive, v.start_s)
-                    dep = start + node.service_s
+                    last = stops[-1] if len(stops) > len(done) else None
+                    same_visit = (
+                        last is not None
+                        and last.kind is StopKind.VISIT
+                        and last.site == node.site
+                        and last.trip == trip0 + k
+                    )
+                    # straight on at the same site: its setup was paid (TierNode.setup_s)
+                    dep = start + node.service_s - (node.setup_s if same_visit else 0)
                     orders = node_orders[v.node]
                     drop = tuple(o.id for o in orders if o.direction is Direction.DOWN)
                     collect = tuple(o.id for o in orders if o.direction is Direction.UP)
@@ -987,13 +996,7 @@ class _Builder:
                         collect,
                         load.rounded(),
                     )
-                    last = stops[-1] if len(stops) > len(done) else None
-                    if (
-                        last is not None
-                        and last.kind is StopKind.VISIT
-                        and last.site == node.site
-                        and last.trip == here.trip
-                    ):
+                    if same_visit and last is not None:
                         # two loads at one village (its parcels and its bulky ones, or drops
                         # and collections) are one stop for the courier
                         here = replace(

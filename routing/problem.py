@@ -70,6 +70,10 @@ class TierNode:
     onboard: bool = False
     """The deliveries are already on board the single ``allowed`` vehicle: only its current
     (first) trip can drop them."""
+    setup_s: int = 0
+    """The fixed part of ``service_s`` (parking, finding the keeper), paid once per visit of a
+    site: a vehicle going straight on to another stop at the same site (a village's drops
+    and then its collections, or its bulky parcels) does not pay it again there."""
 
 
 @dataclass(frozen=True, slots=True)
