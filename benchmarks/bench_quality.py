@@ -8,25 +8,17 @@ best-known solutions is ``python -m benchmarks.quality`` (see ``benchmarks/RESUL
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks.quality import DEFAULT_SOLVE
+from benchmarks.quality import INSTANCES_DIR as INSTANCES
 from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
 from routing.problem import SolveStatus, TierProblem, TierSolution
 from routing.pyvrp_adapter import pyvrp_available, solve_hybrid
 from routing.route_cost import evaluate_routes
-
-INSTANCES = Path(
-    os.environ.get(
-        "COUNTYROUTE_INSTANCES",
-        Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "instances",
-    )
-)
 
 pytestmark = pytest.mark.skipif(
     not (INSTANCES / "C101.txt").exists(), reason=f"benchmark instances not found in {INSTANCES}"

@@ -43,7 +43,6 @@ import argparse
 import datetime as dt
 import functools
 import gc
-import importlib.metadata
 import json
 import os
 import platform
@@ -61,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.quality import cpu_model, versions
 from networks import Network, SiteKind
 from networks.matrices import RoadIndex
 from routing import day as day_module
@@ -546,23 +546,11 @@ def fit_exponent(sizes: Sequence[float], values: Sequence[float]) -> float:
 
 def machine() -> list[str]:
     """CPU, cores, memory, library versions and date, one markdown bullet each."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    versions = []
-    for name in ("ortools", "pyvrp", "numpy", "scipy"):
-        try:
-            versions.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{name} (not installed)")
+    libs = ", ".join(versions(("ortools", "pyvrp", "numpy", "scipy")))
     return [
-        f"- CPU: {model}, {os.cpu_count()} cores; RAM {ram:.0f} GiB",
-        f"- Python {platform.python_version()}, {', '.join(versions)}",
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores; RAM {ram:.0f} GiB",
+        f"- Python {platform.python_version()}, {libs}",
         f"- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average before the run "
         f"{os.getloadavg()[0]:.1f}",
     ]

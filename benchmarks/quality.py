@@ -462,24 +462,33 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def machine_info() -> str:
-    """CPU, cores and library versions, for the table's caption."""
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
     try:
         with open("/proc/cpuinfo") as fh:
-            cpu = next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
+            return next(line.split(":", 1)[1].strip() for line in fh if "model name" in line)
     except (OSError, StopIteration):
-        pass
-    versions = []
-    for dist in ("ortools", "pyvrp", "pyvroom", "vrplib"):
+        return platform.processor() or platform.machine()
+
+
+def versions(dists: Sequence[str]) -> list[str]:
+    """``"name version"`` of each distribution, or ``"name (not installed)"``."""
+    out = []
+    for dist in dists:
         try:
-            versions.append(f"{dist} {importlib.metadata.version(dist)}")
+            out.append(f"{dist} {importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{dist} (not installed)")
+            out.append(f"{dist} (not installed)")
+    return out
+
+
+def machine_info() -> str:
+    """CPU, cores and library versions, for the table's caption."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
-        f"{cpu}, {os.cpu_count()} cores, load average {load}, "
-        f"Python {platform.python_version()}; " + ", ".join(versions)
+        f"{cpu_model()}, {os.cpu_count()} cores, load average {load}, "
+        f"Python {platform.python_version()}; "
+        + ", ".join(versions(("ortools", "pyvrp", "pyvroom", "vrplib")))
     )
 
 

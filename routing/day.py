@@ -559,15 +559,16 @@ class _Builder:
                     up = [o for o in chunk if o.direction is Direction.UP]
                     close = min(site.closes_s, p.village_cutoff_s) if up else site.closes_s
                     parcels = sum(o.parcels for o in chunk)
+                    service = self.service_s(pt, parcels)
                     nodes.append(
                         TierNode(
                             key=f"{pt}#{tag}#{k}",
                             site=pt,
                             delivery=resources(load_of(down)),
                             pickup=resources(load_of(up)),
-                            service_s=self.service_s(pt, parcels),
+                            service_s=service,
                             window=(site.opens_s, max(site.opens_s, close)),
-                            setup_s=min(round(site.service_fixed_s), self.service_s(pt, parcels)),
+                            setup_s=min(round(site.service_fixed_s), service),
                             penalty=_penalty(chunk, p, p.poor_village_weight if site.poor else 1.0),
                             allowed=allowed,
                             orders=tuple(o.id for o in chunk),
@@ -969,14 +970,17 @@ class _Builder:
                     arrive = prev_dep + travel
                     start = max(arrive, v.start_s)
                     last = stops[-1] if len(stops) > len(done) else None
-                    same_visit = (
-                        last is not None
+                    # straight on at the same site (same trip): one stop for the courier,
+                    # and its setup was paid already (TierNode.setup_s)
+                    into = (
+                        last
+                        if last is not None
                         and last.kind is StopKind.VISIT
                         and last.site == node.site
                         and last.trip == trip0 + k
+                        else None
                     )
-                    # straight on at the same site: its setup was paid (TierNode.setup_s)
-                    dep = start + node.service_s - (node.setup_s if same_visit else 0)
+                    dep = start + node.service_s - (node.setup_s if into is not None else 0)
                     orders = node_orders[v.node]
                     drop = tuple(o.id for o in orders if o.direction is Direction.DOWN)
                     collect = tuple(o.id for o in orders if o.direction is Direction.UP)
@@ -996,14 +1000,14 @@ class _Builder:
                         collect,
                         load.rounded(),
                     )
-                    if same_visit and last is not None:
+                    if into is not None:
                         # two loads at one village (its parcels and its bulky ones, or drops
                         # and collections) are one stop for the courier
                         here = replace(
-                            last,
+                            into,
                             departure_s=dep,
-                            drop=last.drop + drop,
-                            collect=last.collect + collect,
+                            drop=into.drop + drop,
+                            collect=into.collect + collect,
                             load_after=here.load_after,
                         )
                         stops[-1] = here

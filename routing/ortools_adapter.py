@@ -153,12 +153,14 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         dtype=np.int64,
     )
     # going straight from one stop to another at the same site skips the second one's setup
-    stop_sites = np.array([site_pos[n.site] for n in problem.nodes], dtype=np.int64)
-    same_site_setup = np.where(
-        (stop_sites[:, None] == stop_sites[None, :]) & ~np.eye(n_stops, dtype=bool),
-        np.array([n.setup_s for n in problem.nodes], dtype=np.int64)[None, :],
-        0,
-    )
+    same_site_setup = None
+    if any(n.setup_s for n in problem.nodes):
+        stop_sites = np.array([site_pos[n.site] for n in problem.nodes], dtype=np.int64)
+        same_site_setup = np.where(
+            (stop_sites[:, None] == stop_sites[None, :]) & ~np.eye(n_stops, dtype=bool),
+            np.array([n.setup_s for n in problem.nodes], dtype=np.int64)[None, :],
+            0,
+        )
     starts = [start_anchor.get(p, anchor[v.depot]) for p, v in enumerate(vehicles)]
     ends = [anchor[v.depot] for v in vehicles]
     manager = pywrapcp.RoutingIndexManager(n_nodes, n_veh, starts, ends)
@@ -175,7 +177,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
             idx = node_sites(v.depot)
             d = problem.distance_m[v.vehicle_class][np.ix_(idx, idx)]
             t = problem.time_s[v.vehicle_class][np.ix_(idx, idx)] + service[:, None]
-            if same_site_setup.any():  # one setup per visit of a site (TierNode.setup_s)
+            if same_site_setup is not None:  # one setup per visit of a site (TierNode.setup_s)
                 t[stop_node0:copy_node0, stop_node0:copy_node0] -= same_site_setup
             if copies:  # coming back from the road to load or unload takes the reload time
                 t[stop_node0:copy_node0, copy_node0:] += max(

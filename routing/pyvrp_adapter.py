@@ -214,8 +214,8 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
     pos = problem.site_index
     vehicles, nodes = problem.vehicles, problem.nodes
     depot_site = vehicles[0].depot
-    handling = any(any(n.delivery) for n in nodes) and any(any(n.pickup) for n in nodes)
-    handling = handling or any(v.max_trips > 1 for v in vehicles)
+    # the OR-Tools model adds load-dependent depot time here: approximated below
+    handling = approximate and depot_handling_feature(problem) is not None
     if approximate:
         # one location per stop: a stop some vehicles may not serve is far for them only
         used_sites = [depot_site, *(n.site for n in nodes)]
@@ -226,14 +226,15 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
         by_site = {s: model.add_location(0.0, 0.0, name=s) for s in used_sites}
         locs = list(by_site.values())
         loc_of = [by_site[n.site] for n in nodes]
-    reload_s = max(v.reload_s for v in vehicles) if approximate and handling else 0
+    reload_s = max(v.reload_s for v in vehicles) if handling else 0
     depot = model.add_depot(locs[0], service_duration=reload_s, name=depot_site)
     idx = np.array([pos[s] for s in used_sites])
 
-    def banned(p: int) -> frozenset[int]:
-        return frozenset(
-            i for i, n in enumerate(nodes) if n.allowed is not None and p not in n.allowed
-        )
+    # per vehicle, the stops it may not serve (always none in the exact model)
+    bans = [
+        frozenset(i for i, n in enumerate(nodes) if n.allowed is not None and p not in n.allowed)
+        for p in range(len(vehicles))
+    ]
 
     # one profile per (class, rate[, stops it may not serve]): distances priced per arc
     # exactly as the OR-Tools model does. Matrices go straight into the ProblemData (add_edge
@@ -242,7 +243,7 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
     distances: list[Any] = []  # pyvrp's stubs type matrices as ndarray[int]
     durations: list[Any] = []
     for p, v in enumerate(vehicles):
-        key = (v.vehicle_class, v.cost_per_m, banned(p))
+        key = (v.vehicle_class, v.cost_per_m, bans[p])
         if key in profiles:
             continue
         profiles[key] = model.add_profile(name=f"{key[0]}@{key[1]:g}/{len(profiles)}")
@@ -273,7 +274,7 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
             v.latest_end_s,
             v.max_duration_s,
             v.latest_start_s,
-            *((v.range_m, v.max_trips, banned(p)) if approximate else ()),
+            *((v.range_m, v.max_trips, bans[p]) if approximate else ()),
         )
         groups.setdefault(sig, []).append(p)
     if not groups:
@@ -303,19 +304,19 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
             else min(v.latest_end_s - reload_s, max(v.earliest_start_s, v.latest_start_s)),
             unit_distance_cost=1,
             unit_duration_cost=max(0, round(v.cost_per_s)),
-            profile=profiles[(v.vehicle_class, v.cost_per_m, banned(members[0]))],
+            profile=profiles[(v.vehicle_class, v.cost_per_m, bans[members[0]])],
             name=",".join(vehicles[p].id for p in members),
             **extra,
         )
         type_members.append(members)
 
     for i, n in enumerate(nodes):
-        depot_time = HANDLING_S_PER_PARCEL * (n.delivery[2] + n.pickup[2]) if approximate else 0
+        depot_time = HANDLING_S_PER_PARCEL * (n.delivery[2] + n.pickup[2]) if handling else 0
         model.add_client(
             loc_of[i],
             delivery=[n.delivery[r] for r in dims],
             pickup=[n.pickup[r] for r in dims],
-            service_duration=n.service_s + (depot_time if handling else 0),
+            service_duration=n.service_s + depot_time,
             tw_early=n.window[0],
             tw_late=n.window[1],
             prize=n.penalty or 0,
@@ -340,7 +341,7 @@ def _run_pyvrp(problem: TierProblem, *, approximate: bool) -> TierSolution:
     served: set[int] = set()
     for route in best.routes():
         p = free[route.vehicle_type()].pop(0)
-        no = banned(p)
+        no = bans[p]
         trips: dict[int, list[TierVisit]] = {}
         for a in route.schedule():
             if a.is_client() and a.idx not in no:

@@ -132,23 +132,23 @@ _WORKER_SHARED: dict[str, Any] = {}
 unpickling a fresh copy per task."""
 
 
-def _call_with_shared(fn: Callable[[S, T], R], token: str, blob: bytes, item: T) -> R:
-    shared = _WORKER_SHARED.get(token)
-    if shared is None:
+def _worker_shared(token: str, load: Callable[[], Any]) -> Any:
+    """This worker's copy of the map's shared object, loaded on its first task."""
+    if token not in _WORKER_SHARED:
         _WORKER_SHARED.clear()  # one map at a time: keep only the newest
-        shared = _WORKER_SHARED[token] = pickle.loads(blob)
-    return fn(shared, item)
+        _WORKER_SHARED[token] = load()
+    return _WORKER_SHARED[token]
+
+
+def _call_with_shared(fn: Callable[[S, T], R], token: str, blob: bytes, item: T) -> R:
+    return fn(_worker_shared(token, lambda: pickle.loads(blob)), item)
 
 
 def _ray_call(fn: Callable[[S, T], R], token: str, holder: list[Any], item: T) -> R:
     """A Ray task: the shared object fetched once per worker process and map (as local)."""
-    shared = _WORKER_SHARED.get(token)
-    if shared is None:
-        import ray  # type: ignore[import-not-found,unused-ignore]
+    import ray  # type: ignore[import-not-found,unused-ignore]
 
-        _WORKER_SHARED.clear()
-        shared = _WORKER_SHARED[token] = ray.get(holder[0])
-    return fn(shared, item)
+    return fn(_worker_shared(token, lambda: ray.get(holder[0])), item)
 
 
 class LocalExecutor(_Closing):

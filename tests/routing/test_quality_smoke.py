@@ -8,25 +8,18 @@ independent evaluator.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from benchmarks.quality import DEFAULT_SOLVE, main, run_quality
+from benchmarks.quality import INSTANCES_DIR as INSTANCES
 from routing.day import _default_solve as day_default_solve
 from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
 from routing.problem import SolveStatus, TierProblem
 from routing.pyvrp_adapter import pyvrp_available, pyvrp_start, solve_hybrid, solve_pyvrp
 from routing.route_cost import evaluate_routes, evaluate_solution
-
-INSTANCES = Path(
-    os.environ.get(
-        "COUNTYROUTE_INSTANCES",
-        Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "instances",
-    )
-)
 
 pytestmark = pytest.mark.skipif(
     not (INSTANCES / "bks.csv").exists(), reason=f"benchmark instances not found in {INSTANCES}"
