@@ -161,12 +161,12 @@ def test_harness_measures_the_daily_plans_default_solver() -> None:
 def test_two_cores_search_two_seeds_and_keep_the_cheaper(c101: Instance) -> None:
     """Under an iteration limit each seed's answer is fixed: two seeds on two cores give
     seed 0's answer or a cheaper one, and the hybrid on two cores stays feasible."""
-    from routing.pyvrp_adapter import _best_of_seeds
+    from routing.pyvrp_adapter import _parallel_search
 
     problem = _limited(c101, 150)
     one = solve_pyvrp(problem)
     other = solve_pyvrp(replace(problem, seed=problem.seed + 1))
-    both = _best_of_seeds(problem, 2)
+    both = _parallel_search(problem, 2)
     assert both.objective == min(one.objective, other.objective)
     hybrid = solve_hybrid(problem, cores=2)
     ev = evaluate_routes(c101, solution_routes(problem, hybrid))

@@ -1,0 +1,112 @@
+"""PyVRP's search on two cores: seeds first, then the solution cut into parts searched at once.
+
+Under a solution limit the work is a fixed number of iterations and the answer is
+deterministic, so the tests compare exact outcomes. The problems are synthetic (random
+points), with two vehicle types in limited numbers and optional stops, so every rule of the
+cut is exercised: each client in exactly one part, the fleet shared without exceeding it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import routing.pyvrp_adapter as adapter
+from routing.formats import Instance, instance_to_problem, rounded_distances
+from routing.problem import SolveStatus, TierProblem
+from routing.pyvrp_adapter import pyvrp_available, solve_pyvrp
+from routing.route_cost import evaluate_solution
+
+pytestmark = pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
+
+
+def _problem(n: int, *, seed: int = 3, solutions: int = 400) -> TierProblem:
+    """``n`` clients on a 1000 × 1000 square, demand 1–20, a fleet of two types (capacity 60
+    and 100, four of the small ones); every fifth client optional (penalty 400)."""
+    rng = np.random.default_rng(seed)
+    coords = rng.integers(0, 1000, size=(n + 1, 2)).astype(np.float64)
+    demand = np.concatenate([[0], rng.integers(1, 21, size=n)]).astype(np.int64)
+    inst = Instance(
+        name=f"synthetic-{n}",
+        kind="cvrp",
+        rounding="round",
+        scale=1,
+        coords=coords,
+        demand=demand,
+        capacity=100,
+        num_vehicles=n,
+        distance=rounded_distances(coords, "round"),
+        time_windows=None,
+        service=np.zeros(n + 1, dtype=np.int64),
+    )
+    problem = instance_to_problem(inst, time_limit_s=60.0, solution_limit=solutions)
+    vehicles = tuple(
+        replace(v, capacity=(0, 0, 60)) if k < 4 else v for k, v in enumerate(problem.vehicles)
+    )
+    nodes = tuple(
+        replace(node, penalty=400) if i % 5 == 0 else node for i, node in enumerate(problem.nodes)
+    )
+    return replace(problem, vehicles=vehicles, nodes=nodes)
+
+
+def _built(problem: TierProblem) -> adapter._Built:
+    built = adapter._build(problem, approximate=False)
+    assert isinstance(built, adapter._Built)
+    return built
+
+
+def test_the_cut_shares_clients_and_fleet_without_loss() -> None:
+    from pyvrp.stop import MaxIterations
+
+    problem = _problem(60)
+    data = _built(problem).data
+    routes = adapter._search(0, MaxIterations(50), None, data)
+    # one client taken off its route: clients on no route must land in a part too
+    routes = [(t, v[1:]) if k == 0 else (t, v) for k, (t, v) in enumerate(routes)]
+    available = [vt.num_available for vt in data.vehicle_types()]
+    assert len(available) == 2
+    for k in (2, 3):
+        parts = adapter._split(data, routes, k, random.Random(7))
+        assert len(parts) == k
+        clients = Counter(c for p in parts for c in p.clients)
+        assert sorted(clients) == list(range(data.num_clients))
+        assert set(clients.values()) == {1}
+        kept = sorted(sorted(v) for p in parts for _, v in p.routes)
+        assert kept == sorted(sorted(v) for _, v in routes if v)
+        for p in parts:
+            assert {c for _, v in p.routes for c in v} <= set(p.clients)
+            for t in range(len(available)):
+                assert p.counts[t] >= sum(1 for u, _ in p.routes if u == t)
+        for t in range(len(available)):
+            assert sum(p.counts[t] for p in parts) <= available[t]
+
+
+def test_parts_searched_on_two_cores_improve_on_the_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decomposition rounds start from the better seed's routes and can only keep or
+    improve them; on this problem they improve them. Same limit, same answer."""
+    monkeypatch.setattr(adapter, "DECOMPOSE_MIN_CLIENTS", 20)
+    problem = _problem(80)
+    first = round(problem.solution_limit * adapter.PARALLEL_FIRST_SHARE)  # type: ignore[operator]
+    seeds = [solve_pyvrp(replace(problem, solution_limit=first, seed=s)) for s in (0, 1)]
+    assert all(s.status is SolveStatus.FEASIBLE for s in seeds)
+    both = adapter._parallel_search(problem, 2)
+    assert both.status is SolveStatus.FEASIBLE
+    ev = evaluate_solution(problem, both)
+    assert ev.feasible, ev.violations
+    assert both.objective == ev.cost
+    assert both.objective < min(s.objective for s in seeds)
+    # every required client is on a route; only optional ones may be left out
+    assert all(problem.nodes[i].penalty is not None for i in both.dropped)
+    again = adapter._parallel_search(problem, 2)
+    assert again.routes == both.routes
+
+
+def test_below_the_size_threshold_two_cores_keep_the_better_seed() -> None:
+    problem = _problem(40, solutions=150)
+    seeds = [solve_pyvrp(replace(problem, seed=s)) for s in (0, 1)]
+    both = adapter._parallel_search(problem, 2)
+    assert both.objective == min(s.objective for s in seeds)
