@@ -52,6 +52,7 @@ from routing.route_cost import depot_handling_feature, evaluate_solution
 
 __all__ = [
     "HYBRID_PYVRP_SHARE",
+    "MAX_POLISH_S",
     "MIN_POLISH_S",
     "POLISH_SOLUTIONS_PER",
     "START_MIN_S",
@@ -95,10 +96,17 @@ PARALLEL_FIRST_SHARE = 0.4
 with its own seed, before the decomposition rounds."""
 
 DECOMPOSE_MIN_CLIENTS = 180
-"""From this many clients :func:`_parallel_search` cuts the solution into parts searched at
-once; below, it keeps the best of its seeds. Measured at 5 s on X instances (three seeds
+"""From this many clients :func:`_parallel_search` may cut the solution into parts searched
+at once; below, it keeps the best of its seeds. Measured at 5 s on X instances (three seeds
 each): from 199 clients the parts gain 0.1–0.4 points over one search; at 148–157 clients
 they lose up to 0.4 points against the best of two seeds."""
+
+DECOMPOSE_MAX_S_PER_CLIENT = 0.05
+"""…and only while the budget is short for the problem: below this many seconds per client.
+Cutting buys search throughput when one search is far from done, and costs the moves across
+the cut; at 30 s (75–150 ms per client on X and Gehring–Homberger 200) the best of two whole
+searches was better (X-n303 0.87 % against 1.03 %, RC1_2_1 0.00 % against 0.30 %), at 5 s
+(12–25 ms per client) the parts were (X 0.69 % against 0.92 % for one search)."""
 
 DETERMINISTIC_ROUNDS = 4
 """Decomposition rounds under a solution limit."""
@@ -110,6 +118,16 @@ MIN_ROUND_S = 0.1
 def round_s(budget_s: float) -> float:
     """Length of one decomposition round for a search of ``budget_s`` seconds."""
     return min(3.0, max(0.5, budget_s / 10))
+
+
+MAX_POLISH_S = 0.5
+"""OR-Tools' largest share at long budgets: its part is the check of PyVRP's routes under
+every constraint and a short polish, which 0.5 s covers at 400 stops; more is taken from
+PyVRP's search."""
+
+
+def _polish_s(budget_s: float, share: float) -> float:
+    return min(MAX_POLISH_S, max(MIN_POLISH_S, (1 - share) * budget_s))
 
 
 _PYVRP_MAX_VALUE = 1 << 44  # pyvrp.constants.MAX_VALUE: larger distances lose precision
@@ -568,8 +586,9 @@ def _parallel_search(problem: TierProblem, cores: int) -> TierSolution:
 
     First every process searches the whole problem with its own seed (``seed``, ``seed +
     1``, …) for :data:`PARALLEL_FIRST_SHARE` of the work; the cheapest answer is kept (the
-    lowest seed on a tie). On problems of :data:`DECOMPOSE_MIN_CLIENTS` clients or more
-    the rest is spent in rounds: the routes are cut into ``cores`` parts of neighbouring
+    lowest seed on a tie). On problems of :data:`DECOMPOSE_MIN_CLIENTS` clients or more with
+    a short budget (under :data:`DECOMPOSE_MAX_S_PER_CLIENT` a client) the rest is spent in
+    rounds: the routes are cut into ``cores`` parts of neighbouring
     routes (:func:`_split`, a new random cut each round), each process searches one part
     as a problem of its own from its routes, and the parts' best routes are put back
     together — never worse, since each part's search keeps its best. Under a solution limit
@@ -583,7 +602,12 @@ def _parallel_search(problem: TierProblem, cores: int) -> TierSolution:
     if isinstance(built, TierSolution):
         return built
     data, started = built.data, built.started
-    decompose = data.num_clients >= DECOMPOSE_MIN_CLIENTS and data.num_groups == 0
+    n = data.num_clients
+    decompose = (
+        n >= DECOMPOSE_MIN_CLIENTS
+        and problem.time_limit_s < DECOMPOSE_MAX_S_PER_CLIENT * n
+        and data.num_groups == 0
+    )
     with ProcessPoolExecutor(cores - 1, initializer=_keep_data, initargs=(data,)) as pool:
         first = _stop(problem, started, PARALLEL_FIRST_SHARE if decompose else 1.0)
         futures = [pool.submit(_search, problem.seed + k, first) for k in range(1, cores)]
@@ -658,7 +682,7 @@ def solve_hybrid(
     cores: int = 1,
 ) -> TierSolution:
     """PyVRP for ``share`` of the budget, then OR-Tools from its routes for the rest (at least
-    :data:`MIN_POLISH_S`).
+    :data:`MIN_POLISH_S`, at most :data:`MAX_POLISH_S`).
 
     ``cores`` > 1 runs that many PyVRP searches at once, seeds ``seed``, ``seed + 1``, …, in
     worker processes, and polishes the cheapest (for one big problem on an idle machine; the
@@ -695,7 +719,7 @@ def solve_hybrid(
         return _start_then_polish(problem, polish)
     budget = problem.time_limit_s
     first = _parallel_search(
-        replace(problem, time_limit_s=max(0.01, min(share * budget, budget - MIN_POLISH_S))),
+        replace(problem, time_limit_s=max(0.01, budget - _polish_s(budget, share))),
         cores,
     )
     left = max(MIN_POLISH_S, budget - (time.perf_counter() - started))

@@ -89,6 +89,7 @@ def test_parts_searched_on_two_cores_improve_on_the_seeds(monkeypatch: pytest.Mo
     """The decomposition rounds start from the better seed's routes and can only keep or
     improve them; on this problem they improve them. Same limit, same answer."""
     monkeypatch.setattr(adapter, "DECOMPOSE_MIN_CLIENTS", 20)
+    monkeypatch.setattr(adapter, "DECOMPOSE_MAX_S_PER_CLIENT", 1.0)
     problem = _problem(80)
     first = round(problem.solution_limit * adapter.PARALLEL_FIRST_SHARE)  # type: ignore[operator]
     seeds = [solve_pyvrp(replace(problem, solution_limit=first, seed=s)) for s in (0, 1)]
