@@ -1,4 +1,5 @@
-"""Benchmarks of the quality path: one solve of C101 (Solomon VRPTW, 100 stops) per backend.
+"""Benchmarks of the quality path: one solve of C101 (Solomon VRPTW, 100 stops) per backend,
+and X-n251-k28 (250 stops) on two cores.
 
 The instance is read and turned into a ``TierProblem`` outside the timed part. The work is
 fixed by a solution limit, not the clock, so what is measured is how long that amount of
@@ -32,9 +33,13 @@ def c101() -> Instance:
 
 
 def _bench(
-    benchmark: Any, solve: Callable[[TierProblem], TierSolution], inst: Instance, limit: int
+    benchmark: Any,
+    solve: Callable[[TierProblem], TierSolution],
+    inst: Instance,
+    limit: int,
+    time_limit_s: float = 60.0,
 ) -> None:
-    problem = instance_to_problem(inst, time_limit_s=60.0, solution_limit=limit)
+    problem = instance_to_problem(inst, time_limit_s=time_limit_s, solution_limit=limit)
     solution = benchmark.pedantic(solve, args=(problem,), rounds=3, iterations=1)
     assert solution.status is SolveStatus.FEASIBLE
     ev = evaluate_routes(inst, solution_routes(problem, solution))
@@ -50,3 +55,11 @@ def test_bench_default_solve_c101(benchmark: Any, c101: Instance) -> None:
 def test_bench_hybrid_c101(benchmark: Any, c101: Instance) -> None:
     """PyVRP 1,000 iterations, then OR-Tools' check and 10 solutions of polish."""
     _bench(benchmark, solve_hybrid, c101, 1000)
+
+
+@pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
+def test_bench_two_cores_x251(benchmark: Any) -> None:
+    """X-n251-k28 on two cores with a 5 s budget's cut into parts: 4,000 iterations (1,600
+    per seed, then four rounds of 600 per part), OR-Tools' check and 40 solutions."""
+    inst = read_instance(INSTANCES / "X-n251-k28.vrp")
+    _bench(benchmark, lambda p: solve_hybrid(p, cores=2), inst, 4000, time_limit_s=5.0)

@@ -14,7 +14,8 @@ Gehring–Homberger VRPTW under the DIMACS convention, see that folder's README)
 * on request (``--solver``): ``countyroute-hybrid``
   (:func:`routing.pyvrp_adapter.solve_hybrid`: PyVRP for 95 % of the budget, then the
   OR-Tools model checks its routes and polishes them), ``countyroute-2cores`` (the same
-  with two PyVRP seeds at once on two cores, the cheaper polished; ``cores_used`` = 2),
+  with PyVRP on two cores: two seeds at once, then, on a short budget for a large problem,
+  the solution cut into two parts searched at once; ``cores_used`` = 2),
   ``countyroute-ortools`` and ``countyroute-pyvrp``: the core's backends on the same
   ``TierProblem``.
 
