@@ -115,7 +115,7 @@ MIN_ROUND_S = 0.1
 """A decomposition round shorter than this is not started."""
 
 
-def round_s(budget_s: float) -> float:
+def _round_s(budget_s: float) -> float:
     """Length of one decomposition round for a search of ``budget_s`` seconds."""
     return min(3.0, max(0.5, budget_s / 10))
 
@@ -563,8 +563,8 @@ def _split(data: Any, routes: Routes, k: int, rng: random.Random) -> list[_Part]
 
 def _round_stop(problem: TierProblem, started: float, done: int) -> Any:
     """The stopping criterion of the next decomposition round, or ``None`` when the work is
-    done: :data:`DETERMINISTIC_ROUNDS` equal shares of the iterations left under a solution
-    limit, else :func:`round_s` of the budget (or what is left of it)."""
+    done: under a solution limit :data:`DETERMINISTIC_ROUNDS` rounds of an equal share of
+    the iterations after phase one, else :func:`_round_s` of the budget (or what is left)."""
     from pyvrp.stop import (  # type: ignore[import-not-found,unused-ignore]
         MaxIterations,
         MaxRuntime,
@@ -578,7 +578,7 @@ def _round_stop(problem: TierProblem, started: float, done: int) -> Any:
     left = problem.time_limit_s - (time.perf_counter() - started)
     if left < MIN_ROUND_S:
         return None
-    return MaxRuntime(min(round_s(problem.time_limit_s), left))
+    return MaxRuntime(min(_round_s(problem.time_limit_s), left))
 
 
 def _parallel_search(problem: TierProblem, cores: int) -> TierSolution:
@@ -684,9 +684,10 @@ def solve_hybrid(
     """PyVRP for ``share`` of the budget, then OR-Tools from its routes for the rest (at least
     :data:`MIN_POLISH_S`, at most :data:`MAX_POLISH_S`).
 
-    ``cores`` > 1 runs that many PyVRP searches at once, seeds ``seed``, ``seed + 1``, …, in
-    worker processes, and polishes the cheapest (for one big problem on an idle machine; the
-    daily plan uses its cores for the stations instead).
+    ``cores`` > 1 runs PyVRP on that many processes (:func:`_parallel_search`: a seed each,
+    then, for a large problem on a short budget, parts of the solution searched at once) and
+    polishes the answer (for one big problem on an idle machine; the daily plan uses its
+    cores for the stations instead).
 
     OR-Tools models every constraint: PyVRP's routes are its warm start, so its answer is
     either at least as good (it accepted and polished them) or, if it rejected them, a
