@@ -111,3 +111,18 @@ def test_below_the_size_threshold_two_cores_keep_the_better_seed() -> None:
     seeds = [solve_pyvrp(replace(problem, seed=s)) for s in (0, 1)]
     both = adapter._parallel_search(problem, 2)
     assert both.objective == min(s.objective for s in seeds)
+
+
+def test_no_feasible_seed_gives_no_solution_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A required client heavier than every vehicle: no seed finds a feasible solution, the
+    cut rounds run on infeasible routes, and the answer says so (the hybrid then falls back
+    to OR-Tools, which reports the problem infeasible)."""
+    monkeypatch.setattr(adapter, "DECOMPOSE_MIN_CLIENTS", 20)
+    monkeypatch.setattr(adapter, "DECOMPOSE_MAX_S_PER_CLIENT", 1.0)
+    problem = _problem(60, solutions=200)
+    heavy = replace(problem.nodes[1], delivery=(0, 0, 150))
+    problem = replace(problem, nodes=(problem.nodes[0], heavy, *problem.nodes[2:]))
+    assert heavy.penalty is None
+    answer = adapter._parallel_search(problem, 2)
+    assert answer.status is SolveStatus.NO_SOLUTION
+    assert answer.routes == tuple(() for _ in problem.vehicles)
