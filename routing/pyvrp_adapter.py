@@ -177,6 +177,11 @@ def approximation_gap(problem: TierProblem) -> str | None:
     return None
 
 
+def _refuse_unsupported(problem: TierProblem) -> None:
+    if (reason := unsupported_feature(problem)) is not None:
+        raise NotImplementedError(f"PyVRP backend does not model {reason} ({problem.name})")
+
+
 def solve_pyvrp(problem: TierProblem) -> TierSolution:
     """Solve one tier problem with PyVRP's iterated local search (default parameters).
 
@@ -197,9 +202,7 @@ def solve_pyvrp(problem: TierProblem) -> TierSolution:
     ModuleNotFoundError
         When PyVRP is not installed (``pip install countyroute[peers]``).
     """
-    reason = unsupported_feature(problem)
-    if reason is not None:
-        raise NotImplementedError(f"PyVRP backend does not model {reason} ({problem.name})")
+    _refuse_unsupported(problem)
     solution = _run_pyvrp(problem, approximate=False)
     if solution.status is not SolveStatus.FEASIBLE:
         return solution
@@ -530,12 +533,15 @@ def _split(data: Any, routes: Routes, k: int, rng: random.Random) -> list[_Part]
         pivot = loc[routes[left[rng.randrange(len(left))]][1]]
         near = {q: float(dist[np.ix_(loc[routes[q][1]], pivot)].min(axis=1).mean()) for q in left}
         group: list[int] = []
+        size = 0
         for q in sorted(left, key=near.__getitem__):
-            if sum(len(routes[g][1]) for g in group) >= total / k:
+            if size >= total / k:
                 break
             group.append(q)
+            size += len(routes[q][1])
         groups.append(group)
-        left = [q for q in left if q not in group]
+        taken = set(group)
+        left = [q for q in left if q not in taken]
     if left:
         groups.append(left)
     owner = {c: g for g, group in enumerate(groups) for q in group for c in routes[q][1]}
@@ -565,19 +571,15 @@ def _round_stop(problem: TierProblem, started: float, done: int) -> Any:
     """The stopping criterion of the next decomposition round, or ``None`` when the work is
     done: under a solution limit :data:`DETERMINISTIC_ROUNDS` rounds of an equal share of
     the iterations after phase one, else :func:`_round_s` of the budget (or what is left)."""
-    from pyvrp.stop import (  # type: ignore[import-not-found,unused-ignore]
-        MaxIterations,
-        MaxRuntime,
-    )
-
     if problem.solution_limit is not None:
         if done == DETERMINISTIC_ROUNDS:
             return None
-        share = (1 - PARALLEL_FIRST_SHARE) / DETERMINISTIC_ROUNDS
-        return MaxIterations(max(1, round(problem.solution_limit * share)))
+        return _stop(problem, started, (1 - PARALLEL_FIRST_SHARE) / DETERMINISTIC_ROUNDS)
     left = problem.time_limit_s - (time.perf_counter() - started)
     if left < MIN_ROUND_S:
         return None
+    from pyvrp.stop import MaxRuntime  # type: ignore[import-not-found,unused-ignore]
+
     return MaxRuntime(min(_round_s(problem.time_limit_s), left))
 
 
@@ -596,8 +598,7 @@ def _parallel_search(problem: TierProblem, cores: int) -> TierSolution:
     :data:`DETERMINISTIC_ROUNDS` rounds) and the answer is deterministic."""
     if cores <= 1:
         return solve_pyvrp(problem)
-    if (reason := unsupported_feature(problem)) is not None:
-        raise NotImplementedError(f"PyVRP backend does not model {reason} ({problem.name})")
+    _refuse_unsupported(problem)
     built = _build(problem, approximate=False)
     if isinstance(built, TierSolution):
         return built
