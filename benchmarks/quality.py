@@ -1,6 +1,6 @@
 """Quality harness: the core and its peers on public instances with best-known solutions.
 
-Runs the instances listed in ``../shared/benchmarks/instances/bks.csv`` (CVRP X; Solomon and
+Runs the instances listed in ``benchmarks/instances/bks.csv`` (CVRP X; Solomon and
 Gehring–Homberger VRPTW under the DIMACS convention, see that folder's README) through
 
 * ``countyroute`` — the product's default path: the instance becomes the same
@@ -69,7 +69,7 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCES_DIR = Path(
-    os.environ.get("COUNTYROUTE_INSTANCES", ROOT.parent / "shared" / "benchmarks" / "instances")
+    os.environ.get("COUNTYROUTE_INSTANCES", Path(__file__).resolve().parent / "instances")
 )
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 FIELDS = (

@@ -19,7 +19,7 @@ from routing.formats import (
 from routing.problem import SolveStatus, TierSolution, TierVisit
 from routing.route_cost import evaluate_routes, evaluate_solution
 
-INSTANCES = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "instances"
+INSTANCES = Path(__file__).resolve().parents[2] / "benchmarks" / "instances"
 
 pytestmark = pytest.mark.skipif(
     not (INSTANCES / "bks.csv").exists(), reason=f"benchmark instances not found in {INSTANCES}"
