@@ -34,8 +34,8 @@ from benchmarks.ladder import (
     fresh_network,
 )
 from networks import Network
+from routing import plan_day
 from routing.check import CheckReport
-from routing.day import plan_day
 from routing.plan import Plan
 from scenarios.bundle import load_bundle
 
@@ -88,7 +88,7 @@ def test_yanshi_day_fixed_work(benchmark: Any, yanshi_captured: CapturedDay) -> 
             inst.day(network),
             time_limit_s=CAPTURE_BUDGET_S,
             workers=WORKERS,
-            solution_limit=SOLUTIONS,
+            work=SOLUTIONS,
         )
         return plan, check(inst, plan, network)
 

@@ -15,38 +15,44 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from benchmarks.ladder import WORKERS, CapturedDay, default_solve, same_solution
-from routing.problem import TierProblem, TierSolution
+from benchmarks.ladder import WORKERS, CapturedDay, Solved, default_solve, same_solution
+from routing.problem import TierSolution
 
 
-def solve_all(problems: Sequence[TierProblem], workers: int = WORKERS) -> list[TierSolution]:
-    """Every station's problem on ``workers`` processes, largest first."""
-    order = sorted(range(len(problems)), key=lambda i: -len(problems[i].nodes))
-    with ProcessPoolExecutor(max_workers=min(workers, len(problems))) as pool:
-        futures = {i: pool.submit(default_solve, problems[i]) for i in order}
-        return [futures[i].result() for i in range(len(problems))]
+def solve_all(solved: Sequence[Solved], workers: int = WORKERS) -> list[TierSolution]:
+    """Every station's problem, under the settings it was captured with, on ``workers``
+    processes, largest first."""
+    order = sorted(range(len(solved)), key=lambda i: -len(solved[i].problem.nodes))
+    with ProcessPoolExecutor(max_workers=min(workers, len(solved))) as pool:
+        futures = {
+            i: pool.submit(default_solve, solved[i].problem, solved[i].settings) for i in order
+        }
+        return [futures[i].result() for i in range(len(solved))]
 
 
 def biggest_station(benchmark: Any, captured: CapturedDay, rounds: int) -> None:
-    problem, expected = max(captured.tier("last-mile"), key=lambda ps: len(ps[0].nodes))
-    solution = benchmark.pedantic(default_solve, args=(problem,), rounds=rounds, iterations=1)
+    problem, settings, expected = max(
+        captured.tier("last-mile"), key=lambda s: len(s.problem.nodes)
+    )
+    solution = benchmark.pedantic(
+        default_solve, args=(problem, settings), rounds=rounds, iterations=1
+    )
     benchmark.extra_info.update(
         station=problem.sites[0],
         nodes=len(problem.nodes),
         vehicles=len(problem.vehicles),
-        solutions=problem.solution_limit,
+        solutions=settings.work,
     )
     assert same_solution(solution, expected)
 
 
 def every_station(benchmark: Any, captured: CapturedDay, rounds: int) -> None:
     solved = captured.tier("last-mile")
-    problems = [p for p, _ in solved]
-    solutions = benchmark.pedantic(solve_all, args=(problems,), rounds=rounds, iterations=1)
+    solutions = benchmark.pedantic(solve_all, args=(solved,), rounds=rounds, iterations=1)
     benchmark.extra_info.update(
-        stations=len(problems), nodes=sum(len(p.nodes) for p in problems), workers=WORKERS
+        stations=len(solved), nodes=sum(len(s.problem.nodes) for s in solved), workers=WORKERS
     )
-    assert all(same_solution(s, e) for s, (_, e) in zip(solutions, solved, strict=True))
+    assert all(same_solution(s, e.solution) for s, e in zip(solutions, solved, strict=True))
 
 
 def test_biggest_station_of_yanshi(benchmark: Any, yanshi_captured: CapturedDay) -> None:

@@ -9,21 +9,21 @@ best-known solutions is ``python -m benchmarks.quality`` (see ``benchmarks/RESUL
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from benchmarks.formats import (
+    Instance,
+    evaluate_routes,
+    instance_to_problem,
+    read_instance,
+    solution_routes,
+)
 from benchmarks.quality import DEFAULT_SOLVE
 from benchmarks.quality import INSTANCES_DIR as INSTANCES
-from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
-from routing.problem import SolveStatus, TierProblem, TierSolution
-from routing.pyvrp_adapter import pyvrp_available, solve_hybrid
-from routing.route_cost import evaluate_routes
-
-pytestmark = pytest.mark.skipif(
-    not (INSTANCES / "C101.txt").exists(), reason=f"benchmark instances not found in {INSTANCES}"
-)
+from routing.problem import SolveStatus
+from routing.solvers import Solver, SolveSettings, solve_hybrid
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +34,15 @@ def c101() -> Instance:
 
 def _bench(
     benchmark: Any,
-    solve: Callable[[TierProblem], TierSolution],
+    solve: Solver,
     inst: Instance,
     limit: int,
     time_limit_s: float = 60.0,
+    cores: int = 1,
 ) -> None:
-    problem = instance_to_problem(inst, time_limit_s=time_limit_s, solution_limit=limit)
-    solution = benchmark.pedantic(solve, args=(problem,), rounds=3, iterations=1)
+    problem = instance_to_problem(inst)
+    settings = SolveSettings(time_limit_s=time_limit_s, work=limit, cores=cores)
+    solution = benchmark.pedantic(solve, args=(problem, settings), rounds=3, iterations=1)
     assert solution.status is SolveStatus.FEASIBLE
     ev = evaluate_routes(inst, solution_routes(problem, solution))
     assert ev.feasible, ev.violations
@@ -51,15 +53,13 @@ def test_bench_default_solve_c101(benchmark: Any, c101: Instance) -> None:
     _bench(benchmark, DEFAULT_SOLVE, c101, 50)
 
 
-@pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
 def test_bench_hybrid_c101(benchmark: Any, c101: Instance) -> None:
     """PyVRP 1,000 iterations, then OR-Tools' check and 10 solutions of polish."""
     _bench(benchmark, solve_hybrid, c101, 1000)
 
 
-@pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
 def test_bench_two_cores_x251(benchmark: Any) -> None:
     """X-n251-k28 on two cores with a 5 s budget's cut into parts: 4,000 iterations (1,600
     per seed, then four rounds of 600 per part), OR-Tools' check and 40 solutions."""
     inst = read_instance(INSTANCES / "X-n251-k28.vrp")
-    _bench(benchmark, lambda p: solve_hybrid(p, cores=2), inst, 4000, time_limit_s=5.0)
+    _bench(benchmark, solve_hybrid, inst, 4000, time_limit_s=5.0, cores=2)

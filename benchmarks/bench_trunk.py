@@ -23,12 +23,14 @@ WAVES = ["trunk-down", "trunk-up"]
 def solve_wave(benchmark: Any, captured: CapturedDay, wave: str, rounds: int) -> None:
     solved = captured.tier(wave)
     assert solved, f"the captured day of {captured.instance.name} has no {wave} wave"
-    for problem, expected in solved[1:]:  # more than one hub: solved untimed, still checked
-        assert same_solution(default_solve(problem), expected)
-    problem, expected = solved[0]
-    solution = benchmark.pedantic(default_solve, args=(problem,), rounds=rounds, iterations=1)
+    for problem, settings, expected in solved[1:]:  # more than one hub: untimed, still checked
+        assert same_solution(default_solve(problem, settings), expected)
+    problem, settings, expected = solved[0]
+    solution = benchmark.pedantic(
+        default_solve, args=(problem, settings), rounds=rounds, iterations=1
+    )
     benchmark.extra_info.update(
-        nodes=len(problem.nodes), vehicles=len(problem.vehicles), solutions=problem.solution_limit
+        nodes=len(problem.nodes), vehicles=len(problem.vehicles), solutions=settings.work
     )
     assert same_solution(solution, expected)
 

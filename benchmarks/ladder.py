@@ -56,20 +56,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from benchmarks.quality import cpu_model, versions
 from networks import Network, SiteKind
 from networks.matrices import RoadIndex
-from routing import day as day_module
+from routing import DayInput, plan_day
 from routing.check import CheckReport, check_plan
-from routing.day import DayInput, Solve, plan_day
 from routing.model import Order
-from routing.ortools_adapter import solve_ortools
 from routing.plan import DeferralReason, Plan
 from routing.problem import TierProblem, TierSolution
+from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings, solve_ortools
 from scenarios.bundle import Scenario, load_bundle, orders_to_csv, save_bundle
 from scenarios.demand import generate_demand
 from scenarios.synthetic import SyntheticParams, generate_synthetic
@@ -197,25 +196,33 @@ def penalised_cost(inst: Instance, plan: Plan, report: CheckReport) -> float:
 
 
 # ----------------------------------------------------------------------------- captured days
-def default_solve(problem: TierProblem) -> TierSolution:
+def default_solve(problem: TierProblem, settings: SolveSettings) -> TierSolution:
     """The planner's own tier solver: what ``plan_day`` uses when it is given none (PyVRP,
     exact or approximate, then OR-Tools; OR-Tools alone for repairs under way)."""
-    return day_module._default_solve(problem)
+    return DEFAULT_SOLVER(problem, settings)
 
 
-SOLVERS: dict[str, Solve] = {"default": default_solve, "ortools": solve_ortools}
+SOLVERS: dict[str, Solver] = {"default": default_solve, "ortools": solve_ortools}
 """Tier solvers the ladder can run the day with (``--solver``)."""
+
+
+class Solved(NamedTuple):
+    """One search of a captured day: the problem, the settings it ran under, its answer."""
+
+    problem: TierProblem
+    settings: SolveSettings
+    solution: TierSolution
 
 
 class _Recorder:
     """:func:`default_solve`, keeping every problem it solved and its solution."""
 
     def __init__(self) -> None:
-        self.solved: list[tuple[TierProblem, TierSolution]] = []
+        self.solved: list[Solved] = []
 
-    def __call__(self, problem: TierProblem) -> TierSolution:
-        solution = default_solve(problem)
-        self.solved.append((problem, solution))
+    def __call__(self, problem: TierProblem, settings: SolveSettings) -> TierSolution:
+        solution = default_solve(problem, settings)
+        self.solved.append(Solved(problem, settings, solution))
         return solution
 
 
@@ -230,12 +237,12 @@ class CapturedDay:
     instance: Instance
     plan: Plan
     report: CheckReport
-    solved: tuple[tuple[TierProblem, TierSolution], ...] = field(repr=False)
+    solved: tuple[Solved, ...] = field(repr=False)
 
-    def tier(self, prefix: str) -> list[tuple[TierProblem, TierSolution]]:
+    def tier(self, prefix: str) -> list[Solved]:
         """The solved problems whose name starts with ``prefix`` (``trunk-down``,
         ``trunk-up``, ``last-mile``)."""
-        return [(p, s) for p, s in self.solved if p.name.startswith(prefix)]
+        return [s for s in self.solved if s.problem.name.startswith(prefix)]
 
 
 def capture_day(inst: Instance, *, solution_limit: int = SOLUTIONS) -> CapturedDay:
@@ -253,16 +260,14 @@ def capture_day(inst: Instance, *, solution_limit: int = SOLUTIONS) -> CapturedD
         time_limit_s=CAPTURE_BUDGET_S,
         workers=1,
         solve=recorder,
-        solution_limit=solution_limit,
+        work=solution_limit,
     )
     report = check(inst, plan)
     assert_checked(report, f"captured day of {inst.name}")
     # only searches that stopped at their solution count can be re-solved identically; one
     # that ran into its clock (a problem with few solutions) is planned but not re-benchmarked
     reproducible = tuple(
-        (problem, solution)
-        for problem, solution in recorder.solved
-        if solution.wall_s < 0.9 * problem.time_limit_s
+        s for s in recorder.solved if s.solution.wall_s < 0.9 * s.settings.time_limit_s
     )
     if not reproducible:
         raise AssertionError(f"no search of {inst.name} stopped at its solution count")
@@ -326,9 +331,9 @@ class _Frame:
 class StageClock:
     """Exclusive wall time and peak memory of named stages, nested or not.
 
-    ``with clock.instrument():`` times the phases of :func:`routing.day.plan_day` (its
-    ``_Builder`` methods) and every ``RoadIndex.matrix`` call; it wraps them for the length
-    of the block and fails loudly if one of them has been renamed.
+    Given as ``plan_day(..., stage=clock.stage)`` it times the day's phases; ``with
+    clock.instrument():`` also times every ``RoadIndex.matrix`` call (the network's public
+    method, wrapped for the length of the block).
     """
 
     def __init__(self, memory: PeakMemory | None = None) -> None:
@@ -375,15 +380,8 @@ class StageClock:
     @contextmanager
     def instrument(self) -> Iterator[StageClock]:
         """Wrap the planner's phases and the matrix builder for the length of the block."""
-        builder = day_module._Builder
         targets: list[tuple[Any, str, Callable[..., str]]] = [
             (RoadIndex, "matrix", lambda *a, **k: "matrices"),
-            (builder, "apply_frequency", lambda *a, **k: "plan: other"),
-            (builder, "assign_across_boundaries", lambda *a, **k: "cross-boundary"),
-            (builder, "trunk", lambda _self, direction, *a, **k: f"trunk {direction.value}"),
-            (builder, "last_mile_problems", lambda *a, **k: "village runs: build"),
-            (builder, "run_last_mile", lambda *a, **k: "village runs: solve"),
-            (builder, "finish", lambda *a, **k: "assemble"),
         ]
         saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
         try:
@@ -454,7 +452,11 @@ def measure_size(
     started = time.perf_counter()
     with clock.instrument(), clock.stage("plan: other"):
         plan = plan_day(
-            inst.day(), time_limit_s=time_limit_s, workers=workers, solve=SOLVERS[solver]
+            inst.day(),
+            time_limit_s=time_limit_s,
+            workers=workers,
+            solve=SOLVERS[solver],
+            stage=clock.stage,
         )
     day_s = time.perf_counter() - started
     stages.update(clock.rows())

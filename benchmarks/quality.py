@@ -12,7 +12,7 @@ Gehring–Homberger VRPTW under the DIMACS convention, see that folder's README)
   GUIDED_LOCAL_SEARCH) and ``vroom`` (pyvroom, exploration level 5, all cores, the budget as
   its timeout), each built from the instance as a typical user would;
 * on request (``--solver``): ``countyroute-hybrid``
-  (:func:`routing.pyvrp_adapter.solve_hybrid`: PyVRP for 95 % of the budget, then the
+  (:func:`routing.solvers.solve_hybrid`: PyVRP for 95 % of the budget, then the
   OR-Tools model checks its routes and polishes them), ``countyroute-2cores`` (the same
   with PyVRP on two cores: two seeds at once, then, on a short budget for a large problem,
   the solution cut into two parts searched at once; ``cores_used`` = 2),
@@ -20,7 +20,7 @@ Gehring–Homberger VRPTW under the DIMACS convention, see that folder's README)
   ``TierProblem``.
 
 Solvers run one at a time, seed 0. Every cost is recomputed from the returned routes by
-:func:`routing.route_cost.evaluate_routes`, never taken from a solver. Rows go to
+:func:`benchmarks.formats.evaluate_routes`, never taken from a solver. Rows go to
 ``benchmarks/results/quality-<date>.csv``; a markdown table of mean gaps per family, solver
 and budget is printed::
 
@@ -44,16 +44,25 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from routing.day import _default_solve as _day_default_solve
-from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
-from routing.ortools_adapter import solve_ortools
-from routing.problem import SolveStatus, TierProblem, TierSolution
-from routing.pyvrp_adapter import solve_hybrid, solve_pyvrp
-from routing.route_cost import evaluate_routes
+from benchmarks.formats import (
+    Instance,
+    evaluate_routes,
+    instance_to_problem,
+    read_instance,
+    solution_routes,
+)
+from routing.problem import SolveStatus
+from routing.solvers import (
+    DEFAULT_SOLVER,
+    Solver,
+    SolveSettings,
+    solve_hybrid,
+    solve_ortools,
+    solve_pyvrp,
+)
 
 __all__ = [
     "DEFAULT_SOLVE",
@@ -90,7 +99,7 @@ FIELDS = (
     "note",
 )
 
-DEFAULT_SOLVE: Callable[[TierProblem], TierSolution] = _day_default_solve
+DEFAULT_SOLVE: Solver = DEFAULT_SOLVER
 """The tier solver :func:`routing.day.plan_day` uses by default, measured as ``countyroute``:
 the harness follows the product, whatever that default is."""
 
@@ -138,12 +147,10 @@ def _countyroute(inst: Instance, budget_s: float) -> Run:
     return _countyroute_with(DEFAULT_SOLVE)(inst, budget_s)
 
 
-def _countyroute_with(
-    solve: Callable[[TierProblem], TierSolution], cores: int = 1
-) -> Callable[..., Run]:
+def _countyroute_with(solve: Solver, cores: int = 1) -> Callable[..., Run]:
     def run(inst: Instance, budget_s: float) -> Run:
-        problem = instance_to_problem(inst, time_limit_s=budget_s, seed=SEED)
-        solution = solve(problem)
+        problem = instance_to_problem(inst)
+        solution = solve(problem, SolveSettings(time_limit_s=budget_s, seed=SEED, cores=cores))
         note = "" if solution.status is SolveStatus.FEASIBLE else solution.status.value
         return Run(solution_routes(problem, solution), cores, solution.backend, note)
 
@@ -296,7 +303,7 @@ SOLVERS: dict[str, Callable[[Instance, float], Run]] = {
     "vroom": _vroom,
     # the core's backends, for measuring the default's parts (not run unless named)
     "countyroute-hybrid": _countyroute_with(solve_hybrid),
-    "countyroute-2cores": _countyroute_with(partial(solve_hybrid, cores=2), cores=2),
+    "countyroute-2cores": _countyroute_with(solve_hybrid, cores=2),
     "countyroute-ortools": _countyroute_with(solve_ortools),
     "countyroute-pyvrp": _countyroute_with(solve_pyvrp),
 }
@@ -341,7 +348,7 @@ def run_quality(
     -------
     list[dict]
         One row per (instance, solver, budget) with the keys of :data:`FIELDS`; ``cost`` is
-        recomputed by :func:`~routing.route_cost.evaluate_routes`, ``gap_pct`` is empty for
+        recomputed by :func:`~benchmarks.formats.evaluate_routes`, ``gap_pct`` is empty for
         an infeasible result. ``cpu_s`` is the CPU time of this process and its worker
         processes during the solve: well below ``wall_s × cores_used`` means the machine was
         busy with other work.

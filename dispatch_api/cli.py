@@ -105,9 +105,9 @@ def _demand(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from routing import DayInput, plan_day
     from routing.check import check_plan
-    from routing.day import DayInput, plan_day
-    from routing.outputs import summary_text, write_plan_outputs
+    from routing.present import summary_text, write_plan_outputs
     from scenarios.bundle import load_bundle, orders_to_csv
 
     sc = load_bundle(args.scenario, orders=args.orders)
@@ -135,7 +135,7 @@ def _plan(args: argparse.Namespace) -> int:
         day,
         time_limit_s=args.time_limit,
         workers=args.workers,
-        solution_limit=args.solution_limit,
+        work=args.solution_limit,
         previous=previous,
         pins=pins,
         progress=lambda line: print(f"  {line}", flush=True),
@@ -231,9 +231,9 @@ def _apikey_create(args: argparse.Namespace) -> int:
 
 def _replan(args: argparse.Namespace) -> int:
     from networks import format_clock
+    from routing import DayInput
     from routing.check import check_plan
-    from routing.day import DayInput
-    from routing.outputs import summary_text, write_plan_outputs
+    from routing.present import summary_text, write_plan_outputs
     from routing.repair import RoadClosed, load_events, replan
     from scenarios.bundle import orders_to_csv
 
@@ -375,7 +375,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _savings(args: argparse.Namespace) -> int:
-    from routing.day import DayInput, plan_day
+    from routing import DayInput, plan_day
     from routing.savings import consolidation_savings, settle
     from scenarios.bundle import load_bundle
     from scenarios.demand import generate_demand
@@ -406,12 +406,11 @@ def _savings(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from benchmarks.quality import main as quality_main
-
-    if args.suite == "quality":
-        return quality_main(args.rest)
+    # the benchmarks sit beside the product, not under it: run them as their own program
     import subprocess
 
+    if args.suite == "quality":
+        return subprocess.call([sys.executable, "-m", "benchmarks.quality", *args.rest])
     return subprocess.call(
         [sys.executable, "-m", "pytest", "benchmarks", "--benchmark-only", *args.rest]
     )

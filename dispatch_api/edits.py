@@ -18,8 +18,8 @@ from dataclasses import replace
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import MoveStop, PinVillage
 from dispatch_api.views import find_route
+from routing import DayInput
 from routing.check import CheckReport, check_plan
-from routing.day import DayInput
 from routing.plan import Plan, Route, Stop, StopKind, Tier
 from routing.retime import retime
 

@@ -73,7 +73,7 @@ from dispatch_api.store import (
     plan_of,
 )
 from networks import CountyrouteError
-from routing.day import DayInput, plan_day
+from routing import DayInput, plan_day
 from routing.plan import Plan
 from scenarios.scaleout import Executor, LocalExecutor, SerialExecutor
 
@@ -204,7 +204,7 @@ def _execute_solve(
                 day,
                 time_limit_s=float(params["time_limit_s"]),
                 workers=1,
-                solution_limit=int(limit) if limit else None,
+                work=int(limit) if limit else None,
                 previous=previous,
                 pins=pins,
             )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from dispatch_api.db import Audit, NetworkRow, OrderRow, PlanRow, now_iso
 from dispatch_api.problems import Problem
 from dispatch_api.security import Principal
-from routing.day import DayInput
+from routing import DayInput
 from routing.model import Direction, Order
 from routing.plan import Plan, plan_from_dict, plan_to_dict
 from routing.savings import plan_kpis

@@ -15,8 +15,8 @@ from typing import Any
 
 from networks import Crs, Network, format_clock, route_line, wgs84_to_gcj02
 from routing.model import Order, Vehicle
-from routing.outputs import mask_phone
 from routing.plan import Plan, Route, Stop, StopKind, Tier
+from routing.present import mask_phone
 
 __all__ = [
     "DONE_TYPES",

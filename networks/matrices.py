@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import shapely
@@ -35,9 +35,11 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from networks.coords import Crs, haversine_m
 from networks.errors import UnreachableSite
-from networks.network import Network
 from networks.roads import RoadClass, VehicleClass, junction_key
 from networks.sites import Site, Terrain
+
+if TYPE_CHECKING:  # the network builds its RoadIndex (Network.road_index): one way at run time
+    from networks.network import Network
 
 __all__ = ["UNREACHABLE", "RoadIndex", "Snap", "TravelMatrix", "straight_line_m"]
 

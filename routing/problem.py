@@ -6,7 +6,8 @@ route, time windows, service times, per-class travel matrices, vehicle–stop co
 optional stops with a deferral penalty, multi-trip vehicles (reloads at their depot), range
 and shift limits, and a fixed + per-metre + per-second cost per vehicle.
 
-Everything inside is an integer in a stated unit; conversion happens in :mod:`routing.tiers`.
+Everything inside is an integer in a stated unit; conversion happens in :mod:`routing.build`.
+How long a problem is searched is not problem data: see :class:`routing.solvers.SolveSettings`.
 Costs are in :data:`COST_UNIT` (1e-4 yuan) so that per-second and per-metre rates stay
 integers.
 """
@@ -115,9 +116,6 @@ class TierProblem:
     vehicles: tuple[TierVehicle, ...]
     distance_m: Mapping[str, NDArray[np.int64]]
     time_s: Mapping[str, NDArray[np.int64]]
-    time_limit_s: float = 1.0
-    solution_limit: int | None = None
-    seed: int = 0
     initial_routes: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = field(default=())
     """Warm start: (vehicle id, trips of node keys)."""
 

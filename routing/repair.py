@@ -32,11 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from networks import InvalidScenario, Network, SiteKind, parse_clock
+from routing.assemble import Prefix, priced
+from routing.budget import DayBudget
+from routing.build import BuiltProblem, VehicleState, deadlines, station_problem
 from routing.consolidate import load_of
-from routing.day import DayInput, Solve, VehicleState, _Builder, _deadlines, _default_solve
-from routing.model import Direction, Order, Vehicle
+from routing.day import finish, run_last_mile
+from routing.inputs import DayInput
+from routing.model import Direction, Order
 from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier
-from routing.problem import TierProblem
+from routing.solvers import DEFAULT_SOLVER, Solver
+from routing.state import DayState
 
 __all__ = [
     "RoadClosed",
@@ -209,12 +214,8 @@ def _shift(route: Route, at_s: int, delay_s: int) -> Route:
     return replace(route, stops=stops)
 
 
-def _cost(route: Route, day: DayInput) -> float:
-    v = next(v for v in day.fleet if v.id == route.vehicle)
-    hours = (route.stops[-1].arrival_s - route.stops[0].departure_s) / 3600
-    return round(
-        v.fixed_cost + v.cost_per_km * route.distance_m / 1000 + v.cost_per_hour * hours, 2
-    )
+def _priced(route: Route, day: DayInput) -> Route:
+    return priced(route, next(v for v in day.fleet if v.id == route.vehicle))
 
 
 def _legs_m(day: DayInput, route: Route, stops: Sequence[Stop]) -> int:
@@ -225,12 +226,10 @@ def _legs_m(day: DayInput, route: Route, stops: Sequence[Stop]) -> int:
     return sum(int(m.distance_m[pos[a.site], pos[b.site]]) for a, b in itertools.pairwise(stops))
 
 
-def _warm_start(
-    built: tuple[TierProblem, list[list[Order]], list[Vehicle]], plan: Plan, at_s: int
-) -> tuple[TierProblem, list[list[Order]], list[Vehicle]]:
+def _warm_start(built: BuiltProblem, plan: Plan, at_s: int) -> BuiltProblem:
     """Start the search from the old plan: each vehicle's unfinished stops, in their order and
     trips (a vehicle under way first finishes the trip it is on)."""
-    problem, node_orders, fleet = built
+    problem, node_orders = built.problem, built.node_orders
     key_of = {o.id: problem.nodes[i].key for i, chunk in enumerate(node_orders) for o in chunk}
     old = {r.vehicle: r for r in plan.routes_of(Tier.LAST_MILE)}
     initial = []
@@ -256,7 +255,7 @@ def _warm_start(
                 ordered.append(tuple(keys))
         if ordered:
             initial.append((tv.id, tuple(ordered)))
-    return replace(problem, initial_routes=tuple(initial)), node_orders, fleet
+    return replace(built, problem=replace(problem, initial_routes=tuple(initial)))
 
 
 def _hand_back_undelivered(
@@ -293,7 +292,8 @@ def replan(
     at_s: int,
     time_limit_s: float | None = None,
     workers: int = 1,
-    solve: Solve | None = None,
+    solve: Solver | None = None,
+    work: int | None = None,
     pins: Mapping[str, str] | None = None,
 ) -> tuple[Plan, DayInput]:
     """Re-plan what is not finished at ``at_s`` after ``events``.
@@ -310,8 +310,11 @@ def replan(
     started = time.perf_counter()
     new_day = _apply_inputs(day, events)
     p = new_day.policy
-    b = _Builder(
-        new_day, solve or _default_solve, workers, time_limit_s or p.time_limit_s, pins=pins
+    b = DayState(
+        new_day,
+        DayBudget(time_limit_s or p.time_limit_s, work, p.seed, max(1, workers)),
+        solve or DEFAULT_SOLVER,
+        pins=dict(pins or {}),
     )
     down = {e.vehicle for e in events if isinstance(e, VehicleDown)}
     late = {e.vehicle: e.delay_s for e in events if isinstance(e, TrunkLate)}
@@ -327,7 +330,7 @@ def replan(
     for r in plan.routes_of(Tier.TRUNK_DOWN):
         if r.vehicle in late:
             r = _shift(r, at_s, late[r.vehicle])
-            r = replace(r, cost=_cost(r, new_day))
+            r = _priced(r, new_day)
         if r.vehicle in down and r.stops[-1].start_s > at_s:
             reached = [s for s in r.stops if s.start_s <= at_s]
             lost = [oid for s in r.stops if s.start_s > at_s for oid in s.drop]
@@ -349,7 +352,7 @@ def replan(
             )
             kept = (*reached, halt)
             r = replace(r, stops=kept, distance_m=_legs_m(day, r, kept))
-            r = replace(r, cost=_cost(r, new_day))
+            r = _priced(r, new_day)
         b.routes.append(r)
         truck_free[r.vehicle] = r.stops[-1].arrival_s
         for s in r.stops:
@@ -362,11 +365,11 @@ def replan(
         for s in r.stops:
             if s.kind is StopKind.VISIT:
                 ready[s.site] = max(ready.get(s.site, 0), s.departure_s + p.cross_dock_s)
-    deadline = _deadlines(new_day)
+    deadline = deadlines(new_day)
 
     # --- village runs: vehicle states and the work left, per station ------------------------
     states: dict[str, dict[str, VehicleState]] = {}
-    prefixes: dict[str, tuple[tuple[Stop, ...], int, bool]] = {}
+    prefixes: dict[str, Prefix] = {}
     pool: dict[str, list[Order]] = {}
     release: dict[str, int] = {}
     untouched: list[Route] = []
@@ -440,7 +443,7 @@ def replan(
             )
             stops = (*done, halt)
             route = replace(r, stops=stops, distance_m=_legs_m(day, r, stops))
-            untouched.append(replace(route, cost=_cost(route, new_day)))
+            untouched.append(_priced(route, new_day))
             back = new_day.network.road_index.matrix((last.site, r.home), r.vehicle_class)
             comes_back = halt_s + int(min(back.time_s[0, 1], 6 * 3600))
             for oid in onboard:
@@ -471,13 +474,15 @@ def replan(
 
     problems = []
     for station_id in sorted(pool):
-        work = [o for o in pool[station_id] if o.id not in b.deferred]
+        todo = [o for o in pool[station_id] if o.id not in b.deferred]
         fleet = [v for v in new_day.fleet if v.home == station_id and v.id not in down]
         station_states = states.get(station_id, {})
         # an onboard order keeps its vehicle; its release does not apply
-        built = b.station_problem(
+        built = station_problem(
+            new_day,
             station_id,
-            work,
+            todo,
+            b.defer,
             start=max(ready.get(station_id, 0), at_s),
             end=deadline.get(station_id, 48 * 3600),
             states=station_states,
@@ -490,8 +495,8 @@ def replan(
         )
         if built is not None:
             problems.append(built)
-    problems = b.share_budget([_warm_start(built, plan, at_s) for built in problems])
-    run_end = b.run_last_mile(problems, trunk_at, prefixes)
+    problems = [_warm_start(built, plan, at_s) for built in problems]
+    run_end = run_last_mile(b, problems, trunk_at, prefixes)
     replanned = {r.vehicle for r in b.routes if r.tier is Tier.LAST_MILE}
     for r in untouched:
         if r.vehicle in replanned:
@@ -525,11 +530,11 @@ def replan(
             done_m + int(m.distance_m[0, 1]),
             0.0,
         )
-        b.routes.append(replace(route, cost=_cost(route, new_day)))
+        b.routes.append(_priced(route, new_day))
         run_end[v.home] = max(run_end.get(v.home, 0), arrive)
     _hand_back_undelivered(b.routes, states, prefixes)
     up_wave = p.wave(Direction.UP)
     keep_up = None
     if at_s >= up_wave.departs_s:
         keep_up = list(plan.routes_of(Tier.TRUNK_UP))
-    return b.finish(run_end, truck_free, started, keep_up), new_day
+    return finish(b, run_end, truck_free, started, keep_up), new_day

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from routing.assemble import route_cost
 from routing.consolidate import load_of
-from routing.day import DayInput
+from routing.inputs import DayInput
 from routing.model import Order, Vehicle
 from routing.plan import Load, Route, Stop, StopKind, Tier
 
@@ -104,6 +105,7 @@ def retime(route: Route, day: DayInput, vehicle: Vehicle) -> Route:
                     load_after=Load(),
                 )
             )
-    hours = (out[-1].departure_s - out[0].departure_s) / 3600
-    cost = vehicle.fixed_cost + vehicle.cost_per_km * dist / 1000 + vehicle.cost_per_hour * hours
-    return replace(route, stops=tuple(out), distance_m=dist, cost=round(cost, 2))
+    duration = out[-1].departure_s - out[0].departure_s
+    return replace(
+        route, stops=tuple(out), distance_m=dist, cost=route_cost(vehicle, dist, duration)
+    )

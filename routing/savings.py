@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from routing.day import DayInput, plan_day
+from routing.day import plan_day
+from routing.inputs import DayInput
 from routing.plan import Plan, final_stops
 
 __all__ = ["Kpis", "Savings", "SettlementLine", "consolidation_savings", "plan_kpis", "settle"]

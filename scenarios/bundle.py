@@ -47,6 +47,7 @@ from networks import (
     parse_clock,
 )
 from networks.osm import roads_from_osm
+from routing.inputs import DayInput, check_fleet, check_orders, check_reachability
 from routing.model import Direction, Order, Policy, Vehicle, Wave
 
 __all__ = [
@@ -80,9 +81,37 @@ class Scenario:
     attribution: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        # the same rules as the day's input (routing.inputs), checked where the bundle loads
         check_fleet(self.network, self.fleet)
         check_orders(self.network, self.orders)
         check_reachability(self.network, self.fleet)
+
+    def day(
+        self,
+        date: str | None = None,
+        *,
+        orders: tuple[Order, ...] | None = None,
+        policy: Policy | None = None,
+    ) -> DayInput:
+        """One day of this bundle as the planner's input (its own orders and date unless
+        others are given).
+
+        Raises
+        ------
+        InvalidScenario
+            When neither ``date`` nor the bundle gives a date, or ``date`` is not ISO.
+        """
+        when = date or self.date
+        if when is None:
+            raise InvalidScenario("no date given and the bundle has none", field="date")
+        return DayInput(
+            self.name,
+            self.network,
+            self.fleet,
+            policy or self.policy,
+            self.orders if orders is None else orders,
+            when,
+        )
 
 
 # ------------------------------------------------------------------------------ discovery
@@ -589,89 +618,6 @@ def _load_fleet(folder: Path, network: Network) -> tuple[Vehicle, ...]:
     return tuple(vehicles)
 
 
-def check_fleet(
-    network: Network,
-    fleet: tuple[Vehicle, ...],
-    *,
-    locate: Callable[[int], str] | None = None,
-    source: str = "fleet",
-) -> None:
-    """Fleet rules that need the network: unique ids, known homes and classes."""
-    seen: set[str] = set()
-    classes = {vc.name for vc in network.vehicle_classes}
-    for i, v in enumerate(fleet):
-        where = locate(i) if locate else f"vehicle {v.id!r}"
-        if v.id in seen:
-            raise InvalidScenario(
-                f"duplicate vehicle id {v.id!r}", source=source, location=where, field="id"
-            )
-        seen.add(v.id)
-        if v.vehicle_class not in classes:
-            raise InvalidScenario(
-                f"unknown vehicle class {v.vehicle_class!r} "
-                f"(network has {', '.join(sorted(classes))})",
-                source=source,
-                location=where,
-                field="class",
-            )
-        if v.home not in network.index:
-            raise InvalidScenario(
-                f"unknown home site {v.home!r}", source=source, location=where, field="home"
-            )
-        if network.site(v.home).kind not in (SiteKind.HUB, SiteKind.STATION):
-            raise InvalidScenario(
-                f"home {v.home!r} is a {network.site(v.home).kind}; "
-                "vehicles live at the hub or a station",
-                source=source,
-                location=where,
-                field="home",
-            )
-
-
-def check_reachability(
-    network: Network, fleet: tuple[Vehicle, ...], *, source: str = "fleet"
-) -> None:
-    """Every village point reachable, both ways, by some vehicle class of its station; every
-    station and bulk shipper by some hub class."""
-    by_home: dict[str, set[str]] = {}
-    for v in fleet:
-        by_home.setdefault(v.home, set()).add(v.vehicle_class)
-    checks: list[tuple[str, list[str]]] = []
-    for station in network.stations:
-        checks.append(
-            (station.id, [p.id for p in network.children(station.id, SiteKind.VILLAGE_POINT)])
-        )
-    for hub in network.hubs:
-        targets = [s.id for s in network.stations if s.parent == hub.id]
-        targets += [b.id for b in network.of_kind(SiteKind.BULK_SHIPPER)]
-        checks.append((hub.id, targets))
-    for home, targets in checks:
-        if not targets:
-            continue
-        classes = sorted(by_home.get(home, set()))
-        if not classes:
-            raise InvalidScenario(
-                f"site {home!r} serves {len(targets)} sites but has no vehicles",
-                source=source,
-                field="home",
-            )
-        ok = [False] * len(targets)
-        for cls in classes:
-            label = network.road_index.components(cls)
-            for k, target in enumerate(targets):
-                if label[target] == label[home]:
-                    ok[k] = True
-        for k, reached in enumerate(ok):
-            if not reached:
-                raise UnreachableSite(
-                    f"no vehicle of {home!r} ({', '.join(classes)}) can reach {targets[k]!r} "
-                    "and come back on open roads",
-                    source="network.geojson",
-                    location=f"site {targets[k]!r}",
-                    field="coordinates",
-                )
-
-
 # ------------------------------------------------------------------------------ policy
 _POLICY_KEYS: Mapping[str, tuple[str, ...]] = {
     "times": (
@@ -784,7 +730,6 @@ def _load_policy(path: Path) -> Policy:
 # ------------------------------------------------------------------------------ orders
 _ORDER_COLUMNS = ("id", "carrier", "direction", "site", "weight_kg", "volume_m3")
 _ORDER_ALL = (*_ORDER_COLUMNS, "parcels", "bulky", "priority", "sector", "lot")
-_ORDER_SITES = (SiteKind.VILLAGE_POINT, SiteKind.STATION, SiteKind.BULK_SHIPPER)
 
 
 def _order(row: Mapping[str, str], where: str, src: str) -> Order:
@@ -843,37 +788,6 @@ def load_orders(path: str | os.PathLike[str], network: Network) -> tuple[Order, 
             wheres.append(where)
     check_orders(network, tuple(orders), locate=lambda i: wheres[i], source=src)
     return tuple(orders)
-
-
-def check_orders(
-    network: Network,
-    orders: tuple[Order, ...],
-    *,
-    locate: Callable[[int], str] | None = None,
-    source: str = "orders",
-) -> None:
-    """Order rules that need the network: unique ids, sites that exist and take orders."""
-    seen: set[str] = set()
-    for i, o in enumerate(orders):
-        where = locate(i) if locate else f"order {o.id!r}"
-        if o.id in seen:
-            raise InvalidScenario(
-                f"duplicate order id {o.id!r}", source=source, location=where, field="id"
-            )
-        seen.add(o.id)
-        if o.site not in network.index:
-            raise InvalidScenario(
-                f"unknown site {o.site!r}", source=source, location=where, field="site"
-            )
-        kind = network.site(o.site).kind
-        if kind not in _ORDER_SITES:
-            raise InvalidScenario(
-                f"site {o.site!r} is a {kind}; "
-                "orders go to village points, stations or bulk shippers",
-                source=source,
-                location=where,
-                field="site",
-            )
 
 
 # ------------------------------------------------------------------------------ saving

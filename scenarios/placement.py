@@ -3,7 +3,7 @@
 This module is the placement solver's **single adapter**: every OR-Tools import of the planner
 tools is here (CP-SAT, ``ortools.sat.python.cp_model``, for the covering models, and the linear
 interface ``model_builder`` with HiGHS for p-median — different solvers from the routing library
-that only :mod:`routing.ortools_adapter` may import). Their models never leave it.
+that only :mod:`routing.solvers.ortools_model` may import). Their models never leave it.
 
 Models (DOMAIN.md "Operations research that fits"):
 
@@ -47,6 +47,7 @@ from ortools.linear_solver.python import model_builder as mb
 from ortools.sat.python import cp_model
 
 from networks import UNREACHABLE, InvalidScenario, Network, SiteKind
+from scenarios.whatif import AddPoint, Change
 
 if TYPE_CHECKING:
     from scenarios.bundle import Scenario
@@ -67,6 +68,7 @@ __all__ = [
     "PlacementStatus",
     "coverage_curve",
     "evaluate_sites",
+    "placement_change",
     "placement_instance",
     "read_setup_costs",
     "run_placement",
@@ -937,7 +939,7 @@ def run_placement(
         backend=executor.name if executor is not None else "serial",
     )
     if simulate is not None:
-        from scenarios.whatif import placement_change, run_simulation
+        from scenarios.whatif import run_simulation
 
         sb = (lambda d, t: progress("simulate", d, t)) if progress else None
         sim = run_simulation(sc, placement_change(result), simulate, executor=executor, progress=sb)
@@ -953,3 +955,26 @@ def write_placement_json(result: PlacementResult, path: str | os.PathLike[str]) 
         encoding="utf-8",
     )
     return target
+
+
+# ------------------------------------------------------------------------------ placement
+def placement_change(result: PlacementResult, name: str = "placement") -> Change:
+    """The change that turns today's network into a placement's answer (village points):
+    chosen sites that are not points get one; with ``keep_existing`` off, today's points
+    that were not chosen close (their villages move to the nearest remaining point)."""
+    sol = result.solution
+    if result.params.level is not Level.POINT:
+        raise InvalidScenario("only village-point placements can be simulated", field="level")
+    chosen = set(sol.opened) | set(sol.kept)
+    today = set(result.existing.kept)
+    adds = tuple(AddPoint(s) for s in sol.opened if s not in today)
+    closes = () if result.params.keep_existing else tuple(sorted(today - chosen))
+    return Change(
+        name=name,
+        description=(
+            f"{result.params.resolved_model} placement: {len(adds)} new point(s)"
+            + (f", {len(closes)} closed" if closes else "")
+        ),
+        add_points=adds,
+        close_points=closes,
+    )

@@ -36,9 +36,10 @@ from types import TracebackType
 from typing import IO, Any, Protocol, TypeVar
 
 from networks import UNREACHABLE, CountyrouteError
-from routing.day import DayInput, plan_day
+from routing import DayInput, plan_day
 from routing.plan import Plan
 from routing.problem import TierProblem, TierSolution
+from routing.solvers import SolveSettings, solve_ortools
 
 __all__ = [
     "BoundedSolve",
@@ -327,14 +328,12 @@ class BoundedSolve:
     same plan on every machine and backend. The clock (``safety_s`` per tier problem) only
     stops a search that cannot find that many; a problem with at most two stops any vehicle
     can reach takes its first solution, since it may have fewer than ``solutions`` and would
-    otherwise wait for the clock (routing.day.plan_day's own ``solution_limit`` does)."""
+    otherwise wait for the clock (routing.day.plan_day's own ``work`` does)."""
 
     solutions: int = 10
     safety_s: float = 30.0
 
-    def __call__(self, problem: TierProblem) -> TierSolution:
-        from routing.ortools_adapter import solve_ortools
-
+    def __call__(self, problem: TierProblem, settings: SolveSettings) -> TierSolution:
         pos = problem.site_index
 
         def reachable(i: int) -> bool:
@@ -346,7 +345,7 @@ class BoundedSolve:
             )
 
         limit = self.solutions if sum(map(reachable, range(len(problem.nodes)))) > 2 else 1
-        return solve_ortools(replace(problem, solution_limit=limit, time_limit_s=self.safety_s))
+        return solve_ortools(problem, replace(settings, work=limit, time_limit_s=self.safety_s))
 
 
 @dataclass(frozen=True, slots=True)

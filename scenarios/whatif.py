@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from networks import UNREACHABLE, InvalidScenario, Network, Site, SiteKind, parse_clock
-from routing.day import DayInput
+from routing import DayInput
 from routing.model import Direction, Order, Vehicle
 from routing.plan import DeferralReason, Plan, StopKind, Tier
 from routing.savings import Kpis, plan_kpis
@@ -63,7 +63,6 @@ from scenarios.scaleout import PlanSettings, SerialExecutor
 
 if TYPE_CHECKING:
     from scenarios.bundle import Scenario
-    from scenarios.placement import PlacementResult
     from scenarios.scaleout import Executor, Progress
 
 __all__ = [
@@ -84,7 +83,6 @@ __all__ = [
     "grown_demand",
     "load_change",
     "parse_change",
-    "placement_change",
     "run_simulation",
     "simulate_day",
 ]
@@ -1228,28 +1226,3 @@ def write_simulation_json(result: SimulationResult, path: str | os.PathLike[str]
         encoding="utf-8",
     )
     return target
-
-
-# ------------------------------------------------------------------------------ placement
-def placement_change(result: PlacementResult, name: str = "placement") -> Change:
-    """The change that turns today's network into a placement's answer (village points):
-    chosen sites that are not points get one; with ``keep_existing`` off, today's points
-    that were not chosen close (their villages move to the nearest remaining point)."""
-    from scenarios.placement import Level
-
-    sol = result.solution
-    if result.params.level is not Level.POINT:
-        raise InvalidScenario("only village-point placements can be simulated", field="level")
-    chosen = set(sol.opened) | set(sol.kept)
-    today = set(result.existing.kept)
-    adds = tuple(AddPoint(s) for s in sol.opened if s not in today)
-    closes = () if result.params.keep_existing else tuple(sorted(today - chosen))
-    return Change(
-        name=name,
-        description=(
-            f"{result.params.resolved_model} placement: {len(adds)} new point(s)"
-            + (f", {len(closes)} closed" if closes else "")
-        ),
-        add_points=adds,
-        close_points=closes,
-    )

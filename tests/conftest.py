@@ -11,6 +11,10 @@ from scenarios.bundle import Scenario, load_bundle
 
 DATA_DIR = Path(__file__).parent / "data"
 
+# the doctests of every module are collected (--doctest-modules); the conftest files hold
+# none and share a module name, so they are loaded as plugins only
+collect_ignore_glob = ["conftest.py", "*/conftest.py"]
+
 
 @pytest.fixture(scope="session")
 def tiny_path() -> Path:

@@ -26,7 +26,7 @@ from dispatch_api.schemas import (
 from dispatch_api.security import Principal, Role
 from dispatch_api.store import closed_roads, day_orders, network_row, plan_day_input, plan_of
 from dispatch_api.views import courier_route
-from routing.outputs import mask_phone
+from routing.present import mask_phone
 
 router = APIRouter(tags=["courier"])
 

@@ -27,7 +27,7 @@ from dispatch_api.schemas import (
 from dispatch_api.security import Principal
 from dispatch_api.store import audit, network_row, scenario_from_files
 from networks import InvalidScenario, SiteKind, format_clock
-from routing.outputs import mask_phone
+from routing.present import mask_phone
 from scenarios.bundle import Scenario, builtin_names, resolve_bundle
 
 router = APIRouter(prefix="/networks", tags=["networks"])

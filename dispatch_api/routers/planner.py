@@ -174,7 +174,7 @@ def start_placement(
             field="vehicle_class",
         )
     if body.simulate is not None:
-        # the core's rule (scenarios.whatif.placement_change), checked before the solve
+        # the core's rule (scenarios.placement.placement_change), checked before the solve
         if body.level != "point":
             raise Problem(422, "only village-point placements can be simulated", field="simulate")
         _check_settings(body.simulate.model_dump(), "simulate")

@@ -15,10 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routing import DayInput, SolveSettings, plan_day
 from routing.check import CheckReport, Violation, check_plan
-from routing.day import DayInput, plan_day
 from routing.model import Direction, Order
-from routing.ortools_adapter import solve_ortools
 from routing.plan import (
     PLAN_SCHEMA_VERSION,
     DeferralReason,
@@ -34,15 +33,16 @@ from routing.plan import (
     plan_to_dict,
 )
 from routing.problem import TierProblem, TierSolution
+from routing.solvers import solve_ortools
 from scenarios.bundle import Scenario
 
 DATE = "2026-12-01"
 
 
-def bounded_solve(problem: TierProblem) -> TierSolution:
+def bounded_solve(problem: TierProblem, settings: SolveSettings) -> TierSolution:
     """OR-Tools stopped by a solution count (the clock is only a safety net)."""
     limit = 50 if len(problem.nodes) > 2 else 1
-    return solve_ortools(replace(problem, solution_limit=limit, time_limit_s=5.0))
+    return solve_ortools(problem, replace(settings, work=limit, time_limit_s=5.0))
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -1,12 +1,11 @@
 """dispatch_api.cli end to end on the tiny bundle: ``plan`` writes plan.json (and the other
-outputs, once routing.outputs is there), ``check`` passes it and exits 1 naming the route,
+outputs), ``check`` passes it and exits 1 naming the route,
 stop and site when a load is edited past capacity, and input errors exit 2 with one line on
 stderr naming the file, the row and the field.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 from pathlib import Path
@@ -19,29 +18,15 @@ from routing.plan import Plan, plan_from_dict
 DATE = "2026-12-01"
 
 
-def _outputs_importable() -> bool:
-    try:
-        importlib.import_module("routing.outputs")
-    except ImportError:
-        return False
-    return True
-
-
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def planned(tiny_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny day planned once by ``countyroute plan`` (one second of search).
-
-    ``plan`` writes its files through routing.outputs; while that module is not there, the
-    folder is written the way ``plan`` would (plan.json, orders.csv, scenario.json) so that
-    ``check`` is still tested.
-    """
+    """The tiny day planned once by ``countyroute plan`` (one second of search)."""
     out = tmp_path_factory.mktemp("planned")
-    if _outputs_importable():
-        argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", "1", "--workers", "1"]
-        assert main([*argv, "--out", str(out)]) == 0
-        return out
-    from routing.day import DayInput, plan_day
+    argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", "1", "--workers", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    return out
+    from routing import DayInput, plan_day
     from routing.plan import dumps
     from scenarios.bundle import load_bundle, orders_to_csv
 
@@ -74,7 +59,6 @@ def test_plan_writes_a_plan_for_the_day(planned: Path) -> None:
     assert json.loads((planned / "scenario.json").read_text())["date"] == DATE
 
 
-@pytest.mark.skipif(not _outputs_importable(), reason="routing.outputs is not there yet")
 def test_plan_writes_the_other_outputs(planned: Path) -> None:
     plan = read_plan(planned)
     for name in ("routes.geojson", "summary.md"):
@@ -87,8 +71,6 @@ def test_plan_writes_the_other_outputs(planned: Path) -> None:
 def test_plan_prints_the_checker_verdict(
     tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not _outputs_importable():
-        pytest.skip("routing.outputs is not there yet")
     argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", "0.5", "--workers", "1"]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 0
     assert "checker: ok" in capsys.readouterr().out.splitlines()

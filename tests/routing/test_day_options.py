@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from routing import DayInput, plan_day
 from routing.check import check_plan
-from routing.day import DayInput, _Builder, plan_day
+from routing.day import assignment
 from routing.plan import Plan
 from scenarios.bundle import Scenario
 
@@ -19,20 +20,20 @@ def assert_checked(plan_: Plan, day: DayInput) -> None:
     assert report.ok, [str(v) for v in report.violations]
 
 
-def test_a_solution_limit_makes_the_plan_deterministic(tiny: Scenario) -> None:
+def test_a_work_budget_makes_the_plan_deterministic(tiny: Scenario) -> None:
     day = tiny_day(tiny)
-    first = plan_day(day, time_limit_s=20, solution_limit=20)
-    again = plan_day(day, time_limit_s=20, solution_limit=20)
+    first = plan_day(day, time_limit_s=20, work=20)
+    again = plan_day(day, time_limit_s=20, work=20)
     assert first.routes == again.routes and first.deferred == again.deferred
     assert_checked(first, day)
 
 
 def test_a_pinned_village_is_served_by_its_vehicle(tiny: Scenario) -> None:
     day = tiny_day(tiny)
-    free = _Builder.assignment(plan_day(day, time_limit_s=1))
+    free = assignment(plan_day(day, time_limit_s=1))
     other = "van1" if free.get("v1") == "tri1" else "tri1"
     pinned = plan_day(day, time_limit_s=1, pins={"v1": other})
-    assert _Builder.assignment(pinned)["v1"] == other
+    assert assignment(pinned)["v1"] == other
     assert_checked(pinned, day)
 
 
@@ -41,13 +42,13 @@ def test_yesterdays_assignment_is_kept_unless_the_saving_beats_the_threshold(
 ) -> None:
     day = tiny_day(tiny)
     yesterday = plan_day(day, time_limit_s=1, pins={"v1": "van1", "v2": "van1"})
-    assert _Builder.assignment(yesterday)["v1"] == "van1"
+    assert assignment(yesterday)["v1"] == "van1"
     # a threshold no saving can beat: the assignment stays
     loyal = replace(day, policy=replace(day.policy, stability_threshold=1.0))
     lines: list[str] = []
     kept = plan_day(loyal, time_limit_s=1, previous=yesterday, progress=lines.append)
-    assert _Builder.assignment(kept)["v1"] == "van1"
-    assert _Builder.assignment(kept)["v2"] == "van1"
+    assert assignment(kept)["v1"] == "van1"
+    assert assignment(kept)["v2"] == "van1"
     assert any("kept yesterday's assignment" in line for line in lines)
     assert_checked(kept, loyal)
 
@@ -66,10 +67,10 @@ def test_cross_boundary_service_lets_the_nearer_station_serve_a_village(tiny: Sc
     sites = tuple(replace(s, parent="s2") if s.id == "v1" else s for s in tiny.network.sites)
     network = replace(tiny.network, sites=sites)
     day = replace(tiny_day(tiny), network=network)
-    own = plan_day(day, time_limit_s=1, solution_limit=50)
+    own = plan_day(day, time_limit_s=1, work=50)
     assert next(r.home for r in own.routes for s in r.stops if s.site == "v1") == "s2"
     crossing = replace(day, policy=replace(day.policy, cross_boundary=True))
-    plan_ = plan_day(crossing, time_limit_s=2, solution_limit=100)
+    plan_ = plan_day(crossing, time_limit_s=2, work=100)
     assert_checked(plan_, crossing)
     served_from = {r.home for r in plan_.routes for s in r.stops if s.site == "v1"}
     assert served_from == {"s1"}

@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 from networks import UNREACHABLE, InvalidScenario, Network
+from routing import DayInput, SolveSettings, plan_day
+from routing.build import is_due
 from routing.check import check_plan
-from routing.day import DayInput, is_due, plan_day
 from routing.model import Direction, Order, Policy, Vehicle
-from routing.ortools_adapter import solve_ortools
 from routing.plan import DeferralReason, Load, Plan, PlanStatus, StopKind, Tier
 from routing.problem import TierProblem, TierSolution
+from routing.solvers import solve_ortools
 from scenarios.bundle import Scenario, load_bundle
 
 DATE = "2026-12-01"
@@ -34,7 +35,7 @@ NEXT = "2026-12-02"
 SUGGESTION = re.compile(r"one more (\w+) at (.+) would carry (\d+) of these (\d+) parcels")
 
 
-def bounded_solve(problem: TierProblem) -> TierSolution:
+def bounded_solve(problem: TierProblem, settings: SolveSettings) -> TierSolution:
     """The OR-Tools backend stopped after 50 solutions: deterministic, and never the clock.
 
     A problem with one or two stops any vehicle can reach may not have 50 solutions, and the
@@ -51,7 +52,7 @@ def bounded_solve(problem: TierProblem) -> TierSolution:
         )
 
     limit = 50 if sum(map(reachable, range(len(problem.nodes)))) > 2 else 1
-    return solve_ortools(replace(problem, solution_limit=limit, time_limit_s=5.0))
+    return solve_ortools(problem, replace(settings, work=limit, time_limit_s=5.0))
 
 
 # ----------------------------------------------------------------------------- invariants

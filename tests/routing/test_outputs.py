@@ -1,4 +1,4 @@
-"""routing.outputs on the tiny bundle's plan: every file is written and readable, the GeoJSON is
+"""routing.present on the tiny bundle's plan: every file is written and readable, the GeoJSON is
 valid, manifests add up to the plan's stops, loading order is the reverse of the visits, phones
 are masked, the summary names every deferral reason, and the pictures are real PNGs.
 
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import shapely.geometry
 
-from routing.day import DayInput, plan_day
-from routing.outputs import mask_phone, summary_text, write_plan_outputs
+from routing import DayInput, plan_day
 from routing.plan import Load, Plan, PlanStatus, Route, Stop, StopKind, Tier, plan_from_dict
+from routing.present import mask_phone, summary_text, write_plan_outputs
 from scenarios.bundle import Scenario
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -15,16 +15,19 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-import routing.pyvrp_adapter as adapter
-from routing.formats import Instance, instance_to_problem, rounded_distances
+import routing.solvers.parallel as adapter
+from benchmarks.formats import Instance, instance_to_problem, rounded_distances
+from routing.evaluate import evaluate_solution
 from routing.problem import SolveStatus, TierProblem
-from routing.pyvrp_adapter import pyvrp_available, solve_pyvrp
-from routing.route_cost import evaluate_solution
-
-pytestmark = pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
+from routing.solvers import SolveSettings, solve_pyvrp
+from routing.solvers.pyvrp_search import PyvrpData, build
 
 
-def _problem(n: int, *, seed: int = 3, solutions: int = 400) -> TierProblem:
+def _settings(solutions: int = 400) -> SolveSettings:
+    return SolveSettings(time_limit_s=60.0, work=solutions, cores=2)
+
+
+def _problem(n: int, *, seed: int = 3) -> TierProblem:
     """``n`` clients on a 1000 × 1000 square, demand 1–20, a fleet of two types (capacity 60
     and 100, four of the small ones); every fifth client optional (penalty 400)."""
     rng = np.random.default_rng(seed)
@@ -43,7 +46,7 @@ def _problem(n: int, *, seed: int = 3, solutions: int = 400) -> TierProblem:
         time_windows=None,
         service=np.zeros(n + 1, dtype=np.int64),
     )
-    problem = instance_to_problem(inst, time_limit_s=60.0, solution_limit=solutions)
+    problem = instance_to_problem(inst)
     vehicles = tuple(
         replace(v, capacity=(0, 0, 60)) if k < 4 else v for k, v in enumerate(problem.vehicles)
     )
@@ -53,9 +56,9 @@ def _problem(n: int, *, seed: int = 3, solutions: int = 400) -> TierProblem:
     return replace(problem, vehicles=vehicles, nodes=nodes)
 
 
-def _built(problem: TierProblem) -> adapter._Built:
-    built = adapter._build(problem, approximate=False)
-    assert isinstance(built, adapter._Built)
+def _built(problem: TierProblem) -> PyvrpData:
+    built = build(problem, approximate=False)
+    assert isinstance(built, PyvrpData)
     return built
 
 
@@ -64,13 +67,13 @@ def test_the_cut_shares_clients_and_fleet_without_loss() -> None:
 
     problem = _problem(60)
     data = _built(problem).data
-    routes = adapter._search(0, MaxIterations(50), None, data)
+    routes = adapter.search(0, MaxIterations(50), None, data)
     # one client taken off its route: clients on no route must land in a part too
     routes = [(t, v[1:]) if k == 0 else (t, v) for k, (t, v) in enumerate(routes)]
     available = [vt.num_available for vt in data.vehicle_types()]
     assert len(available) == 2
     for k in (2, 3):
-        parts = adapter._split(data, routes, k, random.Random(7))
+        parts = adapter.split(data, routes, k, random.Random(7))
         assert len(parts) == k
         clients = Counter(c for p in parts for c in p.clients)
         assert sorted(clients) == list(range(data.num_clients))
@@ -90,11 +93,11 @@ def test_parts_searched_on_two_cores_improve_on_the_seeds(monkeypatch: pytest.Mo
     improve them; on this problem they improve them. Same limit, same answer."""
     monkeypatch.setattr(adapter, "DECOMPOSE_MIN_CLIENTS", 20)
     monkeypatch.setattr(adapter, "DECOMPOSE_MAX_S_PER_CLIENT", 1.0)
-    problem = _problem(80)
-    first = round(problem.solution_limit * adapter.PARALLEL_FIRST_SHARE)  # type: ignore[operator]
-    seeds = [solve_pyvrp(replace(problem, solution_limit=first, seed=s)) for s in (0, 1)]
+    problem, settings = _problem(80), _settings()
+    first = round(400 * adapter.PARALLEL_FIRST_SHARE)
+    seeds = [solve_pyvrp(problem, replace(settings, work=first, seed=s)) for s in (0, 1)]
     assert all(s.status is SolveStatus.FEASIBLE for s in seeds)
-    both = adapter._parallel_search(problem, 2)
+    both = adapter.parallel_search(problem, settings)
     assert both.status is SolveStatus.FEASIBLE
     ev = evaluate_solution(problem, both)
     assert ev.feasible, ev.violations
@@ -102,14 +105,14 @@ def test_parts_searched_on_two_cores_improve_on_the_seeds(monkeypatch: pytest.Mo
     assert both.objective < min(s.objective for s in seeds)
     # every required client is on a route; only optional ones may be left out
     assert all(problem.nodes[i].penalty is not None for i in both.dropped)
-    again = adapter._parallel_search(problem, 2)
+    again = adapter.parallel_search(problem, settings)
     assert again.routes == both.routes
 
 
 def test_below_the_size_threshold_two_cores_keep_the_better_seed() -> None:
-    problem = _problem(40, solutions=150)
-    seeds = [solve_pyvrp(replace(problem, seed=s)) for s in (0, 1)]
-    both = adapter._parallel_search(problem, 2)
+    problem, settings = _problem(40), _settings(150)
+    seeds = [solve_pyvrp(problem, replace(settings, seed=s, cores=1)) for s in (0, 1)]
+    both = adapter.parallel_search(problem, settings)
     assert both.objective == min(s.objective for s in seeds)
 
 
@@ -119,10 +122,10 @@ def test_no_feasible_seed_gives_no_solution_not_a_crash(monkeypatch: pytest.Monk
     to OR-Tools, which reports the problem infeasible)."""
     monkeypatch.setattr(adapter, "DECOMPOSE_MIN_CLIENTS", 20)
     monkeypatch.setattr(adapter, "DECOMPOSE_MAX_S_PER_CLIENT", 1.0)
-    problem = _problem(60, solutions=200)
+    problem, settings = _problem(60), _settings(200)
     heavy = replace(problem.nodes[1], delivery=(0, 0, 150))
     problem = replace(problem, nodes=(problem.nodes[0], heavy, *problem.nodes[2:]))
     assert heavy.penalty is None
-    answer = adapter._parallel_search(problem, 2)
+    answer = adapter.parallel_search(problem, settings)
     assert answer.status is SolveStatus.NO_SOLUTION
     assert answer.routes == tuple(() for _ in problem.vehicles)

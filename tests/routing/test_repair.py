@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from networks import InvalidScenario
+from routing import DayInput, plan_day
 from routing.check import check_plan
-from routing.day import DayInput, plan_day
 from routing.model import Direction, Order
 from routing.plan import Plan, StopKind, Tier
 from routing.repair import (

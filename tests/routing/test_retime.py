@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from routing import DayInput, SolveSettings, plan_day
 from routing.check import check_plan
-from routing.day import DayInput, plan_day
-from routing.ortools_adapter import solve_ortools
 from routing.plan import StopKind, Tier
 from routing.problem import TierProblem, TierSolution
 from routing.retime import retime
+from routing.solvers import solve_ortools
 from scenarios.bundle import Scenario
 
 
-def bounded_solve(problem: TierProblem) -> TierSolution:
-    return solve_ortools(replace(problem, solution_limit=20, time_limit_s=5.0))
+def bounded_solve(problem: TierProblem, settings: SolveSettings) -> TierSolution:
+    return solve_ortools(problem, replace(settings, work=20, time_limit_s=5.0))
 
 
 def test_an_untouched_village_run_keeps_its_distance_loads_and_order(tiny: Scenario) -> None:

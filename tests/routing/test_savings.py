@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from routing.day import DayInput, plan_day
+from routing import DayInput, plan_day
 from routing.savings import consolidation_savings, plan_kpis, settle
 from scenarios.bundle import Scenario
 
 
 def test_each_carrier_alone_is_planned_by_the_same_engine(tiny: Scenario) -> None:
     day = DayInput(tiny.name, tiny.network, tiny.fleet, tiny.policy, tiny.orders, "2026-12-01")
-    joint = plan_day(day, time_limit_s=1, solution_limit=20)
+    joint = plan_day(day, time_limit_s=1, work=20)
     savings = consolidation_savings(
-        day, joint=joint, planner=lambda d: plan_day(d, time_limit_s=1, solution_limit=20)
+        day, joint=joint, planner=lambda d: plan_day(d, time_limit_s=1, work=20)
     )
     assert set(savings.alone) == {o.carrier for o in tiny.orders}
     total = savings.alone_total
@@ -28,7 +28,7 @@ def test_each_carrier_alone_is_planned_by_the_same_engine(tiny: Scenario) -> Non
 
 def test_settlement_shares_add_up_to_the_plan(tiny: Scenario) -> None:
     day = DayInput(tiny.name, tiny.network, tiny.fleet, tiny.policy, tiny.orders, "2026-12-01")
-    plan_ = plan_day(day, time_limit_s=1, solution_limit=20)
+    plan_ = plan_day(day, time_limit_s=1, work=20)
     lines = settle(plan_, day)
     kpis = plan_kpis(plan_, day)
     assert sum(line.cost for line in lines) == pytest.approx(kpis.cost, abs=0.05)

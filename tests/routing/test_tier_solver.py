@@ -1,8 +1,8 @@
-"""routing.ortools_adapter on hand-solved tier problems: exact routes where the answer can be
+"""routing.solvers.ortools_model on hand-solved tier problems: exact routes where the answer can be
 worked out on paper, and an independent re-check of every solution (loads after every stop,
 windows, shifts, range, compatibility, each node served once or dropped).
 
-Every solve is bounded by a solution count (``solution_limit``), never by the clock; the time
+Every solve is bounded by a solution count (``SolveSettings.work``), never by the clock; the time
 limit is only a safety net.
 """
 
@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from networks import UNREACHABLE
-from routing.ortools_adapter import solve_ortools
 from routing.problem import (
     Resources,
     SolveStatus,
@@ -24,7 +23,8 @@ from routing.problem import (
     TierSolution,
     TierVehicle,
 )
-from routing.pyvrp_adapter import pyvrp_available, pyvrp_start, solve_hybrid
+from routing.solvers import SolveSettings, solve_hybrid, solve_ortools
+from routing.solvers.pyvrp_search import pyvrp_start
 
 SPEED_M_PER_S = 10  # every hand-made matrix drives at 36 km/h: time_s = distance_m / 10
 DAY = (0, 36_000)
@@ -108,11 +108,8 @@ def problem(
     nodes: Sequence[TierNode],
     vehicles: Sequence[TierVehicle],
     distances: dict[str, np.ndarray],
-    solution_limit: int = 100,
 ) -> TierProblem:
-    """A hand-made problem; ``solution_limit`` bounds the search (the clock is only a safety
-    net). Where a single solution is feasible the search could never count to 100 and would
-    run into the clock: such tests pass ``solution_limit=1``."""
+    """A hand-made problem."""
     return TierProblem(
         name="hand",
         sites=sites,
@@ -120,10 +117,14 @@ def problem(
         vehicles=tuple(vehicles),
         distance_m=distances,
         time_s={cls: times(d) for cls, d in distances.items()},
-        time_limit_s=1.0,
-        solution_limit=solution_limit,
-        seed=1,
     )
+
+
+def settings(work: int = 100) -> SolveSettings:
+    """``work`` solutions bound the search (the clock is only a safety net). Where a single
+    solution is feasible the search could never count to 100 and would run into the clock:
+    such tests pass ``work=1``."""
+    return SolveSettings(time_limit_s=1.0, work=work, seed=1)
 
 
 # ----------------------------------------------------------------------------- the oracle
@@ -182,8 +183,8 @@ def verify(p: TierProblem, sol: TierSolution) -> None:
                 assert driven <= veh.range_m, f"{veh.id} drives {driven} m > {veh.range_m} m"
 
 
-def solve(p: TierProblem) -> TierSolution:
-    sol = solve_ortools(p)
+def solve(p: TierProblem, work: int = 100) -> TierSolution:
+    sol = solve_ortools(p, settings(work))
     verify(p, sol)
     return sol
 
@@ -223,12 +224,12 @@ def test_four_stops_on_a_line_are_visited_in_order(line4: TierProblem) -> None:
 
 
 def test_the_same_problem_gives_the_same_solution(line4: TierProblem) -> None:
-    a, b = solve_ortools(line4), solve_ortools(line4)
+    a, b = solve_ortools(line4, settings()), solve_ortools(line4, settings())
     assert (a.routes, a.dropped, a.objective) == (b.routes, b.dropped, b.objective)
 
 
 def test_no_nodes_is_an_empty_solution(line4: TierProblem) -> None:
-    sol = solve_ortools(replace(line4, nodes=()))
+    sol = solve_ortools(replace(line4, nodes=()), settings())
     assert sol.status is SolveStatus.EMPTY
     assert sol.routes == ((),)
 
@@ -264,7 +265,7 @@ def test_mandatory_stops_that_cannot_fit_give_no_solution() -> None:
     sites = ("D", "a", "b")
     nodes = [node("a", delivery=(60, 0, 1)), node("b", delivery=(60, 0, 1))]
     p = problem(sites, nodes, [vehicle(max_trips=1)], {"van": LINE[:3, :3]})
-    sol = solve_ortools(p)
+    sol = solve_ortools(p, settings())
     assert sol.status is SolveStatus.NO_SOLUTION
 
 
@@ -288,8 +289,8 @@ def test_pickup_and_delivery_keep_the_load_within_capacity_at_every_stop(
     ]
     # with the tight capacity only one order is feasible: count to one solution
     limit = 1 if order == ["b", "a"] else 100
-    p = problem(sites, nodes, [vehicle(cap=capacity)], {"van": LINE[:3, :3]}, limit)
-    sol = solve(p)
+    p = problem(sites, nodes, [vehicle(cap=capacity)], {"van": LINE[:3, :3]})
+    sol = solve(p, limit)
     assert trips_of(p, sol) == [order]
 
 
@@ -301,8 +302,8 @@ def test_pickup_and_delivery_on_the_parcel_count_alone() -> None:
         node("a", delivery=(1, 0, 0), pickup=(0, 0, 3)),
         node("b", delivery=(1, 0, 3), pickup=(0, 0, 0)),
     ]
-    p = problem(sites, nodes, [vehicle(cap=(100, 100, 4))], {"van": LINE[:3, :3]}, 1)
-    assert trips_of(p, solve(p)) == [["b", "a"]]
+    p = problem(sites, nodes, [vehicle(cap=(100, 100, 4))], {"van": LINE[:3, :3]})
+    assert trips_of(p, solve(p, 1)) == [["b", "a"]]
 
 
 @pytest.mark.parametrize(
@@ -320,8 +321,8 @@ def test_time_windows_force_an_order(window_b: tuple[int, int], order: list[str]
     nodes = [node("a"), node("b", window=window_b)]
     van = replace(vehicle(), earliest_start_s=0, latest_end_s=36_000)
     limit = 1 if window_b == (0, 250) else 100  # b's deadline leaves one feasible order
-    p = problem(sites, nodes, [van], {"van": LINE[:3, :3]}, limit)
-    sol = solve(p)
+    p = problem(sites, nodes, [van], {"van": LINE[:3, :3]})
+    sol = solve(p, limit)
     assert trips_of(p, sol) == [order]
     leave = sol.routes[0][0][0]
     start_b = next(v.start_s for v in sol.routes[0][0][1] if p.nodes[v.node].key == "b")
@@ -336,9 +337,8 @@ def test_a_window_that_cannot_be_met_drops_the_stop() -> None:
         [node("a", window=(0, 50), penalty=BIG_PENALTY)],
         [vehicle()],
         {"van": LINE[:2, :2]},
-        solution_limit=1,
     )
-    sol = solve(p)
+    sol = solve(p, work=1)
     assert dropped(p, sol) == {"a"}
     assert sol.routes == ((),)
 
@@ -421,8 +421,8 @@ def test_unreachable_node_is_dropped_even_with_a_huge_penalty() -> None:
     sites = ("D", "a", "u")
     d = _with_unreachable(euclid([(0, 0), (1000, 0), (0, 500)]), 2)
     nodes = [node("a"), node("u", penalty=10**12)]
-    p = problem(sites, nodes, [vehicle()], {"van": d}, solution_limit=1)
-    sol = solve(p)
+    p = problem(sites, nodes, [vehicle()], {"van": d})
+    sol = solve(p, work=1)
     assert trips_of(p, sol) == [["a"]]
     assert dropped(p, sol) == {"u"}
 
@@ -431,7 +431,7 @@ def test_unreachable_mandatory_node_gives_no_solution() -> None:
     sites = ("D", "a", "u")
     d = _with_unreachable(euclid([(0, 0), (1000, 0), (0, 500)]), 2)
     p = problem(sites, [node("a"), node("u")], [vehicle()], {"van": d})
-    assert solve_ortools(p).status is SolveStatus.NO_SOLUTION
+    assert solve_ortools(p, settings()).status is SolveStatus.NO_SOLUTION
 
 
 def test_node_reachable_for_one_class_only_goes_on_that_class() -> None:
@@ -472,33 +472,28 @@ def test_warm_start_is_improved_to_the_optimum(line4: TierProblem) -> None:
 
 
 # ------------------------------------------------- the default solver on village-run features
-needs_pyvrp = pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
-
-
-@needs_pyvrp
 def test_the_default_solver_starts_reload_runs_from_pyvrp() -> None:
     """The reload case above through the planner's default solver: PyVRP's approximation
     gives the start, OR-Tools' answer passes the independent oracle with the same trips."""
     sites = ("D", "a", "b")
     nodes = [node("a", delivery=(60, 0, 1)), node("b", delivery=(60, 0, 1))]
     p = problem(sites, nodes, [vehicle(max_trips=2)], {"van": LINE[:3, :3]})
-    sol = solve_hybrid(p)
+    sol = solve_hybrid(p, settings())
     assert sol.backend == "pyvrp-start+ortools"
     verify(p, sol)
     assert sorted(trips_of(p, sol)) == [["a"], ["b"]]
 
 
-@needs_pyvrp
 def test_pyvrp_start_leaves_out_a_vehicle_whose_shift_is_over() -> None:
     """A vehicle with less shift left than one reload (a late trunk) gets no route and the
     other one serves everything (this once stopped a 5,000-point day with a PyVRP error)."""
     late = replace(vehicle("late", max_trips=2), earliest_start_s=DAY[1] - 30)
     p = problem(LINE_SITES, [node(s) for s in LINE_SITES[1:]], [late, vehicle(max_trips=2)],
                 {"van": LINE})  # fmt: skip
-    start = pyvrp_start(p)
+    start = pyvrp_start(p, settings())
     assert start.status is SolveStatus.FEASIBLE
     assert not start.routes[0] and start.routes[1] and not start.dropped
-    sol = solve_hybrid(p)
+    sol = solve_hybrid(p, settings())
     verify(p, sol)
     assert not sol.routes[0] and not sol.dropped
 
@@ -510,8 +505,8 @@ def test_drops_and_collections_at_one_village_set_up_once() -> None:
     sites = ("D", "a")
     drop = replace(node("a"), key="a#down", setup_s=50)
     collect = replace(node("a", delivery=(0, 0, 0), pickup=(10, 10, 1)), key="a#up", setup_s=50)
-    p = problem(sites, [drop, collect], [vehicle()], {"van": LINE[:2, :2]}, solution_limit=1)
-    sol = solve(p)
+    p = problem(sites, [drop, collect], [vehicle()], {"van": LINE[:2, :2]})
+    sol = solve(p, work=1)
     ((leave, visits, back),) = sol.routes[0]
     first, second = visits
     assert second.start_s - first.start_s == 60 - 50

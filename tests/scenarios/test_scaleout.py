@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from routing.day import DayInput
+from routing import DayInput
 from scenarios.bundle import Scenario
 from scenarios.demand import generate_demand
 from scenarios.scaleout import (

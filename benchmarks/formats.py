@@ -1,6 +1,6 @@
 """Standard benchmark formats: VRPLIB CVRP and Solomon VRPTW instances, CVRPLIB solutions.
 
-It reads the public instances in ``../shared/benchmarks/instances/`` into an
+It reads the public instances in ``benchmarks/instances/`` into an
 :class:`Instance` (the file's data, in integer units) and turns one into the same
 :class:`~routing.problem.TierProblem` the daily plan solves, so the core is measured on them.
 
@@ -22,6 +22,9 @@ Parsing uses the ``vrplib`` package; the rounding above is applied here, not by 
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +33,13 @@ import vrplib
 from numpy.typing import NDArray
 
 from networks import InvalidScenario
+from routing.evaluate import Evaluation
 from routing.problem import TierNode, TierProblem, TierSolution, TierVehicle
 
 __all__ = [
     "Instance",
     "Solution",
+    "evaluate_routes",
     "instance_to_problem",
     "read_instance",
     "read_solomon",
@@ -258,13 +263,7 @@ def read_solution(path: str | Path) -> Solution:
     )
 
 
-def instance_to_problem(
-    instance: Instance,
-    *,
-    time_limit_s: float = 1.0,
-    seed: int = 0,
-    solution_limit: int | None = None,
-) -> TierProblem:
+def instance_to_problem(instance: Instance) -> TierProblem:
     """The instance as the core's problem: depot site ``"0"``, clients ``"1"``..``"n"``.
 
     Demand goes into the parcels resource (grams and cm³ are zero); every client is
@@ -316,9 +315,6 @@ def instance_to_problem(
         vehicles=vehicles,
         distance_m={_VEHICLE_CLASS: instance.distance},
         time_s={_VEHICLE_CLASS: time},
-        time_limit_s=time_limit_s,
-        solution_limit=solution_limit,
-        seed=seed,
     )
 
 
@@ -330,3 +326,98 @@ def solution_routes(problem: TierProblem, solution: TierSolution) -> list[list[i
         for trips in solution.routes
         for _, visits, _ in trips
     ]
+
+
+def _leg(instance: Instance, a: int, b: int) -> int:
+    (xa, ya), (xb, yb) = instance.coords[a], instance.coords[b]
+    dx, dy = float(xa - xb), float(ya - yb)
+    squared = dx * dx + dy * dy
+    integral = dx.is_integer() and dy.is_integer()
+    if instance.rounding == "dimacs":
+        # floor(10 · euclid) = isqrt(100 · s) exactly when s is an integer
+        return math.isqrt(int(100 * squared)) if integral else math.floor(10 * math.sqrt(squared))
+    if instance.rounding == "round":
+        return math.floor(math.sqrt(squared) + 0.5)
+    raise ValueError(f"unknown rounding convention {instance.rounding!r}")
+
+
+def evaluate_routes(instance: Instance, routes: Sequence[Sequence[int]]) -> Evaluation:
+    """Check and price routes of client numbers (1..n; the depot 0 is implied at both ends).
+
+    Checks every client exactly once, capacity per route, and for VRPTW the Solomon time
+    semantics — leave the depot no earlier than its ready time, service starts inside
+    [ready, due] (waiting allowed), service time after the start, back by the depot's due
+    time — and no more routes than the file's vehicles. Empty routes are ignored.
+
+    Parameters
+    ----------
+    instance
+        The instance the routes are for.
+    routes
+        Client numbers in visiting order, one sequence per route.
+
+    Returns
+    -------
+    Evaluation
+        ``cost`` is the total distance in the instance's integer units.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from benchmarks.formats import Instance, rounded_distances
+    >>> xy = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
+    >>> inst = Instance("tiny", "cvrp", "round", 1, xy, np.array([0, 5, 5]), 9, 2,
+    ...                 rounded_distances(xy, "round"), None, np.zeros(3, dtype=np.int64))
+    >>> evaluate_routes(inst, [[1], [2]])
+    Evaluation(cost=12, violations=(), routes=2)
+    >>> evaluate_routes(inst, [[1, 2]]).violations
+    ('route 1: load 10 > capacity 9',)
+    """
+    n = instance.n_clients
+    violations: list[str] = []
+    used = [tuple(r) for r in routes if len(r) > 0]
+    seen = Counter(c for r in used for c in r)
+    for c, times in sorted(seen.items()):
+        if not 1 <= c <= n:
+            violations.append(f"unknown client {c}")
+        elif times > 1:
+            violations.append(f"client {c} visited {times} times")
+    missing = [c for c in range(1, n + 1) if c not in seen]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
+        violations.append(f"{len(missing)} clients not visited: {shown}")
+    if violations and any(v.startswith("unknown") for v in violations):
+        return Evaluation(0, tuple(violations), len(used))
+
+    tw = instance.time_windows
+    if tw is not None and len(used) > instance.num_vehicles:
+        violations.append(f"{len(used)} routes > {instance.num_vehicles} vehicles")
+    scale = instance.scale
+    cost = 0
+    for r, route in enumerate(used, start=1):
+        load = sum(int(instance.demand[c]) for c in route)
+        if load > instance.capacity:
+            violations.append(f"route {r}: load {load} > capacity {instance.capacity}")
+        prev = 0
+        t = int(tw[0][0]) if tw is not None else 0
+        for s, c in enumerate(route, start=1):
+            leg = _leg(instance, prev, c)
+            cost += leg
+            if tw is not None:
+                ready, due = int(tw[c][0]), int(tw[c][1])
+                start = max(t + leg, ready)
+                if start > due:
+                    violations.append(
+                        f"route {r} stop {s} (client {c}): service starts at "
+                        f"{start / scale:g} > due {due / scale:g}"
+                    )
+                t = start + int(instance.service[c])
+            prev = c
+        leg = _leg(instance, prev, 0)
+        cost += leg
+        if tw is not None and t + leg > int(tw[0][1]):
+            violations.append(
+                f"route {r}: back at the depot at {(t + leg) / scale:g} > "
+                f"depot due {int(tw[0][1]) / scale:g}"
+            )
+    return Evaluation(cost, tuple(violations), len(used))

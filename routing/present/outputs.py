@@ -54,7 +54,7 @@ import numpy as np
 
 from networks import Crs, Network, SiteKind, UnreachableSite, route_line
 from routing.consolidate import load_of
-from routing.day import DayInput
+from routing.inputs import DayInput
 from routing.model import Direction, Order, Vehicle
 from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier, dumps, final_stops
 

@@ -34,6 +34,7 @@ from routing.problem import (
     TierSolution,
     TierVisit,
 )
+from routing.solvers.settings import SolveSettings
 
 __all__ = ["solve_ortools"]
 
@@ -86,8 +87,11 @@ def _none_performed(
     )
 
 
-def solve_ortools(problem: TierProblem) -> TierSolution:
+def solve_ortools(problem: TierProblem, settings: SolveSettings) -> TierSolution:
     """Solve one tier problem with OR-Tools' routing library.
+
+    Searches for ``settings.time_limit_s`` seconds, or until ``settings.work`` solutions
+    (deterministic) when that is set.
 
     Returns a :class:`TierSolution`; infeasibility is its status, never an exception.
     """
@@ -308,15 +312,15 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
-    params.time_limit.FromMilliseconds(max(1, round(problem.time_limit_s * 1000)))
+    params.time_limit.FromMilliseconds(max(1, round(settings.time_limit_s * 1000)))
     if all(n.penalty is None for n in problem.nodes):
         # Nothing may be left out: the insertion LNS operators that re-insert unperformed or
         # typed visits only cost time here, and they overrun the time limit (measured on the
         # X instances: a 0.8 s limit took 1.5 s). On plans with optional stops they pay off.
         for op in _INSERTION_LNS:
             setattr(params.local_search_operators, op, optional_boolean_pb2.BOOL_FALSE)
-    if problem.solution_limit is not None:
-        params.solution_limit = problem.solution_limit
+    if settings.work is not None:
+        params.solution_limit = settings.work
 
     warm = None
     if problem.initial_routes:
@@ -346,7 +350,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
     for fallback in _FALLBACK_STRATEGIES:
         # Insertion can fail where a stop sits in two pairs (it both drops and collects);
         # building paths another way may not. Retry with the time that is left.
-        left_s = problem.time_limit_s - (time.perf_counter() - started)
+        left_s = settings.time_limit_s - (time.perf_counter() - started)
         if solution is not None or warm is not None or left_s <= 0.01:
             break
         params.first_solution_strategy = fallback
@@ -359,7 +363,7 @@ def solve_ortools(problem: TierProblem) -> TierSolution:
         params.first_solution_strategy = (
             routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         )
-        params.time_limit.FromMilliseconds(round(max(2.0, 5 * problem.time_limit_s) * 1000))
+        params.time_limit.FromMilliseconds(round(max(2.0, 5 * settings.time_limit_s) * 1000))
         retry = model.SolveWithParameters(params)
         if retry is not None:
             solution = retry

@@ -8,22 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from networks import InvalidScenario
-from routing.formats import (
+from benchmarks.formats import (
     Instance,
+    evaluate_routes,
     instance_to_problem,
     read_instance,
     read_solution,
     rounded_distances,
 )
+from networks import InvalidScenario
+from routing.evaluate import evaluate_solution
 from routing.problem import SolveStatus, TierSolution, TierVisit
-from routing.route_cost import evaluate_routes, evaluate_solution
 
 INSTANCES = Path(__file__).resolve().parents[2] / "benchmarks" / "instances"
-
-pytestmark = pytest.mark.skipif(
-    not (INSTANCES / "bks.csv").exists(), reason=f"benchmark instances not found in {INSTANCES}"
-)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +127,7 @@ def test_evaluator_rejects_more_routes_than_vehicles(rc208: Instance) -> None:
 
 
 def test_problem_keeps_the_instance_units(rc208: Instance) -> None:
-    problem = instance_to_problem(rc208, time_limit_s=2.0)
+    problem = instance_to_problem(rc208)
     assert problem.sites[0] == "0"
     assert [n.key for n in problem.nodes] == [str(c) for c in range(1, 101)]
     assert problem.nodes[0].window == (3880, 9110)

@@ -1,36 +1,27 @@
 """Solver-free evaluation of routes: recomputed distances, loads, times and costs.
 
-Two evaluators, neither importing a solver:
-
-* :func:`evaluate_routes` judges routes of client numbers against a benchmark
-  :class:`~routing.formats.Instance`, recomputing every leg from the coordinates under the
-  instance's rounding convention (its own arithmetic, not the instance's matrix). Its cost is
-  the one the quality benchmarks report: total distance in the instance's integer units
-  (tenths for DIMACS VRPTW; :meth:`Instance.objective` turns it into the file's unit).
-* :func:`evaluate_solution` judges a :class:`~routing.problem.TierSolution` against its
+:func:`evaluate_solution` judges a :class:`~routing.problem.TierSolution` against its
   :class:`~routing.problem.TierProblem` and prices it the way the OR-Tools model does (cost
   units: per-arc ``rint(distance · cost_per_m)``, ``round(cost_per_s)`` per second on duty,
   the fixed cost of a used vehicle, soft-window lateness, the penalty of each left-out stop).
   It compares two backends' solutions of one problem, for the single-trip problems without
   depot handling time that both backends model alike (:func:`depot_handling_feature`).
 
-Both return an :class:`Evaluation`; infeasibility is its content, never an exception (a
-problem outside :func:`evaluate_solution`'s scope raises :class:`NotImplementedError`).
+It returns an :class:`Evaluation`; infeasibility is its content, never an exception (a problem
+outside its scope raises :class:`NotImplementedError`). The benchmark instances' own
+evaluator, :func:`benchmarks.formats.evaluate_routes`, returns the same type.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from routing.formats import Instance
 from routing.problem import SolveStatus, TierProblem, TierSolution
 
-__all__ = ["Evaluation", "depot_handling_feature", "evaluate_routes", "evaluate_solution"]
+__all__ = ["Evaluation", "depot_handling_feature", "evaluate_solution"]
 
 
 @dataclass(frozen=True)
@@ -46,104 +37,9 @@ class Evaluation:
         return not self.violations
 
 
-def _leg(instance: Instance, a: int, b: int) -> int:
-    (xa, ya), (xb, yb) = instance.coords[a], instance.coords[b]
-    dx, dy = float(xa - xb), float(ya - yb)
-    squared = dx * dx + dy * dy
-    integral = dx.is_integer() and dy.is_integer()
-    if instance.rounding == "dimacs":
-        # floor(10 · euclid) = isqrt(100 · s) exactly when s is an integer
-        return math.isqrt(int(100 * squared)) if integral else math.floor(10 * math.sqrt(squared))
-    if instance.rounding == "round":
-        return math.floor(math.sqrt(squared) + 0.5)
-    raise ValueError(f"unknown rounding convention {instance.rounding!r}")
-
-
-def evaluate_routes(instance: Instance, routes: Sequence[Sequence[int]]) -> Evaluation:
-    """Check and price routes of client numbers (1..n; the depot 0 is implied at both ends).
-
-    Checks every client exactly once, capacity per route, and for VRPTW the Solomon time
-    semantics — leave the depot no earlier than its ready time, service starts inside
-    [ready, due] (waiting allowed), service time after the start, back by the depot's due
-    time — and no more routes than the file's vehicles. Empty routes are ignored.
-
-    Parameters
-    ----------
-    instance
-        The instance the routes are for.
-    routes
-        Client numbers in visiting order, one sequence per route.
-
-    Returns
-    -------
-    Evaluation
-        ``cost`` is the total distance in the instance's integer units.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from routing.formats import Instance, rounded_distances
-    >>> xy = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
-    >>> inst = Instance("tiny", "cvrp", "round", 1, xy, np.array([0, 5, 5]), 9, 2,
-    ...                 rounded_distances(xy, "round"), None, np.zeros(3, dtype=np.int64))
-    >>> evaluate_routes(inst, [[1], [2]])
-    Evaluation(cost=12, violations=(), routes=2)
-    >>> evaluate_routes(inst, [[1, 2]]).violations
-    ('route 1: load 10 > capacity 9',)
-    """
-    n = instance.n_clients
-    violations: list[str] = []
-    used = [tuple(r) for r in routes if len(r) > 0]
-    seen = Counter(c for r in used for c in r)
-    for c, times in sorted(seen.items()):
-        if not 1 <= c <= n:
-            violations.append(f"unknown client {c}")
-        elif times > 1:
-            violations.append(f"client {c} visited {times} times")
-    missing = [c for c in range(1, n + 1) if c not in seen]
-    if missing:
-        shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
-        violations.append(f"{len(missing)} clients not visited: {shown}")
-    if violations and any(v.startswith("unknown") for v in violations):
-        return Evaluation(0, tuple(violations), len(used))
-
-    tw = instance.time_windows
-    if tw is not None and len(used) > instance.num_vehicles:
-        violations.append(f"{len(used)} routes > {instance.num_vehicles} vehicles")
-    scale = instance.scale
-    cost = 0
-    for r, route in enumerate(used, start=1):
-        load = sum(int(instance.demand[c]) for c in route)
-        if load > instance.capacity:
-            violations.append(f"route {r}: load {load} > capacity {instance.capacity}")
-        prev = 0
-        t = int(tw[0][0]) if tw is not None else 0
-        for s, c in enumerate(route, start=1):
-            leg = _leg(instance, prev, c)
-            cost += leg
-            if tw is not None:
-                ready, due = int(tw[c][0]), int(tw[c][1])
-                start = max(t + leg, ready)
-                if start > due:
-                    violations.append(
-                        f"route {r} stop {s} (client {c}): service starts at "
-                        f"{start / scale:g} > due {due / scale:g}"
-                    )
-                t = start + int(instance.service[c])
-            prev = c
-        leg = _leg(instance, prev, 0)
-        cost += leg
-        if tw is not None and t + leg > int(tw[0][1]):
-            violations.append(
-                f"route {r}: back at the depot at {(t + leg) / scale:g} > "
-                f"depot due {int(tw[0][1]) / scale:g}"
-            )
-    return Evaluation(cost, tuple(violations), len(used))
-
-
 def depot_handling_feature(problem: TierProblem) -> str | None:
     """The first feature for which the OR-Tools model routes parcels through depot copies,
-    adding loading and unloading time there (see :mod:`routing.ortools_adapter`), or ``None``.
+    adding loading and unloading time there (see :mod:`routing.solvers.ortools_model`), or ``None``.
 
     Such problems are outside :func:`evaluate_solution` and the PyVRP backend: their times
     depend on each trip's load.

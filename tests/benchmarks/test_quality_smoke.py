@@ -13,18 +13,20 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.formats import (
+    Instance,
+    evaluate_routes,
+    instance_to_problem,
+    read_instance,
+    solution_routes,
+)
 from benchmarks.quality import DEFAULT_SOLVE, main, run_quality
 from benchmarks.quality import INSTANCES_DIR as INSTANCES
-from routing.day import _default_solve as day_default_solve
-from routing.formats import Instance, instance_to_problem, read_instance, solution_routes
-from routing.problem import SolveStatus, TierProblem
-from routing.pyvrp_adapter import pyvrp_available, pyvrp_start, solve_hybrid, solve_pyvrp
-from routing.route_cost import evaluate_routes, evaluate_solution
-
-pytestmark = pytest.mark.skipif(
-    not (INSTANCES / "bks.csv").exists(), reason=f"benchmark instances not found in {INSTANCES}"
-)
-needs_pyvrp = pytest.mark.skipif(not pyvrp_available(), reason="pyvrp (peers extra) missing")
+from routing.evaluate import evaluate_solution
+from routing.problem import SolveStatus
+from routing.solvers import DEFAULT_SOLVER, SolveSettings, solve_hybrid, solve_pyvrp
+from routing.solvers.parallel import parallel_search
+from routing.solvers.pyvrp_search import pyvrp_start
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +61,14 @@ def test_quality_cli_names_an_unknown_instance(capsys: pytest.CaptureFixture[str
     assert "X-n9-k1" in capsys.readouterr().err
 
 
-def _limited(instance: Instance, solutions: int) -> TierProblem:
-    return instance_to_problem(instance, time_limit_s=30.0, solution_limit=solutions)
+def _limited(solutions: int, cores: int = 1) -> SolveSettings:
+    """A search stopped by work, not by the clock (30 s is a safety net)."""
+    return SolveSettings(time_limit_s=30.0, work=solutions, cores=cores)
 
 
-@needs_pyvrp
 def test_pyvrp_solution_passes_both_evaluators(c101: Instance) -> None:
-    problem = _limited(c101, 300)
-    solution = solve_pyvrp(problem)
+    problem, settings = instance_to_problem(c101), _limited(300)
+    solution = solve_pyvrp(problem, settings)
     assert solution.status is SolveStatus.FEASIBLE
     ev = evaluate_routes(c101, solution_routes(problem, solution))
     assert ev.feasible, ev.violations
@@ -75,99 +77,91 @@ def test_pyvrp_solution_passes_both_evaluators(c101: Instance) -> None:
     assert tier.cost == ev.cost == solution.objective
 
 
-@needs_pyvrp
 def test_hybrid_is_checked_and_accepted_by_ortools(c101: Instance) -> None:
-    problem = _limited(c101, 200)
-    solution = solve_hybrid(problem)
+    problem, settings = instance_to_problem(c101), _limited(200)
+    solution = solve_hybrid(problem, settings)
     assert solution.backend == "pyvrp+ortools"
     ev = evaluate_routes(c101, solution_routes(problem, solution))
     assert ev.feasible, ev.violations
     assert solution.objective == ev.cost
 
 
-@needs_pyvrp
 def test_pyvrp_refuses_what_it_does_not_model(c101: Instance) -> None:
-    problem = _limited(c101, 10)
+    problem, settings = instance_to_problem(c101), _limited(10)
     reloads = replace(problem, vehicles=(replace(problem.vehicles[0], max_trips=2),))
     with pytest.raises(NotImplementedError, match="multi-trip"):
-        solve_pyvrp(reloads)
+        solve_pyvrp(reloads, settings)
     ranged = replace(problem, vehicles=(replace(problem.vehicles[0], range_m=1000),))
     with pytest.raises(NotImplementedError, match="range"):
-        solve_pyvrp(ranged)
+        solve_pyvrp(ranged, settings)
     # the OR-Tools model adds depot handling time when a problem mixes the two directions
     mixed = replace(problem, nodes=(replace(problem.nodes[0], pickup=(0, 0, 1)),))
     with pytest.raises(NotImplementedError, match="deliveries and pickups"):
-        solve_pyvrp(mixed)
+        solve_pyvrp(mixed, settings)
 
 
 def test_hybrid_falls_back_to_ortools_on_what_pyvrp_cannot_approximate(c101: Instance) -> None:
-    problem = _limited(c101, 50)
+    problem, settings = instance_to_problem(c101), _limited(50)
     soft = replace(problem.nodes[0], soft_latest=(problem.nodes[0].window[1], 1))
     problem = replace(problem, nodes=(soft, *problem.nodes[1:]))
-    solution = solve_hybrid(problem)
+    solution = solve_hybrid(problem, settings)
     assert solution.backend == "ortools"
     assert evaluate_solution(problem, solution).feasible
 
 
-@needs_pyvrp
 def test_hybrid_starts_ortools_from_pyvrp_where_pyvrp_approximates(c101: Instance) -> None:
     """A range limit PyVRP models only on the priced distance: its routes are OR-Tools'
     start, OR-Tools' answer is returned, and the evaluator finds it feasible."""
-    problem = _limited(c101, 100)
+    problem, settings = instance_to_problem(c101), _limited(100)
     problem = replace(problem, vehicles=tuple(replace(v, range_m=10**9) for v in problem.vehicles))
-    solution = solve_hybrid(problem)
+    solution = solve_hybrid(problem, settings)
     assert solution.backend == "pyvrp-start+ortools"
     ev = evaluate_solution(problem, solution)
     assert ev.feasible, ev.violations
     assert not solution.dropped
 
 
-@needs_pyvrp
 def test_pyvrp_start_keeps_stops_off_vehicles_that_may_not_serve_them(c101: Instance) -> None:
     """Half the stops allowed on vehicle 0 only (the bulky parcels' rule): PyVRP's start never
     puts them elsewhere, and the polished answer keeps to it."""
-    problem = _limited(c101, 100)
+    problem, settings = instance_to_problem(c101), _limited(100)
     nodes = tuple(
         replace(n, allowed=(0,)) if i % 2 == 0 else n for i, n in enumerate(problem.nodes[:12])
     )
     small = replace(problem, nodes=nodes, vehicles=problem.vehicles[:4])
-    start = pyvrp_start(small)
+    start = pyvrp_start(small, settings)
     assert start.status is SolveStatus.FEASIBLE
     for p, trips in enumerate(start.routes):
         for _, visits, _ in trips:
             assert all(nodes[v.node].allowed in (None, (0,)) for v in visits)
             assert p == 0 or all(nodes[v.node].allowed is None for v in visits)
-    solution = solve_hybrid(small)
+    solution = solve_hybrid(small, settings)
     assert solution.backend == "pyvrp-start+ortools"
     ev = evaluate_solution(small, solution)
     assert ev.feasible, ev.violations
 
 
-@needs_pyvrp
 def test_pyvrp_start_refuses_what_it_cannot_approximate(c101: Instance) -> None:
-    problem = _limited(c101, 10)
+    problem, settings = instance_to_problem(c101), _limited(10)
     under_way = replace(
         problem, vehicles=(replace(problem.vehicles[0], start_site=problem.sites[1]),)
     )
     with pytest.raises(NotImplementedError, match="under way"):
-        pyvrp_start(under_way)
+        pyvrp_start(under_way, settings)
 
 
 def test_harness_measures_the_daily_plans_default_solver() -> None:
-    assert DEFAULT_SOLVE is day_default_solve
+    assert DEFAULT_SOLVE is DEFAULT_SOLVER
 
 
-@needs_pyvrp
 def test_two_cores_search_two_seeds_and_keep_the_cheaper(c101: Instance) -> None:
     """Under an iteration limit each seed's answer is fixed: two seeds on two cores give
     seed 0's answer or a cheaper one, and the hybrid on two cores stays feasible."""
-    from routing.pyvrp_adapter import _parallel_search
-
-    problem = _limited(c101, 150)
-    one = solve_pyvrp(problem)
-    other = solve_pyvrp(replace(problem, seed=problem.seed + 1))
-    both = _parallel_search(problem, 2)
+    problem, settings = instance_to_problem(c101), _limited(150)
+    one = solve_pyvrp(problem, settings)
+    other = solve_pyvrp(problem, replace(settings, seed=settings.seed + 1))
+    both = parallel_search(problem, replace(settings, cores=2))
     assert both.objective == min(one.objective, other.objective)
-    hybrid = solve_hybrid(problem, cores=2)
+    hybrid = solve_hybrid(problem, replace(settings, cores=2))
     ev = evaluate_routes(c101, solution_routes(problem, hybrid))
     assert ev.feasible, ev.violations

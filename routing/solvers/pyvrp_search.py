@@ -1,0 +1,375 @@
+"""The PyVRP backend: PyVRP's iterated local search on the tier problems it models.
+
+The only module besides :mod:`routing.solvers.parallel` that imports ``pyvrp``. PyVRP models
+exactly the tier problems whose OR-Tools model needs no depot copies:
+
+* one depot; vehicles grouped into vehicle types, with capacity in up to three resources,
+  fixed cost, departure window, shift end and maximum duration;
+* pure deliveries or pure pickups, the load checked at every point;
+* time windows on the start of service, service times, waiting allowed;
+* optional stops: a left-out stop costs its penalty (PyVRP's prize on an optional client);
+* cost as the OR-Tools model prices it: each vehicle's distance matrix is pre-multiplied by its
+  ``cost_per_m`` and rounded per arc (one PyVRP routing profile per vehicle class and rate),
+  ``round(cost_per_s)`` per second of the route's duration, the fixed cost of a used vehicle.
+
+Refused by :func:`solve_pyvrp` with :class:`NotImplementedError` naming the feature (see
+:func:`unsupported_feature`): deliveries and pickups in one problem, reloads, vehicles under
+way, release times and parcels on board (the OR-Tools model adds load-dependent handling
+time at the depot for these), several depots, range limits, vehicle–stop compatibility and
+soft windows. :func:`pyvrp_start` approximates the first ones — mixed loads, reloads, range,
+compatibility: the village runs — closely enough for a warm start (see its docstring). A
+warm start given to PyVRP (``initial_routes``) is a hint and is ignored here. Matrices are
+assumed to have a zero diagonal (stops at one site share a PyVRP location).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from pyvrp import CostEvaluator, Model
+from pyvrp import solve as pyvrp_solve
+from pyvrp.stop import MaxIterations, MaxRuntime
+
+from routing.evaluate import depot_handling_feature, evaluate_solution
+from routing.problem import (
+    HANDLING_S_PER_PARCEL,
+    SolveStatus,
+    TierProblem,
+    TierSolution,
+    TierVisit,
+)
+from routing.solvers.settings import SolveSettings
+
+__all__ = [
+    "PyvrpData",
+    "answer",
+    "approximation_gap",
+    "build",
+    "empty_solution",
+    "initial_routes",
+    "pyvrp_cost",
+    "pyvrp_start",
+    "refuse_unsupported",
+    "solve_pyvrp",
+    "stop_criterion",
+    "unsupported_feature",
+]
+
+_PYVRP_MAX_VALUE = 1 << 44  # pyvrp.constants.MAX_VALUE: larger distances lose precision
+
+
+def unsupported_feature(problem: TierProblem) -> str | None:
+    """The first feature of ``problem`` PyVRP does not model as the OR-Tools model does, or
+    ``None``."""
+    if (feature := depot_handling_feature(problem)) is not None:
+        return feature
+    if len({v.depot for v in problem.vehicles}) > 1:
+        return "several depots"
+    if any(v.range_m is not None for v in problem.vehicles):
+        return "vehicle range limits"
+    if any(n.allowed is not None for n in problem.nodes):
+        return "vehicle-stop compatibility (allowed)"
+    if any(n.soft_latest is not None for n in problem.nodes):
+        return "soft time windows (soft_latest)"
+    return None
+
+
+def empty_solution(
+    problem: TierProblem, status: SolveStatus, wall: float, backend: str
+) -> TierSolution:
+    dropped = tuple(range(len(problem.nodes))) if status is SolveStatus.EMPTY else ()
+    return TierSolution(status, tuple(() for _ in problem.vehicles), dropped, 0, wall, backend)
+
+
+def approximation_gap(problem: TierProblem) -> str | None:
+    """The first feature of ``problem`` that even :func:`pyvrp_start` cannot approximate, or
+    ``None``: vehicles under way and parcels released late or already on board (repairs),
+    several depots, soft windows."""
+    if any(v.start_site is not None or any(v.initial_load) for v in problem.vehicles):
+        return "vehicles under way"
+    if any(n.release_s is not None or n.onboard for n in problem.nodes):
+        return "release times or parcels on board"
+    if len({v.depot for v in problem.vehicles}) > 1:
+        return "several depots"
+    if any(n.soft_latest is not None for n in problem.nodes):
+        return "soft time windows (soft_latest)"
+    return None
+
+
+def refuse_unsupported(problem: TierProblem) -> None:
+    if (reason := unsupported_feature(problem)) is not None:
+        raise NotImplementedError(f"PyVRP backend does not model {reason} ({problem.name})")
+
+
+def solve_pyvrp(problem: TierProblem, settings: SolveSettings) -> TierSolution:
+    """Solve one tier problem with PyVRP's iterated local search (default parameters).
+
+    Runs for ``settings.time_limit_s`` seconds, or ``settings.work`` iterations when that is
+    set (deterministic), with ``settings.seed``.
+
+    Returns
+    -------
+    TierSolution
+        ``FEASIBLE`` with PyVRP's best routes, or ``NO_SOLUTION`` when its best solution breaks
+        a constraint. ``objective`` is the cost as :func:`~routing.evaluate.evaluate_solution`
+        prices it.
+
+    Raises
+    ------
+    NotImplementedError
+        When the problem has a feature PyVRP does not model (see :func:`unsupported_feature`).
+    """
+    refuse_unsupported(problem)
+    solution = _run(problem, settings, approximate=False)
+    if solution.status is not SolveStatus.FEASIBLE:
+        return solution
+    return replace(solution, objective=evaluate_solution(problem, solution).cost)
+
+
+def pyvrp_start(problem: TierProblem, settings: SolveSettings) -> TierSolution:
+    """Routes for a warm start of the OR-Tools model, from PyVRP on an approximation of
+    ``problem`` — for problems PyVRP cannot model exactly but close enough to search well:
+
+    * deliveries and pickups in one problem: PyVRP checks the load at every point of a
+      route exactly (simultaneous pickup and delivery); the loading and unloading time at the
+      depot (:data:`~routing.problem.HANDLING_S_PER_PARCEL` per parcel) is added to the stop's
+      service instead, so times shift by up to a trip's loading time;
+    * reloads: PyVRP's reload depots, ``max_trips − 1`` reloads, the reload time as the
+      depot's service duration, and the shift shortened by it for the final unloading;
+    * range limits: PyVRP's maximum distance (on the per-arc cost, exact for whole rates);
+    * vehicle–stop compatibility: one location per stop, and arcs into a stop a vehicle may
+      not serve cost that vehicle's profile a prohibitive amount (such visits are removed
+      from the answer should any remain).
+
+    The answer is a **start, not a plan**: OR-Tools, which models all of it, accepts and
+    improves it or rejects it. ``objective`` is PyVRP's own cost of the approximation.
+
+    Raises
+    ------
+    NotImplementedError
+        For the features of :func:`approximation_gap`.
+    """
+    reason = approximation_gap(problem)
+    if reason is not None:
+        raise NotImplementedError(f"PyVRP start does not approximate {reason} ({problem.name})")
+    return _run(problem, settings, approximate=True)
+
+
+_BANNED = 10**9
+"""Cost of an arc into a stop the vehicle may not serve (approximate model): 100,000 yuan."""
+
+
+@dataclass(frozen=True)
+class PyvrpData:
+    """A tier problem as PyVRP data: ``data`` (a ``pyvrp.ProblemData``), the problem's
+    vehicles behind each PyVRP vehicle type, each vehicle's banned stops, and when building
+    started (the budget counts it)."""
+
+    data: Any
+    type_members: list[list[int]]
+    bans: list[frozenset[int]]
+    started: float
+
+
+def stop_criterion(settings: SolveSettings, started: float, share: float = 1.0) -> Any:
+    """PyVRP's stopping criterion for ``share`` of the problem's work: iterations under a
+    solution limit (deterministic), else the time left."""
+
+    if settings.work is not None:
+        return MaxIterations(max(1, round(settings.work * share)))
+    left = settings.time_limit_s * share - (time.perf_counter() - started)
+    return MaxRuntime(max(0.01, left))
+
+
+def _run(problem: TierProblem, settings: SolveSettings, *, approximate: bool) -> TierSolution:
+    built = build(problem, approximate=approximate)
+    if isinstance(built, TierSolution):
+        return built
+
+    result = pyvrp_solve(
+        built.data,
+        stop=stop_criterion(settings, built.started),
+        seed=settings.seed,
+        collect_stats=False,
+        display=False,
+    )
+    return answer(problem, built, result.best, approximate=approximate)
+
+
+def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolution:
+    """The PyVRP data of ``problem``, or the answer when there is nothing to search."""
+    started = time.perf_counter()
+    if not problem.nodes or not problem.vehicles:
+        return empty_solution(problem, SolveStatus.EMPTY, 0.0, "pyvrp")
+
+    model = Model()
+    pos = problem.site_index
+    vehicles, nodes = problem.vehicles, problem.nodes
+    depot_site = vehicles[0].depot
+    # the OR-Tools model adds load-dependent depot time here: approximated below
+    handling = approximate and depot_handling_feature(problem) is not None
+    if approximate:
+        # one location per stop: a stop some vehicles may not serve is far for them only
+        used_sites = [depot_site, *(n.site for n in nodes)]
+        locs = [model.add_location(0.0, 0.0, name=s) for s in used_sites]
+        loc_of = [locs[1 + i] for i in range(len(nodes))]
+    else:
+        used_sites = [depot_site, *dict.fromkeys(n.site for n in nodes if n.site != depot_site)]
+        by_site = {s: model.add_location(0.0, 0.0, name=s) for s in used_sites}
+        locs = list(by_site.values())
+        loc_of = [by_site[n.site] for n in nodes]
+    reload_s = max(v.reload_s for v in vehicles) if handling else 0
+    depot = model.add_depot(locs[0], service_duration=reload_s, name=depot_site)
+    idx = np.array([pos[s] for s in used_sites])
+
+    # per vehicle, the stops it may not serve (always none in the exact model)
+    bans = [
+        frozenset(i for i, n in enumerate(nodes) if n.allowed is not None and p not in n.allowed)
+        for p in range(len(vehicles))
+    ]
+
+    # one profile per (class, rate[, stops it may not serve]): distances priced per arc
+    # exactly as the OR-Tools model does. Matrices go straight into the ProblemData (add_edge
+    # per pair is slow in Python).
+    profiles: dict[tuple[str, float, frozenset[int]], Any] = {}
+    distances: list[Any] = []  # pyvrp's stubs type matrices as ndarray[int]
+    durations: list[Any] = []
+    for p, v in enumerate(vehicles):
+        key = (v.vehicle_class, v.cost_per_m, bans[p])
+        if key in profiles:
+            continue
+        profiles[key] = model.add_profile(name=f"{key[0]}@{key[1]:g}/{len(profiles)}")
+        sub = np.ix_(idx, idx)
+        cost = np.rint(problem.distance_m[key[0]][sub] * key[1]).astype(np.int64)
+        dur = np.asarray(problem.time_s[key[0]][sub], dtype=np.int64)
+        if max(int(cost.max()), int(dur.max())) >= _PYVRP_MAX_VALUE:
+            raise ValueError(f"distances or times too large for PyVRP in {problem.name}")
+        for i in key[2]:
+            cost[:, 1 + i] += _BANNED
+        np.fill_diagonal(cost, 0)
+        np.fill_diagonal(dur, 0)
+        distances.append(cost)
+        durations.append(dur)
+
+    dims = [r for r in range(3) if any(n.delivery[r] or n.pickup[r] for n in nodes)]
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for p, v in enumerate(vehicles):
+        if v.latest_end_s - reload_s < v.earliest_start_s:
+            continue  # its shift is over before it can leave: no route (as in OR-Tools)
+        sig = (
+            v.vehicle_class,
+            v.cost_per_m,
+            round(v.cost_per_s),
+            v.fixed_cost,
+            v.capacity,
+            v.earliest_start_s,
+            v.latest_end_s,
+            v.max_duration_s,
+            v.latest_start_s,
+            *((v.range_m, v.max_trips, bans[p]) if approximate else ()),
+        )
+        groups.setdefault(sig, []).append(p)
+    if not groups:
+        return empty_solution(
+            problem, SolveStatus.NO_SOLUTION, time.perf_counter() - started, "pyvrp"
+        )
+    type_members: list[list[int]] = []
+    for members in groups.values():
+        v = vehicles[members[0]]
+        extra: dict[str, Any] = {}
+        if approximate:
+            if v.range_m is not None and v.cost_per_m > 0:
+                extra["max_distance"] = math.floor(v.range_m * v.cost_per_m)
+            if v.max_trips > 1:
+                extra["reload_depots"] = [depot]
+                extra["max_reloads"] = v.max_trips - 1
+        model.add_vehicle_type(
+            num_available=len(members),
+            capacity=[v.capacity[r] for r in dims],
+            start_depot=depot,
+            end_depot=depot,
+            fixed_cost=v.fixed_cost,
+            tw_early=v.earliest_start_s,
+            tw_late=v.latest_end_s - reload_s,
+            shift_duration=v.max_duration_s - reload_s,
+            # as in the OR-Tools adapter: a start window never reaches past the end of the shift
+            start_late=None
+            if v.latest_start_s is None
+            else min(v.latest_end_s - reload_s, max(v.earliest_start_s, v.latest_start_s)),
+            unit_distance_cost=1,
+            unit_duration_cost=max(0, round(v.cost_per_s)),
+            profile=profiles[(v.vehicle_class, v.cost_per_m, bans[members[0]])],
+            name=",".join(vehicles[p].id for p in members),
+            **extra,
+        )
+        type_members.append(members)
+
+    for i, n in enumerate(nodes):
+        depot_time = HANDLING_S_PER_PARCEL * (n.delivery[2] + n.pickup[2]) if handling else 0
+        model.add_client(
+            loc_of[i],
+            delivery=[n.delivery[r] for r in dims],
+            pickup=[n.pickup[r] for r in dims],
+            service_duration=n.service_s + depot_time,
+            tw_early=n.window[0],
+            tw_late=n.window[1],
+            prize=n.penalty or 0,
+            required=n.penalty is None,
+            name=n.key,
+        )
+
+    data = model.data().replace(distance_matrices=distances, duration_matrices=durations)
+    return PyvrpData(data, type_members, bans, started)
+
+
+def answer(problem: TierProblem, built: PyvrpData, best: Any, *, approximate: bool) -> TierSolution:
+    """PyVRP's solution ``best`` as the problem's routes (``NO_SOLUTION`` if infeasible)."""
+    wall = time.perf_counter() - built.started
+    if not best.is_feasible():
+        return empty_solution(problem, SolveStatus.NO_SOLUTION, wall, "pyvrp")
+    type_members, bans = built.type_members, built.bans
+    free = [list(m) for m in type_members]
+    routes_out: list[list[tuple[int, tuple[TierVisit, ...], int]]] = [[] for _ in problem.vehicles]
+    served: set[int] = set()
+    for route in best.routes():
+        p = free[route.vehicle_type()].pop(0)
+        no = bans[p]
+        trips: dict[int, list[TierVisit]] = {}
+        for a in route.schedule():
+            if a.is_client() and a.idx not in no:
+                trips.setdefault(a.trip, []).append(TierVisit(a.idx, a.start_time))
+        for k in sorted(trips):
+            visits = tuple(trips[k])
+            served.update(v.node for v in visits)
+            routes_out[p].append((route.start_time(), visits, route.end_time()))
+    return TierSolution(
+        status=SolveStatus.FEASIBLE,
+        routes=tuple(tuple(r) for r in routes_out),
+        dropped=tuple(i for i in range(len(problem.nodes)) if i not in served),
+        objective=pyvrp_cost(built.data, best) if approximate else 0,
+        wall_s=wall,
+        backend="pyvrp (approximate)" if approximate else "pyvrp",
+    )
+
+
+def pyvrp_cost(data: Any, solution: Any) -> int:
+    """PyVRP's cost of a solution (the largest integer when it is infeasible)."""
+
+    return int(CostEvaluator([0] * data.num_load_dimensions, 0, 0).cost(solution))
+
+
+def initial_routes(
+    problem: TierProblem, solution: TierSolution
+) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    return tuple(
+        (
+            problem.vehicles[p].id,
+            tuple(tuple(problem.nodes[v.node].key for v in visits) for _, visits, _ in trips),
+        )
+        for p, trips in enumerate(solution.routes)
+        if trips
+    )

@@ -1,0 +1,110 @@
+"""The day's ledger while its tiers are planned, shared by the phases of :mod:`routing.day`,
+the cross-boundary search (:mod:`routing.crossing`) and repairs (:mod:`routing.repair`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+
+from routing.assemble import Prefix, routes_from_solution
+from routing.budget import DayBudget
+from routing.build import BuiltProblem, next_day, station_of
+from routing.inputs import DayInput
+from routing.model import Order
+from routing.plan import DeferralReason, Deferred, Plan, Route, Tier
+from routing.problem import TierSolution
+from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
+
+__all__ = ["DayState", "Progress", "Stage", "no_stage", "solve_all"]
+
+Progress = Callable[[str], None]
+"""Called with a line of text as each phase starts."""
+
+Stage = Callable[[str], AbstractContextManager[None]]
+"""Wraps each phase of the day under a label (``with stage("trunk down"): ...``): how a
+benchmark times the phases without reaching into them."""
+
+
+@contextmanager
+def no_stage(_label: str) -> Iterator[None]:
+    """A stage that does nothing (the default)."""
+    yield
+
+
+@dataclass
+class DayState:
+    """The day's ledger while its tiers are planned: routes so far, deferred orders, and which
+    station serves which order across a boundary. Phases read and extend it."""
+
+    day: DayInput
+    budget: DayBudget
+    solve: Solver = DEFAULT_SOLVER
+    say: Progress = field(default=lambda _: None)
+    stage: Stage = field(default=no_stage)
+    pins: Mapping[str, str] = field(default_factory=dict)
+    previous: Plan | None = None
+    routes: list[Route] = field(default_factory=list)
+    deferred: dict[str, Deferred] = field(default_factory=dict)
+    feeds: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=list)
+    serving: dict[str, str] = field(default_factory=dict)
+    """Order → the station whose runs serve it, where that is not its village's own
+    (cross-boundary service)."""
+    short_of: dict[str, str] = field(default_factory=dict)
+    """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
+
+    def __post_init__(self) -> None:
+        self.orders = {o.id: o for o in self.day.orders}
+        self.station_of = station_of(self.day.network)
+
+    def defer(
+        self,
+        orders: Sequence[Order],
+        reason: DeferralReason,
+        waits_at: str,
+        suggestion: str = "",
+        until: str | None = None,
+    ) -> None:
+        """Defer ``orders`` (the first reason given for an order stands)."""
+        for o in orders:
+            self.deferred.setdefault(
+                o.id,
+                Deferred(
+                    o.id, o.site, reason, until or next_day(self.day.date), waits_at, suggestion
+                ),
+            )
+
+    def record(
+        self,
+        built: BuiltProblem,
+        solution: TierSolution,
+        tier: Tier,
+        wave: str,
+        prefixes: Mapping[str, Prefix] | None = None,
+    ) -> list[Route]:
+        """Add the routes of ``solution`` to the plan; returns them."""
+        new = routes_from_solution(
+            built.problem,
+            solution,
+            tier=tier,
+            wave=wave,
+            fleet=built.fleet,
+            node_orders=built.node_orders,
+            orders=self.orders,
+            prefixes=prefixes,
+        )
+        self.routes.extend(new)
+        return new
+
+
+def solve_all(
+    solve: Solver, jobs: Sequence[tuple[BuiltProblem, SolveSettings]], workers: int
+) -> list[TierSolution]:
+    """Solve independent problems, on ``workers`` processes when there are several."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [solve(b.problem, s) for b, s in jobs]
+    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0].problem.nodes))
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures = {i: pool.submit(solve, jobs[i][0].problem, jobs[i][1]) for i in order}
+        return [futures[i].result() for i in range(len(jobs))]
