@@ -15,22 +15,31 @@ village runs           :data:`LAST_MILE_SHARE` × workers, shared among the stat
 =====================  ==============================================================
 
 The shares add up to more than one day: the trunk waves are small, the stations run in
-parallel, and the cross-boundary search happens only when the policy asks for it. A work
-budget, when given, is the same for every search (it is what makes a plan repeatable). How
-one search divides its budget between PyVRP and OR-Tools is the hybrid solver's business
+parallel, and the cross-boundary search happens only when the policy asks for it. How one
+search divides its budget between PyVRP and OR-Tools is the hybrid solver's business
 (:mod:`routing.solvers.hybrid`).
+
+**Work, not the clock, stops the searches by default** (the policy's ``work_per_s``): each
+search gets ``work_per_s`` work units per second of its share, computed as if on one worker,
+so the plan does not depend on the machine's speed or its number of cores; the clock is only
+a safety net (``wall_cap`` times the share, plus a second), and :class:`DayBudget` counts the
+searches it stopped (:meth:`DayBudget.capped`), which the plan reports. An explicit ``work``
+gives every search that same amount (the benchmarks' fixed work) under the time shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from routing.model import Policy
+from routing.problem import TierSolution
 from routing.solvers.settings import SolveSettings
 
 __all__ = [
     "CROSS_BOUNDARY_SHARE",
     "LAST_MILE_SHARE",
+    "MIN_WORK",
     "TRUNK_SHARE",
     "DayBudget",
 ]
@@ -38,26 +47,74 @@ __all__ = [
 TRUNK_SHARE = 0.15
 CROSS_BOUNDARY_SHARE = 0.3
 LAST_MILE_SHARE = 0.6
+MIN_WORK = 50
+"""The least work a search is given (a small station still gets a real search)."""
 
 
 @dataclass(frozen=True, slots=True)
 class DayBudget:
     """The search budget of one day.
 
-    >>> b = DayBudget(time_limit_s=10, workers=2)
+    >>> b = DayBudget(time_limit_s=10, workers=2, work_per_s=0)   # the clock decides
     >>> b.trunk().time_limit_s
     1.5
     >>> [s.time_limit_s for s in b.last_mile([30, 10])]
     [9.0, 3.0]
+    >>> w = DayBudget(time_limit_s=10, workers=2, work_per_s=100)  # work decides
+    >>> [(s.work, s.time_limit_s) for s in w.last_mile([30, 10])]
+    [(450, 91.0), (150, 31.0)]
     """
 
     time_limit_s: float
     work: int | None = None
     seed: int = 0
     workers: int = 1
+    work_per_s: float = 0.0
+    wall_cap: float = 10.0
 
-    def _settings(self, seconds: float) -> SolveSettings:
-        return SolveSettings(time_limit_s=seconds, work=self.work, seed=self.seed)
+    @classmethod
+    def of(
+        cls,
+        policy: Policy,
+        *,
+        time_limit_s: float | None = None,
+        work: int | None = None,
+        workers: int = 1,
+    ) -> DayBudget:
+        """The budget a policy gives a day (its seconds, seed, work rate and wall cap),
+        ``time_limit_s`` and ``work`` overriding it."""
+        return cls(
+            time_limit_s or policy.time_limit_s,
+            work,
+            policy.seed,
+            max(1, workers),
+            policy.work_per_s,
+            policy.wall_cap,
+        )
+
+    def describe(self) -> tuple[tuple[str, str], ...]:
+        """What a plan records of its budget (enough to plan it again)."""
+        out = [("time_limit_s", str(self.time_limit_s)), ("workers", str(self.workers))]
+        out.append(("seed", str(self.seed)))
+        if self.work is not None:
+            out.append(("work", str(self.work)))
+        else:
+            out.append(("work_per_s", str(self.work_per_s)))
+            out.append(("wall_cap", str(self.wall_cap)))
+        return tuple(out)
+
+    @property
+    def by_work(self) -> bool:
+        """Whether work (not the clock) stops the searches."""
+        return self.work is not None or self.work_per_s > 0
+
+    def _settings(self, seconds: float, work_seconds: float | None = None) -> SolveSettings:
+        """Settings for a share of ``seconds`` of the clock (``work_seconds``: the share on one
+        worker, which sets the work)."""
+        if self.work is not None or self.work_per_s <= 0:
+            return SolveSettings(time_limit_s=seconds, work=self.work, seed=self.seed)
+        work = max(MIN_WORK, round(self.work_per_s * (work_seconds or seconds)))
+        return SolveSettings(time_limit_s=seconds * self.wall_cap + 1.0, work=work, seed=self.seed)
 
     def trunk(self) -> SolveSettings:
         """One trunk wave of one hub."""
@@ -72,10 +129,23 @@ class DayBudget:
         time: each gets its share of the phase by size."""
         total = sum(sizes) or 1
         share = self.time_limit_s * LAST_MILE_SHARE * self.workers
-        return [self._settings(max(0.1, share * n / total)) for n in sizes]
+        one = self.time_limit_s * LAST_MILE_SHARE
+        return [
+            self._settings(max(0.1, share * n / total), max(0.1, one * n / total)) for n in sizes
+        ]
 
-    @staticmethod
-    def halved(settings: SolveSettings) -> SolveSettings:
-        """Half the time, for one of two searches of the same problem (yesterday's
-        assignment beside a free plan; the stations' own plans before a joint search)."""
+    def halved(self, settings: SolveSettings) -> SolveSettings:
+        """Half the budget, for one of two searches of the same problem (yesterday's
+        assignment beside a free plan; the stations' own plans before a joint search). An
+        explicit ``work`` is kept as it is."""
+        if self.work is None and settings.work is not None:
+            return replace(settings, work=max(MIN_WORK, settings.work // 2))
         return settings.scaled(0.5)
+
+    def capped(self, settings: SolveSettings, solution: TierSolution) -> bool:
+        """Whether the clock, not the work, stopped this search (the safety net cut in)."""
+        return (
+            self.work is None
+            and settings.work is not None
+            and solution.wall_s >= 0.95 * settings.time_limit_s
+        )

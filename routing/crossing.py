@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from routing.budget import DayBudget
 from routing.build import OPEN_END_S, station_problem
 from routing.model import Direction
 from routing.state import DayState, solve_all
@@ -95,11 +94,11 @@ def assign_across_boundaries(
             if built_own is not None:
                 own_problems.append(built_own)
         own_settings = state.budget.last_mile([len(b.problem.nodes) for b in own_problems])
-        own_solutions = solve_all(
-            state.solve,
-            [(b, DayBudget.halved(s)) for b, s in zip(own_problems, own_settings, strict=True)],
-            state.budget.workers,
-        )
+        own_jobs = [
+            (b, state.budget.halved(s)) for b, s in zip(own_problems, own_settings, strict=True)
+        ]
+        own_solutions = solve_all(state.solve, own_jobs, state.budget.workers)
+        state.solved(own_jobs, own_solutions)
         initial = []
         for b, sol_own in zip(own_problems, own_solutions, strict=True):
             for vi, trips in enumerate(sol_own.routes):
@@ -115,7 +114,9 @@ def assign_across_boundaries(
             vehicles=vehicles,
             initial_routes=tuple(initial),
         )
-        sol = state.solve(joint, state.budget.cross_boundary())
+        joint_settings = state.budget.cross_boundary()
+        sol = state.solve(joint, joint_settings)
+        state.solved([(joint, joint_settings)], [sol])
         for vi, trips in enumerate(sol.routes):
             home = joint.vehicles[vi].depot
             for _, visits, _ in trips:

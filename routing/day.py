@@ -65,6 +65,7 @@ __all__ = [
     "plan_trunk_wave",
     "run_last_mile",
     "trunk_arrivals",
+    "versions",
 ]
 
 
@@ -115,7 +116,9 @@ def plan_trunk_wave(
             )
             if built is None:
                 continue
-            sol = state.solve(built.problem, state.budget.trunk())
+            settings = state.budget.trunk()
+            sol = state.solve(built.problem, settings)
+            state.solved([(built, settings)], [sol])
             state.record(built, sol, tier, wave.id)
         for i in sol.dropped:
             node = built.problem.nodes[i]
@@ -192,9 +195,10 @@ def run_last_mile(
             option = pinned(b, yesterday)
             if option is not b:
                 held[k] = option
-                jobs[k] = (b, DayBudget.halved(settings[k]))
-    extra = [(h, DayBudget.halved(settings[k])) for k, h in enumerate(held) if h is not None]
+                jobs[k] = (b, state.budget.halved(settings[k]))
+    extra = [(h, state.budget.halved(settings[k])) for k, h in enumerate(held) if h is not None]
     solved = solve_all(state.solve, jobs + extra, state.budget.workers)
+    state.solved(jobs + extra, solved)
     solutions = solved[: len(chosen)]
     held_solutions = iter(solved[len(chosen) :])
     for k, candidate in enumerate(held):
@@ -335,9 +339,10 @@ def finish(
         feeds=tuple(state.feeds),
         solve_s=round(time.perf_counter() - started, 3),
         settings=(
-            ("time_limit_s", str(state.budget.time_limit_s)),
-            ("workers", str(state.budget.workers)),
-            ("backend", "ortools"),
+            *state.budget.describe(),
+            ("solver", getattr(state.solve, "__name__", type(state.solve).__name__)),
+            ("wall_capped", str(state.capped)),
+            ("versions", versions()),
         ),
     )
 
@@ -368,6 +373,19 @@ def pinned(built: BuiltProblem, pins: Mapping[str, str]) -> BuiltProblem:
     if not changed:
         return built
     return replace(built, problem=replace(built.problem, nodes=tuple(nodes)))
+
+
+def versions() -> str:
+    """The versions a plan depends on: countyroute and its solvers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in ("countyroute", "ortools", "pyvrp"):
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name} ?")
+    return ", ".join(out)
 
 
 # -- the day -----------------------------------------------------------------------------------
@@ -433,7 +451,7 @@ def plan_day(
     p = day.policy
     state = DayState(
         day,
-        DayBudget(time_limit_s or p.time_limit_s, work, p.seed, max(1, workers)),
+        DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers),
         solve or DEFAULT_SOLVER,
         progress or (lambda _: None),
         stage or no_stage,

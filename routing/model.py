@@ -148,8 +148,16 @@ class Policy:
     stability_threshold: float = 0.02
     """Keep yesterday's village-to-vehicle assignment unless the saving beats this share."""
     time_limit_s: float = 3.0
-    """Search time per tier problem; the whole day stays inside the dispatch window."""
+    """The day's search budget in seconds (divided among its problems by routing.budget)."""
     seed: int = 0
+    work_per_s: float = 600.0
+    """Work units (PyVRP iterations; OR-Tools solutions are derived) per second of the
+    budget: the day's searches stop after a fixed amount of work, so the same inputs, seed and
+    budget give the same plan. 0 lets the clock stop them instead (faster to the budget, not
+    repeatable)."""
+    wall_cap: float = 10.0
+    """With a work budget, a search is also stopped after this many times its share of the
+    time budget (plus a second): a safety net for a slow machine, which the plan reports."""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -167,6 +175,10 @@ class Policy:
             raise InvalidScenario("must be >= 1", field="max_trips")
         if self.time_limit_s <= 0:
             raise InvalidScenario("must be > 0", field="time_limit_s")
+        if self.work_per_s < 0:
+            raise InvalidScenario("must be >= 0", field="work_per_s")
+        if self.wall_cap < 1:
+            raise InvalidScenario("must be >= 1", field="wall_cap")
 
     def wave(self, direction: Direction) -> Wave:
         """The first wave in a direction."""

@@ -312,7 +312,7 @@ def replan(
     p = new_day.policy
     b = DayState(
         new_day,
-        DayBudget(time_limit_s or p.time_limit_s, work, p.seed, max(1, workers)),
+        DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers),
         solve or DEFAULT_SOLVER,
         pins=dict(pins or {}),
     )

@@ -53,6 +53,8 @@ class DayState:
     (cross-boundary service)."""
     short_of: dict[str, str] = field(default_factory=dict)
     """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
+    capped: int = 0
+    """Searches the wall-clock safety net stopped before their work was done."""
 
     def __post_init__(self) -> None:
         self.orders = {o.id: o for o in self.day.orders}
@@ -74,6 +76,14 @@ class DayState:
                     o.id, o.site, reason, until or next_day(self.day.date), waits_at, suggestion
                 ),
             )
+
+    def solved(
+        self, jobs: Sequence[tuple[object, SolveSettings]], solutions: Sequence[TierSolution]
+    ) -> None:
+        """Note which searches the clock stopped (``jobs``: anything paired with the settings
+        each search ran under)."""
+        for (_, settings), sol in zip(jobs, solutions, strict=True):
+            self.capped += self.budget.capped(settings, sol)
 
     def record(
         self,

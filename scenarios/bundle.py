@@ -632,7 +632,7 @@ _POLICY_KEYS: Mapping[str, tuple[str, ...]] = {
     "frequency": ("daily_min_parcels", "poor_min_visits_per_week"),
     "runs": ("reloads", "max_trips", "cross_boundary"),
     "costs": ("deferral_cost_per_parcel", "poor_village_weight", "stability_threshold"),
-    "solver": ("time_limit_s", "seed"),
+    "solver": ("time_limit_s", "seed", "work_per_s", "wall_cap"),
 }
 
 
@@ -720,6 +720,8 @@ def _load_policy(path: Path) -> Policy:
             stability_threshold=get("costs", "stability_threshold", _finite, d.stability_threshold),
             time_limit_s=get("solver", "time_limit_s", _finite, d.time_limit_s),
             seed=get("solver", "seed", _integer, d.seed),
+            work_per_s=get("solver", "work_per_s", _finite, d.work_per_s),
+            wall_cap=get("solver", "wall_cap", _finite, d.wall_cap),
         )
     except InvalidScenario as exc:
         if exc.source:
@@ -945,7 +947,12 @@ def policy_to_toml(policy: Policy) -> str:
             "poor_village_weight": _num(policy.poor_village_weight),
             "stability_threshold": _num(policy.stability_threshold),
         },
-        "solver": {"time_limit_s": _num(policy.time_limit_s), "seed": policy.seed},
+        "solver": {
+            "time_limit_s": _num(policy.time_limit_s),
+            "seed": policy.seed,
+            "work_per_s": _num(policy.work_per_s),
+            "wall_cap": _num(policy.wall_cap),
+        },
     }
     return tomli_w.dumps(doc)
 

@@ -25,11 +25,13 @@ from routing.solvers.pyvrp_search import (
 from routing.solvers.settings import Solver, SolveSettings
 
 __all__ = [
+    "ALONE_PER",
     "HYBRID_PYVRP_SHARE",
     "MAX_POLISH_S",
     "MIN_POLISH_S",
     "POLISH_SOLUTIONS_PER",
     "START_MIN_S",
+    "START_POLISH_PER",
     "START_SHARE",
     "solve_hybrid",
 ]
@@ -56,6 +58,17 @@ POLISH_SOLUTIONS_PER = 100
 """Under a solution limit (deterministic work) PyVRP runs that many iterations and OR-Tools
 then stops after one solution per this many (at least one: its check of PyVRP's routes)."""
 
+START_POLISH_PER = 20
+"""Under a work budget, OR-Tools' solutions per unit of work when it polishes a start PyVRP
+found on an approximation (the village runs): there OR-Tools, which models every constraint,
+does much of the search; measured on the built-in county's stations, PyVRP runs about 30
+iterations in the time OR-Tools takes for one solution."""
+
+ALONE_PER = 4
+"""Under a work budget, OR-Tools' solutions per unit of work when it searches alone (soft
+windows: the trunk's down wave; repairs under way): one solution there costs it about as much
+time as four PyVRP iterations on a village run."""
+
 MIN_POLISH_S = 0.25
 """OR-Tools' least share: loading the warm start into a model of 400 stops takes ~0.1 s, and
 with less time it may stop before it has accepted it."""
@@ -70,13 +83,15 @@ def _polish_s(budget_s: float, share: float) -> float:
     return min(MAX_POLISH_S, max(MIN_POLISH_S, (1 - share) * budget_s))
 
 
-def _polish_settings(settings: SolveSettings, left_s: float) -> SolveSettings:
-    """OR-Tools' part: the time left (or, under a work budget, one solution per
-    :data:`POLISH_SOLUTIONS_PER` units of work)."""
+def _polish_settings(
+    settings: SolveSettings, left_s: float, per: int = POLISH_SOLUTIONS_PER
+) -> SolveSettings:
+    """OR-Tools' part: the time left (or, under a work budget, one solution per ``per``
+    units of work)."""
     return replace(
         settings,
         time_limit_s=left_s,
-        work=None if settings.work is None else max(1, settings.work // POLISH_SOLUTIONS_PER),
+        work=None if settings.work is None else max(1, settings.work // per),
     )
 
 
@@ -99,7 +114,7 @@ def _start_then_polish(
     left = max(least, budget - (time.perf_counter() - started))
     if first.status is not SolveStatus.FEASIBLE:
         return replace(polish(problem, settings.with_time(left)), backend="ortools")
-    second = polish(_warm(problem, first), _polish_settings(settings, left))
+    second = polish(_warm(problem, first), _polish_settings(settings, left, START_POLISH_PER))
     return replace(second, wall_s=time.perf_counter() - started, backend="pyvrp-start+ortools")
 
 
@@ -141,11 +156,11 @@ def solve_hybrid(
         solution in its share; the routes passed :func:`~routing.evaluate.evaluate_solution`).
     """
     started = time.perf_counter()
+    budget = settings.time_limit_s
     if unsupported_feature(problem) is not None:
         if approximation_gap(problem) is not None:
-            return polish(problem, settings)
+            return polish(problem, _polish_settings(settings, budget, ALONE_PER))
         return _start_then_polish(problem, settings, polish)
-    budget = settings.time_limit_s
     first = parallel_search(
         problem, settings.with_time(max(0.01, budget - _polish_s(budget, share)))
     )

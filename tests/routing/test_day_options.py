@@ -7,7 +7,7 @@ from dataclasses import replace
 from routing import DayInput, plan_day
 from routing.check import check_plan
 from routing.day import assignment
-from routing.plan import Plan
+from routing.plan import Plan, plan_to_dict
 from scenarios.bundle import Scenario
 
 
@@ -89,3 +89,28 @@ def test_a_county_with_several_hubs_collects_each_bulk_shipper_once() -> None:
     day = DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01")
     plan_ = plan_day(day, time_limit_s=2, workers=2)
     assert_checked(plan_, day)
+
+
+def test_by_default_the_same_inputs_give_the_same_plan_byte_for_byte(tiny: Scenario) -> None:
+    """The policy's work budget stops every search (not the clock): two plans of the same day
+    differ only in the time they took, and the plan records how to plan it again."""
+    day = tiny.day("2026-12-01")
+    assert day.policy.work_per_s > 0
+    first, again = plan_day(day, workers=2), plan_day(day, workers=1)
+    a, b = plan_to_dict(first), plan_to_dict(again)
+    a.pop("solve_s"), b.pop("solve_s")
+    a["settings"].pop("workers"), b["settings"].pop("workers")
+    assert a == b
+    settings = dict(first.settings)
+    assert settings["seed"] == str(day.policy.seed)
+    assert settings["work_per_s"] == str(day.policy.work_per_s)
+    assert settings["wall_capped"] == "0"
+    assert "ortools" in settings["versions"] and "pyvrp" in settings["versions"]
+
+
+def test_the_clock_can_still_stop_the_searches(tiny: Scenario) -> None:
+    """``work_per_s = 0``: the searches stop at their share of the time (not repeatable)."""
+    day = tiny.day("2026-12-01", policy=replace(tiny.policy, work_per_s=0))
+    plan = plan_day(day, time_limit_s=1)
+    assert float(dict(plan.settings)["work_per_s"]) == 0
+    assert check_plan(plan, day.network, day.fleet, day.policy, day.orders).ok
