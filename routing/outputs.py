@@ -15,7 +15,8 @@
     first = dropped last) and starts again at each loading (trip). UTF-8 with a BOM so that
     spreadsheet programs show Chinese site names.
 ``sheets/<vehicle>.md``
-    A printable route sheet per vehicle (English or Chinese labels), phones masked.
+    A route sheet per vehicle (English or Chinese labels): the keepers of its stops with
+    their full phones (the driver calls ahead), the driver's own phone masked.
 ``summary.md``
     Kilometres, hours, vehicles, cost, load factors, on-time share, deferrals, coverage.
 ``map.png`` and ``timeline.png``
@@ -634,11 +635,13 @@ def _md_cell(text: str) -> str:
 
 
 def _contact(network: Network, site_id: str) -> str:
+    """Keeper and full phone: route sheets go to the assigned driver, who calls ahead
+    (masking is for recipients and other people's data)."""
     try:
         site = network.site(site_id)
     except KeyError:
         return ""
-    parts = [p for p in (site.keeper, mask_phone(site.phone)) if p]
+    parts = [p for p in (site.keeper, site.phone) if p]
     return " ".join(parts)
 
 
@@ -672,7 +675,7 @@ def _route_sheet(
     keeper_site = net.site(home) if home in net.index else None
     if keeper_site is not None:
         keeper = keeper_site.keeper or t["unknown"]
-        phone = mask_phone(keeper_site.phone) or t["unknown"]
+        phone = keeper_site.phone or t["unknown"]
         lines.append(f"- {t['keeper']}: {keeper}   {t['phone']}: {phone}")
     lines.append("")
     for route in routes:
