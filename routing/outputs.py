@@ -11,7 +11,7 @@
     ``countyroute.crs`` says so.
 ``manifests/<tier>-<vehicle>.csv``
     One row per *bag* (the parcels of one carrier for one stop), or one row for a stop with
-    nothing to hand over; ``load_seq`` numbers the dropped bags in loading order (1 = loaded
+    nothing to hand over; ``lots`` lists the bag's traceability lot codes; ``load_seq`` numbers the dropped bags in loading order (1 = loaded
     first = dropped last) and starts again at each loading (trip). UTF-8 with a BOM so that
     spreadsheet programs show Chinese site names.
 ``sheets/<vehicle>.md``
@@ -453,6 +453,7 @@ _MANIFEST_COLUMNS: tuple[str, ...] = (
     "load_after_kg",
     "load_after_m3",
     "load_after_parcels",
+    "lots",
 )
 
 
@@ -479,7 +480,9 @@ def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -
         ]
         bags = _bags(stop, orders)
         if not bags:
-            w.writerow([*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail])
+            w.writerow(
+                [*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail, ""]
+            )
         for bag in bags:
             d, c = load_of(bag.drop), load_of(bag.collect)
             seq = load_seq.get((i, bag.carrier))
@@ -497,6 +500,7 @@ def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -
                     ";".join(o.id for o in bag.drop),
                     ";".join(o.id for o in bag.collect),
                     *tail,
+                    ";".join(dict.fromkeys(o.lot for o in (*bag.drop, *bag.collect) if o.lot)),
                 ]
             )
     return buf.getvalue()
@@ -540,6 +544,7 @@ _LABELS: Mapping[str, Mapping[str, str]] = {
         "unknown": "not given",
         "deferred": "Held back today at this vehicle's stops",
         "signature": "Driver's signature",
+        "lots": "Traceability lots on board",
         "trunk_down": "Trunk, down wave",
         "last_mile": "Village run",
         "trunk_up": "Trunk, up wave",
@@ -587,6 +592,7 @@ _LABELS: Mapping[str, Mapping[str, str]] = {
         "unknown": "未填写",
         "deferred": "今日暂缓（本车停靠点）",
         "signature": "司机签字",
+        "lots": "随车溯源批次",
         "trunk_down": "干线下行",
         "last_mile": "村级配送",
         "trunk_up": "干线上行",
@@ -741,6 +747,20 @@ def _route_sheet(
                     f"{_carrier(carrier, lang)} {parcels} {t['parcels']}, {kg:.1f} kg |"
                 )
             lines.append("")
+    lot_lines = [
+        f"- #{i} {_site_name(net, stop.site)} ({stop.site}): {', '.join(lots)}"
+        for route in routes
+        for i, stop in enumerate(route.stops)
+        if (
+            lots := list(
+                dict.fromkeys(
+                    o.lot for o in (_order(orders, x) for x in (*stop.drop, *stop.collect)) if o.lot
+                )
+            )
+        )
+    ]
+    if lot_lines:
+        lines += [f"### {t['lots']}", "", *lot_lines, ""]
     visited = {s.site for r in routes for s in r.stops if s.kind is StopKind.VISIT}
     held = Counter(d.site for d in plan.deferred if d.site in visited)
     if held:
