@@ -429,7 +429,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _savings(args: argparse.Namespace) -> int:
     from routing.day import DayInput, plan_day
-    from routing.savings import consolidation_savings, settle
+    from routing.savings import consolidation_savings, savings_chart, settle
     from scenarios.bundle import load_bundle, override_policy
     from scenarios.demand import generate_demand
 
@@ -446,16 +446,27 @@ def _savings(args: argparse.Namespace) -> int:
 
     joint = run(day)
     savings = consolidation_savings(day, joint=joint, planner=run)
-    print(savings.table())
-    print("\nSettlement of the joint plan (each route's km and cost shared by the parcels it")
-    print("carries for each carrier):\n")
-    print("| carrier | parcels | km | cost (yuan) | yuan/parcel |")
-    print("|---|---:|---:|---:|---:|")
+    lines = [savings.table(), ""]
+    lines.append("Settlement of the joint plan (each route's km and cost shared by the parcels it")
+    lines.append("carries for each carrier):\n")
+    lines.append("| carrier | parcels | km | cost (yuan) | yuan/parcel |")
+    lines.append("|---|---:|---:|---:|---:|")
     for line in settle(joint, day):
-        print(
+        lines.append(
             f"| {line.carrier} | {line.parcels} | {line.km:.1f} | {line.cost:.0f} | "
             f"{line.cost_per_parcel:.2f} |"
         )
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "savings.md").write_text(
+            f"# Joint distribution savings — {sc.name} {date}\n\n{text}\n\n![](savings.png)\n",
+            encoding="utf-8",
+        )
+        savings_chart(savings, out / "savings.png")
+        print(f"wrote {out}/savings.md and {out}/savings.png")
     return EXIT_OK
 
 
