@@ -420,6 +420,24 @@ def _simulate(args: argparse.Namespace) -> int:
     out = Path(args.out or f"out/{sc.name}-{change.name}")
     files = write_simulation_report(result, out)
     print(comparison_table(result))
+    short = sorted(result.change_days, key=lambda d: -d.deferred_capacity)
+    if args.fleet_sizing == "auto" and short and short[0].deferred_capacity > 0:
+        from scenarios.fleet import fleet_for_change
+
+        dates = [d.date for d in short[: args.fleet_days] if d.deferred_capacity > 0]
+        print(
+            f"sizing the fleet for {change.name} on the {len(dates)} day(s) that deferred most "
+            "for capacity ...",
+            flush=True,
+        )
+        sizing = fleet_for_change(
+            sc, change, settings, dates, progress=lambda line: print(f"  {line}", flush=True)
+        )
+        names = {s.id: s.name for s in sc.network.sites if s.name}
+        line = f"fleet: {sizing.text(names, what=change.name)}"
+        print(line)
+        with (out / "simulation.md").open("a", encoding="utf-8") as md:
+            md.write(f"\n## Fleet to serve it\n\n{line[len('fleet: ') :]}\n")
     print(
         f"{result.wall_s:.0f} s, {result.seconds_per_day:.2f} s per simulated day; "
         f"wrote {len(files)} files to {out}/"
@@ -838,6 +856,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="when the change defers parcels for capacity, search the vans and trucks to add "
         "(default auto)",
+    )
+    sim.add_argument(
+        "--fleet-days",
+        type=_count(1),
+        default=3,
+        metavar="N",
+        help="fleet sizing plans the N days that deferred most (default 3)",
     )
     sim.add_argument(
         "--ray", metavar="auto|local|ADDRESS", help="plan the days on Ray (e.g. --ray auto)"

@@ -26,13 +26,18 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from networks import Network, SiteKind
 from routing.day import DayInput
 from routing.model import Direction, Order, Vehicle
 from routing.plan import DeferralReason, Plan
 
-__all__ = ["FleetSizing", "Shortfall", "shortfalls", "size_fleet"]
+if TYPE_CHECKING:
+    from scenarios.bundle import Scenario
+    from scenarios.whatif import Change, SimulationSettings
+
+__all__ = ["FleetSizing", "Shortfall", "fleet_for_change", "shortfalls", "size_fleet"]
 
 _SHORT = (DeferralReason.CAPACITY, DeferralReason.TIME)
 
@@ -45,6 +50,8 @@ class Shortfall:
     kg: float
     m3: float
     parcels: int
+    bulky: bool = False
+    """Some of it is bulky: only vehicles that take bulky parcels serve it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +71,10 @@ class FleetSizing:
     met: bool
     """Whether no day defers for capacity or time with the additions."""
 
-    def text(self, names: Mapping[str, str] | None = None) -> str:
-        """One line: "+2 van at st-goushi, +1 truck at hub; cost/day 100 → 130 yuan …"."""
+    def text(self, names: Mapping[str, str] | None = None, what: str = "") -> str:
+        """One line: "+2 vans at st-goushi, +1 truck at hub; cost/day 100 -> 130 yuan …"
+        (``names``: site id → name, shown with the id; ``what``: the demand served, e.g.
+        the change's name)."""
         names = names or {}
         if not self.added:
             if self.short_before == 0:
@@ -75,16 +84,17 @@ class FleetSizing:
                 "capacity or time (they wait for something a vehicle cannot fix)"
             )
         parts = [
-            f"+{n} {cls}{'s' if n > 1 else ''} at {names.get(home, home)}"
+            f"+{n} {cls}{'s' if n > 1 else ''} at "
+            + (f"{names[home]} ({home})" if names.get(home, home) != home else home)
             for home, cls, n in self.added
         ]
         change = (self.cost_after - self.cost_before) / self.cost_before if self.cost_before else 0
         goal = "with no capacity deferral" if self.met else "as far as the search went"
         return (
-            f"to serve {goal} ({self.days} day{'s' if self.days > 1 else ''} planned): "
+            f"to serve {what + ' ' if what else ''}{goal} ({self.days} day{'s' if self.days > 1 else ''} planned): "
             f"{', '.join(parts)}; cost/day {self.cost_before:,.0f} -> {self.cost_after:,.0f} yuan "
             f"({change:+.1%}); parcels/day deferred for capacity or time "
-            f"{self.short_before:.0f} -> {self.short_after:.0f}"
+            f"{self.short_before:.1f} -> {self.short_after:.1f}"
         )
 
 
@@ -133,19 +143,23 @@ def shortfalls(plan: Plan, day: DayInput) -> dict[str, Shortfall]:
             sum(o.weight_kg for o in os_),
             sum(o.volume_m3 for o in os_),
             sum(o.parcels for o in os_),
+            any(o.bulky for o in os_),
         )
         for h, os_ in acc.items()
     }
 
 
-def _template(fleet: Sequence[Vehicle], home: str, network: Network) -> Vehicle | None:
-    """The vehicle to copy at a home: its largest; else the fleet's largest of the class that
-    works from that kind of site (trucks at hubs, vans at stations)."""
-    here = [v for v in fleet if v.home == home]
+def _template(
+    fleet: Sequence[Vehicle], home: str, network: Network, bulky: bool = False
+) -> Vehicle | None:
+    """The vehicle to copy at a home: its largest (one that takes bulky parcels when some of
+    the shortfall is bulky); else the fleet's largest of the class that works from that kind
+    of site (trucks at hubs, vans at stations)."""
+    here = [v for v in fleet if v.home == home and (v.bulky_ok or not bulky)]
     if here:
         return max(here, key=lambda v: (v.capacity_kg, v.id))
     cls = "truck" if network.site(home).kind is SiteKind.HUB else "van"
-    same = [v for v in fleet if v.vehicle_class == cls]
+    same = [v for v in fleet if v.vehicle_class == cls and (v.bulky_ok or not bulky)]
     return replace(max(same, key=lambda v: (v.capacity_kg, v.id)), home=home) if same else None
 
 
@@ -213,19 +227,20 @@ def size_fleet(
     extra: list[Vehicle] = []
     serial = Counter[str]()
     rounds = 0
+    short_now = short_before
     while not met and rounds < max_rounds:
         rounds += 1
-        want: dict[str, int] = {}
+        want: dict[str, tuple[int, Vehicle]] = {}
         for plan, day in runs:
             for home, short in shortfalls(plan, day).items():
-                tpl = _template((*base_fleet, *extra), home, net)
+                tpl = _template((*base_fleet, *extra), home, net, short.bulky)
                 if tpl is not None:
-                    want[home] = max(want.get(home, 0), _needed(short, tpl, _trips(plan, home)))
+                    n = _needed(short, tpl, _trips(plan, home))
+                    if n > want.get(home, (0, tpl))[0]:
+                        want[home] = (n, tpl)
         if not want:
             break
-        for home, n in sorted(want.items()):
-            tpl = _template((*base_fleet, *extra), home, net)
-            assert tpl is not None
+        for home, (n, tpl) in sorted(want.items()):
             for _ in range(n):
                 serial[home] += 1
                 extra.append(
@@ -239,11 +254,14 @@ def size_fleet(
                     )
                 )
         runs = run(extra)
-        cost_after, short_after, met = measure(runs)
+        short_last = short_now
+        cost_after, short_now, met = measure(runs)
         say(
             f"round {rounds}: +{len(extra)} vehicles, {cost_after:,.0f} yuan/day, "
-            f"{short_after:.0f} parcels/day short"
+            f"{short_now:.1f} parcels/day short"
         )
+        if not met and short_now >= short_last:  # more vehicles did not help: stop
+            break
     if met and trim and extra:
         for v in list(reversed(extra)):
             trial = [x for x in extra if x is not v]
@@ -263,3 +281,22 @@ def size_fleet(
         rounds=rounds,
         met=met_after,
     )
+
+
+def fleet_for_change(
+    scenario: Scenario,
+    change: Change,
+    settings: SimulationSettings,
+    dates: Sequence[str],
+    *,
+    max_rounds: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> FleetSizing:
+    """:func:`size_fleet` for a what-if change: its network, fleet and policy on its demand of
+    ``dates`` (e.g. the simulated days that deferred most), planned as the simulation plans a
+    day (``settings.plan``). Changes planned carrier by carrier are sized jointly."""
+    from scenarios.whatif import apply_change, variant_day
+
+    variant = apply_change(scenario, change)
+    days = [variant_day(variant, d, settings)[0] for d in dates]
+    return size_fleet(days, settings.plan.plan, max_rounds=max_rounds, progress=progress)

@@ -1011,16 +1011,24 @@ class SimulationSettings:
         return PlanSettings(self.time_limit_s, self.solutions)
 
 
+def variant_day(
+    variant: Variant, date: str, settings: SimulationSettings
+) -> tuple[DayInput, BusLoad]:
+    """The day's demand (on the base network, grown), handed to the changed network and put
+    on the buses: what the variant plans that day."""
+    params = grown_demand(DemandParams(), variant.change.demand_factor)
+    orders = _remap(variant, generate_demand(variant.base, date, settings.seed, params))
+    sc = variant.scenario
+    bus = load_buses(sc, variant.change.bus_lines, orders)
+    return DayInput(sc.name, sc.network, sc.fleet, sc.policy, bus.orders, date), bus
+
+
 def plan_variant_day(
     variant: Variant, date: str, settings: SimulationSettings
 ) -> tuple[list[tuple[Plan, DayInput]], BusLoad]:
     """The day's demand (on the base network, grown), handed to the changed network, on the
     buses, and planned — jointly or carrier by carrier."""
-    params = grown_demand(DemandParams(), variant.change.demand_factor)
-    orders = _remap(variant, generate_demand(variant.base, date, settings.seed, params))
-    sc = variant.scenario
-    bus = load_buses(sc, variant.change.bus_lines, orders)
-    day = DayInput(sc.name, sc.network, sc.fleet, sc.policy, bus.orders, date)
+    day, bus = variant_day(variant, date, settings)
     if variant.change.carriers_alone:
         days = [
             replace(day, orders=tuple(o for o in day.orders if o.carrier == c))

@@ -67,3 +67,19 @@ def test_enough_fleet_adds_nothing(day: DayInput) -> None:
     sizing = size_fleet([light], planner)
     assert sizing.added == () and sizing.met and sizing.rounds == 0
     assert "the fleet is enough" in sizing.text()
+
+
+def test_fleet_for_a_change_sizes_the_changed_variant(tiny: Scenario) -> None:
+    """A what-if that takes s1's van away and triples demand: whatever the planner defers for
+    capacity on that day, the sizing serves it by adding vehicles (and nothing is short after)."""
+    from scenarios.fleet import fleet_for_change
+    from scenarios.whatif import Change, FleetRemove, SimulationSettings
+
+    change = Change(
+        name="no-van1", demand_factor_override=3.0, fleet_remove=(FleetRemove(ids=("van1",)),)
+    )
+    settings = SimulationSettings(days=1, start="2026-12-01", solutions=30)
+    sizing = fleet_for_change(tiny, change, settings, ["2026-12-01"])
+    assert sizing.days == 1 and sizing.met and sizing.short_after == 0
+    assert sizing.short_before > 0 and sizing.added
+    assert all(home in ("h", "s1", "s2") for home, _, _ in sizing.added)
