@@ -900,85 +900,190 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
-def _summary_md(plan: Plan, day: DayInput, k: _Kpis) -> str:
+_SUMMARY: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "title": "# Plan summary — {scenario}, {date}",
+        "status": "Status **{status}**, solved in {solve:.1f} s (network {network}, {settings}).",
+        "totals": "## Totals",
+        "measure": "| measure | value |",
+        "distance": "distance",
+        "hours": "vehicle-hours",
+        "vehicles_used": "vehicles used",
+        "cost": "cost",
+        "parcels": "parcels handed over at their own site",
+        "cost_per_parcel": "cost per parcel",
+        "on_time": "on-time stops (service starts within opening hours)",
+        "of": "of",
+        "points": "village points served today",
+        "had_parcels": "had parcels",
+        "poor": "poor village points covered (visited, or deferred only for frequency)",
+        "poor_none": "none had parcels today",
+        "vehicles": "## Vehicles used",
+        "vehicles_head": "| tier | class | vehicles |",
+        "load": "## Load factors",
+        "load_note": "Peak load ÷ capacity per route, averaged over the tier's routes.",
+        "load_head": "| tier | kg | m³ | parcels | binding |",
+        "routes": "## Routes",
+        "routes_head": "| tier | vehicle | class | home | leaves | back | trips | stops | km | h | peak load | cost |",
+        "deferred": "## Deferred",
+        "nothing": "Nothing deferred: every order is on a route.",
+        "deferred_head": "| reason | orders | parcels |",
+        "by_station": "By station (orders):",
+        "station": "station",
+        "fit": "What would fit them:",
+        "frequency": "- frequency ({n} orders at {points} village points): not due today under the every-other-day pattern; they go on the next visit day",
+        "orders": "orders",
+        "more": "- … and {n} more suggestions in plan.json",
+        "late": "## Stops outside opening hours",
+        "late_line": "- {vehicle} at {site}, service starts {start}",
+        "missed": "## Poor village points not covered today",
+        "yuan": "yuan",
+        "km": "km",
+        "h": "h",
+    },
+    "zh": {
+        "title": "# 计划汇总 — {scenario}，{date}",
+        "status": "状态 **{status}**，求解用时 {solve:.1f} 秒（路网 {network}，{settings}）。",
+        "totals": "## 合计",
+        "measure": "| 指标 | 数值 |",
+        "distance": "里程",
+        "hours": "车辆工时",
+        "vehicles_used": "用车数",
+        "cost": "成本",
+        "parcels": "送达/揽收的件数（在本站点交接）",
+        "cost_per_parcel": "单件成本",
+        "on_time": "准时停靠（在营业时间内开始作业）",
+        "of": "/",
+        "points": "今日服务的村级服务点",
+        "had_parcels": "个有包裹",
+        "poor": "覆盖的重点帮扶村服务点（已到访，或仅因频次暂缓）",
+        "poor_none": "今日无包裹",
+        "vehicles": "## 用车",
+        "vehicles_head": "| 层级 | 车型 | 车辆数 |",
+        "load": "## 装载率",
+        "load_note": "每条线路的峰值载货 ÷ 容量，按层级取平均。",
+        "load_head": "| 层级 | 重量 | 体积 | 件数 | 约束维度 |",
+        "routes": "## 线路",
+        "routes_head": "| 层级 | 车辆 | 车型 | 始发 | 出发 | 返回 | 趟数 | 停靠 | 公里 | 小时 | 峰值装载 | 成本 |",
+        "deferred": "## 暂缓",
+        "nothing": "无暂缓：所有订单均已排线。",
+        "deferred_head": "| 原因 | 订单 | 件数 |",
+        "by_station": "按站点（订单数）：",
+        "station": "站点",
+        "fit": "可行的安排：",
+        "frequency": "- 频次（{points} 个村级服务点的 {n} 个订单）：按隔日配送今日不到访，下一配送日送达",
+        "orders": "个订单",
+        "more": "- …… 另有 {n} 条建议见 plan.json",
+        "late": "## 营业时间外的停靠",
+        "late_line": "- {vehicle} 在 {site}，{start} 开始作业",
+        "missed": "## 今日未覆盖的重点帮扶村服务点",
+        "yuan": "元",
+        "km": "公里",
+        "h": "小时",
+    },
+}
+_TIER_ZH: Mapping[str, str] = {
+    "trunk_down": "干线下行",
+    "last_mile": "村级配送",
+    "trunk_up": "干线上行",
+}
+_REASON_ZH: Mapping[str, str] = {
+    "capacity": "运力不足",
+    "time": "时间不足",
+    "unreachable": "不可达",
+    "frequency": "频次",
+}
+_STATUS_ZH: Mapping[str, str] = {
+    "complete": "全部完成",
+    "partial": "部分暂缓",
+    "no_solution": "无可行方案",
+}
+
+
+def _summary_md(plan: Plan, day: DayInput, k: _Kpis, lang: str = "en") -> str:
     net = day.network
+    t = _SUMMARY[lang]
+    zh = lang == "zh"
+
+    def tier(x: Tier) -> str:
+        return _TIER_ZH[x.value] if zh else x.value
+
+    def reason(x: DeferralReason) -> str:
+        return _REASON_ZH[x.value] if zh else x.value
+
+    def cls(x: str) -> str:
+        return _CLASS_ZH.get(x, x) if zh else x
+
     vehicles = {v.id: v for v in day.fleet}
-    out = [f"# Plan summary — {plan.scenario}, {plan.date}", ""]
+    out = [t["title"].format(scenario=plan.scenario, date=plan.date), ""]
     out.append(
-        f"Status **{plan.status.value}**, solved in {plan.solve_s:.1f} s "
-        f"(network {plan.network_version}, {', '.join(f'{a}={b}' for a, b in plan.settings)})."
+        t["status"].format(
+            status=_STATUS_ZH[plan.status.value] if zh else plan.status.value,
+            solve=plan.solve_s,
+            network=plan.network_version,
+            settings=", ".join(f"{a}={b}" for a, b in plan.settings),
+        )
     )
-    out += ["", "## Totals", "", "| measure | value |", "|---|---|"]
-    out.append(f"| distance | {k.km:.1f} km |")
-    for tier in _TIER_ORDER:
-        out.append(f"| distance, {tier.value} | {k.km_by_tier[tier]:.1f} km |")
-    out.append(f"| vehicle-hours | {k.hours:.1f} h |")
-    out.append(f"| vehicles used | {k.vehicles_total} |")
-    out.append(f"| cost | {k.cost:,.2f} yuan |")
-    out.append(f"| parcels handed over at their own site | {k.parcels} |")
-    out.append(f"| cost per parcel | {k.cost_per_parcel:.2f} yuan |")
+    out += ["", t["totals"], "", t["measure"], "|---|---|"]
+    out.append(f"| {t['distance']} | {k.km:.1f} {t['km']} |")
+    for x in _TIER_ORDER:
+        out.append(f"| {t['distance']}, {tier(x)} | {k.km_by_tier[x]:.1f} {t['km']} |")
+    out.append(f"| {t['hours']} | {k.hours:.1f} {t['h']} |")
+    out.append(f"| {t['vehicles_used']} | {k.vehicles_total} |")
+    out.append(f"| {t['cost']} | {k.cost:,.2f} {t['yuan']} |")
+    out.append(f"| {t['parcels']} | {k.parcels} |")
+    out.append(f"| {t['cost_per_parcel']} | {k.cost_per_parcel:.2f} {t['yuan']} |")
+    out.append(f"| {t['on_time']} | {_pct(k.on_time)} {t['of']} {k.visits} |")
     out.append(
-        f"| on-time stops (service starts within opening hours) | {_pct(k.on_time)} of {k.visits} |"
+        f"| {t['points']} | {k.points_served} {t['of']} {k.points_total} "
+        f"({k.points_with_orders} {t['had_parcels']}) |"
     )
-    out.append(
-        f"| village points served today | {k.points_served} of {k.points_total} "
-        f"({k.points_with_orders} had parcels) |"
-    )
-    poor = f"{k.poor_covered} of {k.poor_needed}" if k.poor_needed else "none had parcels today"
-    out.append(
-        f"| poor village points covered (visited, or deferred only for frequency) | {poor} |"
-    )
-    out += ["", "## Vehicles used", "", "| tier | class | vehicles |", "|---|---|---|"]
-    for (tier, cls), n in sorted(
+    poor = f"{k.poor_covered} {t['of']} {k.poor_needed}" if k.poor_needed else t["poor_none"]
+    out.append(f"| {t['poor']} | {poor} |")
+    out += ["", t["vehicles"], "", t["vehicles_head"], "|---|---|---|"]
+    for (x, c), n in sorted(
         k.vehicles.items(), key=lambda kv: (_TIER_ORDER.index(kv[0][0]), kv[0][1])
     ):
-        out.append(f"| {tier.value} | {cls} | {n} |")
+        out.append(f"| {tier(x)} | {cls(c)} | {n} |")
+    out += ["", t["load"], "", t["load_note"], "", t["load_head"], "|---|---|---|---|---|"]
+    for x, (kg, m3, pc, bind) in k.load_factor.items():
+        out.append(f"| {tier(x)} | {_pct(kg)} | {_pct(m3)} | {_pct(pc)} | {_pct(bind)} |")
     out += [
         "",
-        "## Load factors",
+        t["routes"],
         "",
-        "Peak load ÷ capacity per route, averaged over the tier's routes.",
-        "",
-        "| tier | kg | m³ | parcels | binding |",
-        "|---|---|---|---|---|",
-    ]
-    for tier, (kg, m3, pc, bind) in k.load_factor.items():
-        out.append(f"| {tier.value} | {_pct(kg)} | {_pct(m3)} | {_pct(pc)} | {_pct(bind)} |")
-    out += [
-        "",
-        "## Routes",
-        "",
-        "| tier | vehicle | class | home | leaves | back | trips | stops | km | h | peak load | cost |",
+        t["routes_head"],
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(plan.routes, key=_route_sort_key):
         f = _load_factor(r, vehicles.get(r.vehicle))
         stops = sum(1 for s in r.stops if s.kind is StopKind.VISIT)
+        home = f"{_site_name(net, r.home)} ({r.home})" if zh else r.home
         out.append(
-            f"| {r.tier.value} | {r.vehicle} | {r.vehicle_class} | {r.home} | "
+            f"| {tier(r.tier)} | {r.vehicle} | {cls(r.vehicle_class)} | {home} | "
             f"{_hhmm(r.stops[0].departure_s)} | {_hhmm(r.stops[-1].arrival_s)} | {r.trips} | "
             f"{stops} | {r.distance_m / 1000:.1f} | {r.duration_s / 3600:.1f} | "
             f"{_pct(max(f)) if f else '?'} | {r.cost:.2f} |"
         )
-    out += ["", "## Deferred", ""]
+    out += ["", t["deferred"], ""]
     if not plan.deferred:
-        out.append("Nothing deferred: every order is on a route.")
+        out.append(t["nothing"])
     else:
-        out += ["| reason | orders | parcels |", "|---|---|---|"]
-        for reason in DeferralReason:
-            if k.deferred_by_reason[reason]:
+        out += [t["deferred_head"], "|---|---|---|"]
+        for x in DeferralReason:
+            if k.deferred_by_reason[x]:
                 out.append(
-                    f"| {reason.value} | {k.deferred_by_reason[reason]} | "
-                    f"{k.deferred_parcels_by_reason[reason]} |"
+                    f"| {reason(x)} | {k.deferred_by_reason[x]} | "
+                    f"{k.deferred_parcels_by_reason[x]} |"
                 )
-        reasons = [r for r in DeferralReason if k.deferred_by_reason[r]]
-        out += ["", "By station (orders):", ""]
-        out.append("| station | " + " | ".join(r.value for r in reasons) + " |")
+        reasons = [x for x in DeferralReason if k.deferred_by_reason[x]]
+        out += ["", t["by_station"], ""]
+        out.append(f"| {t['station']} | " + " | ".join(reason(x) for x in reasons) + " |")
         out.append("|---|" + "---|" * len(reasons))
         for station, counts in sorted(k.deferred_by_station.items()):
             out.append(
                 f"| {_site_name(net, station)} ({station}) | "
-                + " | ".join(str(counts[r]) for r in reasons)
+                + " | ".join(str(counts[x]) for x in reasons)
                 + " |"
             )
         hints: Counter[tuple[DeferralReason, str]] = Counter(
@@ -988,24 +1093,25 @@ def _summary_md(plan: Plan, day: DayInput, k: _Kpis) -> str:
         )
         frequency = [d for d in plan.deferred if d.reason is DeferralReason.FREQUENCY]
         if hints or frequency:
-            out += ["", "What would fit them:", ""]
+            out += ["", t["fit"], ""]
         if frequency:
             points = len({d.site for d in frequency})
-            out.append(
-                f"- frequency ({len(frequency)} orders at {points} village points): not due "
-                "today under the every-other-day pattern; they go on the next visit day"
-            )
+            out.append(t["frequency"].format(n=len(frequency), points=points))
         ranked = sorted(hints.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
-        for (reason, text), n in ranked[:_MAX_HINTS]:
-            out.append(f"- {reason.value} ({n} orders): {text}")
+        for (x, text), n in ranked[:_MAX_HINTS]:
+            out.append(f"- {reason(x)} ({n} {t['orders']}): {text}")
         if len(ranked) > _MAX_HINTS:
-            out.append(f"- … and {len(ranked) - _MAX_HINTS} more suggestions in plan.json")
+            out.append(t["more"].format(n=len(ranked) - _MAX_HINTS))
     if k.late:
-        out += ["", "## Stops outside opening hours", ""]
+        out += ["", t["late"], ""]
         for vehicle, site, start in k.late:
-            out.append(f"- {vehicle} at {_site_name(net, site)} ({site}), service starts {start}")
+            out.append(
+                t["late_line"].format(
+                    vehicle=vehicle, site=f"{_site_name(net, site)} ({site})", start=start
+                )
+            )
     if k.poor_missed:
-        out += ["", "## Poor village points not covered today", ""]
+        out += ["", t["missed"], ""]
         for p in k.poor_missed:
             out.append(f"- {_site_name(net, p)} ({p})")
     out.append("")
@@ -1939,7 +2045,9 @@ def write_plan_outputs(
         name = f"sheets/{_file_part(vehicle)}.md"
         written[name] = _write(out_dir / name, _route_sheet(vehicle, routes, plan, day, lang))
 
-    written["summary.md"] = _write(out_dir / "summary.md", _summary_md(plan, day, _kpis(plan, day)))
+    written["summary.md"] = _write(
+        out_dir / "summary.md", _summary_md(plan, day, _kpis(plan, day), lang)
+    )
 
     _draw(plan, day, lines, colours, out_dir, lang)
     written["map.png"] = out_dir / "map.png"

@@ -69,3 +69,11 @@ def test_pictures_are_written_in_each_language(
     files = write_plan_outputs(plan, day, tmp_path, lang=lang)
     for name in ("map.png", "timeline.png", "roads.png"):
         assert files[name].read_bytes().startswith(PNG), name
+
+
+def test_summary_is_in_chinese_under_zh(plan: Plan, day: DayInput, tmp_path: Path) -> None:
+    text = write_plan_outputs(plan, day, tmp_path, lang="zh")["summary.md"].read_text("utf-8")
+    assert text.startswith("# 计划汇总")
+    for heading in ("## 合计", "## 用车", "## 线路"):
+        assert heading in text
+    assert "| measure |" not in text and "village runs" not in text
