@@ -175,7 +175,8 @@ def _plan(args: argparse.Namespace) -> int:
     if args.pdf:
         from routing.documents import write_pdf_documents
 
-        files += write_pdf_documents(plan, day, out / "pdf", lang=args.lang)
+        for path in write_pdf_documents(plan, day, out / "pdf", lang=args.lang):
+            files[f"pdf/{path.name}"] = path
     report = check_plan(plan, sc.network, sc.fleet, policy, orders)
     print(summary_text(plan, day))
     print(f"checker: {'ok' if report.ok else f'{len(report.violations)} violations'}")

@@ -7,6 +7,7 @@ zxing-cpp). The plan is made once (bounded by solutions); each test renders PDFs
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -156,3 +157,16 @@ def test_an_unknown_vehicle_is_a_key_error(plan: Plan, day: DayInput) -> None:
 def test_lot_codes_are_distinct_and_skip_orders_without_one(day: DayInput) -> None:
     codes = lot_codes(day.orders)
     assert len(codes) == len(set(codes)) == sum(1 for o in day.orders if o.lot)
+
+
+def test_plan_pdf_writes_the_documents(tiny_path: Path, tmp_path: Path) -> None:
+    """``countyroute plan … --lang zh --pdf`` writes a sheet and a manifest per vehicle."""
+    from dispatch_api.cli import main
+
+    argv = ["plan", str(tiny_path), "--date", DATE, "--solution-limit", "20", "--workers", "1"]
+    assert main([*argv, "--lang", "zh", "--pdf", "--out", str(tmp_path)]) == 0
+    plan = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    vehicles = {r["vehicle"] for r in plan["routes"]}
+    names = {p.name for p in (tmp_path / "pdf").iterdir()}
+    assert names == {f"{k}-{v}.pdf" for v in vehicles for k in ("sheet", "manifest")}
+    assert "路线单" in text_of((tmp_path / "pdf" / f"sheet-{min(vehicles)}.pdf").read_bytes())
