@@ -1070,11 +1070,11 @@ def _summary_md(plan: Plan, day: DayInput, k: _Kpis, lang: str = "en") -> str:
         out.append(t["nothing"])
     else:
         out += [t["deferred_head"], "|---|---|---|"]
-        for x in DeferralReason:
-            if k.deferred_by_reason[x]:
+        for why in DeferralReason:
+            if k.deferred_by_reason[why]:
                 out.append(
-                    f"| {reason(x)} | {k.deferred_by_reason[x]} | "
-                    f"{k.deferred_parcels_by_reason[x]} |"
+                    f"| {reason(why)} | {k.deferred_by_reason[why]} | "
+                    f"{k.deferred_parcels_by_reason[why]} |"
                 )
         reasons = [x for x in DeferralReason if k.deferred_by_reason[x]]
         out += ["", t["by_station"], ""]
@@ -1098,8 +1098,8 @@ def _summary_md(plan: Plan, day: DayInput, k: _Kpis, lang: str = "en") -> str:
             points = len({d.site for d in frequency})
             out.append(t["frequency"].format(n=len(frequency), points=points))
         ranked = sorted(hints.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
-        for (x, text), n in ranked[:_MAX_HINTS]:
-            out.append(f"- {reason(x)} ({n} {t['orders']}): {text}")
+        for (why, text), n in ranked[:_MAX_HINTS]:
+            out.append(f"- {reason(why)} ({n} {t['orders']}): {text}")
         if len(ranked) > _MAX_HINTS:
             out.append(t["more"].format(n=len(ranked) - _MAX_HINTS))
     if k.late:
