@@ -177,3 +177,22 @@ def test_a_console_run_of_a_misuse_prints_no_traceback(tiny_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('[policy]\nreloads = "maybe"\n', "'reloads'"),  # bool("maybe") used to be True
+        ("[policy]\nmax_trips = 2.5\n", "'max_trips'"),  # half a trip
+        ('[[fleet.add]]\nhome = "s1"\nclass = "lorry"\n', "classes: tricycle, truck, van"),
+    ],
+)
+def test_a_bad_change_file_exits_2_naming_the_field(
+    toml: str, needle: str, tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change = tmp_path / "change.toml"
+    change.write_text(f'schema_version = 1\nname = "bad"\n{toml}', encoding="utf-8")
+    argv = ["simulate", str(tiny_path), "--change", str(change), "--days", "1", "--workers", "1"]
+    code, err = run(argv, capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err
