@@ -448,7 +448,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _savings(args: argparse.Namespace) -> int:
     from routing.day import DayInput, plan_day
-    from routing.savings import consolidation_savings, savings_chart, settle
+    from routing.savings import consolidation_savings, daily_service, savings_chart, settle
     from scenarios.bundle import load_bundle, override_policy
     from scenarios.demand import generate_demand
 
@@ -457,6 +457,9 @@ def _savings(args: argparse.Namespace) -> int:
     orders = sc.orders or generate_demand(sc, date, args.seed)
     policy = override_policy(sc.policy, args.set or ())
     day = DayInput(sc.name, sc.network, sc.fleet, policy, orders, date)
+    same = args.service == "daily"
+    if same:
+        day = daily_service(day)
     carriers = sorted({o.carrier for o in orders})
     print(f"{sc.name} {date}: joint plan, then each of {len(carriers)} carriers alone ...")
 
@@ -464,7 +467,7 @@ def _savings(args: argparse.Namespace) -> int:
         return plan_day(d, time_limit_s=args.time_limit, workers=args.workers)
 
     joint = run(day)
-    savings = consolidation_savings(day, joint=joint, planner=run)
+    savings = consolidation_savings(day, joint=joint, planner=run, same_service=same)
     lines = [savings.table(), ""]
     lines.append("Settlement of the joint plan (each route's km and cost shared by the parcels it")
     lines.append("carries for each carrier):\n")
@@ -694,6 +697,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common_solve(sv, budget="search budget per plan", default=None)
     sv.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help=_SET_HELP)
+    sv.add_argument(
+        "--service",
+        choices=("daily", "policy"),
+        default="daily",
+        help="equal service by visiting every village daily on both sides (default daily), or "
+        "the policy's visit pattern with every deferred parcel priced (policy)",
+    )
     sv.add_argument(
         "--out", metavar="DIR", help="also write savings.md and savings.png here (e.g. out/savings)"
     )

@@ -7,11 +7,19 @@ per parcel.
 
 **Equal service.** Plans that serve different parcels are not comparable by cost alone:
 carriers alone defer far more (each carrier's volume at a village falls under the daily
-visit threshold, so villages are visited every other day). Every deferred parcel is therefore
-priced at the policy's ``deferral_cost_per_parcel`` — the price the planner itself puts on not
-serving a parcel today — and the saving is stated on *cost + priced deferrals*, per carrier
-(its settled share of the joint plan against its plan alone) and in total. The plain cost
-saving is shown too, flagged when the plans do not serve the same parcels.
+visit threshold, so villages are visited every other day). Two ways to compare at equal
+service:
+
+- ``same_service=True`` (the default): both sides visit every village with parcels every day
+  (the policy's ``daily_min_parcels`` set to 0 for this comparison), so they serve the same
+  orders; what either side still defers (capacity, time, reach) is priced as below.
+- ``same_service=False``: the policy as it is; every deferred parcel, frequency included, is
+  priced at the policy's ``deferral_cost_per_parcel`` (the price the planner itself puts on
+  not serving a parcel today — high for a parcel that only waits a day).
+
+Either way the saving is stated on *cost + priced deferrals*, per carrier (its settled share
+of the joint plan against its plan alone) and in total; the plain cost saving is shown too,
+flagged when the plans do not serve as many parcels.
 
 **Settlement** of the joint plan. Method: each route's km and cost are shared among carriers
 in proportion to the parcels the route carries for them (dropped plus collected at its
@@ -34,6 +42,7 @@ __all__ = [
     "Savings",
     "SettlementLine",
     "consolidation_savings",
+    "daily_service",
     "plan_kpis",
     "savings_chart",
     "settle",
@@ -101,6 +110,8 @@ class Savings:
     alone: Mapping[str, Kpis]
     deferral_price: float = 0.0
     by_carrier: Mapping[str, CarrierShare] = field(default_factory=dict)
+    same_service: bool = False
+    """Both sides were planned visiting every village daily (same orders served)."""
 
     def at_equal_service(self, cost: float, deferred_parcels: int) -> float:
         """Cost plus every deferred parcel at ``deferral_price``."""
@@ -160,9 +171,14 @@ class Savings:
         rows.append(row("**joint**", self.joint))
         a, j = self.alone_total, self.joint
         price = f"{self.deferral_price:g}"
+        how = (
+            "every village with parcels visited daily on both sides, so the same orders are "
+            f"served; what is still deferred priced at {price} yuan a parcel"
+            if self.same_service
+            else f"every deferred parcel priced at {price} yuan, the policy's deferral cost"
+        )
         rows.append(
-            f"\nAt equal service (every deferred parcel priced at {price} yuan, the policy's "
-            f"deferral cost): {self.at_equal_service(a.cost, a.deferred_parcels):.0f} yuan "
+            f"\nAt equal service ({how}): {self.at_equal_service(a.cost, a.deferred_parcels):.0f} yuan "
             f"alone, {self.at_equal_service(j.cost, j.deferred_parcels):.0f} joint; joint "
             f"distribution saves {self.equal_service_saving_share:.1%}."
         )
@@ -199,11 +215,16 @@ def consolidation_savings(
     joint: Plan | None = None,
     planner: Callable[[DayInput], Plan] | None = None,
     deferral_price: float | None = None,
+    same_service: bool = True,
 ) -> Savings:
     """Plan each carrier alone with the same engine and compare with the joint plan.
 
-    ``deferral_price`` defaults to the policy's ``deferral_cost_per_parcel``.
+    ``deferral_price`` defaults to the policy's ``deferral_cost_per_parcel``. With
+    ``same_service`` every village with parcels is visited daily on both sides
+    (:func:`daily_service`); a ``joint`` plan given must have been planned that way.
     """
+    if same_service:
+        day = daily_service(day)
     run = planner or (lambda d: plan_day(d))
     joint_plan = joint or run(day)
     carriers = sorted({o.carrier for o in day.orders})
@@ -226,7 +247,13 @@ def consolidation_savings(
         for c in carriers
     }
     price = day.policy.deferral_cost_per_parcel if deferral_price is None else deferral_price
-    return Savings(plan_kpis(joint_plan, day), alone, price, by_carrier)
+    return Savings(plan_kpis(joint_plan, day), alone, price, by_carrier, same_service)
+
+
+def daily_service(day: DayInput) -> DayInput:
+    """The day with every village that has parcels visited daily (no every-other-day
+    pattern): the service level at which joint and alone serve the same orders."""
+    return replace(day, policy=replace(day.policy, daily_min_parcels=0))
 
 
 def savings_chart(savings: Savings, path: Path, title: str = "") -> Path:

@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 
 from routing.day import DayInput, plan_day
-from routing.savings import consolidation_savings, plan_kpis, settle
+from routing.savings import consolidation_savings, daily_service, plan_kpis, settle
 from scenarios.bundle import Scenario
 
 
 def test_each_carrier_alone_is_planned_by_the_same_engine(tiny: Scenario) -> None:
-    day = DayInput(tiny.name, tiny.network, tiny.fleet, tiny.policy, tiny.orders, "2026-12-01")
+    day = daily_service(
+        DayInput(tiny.name, tiny.network, tiny.fleet, tiny.policy, tiny.orders, "2026-12-01")
+    )
+    assert day.policy.daily_min_parcels == 0
     joint = plan_day(day, time_limit_s=1, solution_limit=20)
     savings = consolidation_savings(
         day, joint=joint, planner=lambda d: plan_day(d, time_limit_s=1, solution_limit=20)
@@ -26,6 +29,10 @@ def test_each_carrier_alone_is_planned_by_the_same_engine(tiny: Scenario) -> Non
     assert savings.joint.cost < total.cost
     assert savings.cost_saving_share == pytest.approx(1 - savings.joint.cost / total.cost)
     assert "**joint**" in savings.table()
+    assert savings.same_service and "visited daily on both sides" in savings.table()
+    # every village visited daily: nothing is deferred for frequency on either side
+    frequency = [d for d in joint.deferred if d.reason.value == "frequency"]
+    assert frequency == []
 
 
 def test_settlement_shares_add_up_to_the_plan(tiny: Scenario) -> None:
@@ -73,8 +80,12 @@ def test_joint_carrier_shares_add_up_and_chart_is_written(tiny: Scenario, tmp_pa
     day = DayInput(tiny.name, tiny.network, tiny.fleet, tiny.policy, tiny.orders, "2026-12-01")
     joint = plan_day(day, time_limit_s=1, solution_limit=20)
     savings = consolidation_savings(
-        day, joint=joint, planner=lambda d: plan_day(d, time_limit_s=1, solution_limit=20)
+        day,
+        joint=joint,
+        planner=lambda d: plan_day(d, time_limit_s=1, solution_limit=20),
+        same_service=False,
     )
+    assert not savings.same_service
     assert savings.deferral_price == tiny.policy.deferral_cost_per_parcel
     shares = savings.by_carrier.values()
     assert sum(s.cost for s in shares) == pytest.approx(savings.joint.cost, abs=0.05)
