@@ -768,7 +768,7 @@ def build_parser() -> argparse.ArgumentParser:
     plc = sub.add_parser("place", help="place village points or stations (covering, p-median)")
     plc.add_argument("scenario", help="a bundle folder or a built-in name (e.g. yanshi)")
     plc.add_argument(
-        "--radius-km", type=_number(0.1, 100), default=3.0, help="coverage by road (e.g. 3)"
+        "--radius-km", type=_number(0.001, 200), default=3.0, help="coverage by road (e.g. 3)"
     )
     plc.add_argument(
         "--min-coverage",
