@@ -12,14 +12,14 @@ import datetime as dt
 import hashlib
 import json
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dispatch_api.db import Courier, Event, PlanRow, now_iso
+from dispatch_api.db import Courier, Event, OrderRow, PlanRow, now_iso
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import EventCreate, EventResult
 from dispatch_api.security import Principal, Role
@@ -50,9 +50,10 @@ def _digest(payload: dict[str, Any]) -> str:
 
 
 def _validate(
-    plan: Plan, e: EventCreate, tz: str
+    plan: Plan, e: EventCreate, tz: str, lot_orders: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[dict[str, Any] | None, EventResult | None, str]:
-    """The row to store, or a rejection naming the field."""
+    """The row to store, or a rejection naming the field (``lot_orders``: lot code → the
+    day's order ids carrying it, for events that name lots)."""
 
     def reject(field: str, detail: str) -> tuple[None, EventResult, str]:
         return (
@@ -72,7 +73,15 @@ def _validate(
         return reject("site", f"stop {e.stop} of {e.route} is at {stop.site}, not {e.site}")
     if e.type == "failed" and not e.reason.strip():
         return reject("reason", "a failed stop needs a reason")
-    if e.orders is None:
+    from_lots: list[str] = []
+    for lot in e.lots or ():
+        here = [o for o in (lot_orders or {}).get(lot, ()) if o in (*stop.drop, *stop.collect)]
+        if not here:
+            return reject("lots", f"lot {lot!r} is not handed over at this stop")
+        from_lots += here
+    if e.orders is None and e.lots:
+        ids = list(dict.fromkeys(from_lots))
+    elif e.orders is None:
         ids = list(
             stop.drop if e.type == "delivered" else stop.collect if e.type == "collected" else ()
         )
@@ -82,6 +91,7 @@ def _validate(
         strangers = [o for o in ids if o not in allowed]
         if strangers:
             return reject("orders", f"order {strangers[0]!r} is not handed over at this stop")
+        ids = list(dict.fromkeys([*ids, *from_lots]))
     try:
         at_s = local_seconds(e.at, plan.date, tz)
     except (ValueError, OverflowError) as exc:
@@ -96,8 +106,10 @@ def _validate(
         "orders": ids,
         "at": at_text,
     }
+    if e.lots:  # only then, so that earlier events keep their digest
+        content["lots"] = list(e.lots)
     row = {
-        **content,
+        **{k: v for k, v in content.items() if k != "lots"},
         "orders": json.dumps(ids),
         "vehicle": route.vehicle,
         "at_s": at_s,
@@ -121,8 +133,20 @@ def ingest(
     results: list[EventResult | None] = [None] * len(items)
     rows: dict[str, dict[str, Any]] = {}
     received = now_iso()
+    lots = sorted({lot for _, e in items for lot in e.lots or ()})
+    lot_orders: dict[str, list[str]] = {}
+    if lots:
+        found = session.execute(
+            select(OrderRow.lot, OrderRow.id).where(
+                OrderRow.network == plan_row.network,
+                OrderRow.date == plan_row.date,
+                OrderRow.lot.in_(lots),
+            )
+        )
+        for lot, oid in found:
+            lot_orders.setdefault(lot, []).append(oid)
     for k, (event_id, e) in enumerate(items):
-        row, rejected, vehicle = _validate(plan, e, tz)
+        row, rejected, vehicle = _validate(plan, e, tz, lot_orders)
         if rejected is not None:
             results[k] = rejected.model_copy(update={"id": event_id})
             continue

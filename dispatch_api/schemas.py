@@ -388,6 +388,9 @@ class EventCreate(_In):
     """When it happened (ISO 8601; without an offset it is the plan's local time)."""
     orders: Annotated[list[Ident], Field(max_length=5000)] | None = None
     """Order ids (default: the stop's drops for delivered, collections for collected)."""
+    lots: Annotated[list[Ident], Field(max_length=500)] | None = None
+    """Traceability lot codes scanned at the stop (the manifest's QR codes): the event is
+    about their orders handed over at this stop (with ``orders``, about both)."""
     reason: Annotated[str, StringConstraints(max_length=500)] = ""
     """Why it failed (required for ``failed``)."""
 

@@ -16,7 +16,6 @@ from typing import Any
 from networks import Crs, Network, format_clock, route_line, wgs84_to_gcj02
 from routing.model import Order, Vehicle
 from routing.plan import Plan, Route, Stop, StopKind, Tier
-from routing.present import mask_phone
 
 __all__ = [
     "DONE_TYPES",
@@ -115,8 +114,16 @@ def _stop(
     if s.collect:
         out["collect"] = _by_carrier(s.collect, orders)
         out["collect_parcels"] = _parcels(s.collect, orders)
+    lots = [
+        {"lot": o.lot, "order": o.id, "direction": o.direction.value}
+        for o in (orders.get(x) for x in (*s.drop, *s.collect))
+        if o is not None and o.lot
+    ]
+    if lots:
+        out["lots"] = lots
     if site is not None and (site.keeper or site.phone):
-        out["contact"] = {"keeper": site.keeper, "phone": mask_phone(site.phone)}
+        # the route goes to its assigned courier (or a dispatcher), who calls the keeper ahead
+        out["contact"] = {"keeper": site.keeper, "phone": site.phone}
     return out
 
 

@@ -22,8 +22,9 @@ import os
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,6 +59,7 @@ __all__ = [
     "load_bundle",
     "load_orders",
     "orders_to_csv",
+    "override_policy",
     "resolve_bundle",
     "save_bundle",
 ]
@@ -323,8 +325,11 @@ def _field(
     try:
         return convert(raw)
     except (TypeError, ValueError) as exc:
+        reason = str(exc)
+        if isinstance(convert, type) and issubclass(convert, Enum):
+            reason = f"expected one of {', '.join(str(m.value) for m in convert)}"
         raise InvalidScenario(
-            f"bad value {raw!r}: {exc}", source=src, location=where, field=name
+            f"bad value {raw!r}: {reason}", source=src, location=where, field=name
         ) from None
 
 
@@ -430,6 +435,18 @@ def _road(feat: Mapping[str, Any], ident: str, where: str, src: str) -> Road:
     )
 
 
+E = TypeVar("E", bound=Enum)
+
+
+def _member(cls: type[E], raw: Any) -> E:
+    """``cls(raw)``, failing with a message that lists the valid values."""
+    try:
+        return cls(raw)
+    except ValueError:
+        values = ", ".join(str(m.value) for m in cls)
+        raise ValueError(f"{raw!r} is not a valid {cls.__name__} (one of {values})") from None
+
+
 def _vehicle_classes(raw: Any, src: str) -> tuple[VehicleClass, ...]:
     if raw is None:
         return tuple(DEFAULT_VEHICLE_CLASSES.values())
@@ -448,10 +465,12 @@ def _vehicle_classes(raw: Any, src: str) -> tuple[VehicleClass, ...]:
                     gross_weight_t=float(
                         spec.get("gross_weight_t", base.gross_weight_t if base else 2.0)
                     ),
-                    speeds_kmh=tuple((RoadClass(k), float(v)) for k, v in speeds.items())
+                    speeds_kmh=tuple((_member(RoadClass, k), float(v)) for k, v in speeds.items())
                     if speeds
                     else (base.speeds_kmh if base else ()),
-                    terrain_factor=tuple((Terrain(k), float(v)) for k, v in terrain.items())
+                    terrain_factor=tuple(
+                        (_member(Terrain, k), float(v)) for k, v in terrain.items()
+                    )
                     if terrain
                     else (base.terrain_factor if base else VehicleClass("-", 1, ()).terrain_factor),
                     offroad_kmh=float(spec.get("offroad_kmh", base.offroad_kmh if base else 10.0)),
@@ -470,7 +489,7 @@ def _circuity(raw: Any, src: str) -> tuple[tuple[Terrain, float], ...]:
     if raw is None:
         return tuple(DEFAULT_CIRCUITY.items())
     try:
-        out = tuple((Terrain(k), float(v)) for k, v in dict(raw).items())
+        out = tuple((_member(Terrain, k), float(v)) for k, v in dict(raw).items())
     except (TypeError, ValueError) as exc:
         raise InvalidScenario(str(exc), source=src, field="countyroute.circuity") from None
     if any(v < 1 for _, v in out):
@@ -523,8 +542,11 @@ def _cell(
     try:
         return convert(raw)
     except (TypeError, ValueError) as exc:
+        reason = str(exc)
+        if isinstance(convert, type) and issubclass(convert, Enum):
+            reason = f"expected one of {', '.join(str(m.value) for m in convert)}"
         raise InvalidScenario(
-            f"bad value {raw!r}: {exc}", source=src, location=where, field=name
+            f"bad value {raw!r}: {reason}", source=src, location=where, field=name
         ) from None
 
 
@@ -642,6 +664,58 @@ def _load_policy(path: Path) -> Policy:
         doc = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidScenario(f"not valid TOML: {exc}", source=src) from None
+    return _policy_from_doc(doc, src)
+
+
+def override_policy(policy: Policy, assignments: Sequence[str]) -> Policy:
+    """The policy with ``SECTION.KEY=VALUE`` assignments applied, validated like policy.toml.
+
+    Values are read as TOML values (``true``, ``3``, ``0.05``, ``"16:00"``); a bare word that
+    is not one (``16:00``) is taken as a string.
+
+    Raises
+    ------
+    InvalidScenario
+        Naming ``--set`` and the ``SECTION.KEY`` at fault (unknown section or key, bad value).
+
+    Examples
+    --------
+    >>> p = override_policy(Policy(), ["runs.reloads=false", "times.village_cutoff=16:00"])
+    >>> p.reloads, p.village_cutoff_s
+    (False, 57600)
+    """
+    if not assignments:
+        return policy
+    doc = tomllib.loads(policy_to_toml(policy))
+    for text in assignments:
+        name, eq, raw = text.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not eq or not dot or not key:
+            raise InvalidScenario(
+                f"expected SECTION.KEY=VALUE (e.g. runs.reloads=false), got {text!r}",
+                source="--set",
+            )
+        if section not in _POLICY_KEYS:
+            raise InvalidScenario(
+                f"unknown section {section!r} (sections: {', '.join(_POLICY_KEYS)})",
+                source="--set",
+                field=name.strip(),
+            )
+        if key not in _POLICY_KEYS[section]:
+            raise InvalidScenario(
+                f"unknown key {key!r} in [{section}] (keys: {', '.join(_POLICY_KEYS[section])})",
+                source="--set",
+                field=name.strip(),
+            )
+        try:
+            value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        doc.setdefault(section, {})[key] = value
+    return replace(_policy_from_doc(doc, "--set"), extra=policy.extra)
+
+
+def _policy_from_doc(doc: dict[str, Any], src: str) -> Policy:
     if doc.get("schema_version") != SCHEMA_VERSION:
         raise InvalidScenario(
             f"schema_version {doc.get('schema_version')!r} is not supported",

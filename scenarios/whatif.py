@@ -196,13 +196,27 @@ class Change:
         return doc
 
 
+def _strict_bool(raw: Any) -> bool:
+    """TOML true/false only: ``bool("maybe")`` would be True."""
+    if isinstance(raw, bool):
+        return raw
+    raise ValueError("expected true or false")
+
+
+def _strict_int(raw: Any) -> int:
+    """A whole number (not a bool, not 2.5)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or int(raw) != raw:
+        raise ValueError("expected a whole number")
+    return int(raw)
+
+
 # policy keys a change may set: key → (Policy field, converter)
 _POLICY: Mapping[str, tuple[str, Callable[[Any], Any]]] = {
-    "daily_min_parcels": ("daily_min_parcels", int),
-    "poor_min_visits_per_week": ("poor_min_visits_per_week", int),
-    "reloads": ("reloads", bool),
-    "max_trips": ("max_trips", int),
-    "cross_boundary": ("cross_boundary", bool),
+    "daily_min_parcels": ("daily_min_parcels", _strict_int),
+    "poor_min_visits_per_week": ("poor_min_visits_per_week", _strict_int),
+    "reloads": ("reloads", _strict_bool),
+    "max_trips": ("max_trips", _strict_int),
+    "cross_boundary": ("cross_boundary", _strict_bool),
     "cross_dock_min": ("cross_dock_s", lambda v: round(float(v) * 60)),
     "wave_window_min": ("wave_window_s", lambda v: round(float(v) * 60)),
     "village_cutoff": ("village_cutoff_s", lambda v: parse_clock(str(v))),
@@ -481,8 +495,11 @@ def _vehicle_like(fleet: Sequence[Vehicle], cls: str, like: str | None, where: s
         return found[0]
     same = sorted((v for v in fleet if v.vehicle_class == cls), key=lambda v: v.id)
     if not same:
+        classes = ", ".join(sorted({v.vehicle_class for v in fleet}))
         raise InvalidScenario(
-            f"no {cls} in the fleet to copy; name one with like", location=where, field="class"
+            f"no {cls} in the fleet to copy (classes: {classes}); name one with like",
+            location=where,
+            field="class",
         )
     return same[0]
 
@@ -1009,16 +1026,24 @@ class SimulationSettings:
         return PlanSettings(self.time_limit_s, self.solutions)
 
 
+def variant_day(
+    variant: Variant, date: str, settings: SimulationSettings
+) -> tuple[DayInput, BusLoad]:
+    """The day's demand (on the base network, grown), handed to the changed network and put
+    on the buses: what the variant plans that day."""
+    params = grown_demand(DemandParams(), variant.change.demand_factor)
+    orders = _remap(variant, generate_demand(variant.base, date, settings.seed, params))
+    sc = variant.scenario
+    bus = load_buses(sc, variant.change.bus_lines, orders)
+    return DayInput(sc.name, sc.network, sc.fleet, sc.policy, bus.orders, date), bus
+
+
 def plan_variant_day(
     variant: Variant, date: str, settings: SimulationSettings
 ) -> tuple[list[tuple[Plan, DayInput]], BusLoad]:
     """The day's demand (on the base network, grown), handed to the changed network, on the
     buses, and planned — jointly or carrier by carrier."""
-    params = grown_demand(DemandParams(), variant.change.demand_factor)
-    orders = _remap(variant, generate_demand(variant.base, date, settings.seed, params))
-    sc = variant.scenario
-    bus = load_buses(sc, variant.change.bus_lines, orders)
-    day = DayInput(sc.name, sc.network, sc.fleet, sc.policy, bus.orders, date)
+    day, bus = variant_day(variant, date, settings)
     if variant.change.carriers_alone:
         days = [
             replace(day, orders=tuple(o for o in day.orders if o.carrier == c))

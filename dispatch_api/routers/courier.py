@@ -117,6 +117,70 @@ def read_route(
     return _route_response(session, ctx, row, vehicle, crs, if_none_match)
 
 
+_PDF_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/pdf": {}}, "description": "A4 PDF"},
+}
+Lang = Annotated[Literal["zh", "en"], Query(description="Language of the document")]
+
+
+def _pdf(
+    session: DbSession, ctx: Ctx, who: Principal, plan_id: int, vehicle: str, kind: str, lang: str
+) -> Response:
+    from routing.present.documents import manifest_pdf, route_sheet_pdf
+
+    row = session.get(PlanRow, plan_id)
+    if row is None:
+        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    _check_courier(session, who, row, vehicle)
+    plan = plan_of(row)
+    if not any(r.vehicle == vehicle for r in plan.routes):
+        raise Problem(404, f"vehicle {vehicle!r} has no route in plan {row.id}", field="vehicle")
+    day = plan_day_input(session, ctx.scenarios, row, plan)
+    make = route_sheet_pdf if kind == "sheet" else manifest_pdf
+    return Response(
+        content=make(vehicle, plan, day, lang),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{kind}-{row.id}-{vehicle}-{lang}.pdf"',
+            "Cache-Control": "private, no-cache",
+        },
+    )
+
+
+@router.get(
+    "/plans/{plan_id}/routes/{vehicle}/sheet.pdf",
+    response_class=Response,
+    responses=_PDF_RESPONSES,
+)
+def read_route_sheet_pdf(
+    plan_id: PlanId,
+    vehicle: Annotated[str, Path(max_length=100)],
+    session: DbSession,
+    ctx: Ctx,
+    who: RouteReader,
+    lang: Lang = "zh",
+) -> Response:
+    """The vehicle's printable route sheet (A4 PDF; keepers' full phones, loading order)."""
+    return _pdf(session, ctx, who, plan_id, vehicle, "sheet", lang)
+
+
+@router.get(
+    "/plans/{plan_id}/routes/{vehicle}/manifest.pdf",
+    response_class=Response,
+    responses=_PDF_RESPONSES,
+)
+def read_manifest_pdf(
+    plan_id: PlanId,
+    vehicle: Annotated[str, Path(max_length=100)],
+    session: DbSession,
+    ctx: Ctx,
+    who: RouteReader,
+    lang: Lang = "zh",
+) -> Response:
+    """The vehicle's printable manifest (A4 PDF; bags per stop, a QR code per lot)."""
+    return _pdf(session, ctx, who, plan_id, vehicle, "manifest", lang)
+
+
 @router.get("/courier/route", responses=_ROUTE_RESPONSES)
 def read_my_route(
     session: DbSession,

@@ -11,18 +11,24 @@
     ``countyroute.crs`` says so.
 ``manifests/<tier>-<vehicle>.csv``
     One row per *bag* (the parcels of one carrier for one stop), or one row for a stop with
-    nothing to hand over; ``load_seq`` numbers the dropped bags in loading order (1 = loaded
+    nothing to hand over; ``lots`` lists the bag's traceability lot codes; ``load_seq`` numbers the dropped bags in loading order (1 = loaded
     first = dropped last) and starts again at each loading (trip). UTF-8 with a BOM so that
     spreadsheet programs show Chinese site names.
 ``sheets/<vehicle>.md``
-    A printable route sheet per vehicle (English or Chinese labels), phones masked.
+    A route sheet per vehicle (English or Chinese labels): the keepers of its stops with
+    their full phones (the driver calls ahead), the driver's own phone masked.
 ``summary.md``
     Kilometres, hours, vehicles, cost, load factors, on-time share, deferrals, coverage.
-``map.png`` and ``timeline.png``
-    The routes on the district map (roads, boundary, sites, poor villages, routes coloured by
-    vehicle), and one bar per vehicle run over the day (driving, service, waiting, reload;
-    wave departures; each station's cross-dock window from the first trunk arrival until its
-    runs may leave, i.e. the last trunk's unloading plus ``policy.cross_dock_s``).
+``map.png``, ``timeline.png`` and ``roads.png``
+    The routes on the district map (roads, boundary, sites, poor villages, points with orders
+    deferred for capacity, time or reach marked with a large red cross; village runs coloured
+    by station — one hue per station, a shade per vehicle — and trucks in dark hues; labels
+    placed without overlap, the most important first), one bar per vehicle run over the day
+    (driving, service, waiting, reload; every stop labelled; wave departures; each station's
+    cross-dock window from the first trunk arrival until its runs may leave, i.e. the last
+    trunk's unloading plus ``policy.cross_dock_s``; the hours when every village point of a
+    run is open), and every road with its id (what a ``road_closed`` event names). Titles,
+    legends and labels follow ``lang`` (Chinese site names under ``zh``).
 
 Units: the plan's seconds after midnight are shown as ``HH:MM`` (truncated to the minute),
 metres as kilometres, money in yuan. Pictures use matplotlib's Agg canvas without pyplot, so
@@ -61,29 +67,6 @@ from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier
 __all__ = ["mask_phone", "summary_text", "write_plan_outputs"]
 
 _TIER_ORDER: tuple[Tier, ...] = (Tier.TRUNK_DOWN, Tier.LAST_MILE, Tier.TRUNK_UP)
-
-# Distinct, print-safe colours (tab20 without its greys, dark shades first); more vehicles
-# than this get golden-ratio hues.
-_PALETTE: tuple[str, ...] = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-    "#aec7e8",
-    "#ff9896",
-    "#98df8a",
-    "#ffbb78",
-    "#c5b0d5",
-    "#c49c94",
-    "#f7b6d2",
-    "#9edae5",
-    "#dbdb8d",
-)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -125,18 +108,42 @@ def mask_phone(phone: str) -> str:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
+# One hue family per station (tab10 hues without grey), shades within it per vehicle, so a
+# village run's colour says which station it belongs to; trunk trucks get dark, saturated
+# hues of their own, spread by the golden ratio.
+_STATION_HUES: tuple[float, ...] = (0.58, 0.08, 0.33, 0.0, 0.77, 0.12, 0.9, 0.17, 0.5, 0.68)
+_SHADES: tuple[tuple[float, float], ...] = ((0.38, 0.85), (0.58, 0.75), (0.26, 0.9), (0.7, 0.6))
+"""(lightness, saturation) of a station's 1st, 2nd, 3rd, 4th vehicle (HLS)."""
+
+
+def _hex(r: float, g: float, b: float) -> str:
+    return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+
+
 def _colours(plan: Plan) -> dict[str, str]:
-    """A hex colour per vehicle, stable in the order vehicles first appear in the plan."""
+    """A hex colour per vehicle: village runs by station (one hue family per station, a shade
+    per vehicle), trunk trucks dark and apart; stable in the order stations and vehicles
+    first appear in the plan."""
     out: dict[str, str] = {}
+    stations: dict[str, int] = {}
+    per_station: Counter[str] = Counter()
+    trucks = 0
     for route in plan.routes:
         if route.vehicle in out:
             continue
-        k = len(out)
-        if k < len(_PALETTE):
-            out[route.vehicle] = _PALETTE[k]
+        if route.tier is Tier.LAST_MILE:
+            k = stations.setdefault(route.home, len(stations))
+            n = per_station[route.home]
+            per_station[route.home] += 1
+            hue = _STATION_HUES[k % len(_STATION_HUES)]
+            if k >= len(_STATION_HUES):  # more stations than hues: shift a little each lap
+                hue = (hue + 0.04 * (k // len(_STATION_HUES))) % 1.0
+            light, sat = _SHADES[n % len(_SHADES)]
+            out[route.vehicle] = _hex(*colorsys.hls_to_rgb(hue, light, sat))
         else:
-            r, g, b = colorsys.hsv_to_rgb((k * 0.618033988749895) % 1.0, 0.75, 0.85)
-            out[route.vehicle] = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+            hue = (trucks * 0.618033988749895 + 0.05) % 1.0
+            trucks += 1
+            out[route.vehicle] = _hex(*colorsys.hls_to_rgb(hue, 0.3, 0.55))
     return out
 
 
@@ -452,6 +459,7 @@ _MANIFEST_COLUMNS: tuple[str, ...] = (
     "load_after_kg",
     "load_after_m3",
     "load_after_parcels",
+    "lots",
 )
 
 
@@ -478,7 +486,9 @@ def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -
         ]
         bags = _bags(stop, orders)
         if not bags:
-            w.writerow([*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail])
+            w.writerow(
+                [*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail, ""]
+            )
         for bag in bags:
             d, c = load_of(bag.drop), load_of(bag.collect)
             seq = load_seq.get((i, bag.carrier))
@@ -496,6 +506,7 @@ def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -
                     ";".join(o.id for o in bag.drop),
                     ";".join(o.id for o in bag.collect),
                     *tail,
+                    ";".join(dict.fromkeys(o.lot for o in (*bag.drop, *bag.collect) if o.lot)),
                 ]
             )
     return buf.getvalue()
@@ -539,6 +550,7 @@ _LABELS: Mapping[str, Mapping[str, str]] = {
         "unknown": "not given",
         "deferred": "Held back today at this vehicle's stops",
         "signature": "Driver's signature",
+        "lots": "Traceability lots on board",
         "trunk_down": "Trunk, down wave",
         "last_mile": "Village run",
         "trunk_up": "Trunk, up wave",
@@ -586,6 +598,7 @@ _LABELS: Mapping[str, Mapping[str, str]] = {
         "unknown": "未填写",
         "deferred": "今日暂缓（本车停靠点）",
         "signature": "司机签字",
+        "lots": "随车溯源批次",
         "trunk_down": "干线下行",
         "last_mile": "村级配送",
         "trunk_up": "干线上行",
@@ -634,11 +647,13 @@ def _md_cell(text: str) -> str:
 
 
 def _contact(network: Network, site_id: str) -> str:
+    """Keeper and full phone: route sheets go to the assigned driver, who calls ahead
+    (masking is for recipients and other people's data)."""
     try:
         site = network.site(site_id)
     except KeyError:
         return ""
-    parts = [p for p in (site.keeper, mask_phone(site.phone)) if p]
+    parts = [p for p in (site.keeper, site.phone) if p]
     return " ".join(parts)
 
 
@@ -672,7 +687,7 @@ def _route_sheet(
     keeper_site = net.site(home) if home in net.index else None
     if keeper_site is not None:
         keeper = keeper_site.keeper or t["unknown"]
-        phone = mask_phone(keeper_site.phone) or t["unknown"]
+        phone = keeper_site.phone or t["unknown"]
         lines.append(f"- {t['keeper']}: {keeper}   {t['phone']}: {phone}")
     lines.append("")
     for route in routes:
@@ -738,6 +753,20 @@ def _route_sheet(
                     f"{_carrier(carrier, lang)} {parcels} {t['parcels']}, {kg:.1f} kg |"
                 )
             lines.append("")
+    lot_lines = [
+        f"- #{i} {_site_name(net, stop.site)} ({stop.site}): {', '.join(lots)}"
+        for route in routes
+        for i, stop in enumerate(route.stops)
+        if (
+            lots := list(
+                dict.fromkeys(
+                    o.lot for o in (_order(orders, x) for x in (*stop.drop, *stop.collect)) if o.lot
+                )
+            )
+        )
+    ]
+    if lot_lines:
+        lines += [f"### {t['lots']}", "", *lot_lines, ""]
     visited = {s.site for r in routes for s in r.stops if s.kind is StopKind.VISIT}
     held = Counter(d.site for d in plan.deferred if d.site in visited)
     if held:
@@ -871,85 +900,190 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f} %"
 
 
-def _summary_md(plan: Plan, day: DayInput, k: _Kpis) -> str:
+_SUMMARY: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "title": "# Plan summary — {scenario}, {date}",
+        "status": "Status **{status}**, solved in {solve:.1f} s (network {network}, {settings}).",
+        "totals": "## Totals",
+        "measure": "| measure | value |",
+        "distance": "distance",
+        "hours": "vehicle-hours",
+        "vehicles_used": "vehicles used",
+        "cost": "cost",
+        "parcels": "parcels handed over at their own site",
+        "cost_per_parcel": "cost per parcel",
+        "on_time": "on-time stops (service starts within opening hours)",
+        "of": "of",
+        "points": "village points served today",
+        "had_parcels": "had parcels",
+        "poor": "poor village points covered (visited, or deferred only for frequency)",
+        "poor_none": "none had parcels today",
+        "vehicles": "## Vehicles used",
+        "vehicles_head": "| tier | class | vehicles |",
+        "load": "## Load factors",
+        "load_note": "Peak load ÷ capacity per route, averaged over the tier's routes.",
+        "load_head": "| tier | kg | m³ | parcels | binding |",
+        "routes": "## Routes",
+        "routes_head": "| tier | vehicle | class | home | leaves | back | trips | stops | km | h | peak load | cost |",
+        "deferred": "## Deferred",
+        "nothing": "Nothing deferred: every order is on a route.",
+        "deferred_head": "| reason | orders | parcels |",
+        "by_station": "By station (orders):",
+        "station": "station",
+        "fit": "What would fit them:",
+        "frequency": "- frequency ({n} orders at {points} village points): not due today under the every-other-day pattern; they go on the next visit day",
+        "orders": "orders",
+        "more": "- … and {n} more suggestions in plan.json",
+        "late": "## Stops outside opening hours",
+        "late_line": "- {vehicle} at {site}, service starts {start}",
+        "missed": "## Poor village points not covered today",
+        "yuan": "yuan",
+        "km": "km",
+        "h": "h",
+    },
+    "zh": {
+        "title": "# 计划汇总 — {scenario}，{date}",
+        "status": "状态 **{status}**，求解用时 {solve:.1f} 秒（路网 {network}，{settings}）。",
+        "totals": "## 合计",
+        "measure": "| 指标 | 数值 |",
+        "distance": "里程",
+        "hours": "车辆工时",
+        "vehicles_used": "用车数",
+        "cost": "成本",
+        "parcels": "送达/揽收的件数（在本站点交接）",
+        "cost_per_parcel": "单件成本",
+        "on_time": "准时停靠（在营业时间内开始作业）",
+        "of": "/",
+        "points": "今日服务的村级服务点",
+        "had_parcels": "个有包裹",
+        "poor": "覆盖的重点帮扶村服务点（已到访，或仅因频次暂缓）",
+        "poor_none": "今日无包裹",
+        "vehicles": "## 用车",
+        "vehicles_head": "| 层级 | 车型 | 车辆数 |",
+        "load": "## 装载率",
+        "load_note": "每条线路的峰值载货 ÷ 容量，按层级取平均。",
+        "load_head": "| 层级 | 重量 | 体积 | 件数 | 约束维度 |",
+        "routes": "## 线路",
+        "routes_head": "| 层级 | 车辆 | 车型 | 始发 | 出发 | 返回 | 趟数 | 停靠 | 公里 | 小时 | 峰值装载 | 成本 |",
+        "deferred": "## 暂缓",
+        "nothing": "无暂缓：所有订单均已排线。",
+        "deferred_head": "| 原因 | 订单 | 件数 |",
+        "by_station": "按站点（订单数）：",
+        "station": "站点",
+        "fit": "可行的安排：",
+        "frequency": "- 频次（{points} 个村级服务点的 {n} 个订单）：按隔日配送今日不到访，下一配送日送达",
+        "orders": "个订单",
+        "more": "- …… 另有 {n} 条建议见 plan.json",
+        "late": "## 营业时间外的停靠",
+        "late_line": "- {vehicle} 在 {site}，{start} 开始作业",
+        "missed": "## 今日未覆盖的重点帮扶村服务点",
+        "yuan": "元",
+        "km": "公里",
+        "h": "小时",
+    },
+}
+_TIER_ZH: Mapping[str, str] = {
+    "trunk_down": "干线下行",
+    "last_mile": "村级配送",
+    "trunk_up": "干线上行",
+}
+_REASON_ZH: Mapping[str, str] = {
+    "capacity": "运力不足",
+    "time": "时间不足",
+    "unreachable": "不可达",
+    "frequency": "频次",
+}
+_STATUS_ZH: Mapping[str, str] = {
+    "complete": "全部完成",
+    "partial": "部分暂缓",
+    "no_solution": "无可行方案",
+}
+
+
+def _summary_md(plan: Plan, day: DayInput, k: _Kpis, lang: str = "en") -> str:
     net = day.network
+    t = _SUMMARY[lang]
+    zh = lang == "zh"
+
+    def tier(x: Tier) -> str:
+        return _TIER_ZH[x.value] if zh else x.value
+
+    def reason(x: DeferralReason) -> str:
+        return _REASON_ZH[x.value] if zh else x.value
+
+    def cls(x: str) -> str:
+        return _CLASS_ZH.get(x, x) if zh else x
+
     vehicles = {v.id: v for v in day.fleet}
-    out = [f"# Plan summary — {plan.scenario}, {plan.date}", ""]
+    out = [t["title"].format(scenario=plan.scenario, date=plan.date), ""]
     out.append(
-        f"Status **{plan.status.value}**, solved in {plan.solve_s:.1f} s "
-        f"(network {plan.network_version}, {', '.join(f'{a}={b}' for a, b in plan.settings)})."
+        t["status"].format(
+            status=_STATUS_ZH[plan.status.value] if zh else plan.status.value,
+            solve=plan.solve_s,
+            network=plan.network_version,
+            settings=", ".join(f"{a}={b}" for a, b in plan.settings),
+        )
     )
-    out += ["", "## Totals", "", "| measure | value |", "|---|---|"]
-    out.append(f"| distance | {k.km:.1f} km |")
-    for tier in _TIER_ORDER:
-        out.append(f"| distance, {tier.value} | {k.km_by_tier[tier]:.1f} km |")
-    out.append(f"| vehicle-hours | {k.hours:.1f} h |")
-    out.append(f"| vehicles used | {k.vehicles_total} |")
-    out.append(f"| cost | {k.cost:,.2f} yuan |")
-    out.append(f"| parcels handed over at their own site | {k.parcels} |")
-    out.append(f"| cost per parcel | {k.cost_per_parcel:.2f} yuan |")
+    out += ["", t["totals"], "", t["measure"], "|---|---|"]
+    out.append(f"| {t['distance']} | {k.km:.1f} {t['km']} |")
+    for x in _TIER_ORDER:
+        out.append(f"| {t['distance']}, {tier(x)} | {k.km_by_tier[x]:.1f} {t['km']} |")
+    out.append(f"| {t['hours']} | {k.hours:.1f} {t['h']} |")
+    out.append(f"| {t['vehicles_used']} | {k.vehicles_total} |")
+    out.append(f"| {t['cost']} | {k.cost:,.2f} {t['yuan']} |")
+    out.append(f"| {t['parcels']} | {k.parcels} |")
+    out.append(f"| {t['cost_per_parcel']} | {k.cost_per_parcel:.2f} {t['yuan']} |")
+    out.append(f"| {t['on_time']} | {_pct(k.on_time)} {t['of']} {k.visits} |")
     out.append(
-        f"| on-time stops (service starts within opening hours) | {_pct(k.on_time)} of {k.visits} |"
+        f"| {t['points']} | {k.points_served} {t['of']} {k.points_total} "
+        f"({k.points_with_orders} {t['had_parcels']}) |"
     )
-    out.append(
-        f"| village points served today | {k.points_served} of {k.points_total} "
-        f"({k.points_with_orders} had parcels) |"
-    )
-    poor = f"{k.poor_covered} of {k.poor_needed}" if k.poor_needed else "none had parcels today"
-    out.append(
-        f"| poor village points covered (visited, or deferred only for frequency) | {poor} |"
-    )
-    out += ["", "## Vehicles used", "", "| tier | class | vehicles |", "|---|---|---|"]
-    for (tier, cls), n in sorted(
+    poor = f"{k.poor_covered} {t['of']} {k.poor_needed}" if k.poor_needed else t["poor_none"]
+    out.append(f"| {t['poor']} | {poor} |")
+    out += ["", t["vehicles"], "", t["vehicles_head"], "|---|---|---|"]
+    for (x, c), n in sorted(
         k.vehicles.items(), key=lambda kv: (_TIER_ORDER.index(kv[0][0]), kv[0][1])
     ):
-        out.append(f"| {tier.value} | {cls} | {n} |")
+        out.append(f"| {tier(x)} | {cls(c)} | {n} |")
+    out += ["", t["load"], "", t["load_note"], "", t["load_head"], "|---|---|---|---|---|"]
+    for x, (kg, m3, pc, bind) in k.load_factor.items():
+        out.append(f"| {tier(x)} | {_pct(kg)} | {_pct(m3)} | {_pct(pc)} | {_pct(bind)} |")
     out += [
         "",
-        "## Load factors",
+        t["routes"],
         "",
-        "Peak load ÷ capacity per route, averaged over the tier's routes.",
-        "",
-        "| tier | kg | m³ | parcels | binding |",
-        "|---|---|---|---|---|",
-    ]
-    for tier, (kg, m3, pc, bind) in k.load_factor.items():
-        out.append(f"| {tier.value} | {_pct(kg)} | {_pct(m3)} | {_pct(pc)} | {_pct(bind)} |")
-    out += [
-        "",
-        "## Routes",
-        "",
-        "| tier | vehicle | class | home | leaves | back | trips | stops | km | h | peak load | cost |",
+        t["routes_head"],
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(plan.routes, key=_route_sort_key):
         f = _load_factor(r, vehicles.get(r.vehicle))
         stops = sum(1 for s in r.stops if s.kind is StopKind.VISIT)
+        home = f"{_site_name(net, r.home)} ({r.home})" if zh else r.home
         out.append(
-            f"| {r.tier.value} | {r.vehicle} | {r.vehicle_class} | {r.home} | "
+            f"| {tier(r.tier)} | {r.vehicle} | {cls(r.vehicle_class)} | {home} | "
             f"{_hhmm(r.stops[0].departure_s)} | {_hhmm(r.stops[-1].arrival_s)} | {r.trips} | "
             f"{stops} | {r.distance_m / 1000:.1f} | {r.duration_s / 3600:.1f} | "
             f"{_pct(max(f)) if f else '?'} | {r.cost:.2f} |"
         )
-    out += ["", "## Deferred", ""]
+    out += ["", t["deferred"], ""]
     if not plan.deferred:
-        out.append("Nothing deferred: every order is on a route.")
+        out.append(t["nothing"])
     else:
-        out += ["| reason | orders | parcels |", "|---|---|---|"]
-        for reason in DeferralReason:
-            if k.deferred_by_reason[reason]:
+        out += [t["deferred_head"], "|---|---|---|"]
+        for why in DeferralReason:
+            if k.deferred_by_reason[why]:
                 out.append(
-                    f"| {reason.value} | {k.deferred_by_reason[reason]} | "
-                    f"{k.deferred_parcels_by_reason[reason]} |"
+                    f"| {reason(why)} | {k.deferred_by_reason[why]} | "
+                    f"{k.deferred_parcels_by_reason[why]} |"
                 )
-        reasons = [r for r in DeferralReason if k.deferred_by_reason[r]]
-        out += ["", "By station (orders):", ""]
-        out.append("| station | " + " | ".join(r.value for r in reasons) + " |")
+        reasons = [x for x in DeferralReason if k.deferred_by_reason[x]]
+        out += ["", t["by_station"], ""]
+        out.append(f"| {t['station']} | " + " | ".join(reason(x) for x in reasons) + " |")
         out.append("|---|" + "---|" * len(reasons))
         for station, counts in sorted(k.deferred_by_station.items()):
             out.append(
                 f"| {_site_name(net, station)} ({station}) | "
-                + " | ".join(str(counts[r]) for r in reasons)
+                + " | ".join(str(counts[x]) for x in reasons)
                 + " |"
             )
         hints: Counter[tuple[DeferralReason, str]] = Counter(
@@ -959,24 +1093,25 @@ def _summary_md(plan: Plan, day: DayInput, k: _Kpis) -> str:
         )
         frequency = [d for d in plan.deferred if d.reason is DeferralReason.FREQUENCY]
         if hints or frequency:
-            out += ["", "What would fit them:", ""]
+            out += ["", t["fit"], ""]
         if frequency:
             points = len({d.site for d in frequency})
-            out.append(
-                f"- frequency ({len(frequency)} orders at {points} village points): not due "
-                "today under the every-other-day pattern; they go on the next visit day"
-            )
+            out.append(t["frequency"].format(n=len(frequency), points=points))
         ranked = sorted(hints.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
-        for (reason, text), n in ranked[:_MAX_HINTS]:
-            out.append(f"- {reason.value} ({n} orders): {text}")
+        for (why, text), n in ranked[:_MAX_HINTS]:
+            out.append(f"- {reason(why)} ({n} {t['orders']}): {text}")
         if len(ranked) > _MAX_HINTS:
-            out.append(f"- … and {len(ranked) - _MAX_HINTS} more suggestions in plan.json")
+            out.append(t["more"].format(n=len(ranked) - _MAX_HINTS))
     if k.late:
-        out += ["", "## Stops outside opening hours", ""]
+        out += ["", t["late"], ""]
         for vehicle, site, start in k.late:
-            out.append(f"- {vehicle} at {_site_name(net, site)} ({site}), service starts {start}")
+            out.append(
+                t["late_line"].format(
+                    vehicle=vehicle, site=f"{_site_name(net, site)} ({site})", start=start
+                )
+            )
     if k.poor_missed:
-        out += ["", "## Poor village points not covered today", ""]
+        out += ["", t["missed"], ""]
         for p in k.poor_missed:
             out.append(f"- {_site_name(net, p)} ({p})")
     out.append("")
@@ -1133,12 +1268,106 @@ def _save(fig: Any, path: Path, *, tight: bool = False) -> None:
             fig.savefig(path, dpi=150, facecolor="white")
 
 
+_PIC: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "routes": "{title} — {n} routes, {km:.0f} km, status {status}",
+        "complete": "complete",
+        "partial": "partial",
+        "no_solution": "no solution",
+        "trunk_down": "trunk, down wave",
+        "trunk_up": "trunk, up wave",
+        "last_mile": "village runs",
+        "village_run": "village run",
+        "road": "road",
+        "hub": "hub",
+        "station": "station",
+        "village_point": "village point",
+        "poor": "poor village point",
+        "deferred": "orders deferred (capacity, time, reach)",
+        "closed": "closed road",
+        "bulk": "bulk shipper",
+        "boundary": "district boundary",
+        "map": "map",
+        "vehicles": "vehicles",
+        "timeline": "{title} — vehicle timeline",
+        "driving": "driving",
+        "service": "service",
+        "waiting": "waiting",
+        "reload": "reload (incl. idle at station)",
+        "cross_dock": "cross-dock (trunk arrival → runs may leave)",
+        "wave": "wave departure",
+        "open": "village points open (every stop of the run)",
+        "open_short": "open",
+        "roads": "{title} — road ids (for road_closed events)",
+    },
+    "zh": {
+        "routes": "{title} — {n} 条线路，{km:.0f} 公里，状态：{status}",
+        "complete": "全部完成",
+        "partial": "部分暂缓",
+        "no_solution": "无可行方案",
+        "trunk_down": "干线下行",
+        "trunk_up": "干线上行",
+        "last_mile": "村级配送",
+        "village_run": "村级配送",
+        "road": "道路",
+        "hub": "县级物流中心",
+        "station": "乡镇服务站",
+        "village_point": "村级服务点",
+        "poor": "重点帮扶村服务点",
+        "deferred": "有暂缓订单（运力、时间、不可达）",
+        "closed": "封闭道路",
+        "bulk": "大宗发货企业",
+        "boundary": "区界",
+        "map": "图例",
+        "vehicles": "车辆",
+        "timeline": "{title} — 车辆时间线",
+        "driving": "行驶",
+        "service": "装卸",
+        "waiting": "等待",
+        "reload": "回站装货（含站内等待）",
+        "cross_dock": "分拣（干线到达 → 可发车）",
+        "wave": "班次发车",
+        "open": "村级服务点营业时间（本线路各站共同）",
+        "open_short": "营业",
+        "roads": "{title} — 道路编号（供 road_closed 事件使用）",
+    },
+}
+
+
+def _pic(lang: str, key: str) -> str:
+    """A picture's text in ``lang``, in English where the fonts cannot draw it."""
+    text = _PIC[lang][key]
+    return _drawable(text, _PIC["en"][key]) if lang != "en" else text
+
+
+def _text_box(
+    ax: Any, x: float, y: float, text: str, size: float, offset: tuple[float, float]
+) -> tuple[float, float, float, float]:
+    """Display-space box (x0, y0, x1, y1) of a left-aligned label at a point plus an offset
+    in points; wide (CJK) characters count one em, others 0.6 em."""
+    dpi = ax.figure.dpi
+    px, py = ax.transData.transform((x, y))
+    px += offset[0] * dpi / 72
+    py += offset[1] * dpi / 72
+    em = size * dpi / 72
+    width = sum(1.0 if ord(c) >= 0x2E80 else 0.6 for c in text) * em
+    return (px - 1, py - 0.3 * em, px + width + 1, py + 1.0 * em)
+
+
+def _free(
+    box: tuple[float, float, float, float], taken: list[tuple[float, float, float, float]]
+) -> bool:
+    x0, y0, x1, y1 = box
+    return all(x1 <= a0 or a1 <= x0 or y1 <= b0 or b1 <= y0 for a0, b0, a1, b1 in taken)
+
+
 def _draw_map(
     plan: Plan,
     day: DayInput,
     lines: Sequence[_TripLine],
     colours: Mapping[str, str],
     path: Path,
+    lang: str = "en",
 ) -> None:
     from matplotlib import patheffects
     from matplotlib.collections import LineCollection
@@ -1227,9 +1456,20 @@ def _draw_map(
         marker="o",
         zorder=7,
     )
-    scatter(
-        [p for p in points if p.id in held], s=30, c="#c62828", marker="x", linewidths=1.2, zorder=8
-    )
+    deferred_halo = [patheffects.withStroke(linewidth=4.0, foreground="white")]
+    held_sites = [s for s in net.sites if s.id in held]
+    if held_sites:
+        marks = ax.scatter(
+            [p.x for p in held_sites],
+            [p.y for p in held_sites],
+            s=110,
+            c="#d50000",
+            marker="X",
+            edgecolors="white",
+            linewidths=0.8,
+            zorder=12,
+        )
+        marks.set_path_effects(deferred_halo)
     scatter(
         net.of_kind(SiteKind.BULK_SHIPPER),
         s=40,
@@ -1244,20 +1484,52 @@ def _draw_map(
     )
     scatter(net.hubs, s=150, c="black", marker="s", edgecolors="white", linewidths=1.0, zorder=9)
 
-    # a white halo keeps labels readable where they cross routes and roads
+    # a white halo keeps labels readable where they cross routes and roads; labels are
+    # placed hub and stations first, then points with deferred orders, poor and visited
+    # points, and a label that would overlap one already placed tries the other side of its
+    # point, else is left out (the point stays)
     halo = [patheffects.withStroke(linewidth=2, foreground="white")]
-    label_villages = len(points) <= 200
-    for site in net.sites:
+    ax.apply_aspect()  # label boxes are measured in the final axes box
+    taken: list[tuple[float, float, float, float]] = []
+
+    def rank(site: Any) -> tuple[int, str]:
+        if site.kind is SiteKind.HUB:
+            return (0, site.id)
+        if site.kind is SiteKind.STATION:
+            return (1, site.id)
+        return (
+            2 if site.id in held else 3 if site.poor else 4 if site.id in visited else 5,
+            site.id,
+        )
+
+    labelled = [
+        s for s in net.sites if s.kind in (SiteKind.HUB, SiteKind.STATION, SiteKind.VILLAGE_POINT)
+    ]
+    for site in sorted(labelled, key=rank):
         big = site.kind in (SiteKind.HUB, SiteKind.STATION)
-        if not big and not (label_villages and site.kind is SiteKind.VILLAGE_POINT):
-            continue
         text = _drawable(site.name or site.id, site.id)
+        size = 8.0 if big else 5.0
+        for offset in (
+            ((4.0, 4.0), (4.0, -10.0), (-4.0 - len(text) * size * 0.9, 4.0))
+            if big
+            else (
+                (3.0, -6.0),
+                (3.0, 3.0),
+                (-3.0 - sum(1.0 if ord(c) >= 0x2E80 else 0.6 for c in text) * size, -6.0),
+            )
+        ):
+            box = _text_box(ax, site.x, site.y, text, size, offset)
+            if big or _free(box, taken):
+                break
+        else:
+            continue
+        taken.append(box)
         ax.annotate(
             text,
             (site.x, site.y),
-            xytext=(4, 4) if big else (3, -6),
+            xytext=offset,
             textcoords="offset points",
-            fontsize=8 if big else 5,
+            fontsize=size,
             fontweight="bold" if big else "normal",
             color="#111111" if big else "#444444",
             path_effects=halo,
@@ -1282,7 +1554,9 @@ def _draw_map(
     km = sum(r.distance_m for r in plan.routes) / 1000
     title = f"{_drawable(plan.scenario, '')} {plan.date}".strip()
     ax.set_title(
-        f"{title} — {len(plan.routes)} routes, {km:.0f} km, status {plan.status.value}",
+        _pic(lang, "routes").format(
+            title=title, n=len(plan.routes), km=km, status=_pic(lang, plan.status.value)
+        ),
         fontsize=10,
     )
 
@@ -1298,23 +1572,30 @@ def _draw_map(
                 [],
                 color=colours[route.vehicle],
                 lw=3.0 if route.tier is not Tier.LAST_MILE else 1.5,
-                label=f"{route.vehicle} ({route.vehicle_class}, {route.home})",
+                label=(
+                    f"{route.vehicle} ({_CLASS_ZH.get(route.vehicle_class, route.vehicle_class)}, "
+                    f"{_drawable(_site_name(net, route.home), route.home)})"
+                    if lang == "zh"
+                    else f"{route.vehicle} ({route.vehicle_class}, {route.home})"
+                ),
             )
         )
     symbol_handles = [
-        Line2D([], [], color="#555555", lw=3.0, label="trunk, down wave"),
+        Line2D([], [], color="#555555", lw=3.0, label=_pic(lang, "trunk_down")),
         Line2D(
             [],
             [],
             color="white",
             lw=1.2,
             path_effects=[patheffects.withStroke(linewidth=4.2, foreground="#555555")],
-            label="trunk, up wave",
+            label=_pic(lang, "trunk_up"),
         ),
-        Line2D([], [], color="#555555", lw=1.5, label="village run"),
-        Line2D([], [], color="#9e9e9e", lw=0.9, label="road"),
-        Line2D([], [], ls="", marker="s", color="black", markersize=8, label="hub"),
-        Line2D([], [], ls="", marker="^", color="#37474f", markersize=8, label="station"),
+        Line2D([], [], color="#555555", lw=1.5, label=_pic(lang, "village_run")),
+        Line2D([], [], color="#9e9e9e", lw=0.9, label=_pic(lang, "road")),
+        Line2D([], [], ls="", marker="s", color="black", markersize=8, label=_pic(lang, "hub")),
+        Line2D(
+            [], [], ls="", marker="^", color="#37474f", markersize=8, label=_pic(lang, "station")
+        ),
         Line2D(
             [],
             [],
@@ -1323,7 +1604,7 @@ def _draw_map(
             mfc="white",
             mec="#333333",
             markersize=5,
-            label="village point",
+            label=_pic(lang, "village_point"),
         ),
         Line2D(
             [],
@@ -1334,25 +1615,38 @@ def _draw_map(
             mec="#c62828",
             mew=1.3,
             markersize=6,
-            label="poor village point",
+            label=_pic(lang, "poor"),
         ),
-        Line2D([], [], ls="", marker="x", color="#c62828", markersize=6, label="orders deferred"),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="X",
+            color="#d50000",
+            mec="white",
+            markersize=8,
+            label=_pic(lang, "deferred"),
+        ),
     ]
     if closed:
-        symbol_handles.append(Line2D([], [], color="#d08080", lw=0.8, ls=":", label="closed road"))
+        symbol_handles.append(
+            Line2D([], [], color="#d08080", lw=0.8, ls=":", label=_pic(lang, "closed"))
+        )
     if net.of_kind(SiteKind.BULK_SHIPPER):
         symbol_handles.append(
-            Line2D([], [], ls="", marker="D", color="#795548", markersize=6, label="bulk shipper")
+            Line2D(
+                [], [], ls="", marker="D", color="#795548", markersize=6, label=_pic(lang, "bulk")
+            )
         )
     if net.boundary:
-        symbol_handles.append(Line2D([], [], color="#6b6b6b", lw=1.0, label="district boundary"))
+        symbol_handles.append(Line2D([], [], color="#6b6b6b", lw=1.0, label=_pic(lang, "boundary")))
     leg1 = fig.legend(
         handles=symbol_handles,
         loc="upper left",
         bbox_to_anchor=(map_w / (map_w + 3.6) + 0.01, 0.95),
         fontsize=7,
         frameon=False,
-        title="map",
+        title=_pic(lang, "map"),
         title_fontsize=8,
     )
     fig.add_artist(leg1)
@@ -1363,7 +1657,7 @@ def _draw_map(
         fontsize=6 if len(vehicle_handles) > 20 else 7,
         ncol=2 if len(vehicle_handles) > 24 else 1,
         frameon=False,
-        title="vehicles",
+        title=_pic(lang, "vehicles"),
         title_fontsize=8,
     )
     _save(fig, path, tight=True)
@@ -1415,15 +1709,11 @@ def _cross_dock_windows(plan: Plan, day: DayInput) -> dict[str, tuple[int, int]]
     }
 
 
-_TIER_TITLES: Mapping[Tier, str] = {
-    Tier.TRUNK_DOWN: "trunk, down wave",
-    Tier.LAST_MILE: "village runs",
-    Tier.TRUNK_UP: "trunk, up wave",
-}
-
-
-def _draw_timeline(plan: Plan, day: DayInput, colours: Mapping[str, str], path: Path) -> None:
+def _draw_timeline(
+    plan: Plan, day: DayInput, colours: Mapping[str, str], path: Path, lang: str = "en"
+) -> None:
     from matplotlib import patheffects
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
@@ -1450,7 +1740,7 @@ def _draw_timeline(plan: Plan, day: DayInput, colours: Mapping[str, str], path: 
     labels: list[str] = []
     for y, row in enumerate(rows):
         if isinstance(row, Tier):
-            labels.append(_TIER_TITLES[row])
+            labels.append(_pic(lang, row.value))
             if y:
                 ax.axhline(y - 0.5, color="#999999", lw=0.6, zorder=0)
             continue
@@ -1469,24 +1759,64 @@ def _draw_timeline(plan: Plan, day: DayInput, colours: Mapping[str, str], path: 
         for kind, spans in _segments(route).items():
             if spans:
                 ax.broken_barh(spans, (y - 0.3, 0.6), facecolors=_SEGMENT_COLOURS[kind], zorder=2)
-        if route.tier is not Tier.LAST_MILE:
-            free_from = -math.inf
-            for s in route.stops:
-                if s.kind is StopKind.VISIT and s.start_s >= free_from:
-                    ax.annotate(
-                        s.site,
-                        (s.start_s, y),
-                        xytext=(1, 0),
-                        textcoords="offset points",
-                        fontsize=5,
-                        color="#222222",
-                        va="center",
-                        path_effects=halo,
-                        zorder=3,
-                    )
-                    free_from = s.start_s + (len(s.site) + 1) * char_s
+        # every stop is labelled (site names under zh where the fonts draw them) unless the
+        # previous label still covers its start; village runs show when all their village
+        # points are open (the latest opening to the earliest closing) as a thin green line
+        free_from = -math.inf
+        for s in route.stops:
+            if s.kind is StopKind.VISIT and s.start_s >= free_from:
+                text = (
+                    _drawable(_site_name(day.network, s.site), s.site) if lang == "zh" else s.site
+                )
+                ax.annotate(
+                    text,
+                    (s.start_s, y),
+                    xytext=(1, 0),
+                    textcoords="offset points",
+                    fontsize=5,
+                    color="#222222",
+                    va="center",
+                    path_effects=halo,
+                    zorder=3,
+                )
+                wide = sum(1.7 if ord(c) >= 0x2E80 else 1.0 for c in text)
+                free_from = s.start_s + (wide + 1) * char_s
+        if route.tier is Tier.LAST_MILE:
+            sites = [
+                day.network.site(s.site)
+                for s in route.stops
+                if s.kind is StopKind.VISIT and s.site in day.network.index
+            ]
+            if sites:
+                opens = max(x.opens_s for x in sites)
+                closes = min(x.closes_s for x in sites)
+                # the common opening window: green ticks where it starts or ends inside the
+                # day shown, and its hours at the row's right end
+                for edge in (opens, closes):
+                    if lo < edge < hi:
+                        ax.plot(
+                            [edge, edge], [y - 0.42, y + 0.42], color="#2e7d32", lw=1.6, zorder=3.5
+                        )
+                ax.annotate(
+                    f"{_pic(lang, 'open_short')} {_hhmm(opens)}–{_hhmm(closes)}",
+                    (1.0, y),
+                    xycoords=("axes fraction", "data"),
+                    xytext=(-2, 0),
+                    textcoords="offset points",
+                    ha="right",
+                    va="center",
+                    fontsize=5,
+                    color="#2e7d32",
+                    zorder=3,
+                )
         where = f"  @{route.home}" if route.tier is Tier.LAST_MILE else ""
-        labels.append(f"{route.vehicle} ({route.vehicle_class}){where}")
+        if lang == "zh":
+            cls = _CLASS_ZH.get(route.vehicle_class, route.vehicle_class)
+            if route.tier is Tier.LAST_MILE:
+                where = f"  @{_drawable(_site_name(day.network, route.home), route.home)}"
+            labels.append(_drawable(f"{route.vehicle}（{cls}）{where}", route.vehicle))
+        else:
+            labels.append(f"{route.vehicle} ({route.vehicle_class}){where}")
     ax.set_xlim(lo, hi)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     for w in day.policy.waves:
@@ -1516,19 +1846,21 @@ def _draw_timeline(plan: Plan, day: DayInput, colours: Mapping[str, str], path: 
     ax.grid(axis="x", which="major", color="#eeeeee", zorder=0)
     ax.set_axisbelow(True)
     title = f"{_drawable(plan.scenario, '')} {plan.date}".strip()
-    ax.set_title(f"{title} — vehicle timeline", fontsize=10, pad=14)
+    ax.set_title(_pic(lang, "timeline").format(title=title), fontsize=10, pad=14)
     # a reload stop records arrival and departure only: idle time there shows as reload
-    names = {"reload": "reload (incl. idle at station)"}
-    handles = [Patch(facecolor=c, label=names.get(k, k)) for k, c in _SEGMENT_COLOURS.items()]
+    handles: list[Any] = [
+        Patch(facecolor=c, label=_pic(lang, k)) for k, c in _SEGMENT_COLOURS.items()
+    ]
     handles.append(
         Patch(
             facecolor="#fff3c4",
             edgecolor="#e0b000",
             hatch="////",
-            label="cross-dock (trunk arrival → runs may leave)",
+            label=_pic(lang, "cross_dock"),
         )
     )
-    handles.append(Patch(facecolor="white", edgecolor="#c62828", ls="--", label="wave departure"))
+    handles.append(Patch(facecolor="white", edgecolor="#c62828", ls="--", label=_pic(lang, "wave")))
+    handles.append(Line2D([], [], color="#2e7d32", lw=1.6, label=_pic(lang, "open")))
     fig.legend(
         handles=handles,
         loc="lower center",
@@ -1540,8 +1872,88 @@ def _draw_timeline(plan: Plan, day: DayInput, colours: Mapping[str, str], path: 
     _save(fig, path, tight=True)
 
 
+def _draw_roads(plan: Plan, day: DayInput, path: Path, lang: str = "en") -> None:
+    """Every road with its id at its middle (closed roads red), sites as dots: the layer a
+    dispatcher reads a ``road_closed`` event's road id from."""
+    from matplotlib import patheffects
+    from matplotlib.collections import LineCollection
+
+    net = day.network
+    xs = [x for r in net.roads for x, _ in r.coords] + [x for x, _ in net.boundary]
+    ys = [y for r in net.roads for _, y in r.coords] + [y for _, y in net.boundary]
+    if not xs:
+        xs, ys = [s.x for s in net.sites], [s.y for s in net.sites]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    aspect = 1 / math.cos(math.radians((y0 + y1) / 2)) if net.crs is Crs.WGS84 else 1.0
+    span_w, span_h = max(x1 - x0, 1e-9), max((y1 - y0) * aspect, 1e-9)
+    w = 14.0
+    h = min(max(w * span_h / span_w, 4.0), 18.0)
+    fig = _figure(w, h + 0.6)
+    ax = fig.add_axes((0.02, 0.02, 0.96, h / (h + 0.6) - 0.02))
+    ax.set_aspect(aspect)
+    ax.set_xlim(x0 - 0.02 * span_w, x1 + 0.02 * span_w)
+    ax.set_ylim(y0 - 0.02 * (y1 - y0), y1 + 0.02 * (y1 - y0))
+    ax.set_axis_off()
+    if net.boundary:
+        bx, by = zip(*net.boundary, strict=True)
+        ax.plot([*bx, bx[0]], [*by, by[0]], color="#9e9e9e", lw=0.8, zorder=1)
+    for cls in ("lane", "town", "county", "national"):
+        segs = [r.coords for r in net.roads if r.road_class.value == cls and not r.closed]
+        colour, width = _ROAD_STYLE.get(cls, ("#bbbbbb", 0.5))
+        if segs:
+            ax.add_collection(LineCollection(segs, colors=colour, linewidths=width * 1.4, zorder=2))
+    closed = [r.coords for r in net.roads if r.closed]
+    if closed:
+        ax.add_collection(LineCollection(closed, colors="#d50000", linewidths=1.2, zorder=3))
+    ax.scatter([s.x for s in net.sites], [s.y for s in net.sites], s=3, c="#555555", zorder=4)
+    ax.apply_aspect()
+    halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
+    taken: list[tuple[float, float, float, float]] = []
+    for site in (*net.hubs, *net.stations):  # for orientation
+        text = _drawable(site.name or site.id, site.id)
+        taken.append(_text_box(ax, site.x, site.y, text, 7.0, (3.0, 3.0)))
+        ax.annotate(
+            text,
+            (site.x, site.y),
+            xytext=(3.0, 3.0),
+            textcoords="offset points",
+            fontsize=7,
+            fontweight="bold",
+            path_effects=halo,
+            zorder=6,
+        )
+    order = sorted(net.roads, key=lambda r: (not r.closed, -_length_m(net, r.coords), r.id))
+    for road in order:
+        mx, my = road.coords[len(road.coords) // 2]
+        if len(road.coords) == 2:
+            (ax_, ay_), (bx_, by_) = road.coords
+            mx, my = (ax_ + bx_) / 2, (ay_ + by_) / 2
+        box = _text_box(ax, mx, my, road.id, 4.0, (-6.0, -1.5))
+        if not _free(box, taken):
+            continue
+        taken.append(box)
+        ax.annotate(
+            road.id,
+            (mx, my),
+            xytext=(-6.0, -1.5),
+            textcoords="offset points",
+            fontsize=4,
+            color="#d50000" if road.closed else "#1a237e",
+            path_effects=halo,
+            zorder=5,
+        )
+    title = f"{_drawable(plan.scenario, '')} {plan.date}".strip()
+    ax.set_title(_pic(lang, "roads").format(title=title), fontsize=10)
+    _save(fig, path, tight=True)
+
+
 def _draw(
-    plan: Plan, day: DayInput, lines: Sequence[_TripLine], colours: Mapping[str, str], out_dir: Path
+    plan: Plan,
+    day: DayInput,
+    lines: Sequence[_TripLine],
+    colours: Mapping[str, str],
+    out_dir: Path,
+    lang: str = "en",
 ) -> None:
     from matplotlib import rc_context
 
@@ -1552,8 +1964,9 @@ def _draw(
     log.setLevel(logging.ERROR)
     try:
         with rc_context({"font.family": list(families), "axes.unicode_minus": True}):
-            _draw_map(plan, day, lines, colours, out_dir / "map.png")
-            _draw_timeline(plan, day, colours, out_dir / "timeline.png")
+            _draw_map(plan, day, lines, colours, out_dir / "map.png", lang)
+            _draw_timeline(plan, day, colours, out_dir / "timeline.png", lang)
+            _draw_roads(plan, day, out_dir / "roads.png", lang)
     finally:
         log.setLevel(level)
 
@@ -1632,9 +2045,12 @@ def write_plan_outputs(
         name = f"sheets/{_file_part(vehicle)}.md"
         written[name] = _write(out_dir / name, _route_sheet(vehicle, routes, plan, day, lang))
 
-    written["summary.md"] = _write(out_dir / "summary.md", _summary_md(plan, day, _kpis(plan, day)))
+    written["summary.md"] = _write(
+        out_dir / "summary.md", _summary_md(plan, day, _kpis(plan, day), lang)
+    )
 
-    _draw(plan, day, lines, colours, out_dir)
+    _draw(plan, day, lines, colours, out_dir, lang)
     written["map.png"] = out_dir / "map.png"
     written["timeline.png"] = out_dir / "timeline.png"
+    written["roads.png"] = out_dir / "roads.png"
     return written

@@ -58,6 +58,8 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/plans/{plan}/progress", None, STAFF),
     ("GET", "/audit", None, {"admin", "dispatcher"}),
     ("GET", "/plans/{plan}/routes/tri1", None, {*STAFF, "courier"}),
+    ("GET", "/plans/{plan}/routes/tri1/sheet.pdf", None, {*STAFF, "courier"}),
+    ("GET", "/plans/{plan}/routes/tri1/manifest.pdf", None, {*STAFF, "courier"}),
     ("GET", f"/courier/route?date={DATE}", None, {"courier"}),
     ("PUT", "/plans/{plan}/events/authz-{role}", EVENT, {"admin", "dispatcher", "courier"}),
     (

@@ -230,15 +230,33 @@ def test_mask_phone(phone: str, masked: str) -> None:
     assert mask_phone(phone) == masked
 
 
-def test_no_full_phone_number_is_written(written: dict[str, Path], day: DayInput) -> None:
-    phones = {v.phone for v in day.fleet if v.phone} | {
-        s.phone for s in day.network.sites if s.phone
-    }
-    assert phones  # the tiny bundle has a driver's and a keeper's phone
-    for path in written.values():
-        if path.suffix != ".png":
-            text = path.read_text("utf-8-sig")
-            assert not any(p in text for p in phones), path
+def test_full_phones_only_of_keepers_on_their_drivers_sheets(
+    written: dict[str, Path], day: DayInput, plan: Plan
+) -> None:
+    """A driver's sheet shows the full phone of the keepers it stops at (to call ahead);
+    no other file shows a full phone number, and no sheet shows a driver's."""
+    drivers = {v.phone for v in day.fleet if v.phone}
+    keepers = {s.id: s.phone for s in day.network.sites if s.phone}
+    assert drivers and keepers  # the tiny bundle has a driver's and a keeper's phone
+    shown = 0
+    for name, path in written.items():
+        if path.suffix == ".png":
+            continue
+        text = path.read_text("utf-8-sig")
+        assert not any(p in text for p in drivers), path
+        allowed: set[str] = set()
+        if name.startswith("sheets/"):
+            vehicle = path.stem
+            allowed = {
+                keepers[s.site]
+                for r in plan.routes
+                if r.vehicle == vehicle
+                for s in r.stops
+                if s.site in keepers and (s.kind is StopKind.VISIT or s.site == r.home)
+            }
+            shown += sum(1 for p in allowed if p in text)
+        assert not any(p in text for p in set(keepers.values()) - allowed), path
+    assert shown >= 1  # some sheet does show a keeper's number
     truck = next(v for v in day.fleet if v.id == "truck1")
     assert mask_phone(truck.phone) in written["sheets/truck1.md"].read_text("utf-8")
 
