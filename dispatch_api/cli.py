@@ -139,6 +139,12 @@ def _plan(args: argparse.Namespace) -> int:
     from routing.present import summary_text, write_plan_outputs
     from scenarios.bundle import load_bundle, orders_to_csv, override_policy
 
+    if args.reproduce:
+        return _reproduce(args)
+    if not args.scenario:
+        raise CountyrouteError(
+            "plan: name a scenario (e.g. countyroute plan yanshi) or --reproduce"
+        )
     sc = load_bundle(args.scenario, orders=args.orders)
     date = args.date or sc.date or dt.date.today().isoformat()
     orders = sc.orders
@@ -167,9 +173,16 @@ def _plan(args: argparse.Namespace) -> int:
     out = Path(args.out or f"out/{sc.name}-{date}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "orders.csv").write_text(orders_to_csv(orders), encoding="utf-8")
+    meta = {
+        "scenario": str(args.scenario),
+        "date": date,
+        # what --reproduce needs besides the plan's own settings and orders.csv
+        "set": list(args.set or ()),
+        "pins": pins,
+        "previous": str(Path(args.previous).resolve()) if args.previous else None,
+    }
     (out / "scenario.json").write_text(
-        json.dumps({"scenario": str(args.scenario), "date": date}, ensure_ascii=False) + "\n",
-        encoding="utf-8",
+        json.dumps(meta, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     files = write_plan_outputs(plan, day, out, lang=args.lang)
     if args.pdf:
@@ -184,6 +197,59 @@ def _plan(args: argparse.Namespace) -> int:
         print(f"  {v}")
     print(f"wrote {len(files)} outputs to {out}/")
     return EXIT_OK if report.ok else EXIT_VIOLATIONS
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    """``plan --reproduce DIR``: the same inputs, seed and budget, planned again and compared
+    with the recorded plan (everything but the time it took)."""
+    from routing import DayInput, plan_day
+    from routing.plan import plan_to_dict
+    from scenarios.bundle import override_policy
+
+    plan, sc, meta = _plan_folder(args.reproduce)
+    settings = dict(plan.settings)
+    try:
+        policy = replace(
+            override_policy(sc.policy, meta.get("set") or ()),
+            seed=int(settings["seed"]),
+            work_per_s=float(settings.get("work_per_s", 0.0)),
+            wall_cap=float(settings.get("wall_cap", sc.policy.wall_cap)),
+        )
+        time_limit = float(settings["time_limit_s"])
+        work = int(settings["work"]) if "work" in settings else None
+    except (KeyError, ValueError) as exc:
+        raise CountyrouteError(
+            f"{args.reproduce}: the plan does not record its budget ({exc}); "
+            "only plans written by this version can be reproduced"
+        ) from None
+    previous = _plan_folder(meta["previous"])[0] if meta.get("previous") else None
+    day = DayInput(sc.name, sc.network, sc.fleet, policy, sc.orders, plan.date)
+    print(f"planning {sc.name} for {plan.date} again ({settings.get('versions', '')}) ...")
+    again = plan_day(
+        day,
+        time_limit_s=time_limit,
+        workers=int(settings.get("workers", 1)),
+        work=work,
+        previous=previous,
+        pins=dict(meta.get("pins") or {}),
+    )
+    a, b = plan_to_dict(plan), plan_to_dict(again)
+    for doc in (a, b):
+        doc.pop("solve_s", None)
+        doc["settings"].pop("workers", None)  # the work does not depend on the workers
+        doc["settings"].pop("wall_capped", None)  # about the run, not the plan
+    if a == b:
+        cost = sum(r.cost for r in again.routes)
+        print(f"reproduced: the same plan ({len(again.routes)} routes, cost {cost:.2f} yuan)")
+        return EXIT_OK
+    differ = [k for k in a if a[k] != b.get(k)]
+    capped = dict(again.settings).get("wall_capped", "0")
+    print(
+        f"not reproduced: {', '.join(differ)} differ"
+        + (f" ({capped} searches stopped by the clock)" if capped != "0" else ""),
+        file=sys.stderr,
+    )
+    return EXIT_VIOLATIONS
 
 
 def _plan_folder(
@@ -625,7 +691,13 @@ def build_parser() -> argparse.ArgumentParser:
     dem.set_defaults(func=_demand)
 
     pl = sub.add_parser("plan", help="plan one day")
-    pl.add_argument("scenario", help="a bundle folder or a built-in name (e.g. yanshi)")
+    pl.add_argument("scenario", nargs="?", help="a bundle folder or a built-in name (e.g. yanshi)")
+    pl.add_argument(
+        "--reproduce",
+        metavar="PLAN",
+        help="plan again from a plan folder (or its plan.json) with the inputs, seed and budget "
+        "it records, and say whether the result is the same (e.g. --reproduce out/yanshi)",
+    )
     pl.add_argument(
         "--date", type=_date, help="the day (e.g. 2026-12-01; default the bundle's, else today)"
     )
@@ -643,7 +715,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--solution-limit",
         type=_count(1),
         metavar="N",
-        help="stop each search after N solutions, deterministic (e.g. --solution-limit 50)",
+        help="give every search N units of work (PyVRP iterations / OR-Tools solutions) instead "
+        "of the policy's work_per_s share (e.g. --solution-limit 50)",
     )
     pl.add_argument(
         "--previous",

@@ -166,3 +166,21 @@ def test_validate_the_unbroken_copy_exits_0(
 ) -> None:
     assert main(["scenario", "validate", str(tiny_copy)]) == 0
     assert capsys.readouterr().out.startswith("ok: tiny: ")
+
+
+def test_plan_reproduce_rebuilds_the_same_plan(
+    tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan records its seed and work budget: ``--reproduce`` plans it again from the folder
+    and finds the same plan; a plan that was changed afterwards is not reproduced (exit 1)."""
+    out = tmp_path / "out"
+    argv = ["plan", str(tiny_path), "--date", DATE, "--workers", "1", "--out", str(out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["plan", "--reproduce", str(out)]) == 0
+    assert "reproduced: the same plan" in capsys.readouterr().out
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    doc["routes"] = doc["routes"][1:]
+    (out / "plan.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["plan", "--reproduce", str(out / "plan.json")]) == 1
+    assert "not reproduced: routes" in capsys.readouterr().err
