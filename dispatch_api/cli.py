@@ -218,7 +218,13 @@ def _check(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from dispatch_api.server import serve
 
-    serve(host=args.host, port=args.port, database_url=args.database_url, workers=args.workers)
+    serve(
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
+        workers=args.workers,
+        processes=args.processes,
+    )
     return EXIT_OK
 
 
@@ -503,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=None, help="default 8000")
     srv.add_argument("--database-url", help="default $COUNTYROUTE_DATABASE_URL or ./countyroute.db")
     srv.add_argument("--workers", type=int, default=None, help="solver worker processes")
+    srv.add_argument(
+        "--processes", type=int, default=None, help="API processes (more than 1: PostgreSQL)"
+    )
     srv.set_defaults(func=_serve)
     key = sub.add_parser("apikey", help="API keys (the first admin key)")
     keys = key.add_subparsers(dest="action", required=True)

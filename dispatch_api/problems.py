@@ -16,13 +16,29 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from networks import CountyrouteError, InvalidScenario
 
-__all__ = ["MEDIA_TYPE", "Problem", "install_handlers", "problem_response"]
+__all__ = ["MEDIA_TYPE", "PROBLEM_SCHEMA", "Problem", "install_handlers", "problem_response"]
 
 MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "The first offending field"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
 log = logging.getLogger("countyroute.api")
 
 _TITLES = {
@@ -37,6 +53,7 @@ _TITLES = {
     413: "Content too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
     501: "Not implemented",
     503: "Service unavailable",
@@ -169,6 +186,17 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(CountyrouteError)
     async def _core(request: Request, exc: CountyrouteError) -> JSONResponse:
         return problem_response(422, str(exc), instance=request.url.path, code="invalid-input")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # the last guard: validation should have named the field before the database refused
+        log.warning("database refused a value on %s: %s", request.url.path, exc.orig)
+        return problem_response(
+            422,
+            "a value does not fit the database (too long, too large, or a NUL character)",
+            instance=request.url.path,
+            code="invalid-input",
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

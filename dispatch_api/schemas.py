@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,9 +22,37 @@ from pydantic import (
 
 from dispatch_api.security import Role
 
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s/?#]+$")]
-"""An id as the bundles write them: no whitespace, slashes or URL delimiters."""
-DateText = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Ident = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\\x00-\x1f\x7f]+$")
+]
+"""An id as the bundles write them: no whitespace, slashes, URL delimiters or control
+characters, so it can always be named in a URL again."""
+
+
+def _real_date(value: str) -> str:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date of the calendar (YYYY-MM-DD)") from None
+    return value
+
+
+DateText = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    AfterValidator(_real_date),
+]
+"""A calendar date, YYYY-MM-DD (``2026-13-45`` is refused)."""
+
+NetworkName = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="A network's name",
+    ),
+]
 
 
 class _In(BaseModel):
@@ -32,12 +61,24 @@ class _In(BaseModel):
 
 # ------------------------------------------------------------------------------ keys
 class KeyCreate(_In):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
     role: Role
     network: Ident | None = None
-    """For couriers: the network their courier id belongs to."""
+    """For couriers: the network their courier id belongs to. For dispatchers and planners:
+    the one network the key is limited to (same as ``networks: [network]``)."""
     courier: Ident | None = None
     """For couriers: their courier id (``GET /networks/{n}/couriers``)."""
+    networks: Annotated[list[Ident], Field(min_length=1, max_length=1000)] | None = None
+    """Dispatchers and planners: the networks the key may see (default: every network)."""
+    expires_in_days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False)] | None = None
+    """The key stops working this many days from now (default: never)."""
+
+
+class KeyRotate(_In):
+    expires_in_days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False)] | None = None
+    """Expiry of the new key (default: the old key's remaining time, else never)."""
+    grace_s: Annotated[int, Field(ge=0, le=7 * 86400)] = 0
+    """The old key keeps working this many seconds (default: it stops at once)."""
 
 
 class KeyPublic(BaseModel):
@@ -47,8 +88,15 @@ class KeyPublic(BaseModel):
     prefix: str
     network: str | None
     courier: str | None
+    networks: list[str] | None
+    """The networks the key may see (None: every network)."""
     created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    """Updated at most once a minute."""
     revoked: bool
+    replaced_by: int | None
+    """A rotated key: the key that replaced it."""
 
 
 class KeyCreated(KeyPublic):
@@ -145,6 +193,8 @@ class OrderPublic(BaseModel):
 class OrderPage(BaseModel):
     total: int
     items: list[OrderPublic]
+    next: str | None = None
+    """The cursor of the next page (None: this is the last)."""
 
 
 # ------------------------------------------------------------------------------ jobs, plans
@@ -388,12 +438,12 @@ class EventCreate(_In):
     """When it happened (ISO 8601; without an offset it is the plan's local time)."""
     orders: Annotated[list[Ident], Field(max_length=5000)] | None = None
     """Order ids (default: the stop's drops for delivered, collections for collected)."""
-    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    reason: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] = ""
     """Why it failed (required for ``failed``)."""
 
 
 class EventBatchItem(EventCreate):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    id: Ident
     """The client-made event id; a retry with the same id is stored once."""
 
 
@@ -414,6 +464,89 @@ class EventBatchResult(BaseModel):
     duplicate: int
     failed: int
     results: list[EventResult]
+
+
+# ------------------------------------------------------------------------------ courier route
+class RouteVehicle(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    vehicle_class: str = Field(alias="class")
+    name: str
+
+
+class RouteCourier(BaseModel):
+    id: str
+    name: str
+    phone: str
+    """Masked (``138****1234``)."""
+
+
+class StopContact(BaseModel):
+    keeper: str
+    phone: str
+    """Masked."""
+
+
+class RouteStop(BaseModel):
+    i: int
+    """Index of the stop in its route (what stop events name)."""
+    site: str
+    name: str
+    kind: str
+    """``depart``, ``visit``, ``reload``, ``return``, ``halt``."""
+    trip: int
+    eta: str
+    """Arrival, HH:MM local time."""
+    arrival_s: int
+    start_s: int
+    departure_s: int
+    """Seconds after midnight of the plan's date (local time)."""
+    xy: list[float] | None
+    """[x, y]: longitude and latitude in the requested crs (metres on planar networks)."""
+    drop: dict[str, list[str]] | None = None
+    """Orders dropped here, by carrier."""
+    drop_parcels: int | None = None
+    collect: dict[str, list[str]] | None = None
+    """Orders collected here, by carrier."""
+    collect_parcels: int | None = None
+    contact: StopContact | None = None
+
+
+class LoadingBag(BaseModel):
+    trip: int
+    seq: int
+    """Loading order within the trip: 1 is loaded first (deepest, dropped last)."""
+    stop: int
+    site: str
+    carrier: str
+    parcels: int
+
+
+class RouteRun(BaseModel):
+    route: str
+    """``tier:vehicle``."""
+    tier: str
+    wave: str
+    home: str
+    distance_m: int
+    leaves: str | None
+    back: str | None
+    stops: list[RouteStop]
+    loading: list[LoadingBag]
+    geometry: list[list[float]]
+    """The roads driven, as [x, y] points."""
+
+
+class CourierRoute(BaseModel):
+    """One vehicle's compact route for the day (all its tiers)."""
+
+    plan: int
+    revision: int
+    date: str
+    crs: Literal["wgs84", "gcj02", "planar"]
+    vehicle: RouteVehicle
+    courier: RouteCourier | None
+    routes: list[RouteRun]
 
 
 # ------------------------------------------------------------------------------ progress, trace

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -111,9 +112,9 @@ class Keys:
         return str(getattr(self, role))
 
 
-def _key(app: FastAPI, role: Role, **kw: str) -> str:
+def _key(app: FastAPI, role: Role, **kw: Any) -> str:
     with sessions(app.state.ctx.engine)() as s:
-        _, plain = create_key(s, f"{role.value}-test", role, **kw)
+        _, plain = create_key(s, f"{role.value}-test", role, pepper=app.state.ctx.pepper, **kw)
         s.commit()
     return plain
 
