@@ -64,7 +64,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from dispatch_api.db import Job, OrderRow, PlanRow, make_engine, normalise_url, now_iso
+from dispatch_api.db import (
+    FeedItem,
+    Job,
+    OrderRow,
+    PlanRow,
+    make_engine,
+    normalise_url,
+    now_iso,
+)
 from dispatch_api.edits import pins_of, unmet_pins, with_pins
 from dispatch_api.settings import Settings
 from dispatch_api.store import (
@@ -231,13 +239,42 @@ def _owner_dead(owner: str | None, host: str) -> bool:
     return False
 
 
+def job_ended(conn: Any, job_id: str) -> None:
+    """Put the job's end on the live feed (in the caller's transaction)."""
+    row = conn.execute(
+        select(Job.network, Job.kind, Job.status, Job.plan, Job.error, Job.date).where(
+            Job.id == job_id
+        )
+    ).first()
+    if row is None:
+        return
+    payload = {
+        "job": job_id,
+        "kind": row.kind,
+        "status": row.status,
+        "plan": row.plan,
+        "date": row.date or None,
+        "error": row.error,
+    }
+    conn.execute(
+        insert(FeedItem).values(
+            network=row.network,
+            kind="job",
+            vehicle=None,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            at=now_iso(),
+        )
+    )
+
+
 def fail(engine: Engine, job_id: str, attempt: int | None, reason: str) -> None:
     """Fail a running job with a reason (only the given attempt, when one is given)."""
     with engine.begin() as conn:
         stmt = update(Job).where(Job.id == job_id, Job.status.in_(("running", "queued")))
         if attempt is not None:
             stmt = stmt.where(Job.attempt == attempt)
-        conn.execute(stmt.values(status="failed", error=reason, finished_at=now_iso()))
+        if conn.execute(stmt.values(status="failed", error=reason, finished_at=now_iso())).rowcount:
+            job_ended(conn, job_id)
 
 
 def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int) -> None:
@@ -555,7 +592,7 @@ def _execute_planner(
         log.exception("job %s failed", job_id)
         fail(engine, job_id, attempt, f"solver error: {type(exc).__name__}: {exc}")
         return
-    _set(
+    if _set(
         engine,
         job_id,
         attempt,
@@ -564,7 +601,9 @@ def _execute_planner(
         progress=1.0,
         stage="done",
         finished_at=now_iso(),
-    )
+    ):
+        with engine.begin() as conn:
+            job_ended(conn, job_id)
 
 
 # ------------------------------------------------------------------------------ plan results
@@ -611,6 +650,8 @@ def _write_result(
         )
         if not getattr(res, "rowcount", 0):  # a newer attempt owns the job: leave no trace
             s.rollback()
+        else:
+            job_ended(s.connection(), job_id)
 
 
 def _kpis(plan: Plan, day: DayInput, pins: Mapping[str, str]) -> dict[str, Any]:

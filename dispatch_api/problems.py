@@ -9,6 +9,7 @@ weight_kg``) so a client can point at it. The project's error tree is mapped her
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,6 +132,22 @@ def _loc(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _methods_of(request: Request) -> list[str]:
+    """The methods the request's path answers (for ``Allow``), from the documented paths
+    (an unprefixed alias answers what its ``/v1`` path does)."""
+    path = request.url.path
+    if not path.startswith("/v1/") and path not in ("/health", "/ready"):
+        path = "/v1" + path
+    methods: set[str] = set()
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {m.upper() for m in ops}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Map every error (ours, FastAPI's, the core's, and bugs) to problem details."""
 
@@ -169,11 +186,14 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just the first route's
+            headers["Allow"] = ", ".join(_methods_of(request))
         return problem_response(
             exc.status_code,
             str(exc.detail),
             instance=request.url.path,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(InvalidScenario)

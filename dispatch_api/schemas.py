@@ -7,17 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Path as PathParam
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 from dispatch_api.security import Role
@@ -41,6 +43,7 @@ DateText = Annotated[
     str,
     StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
     AfterValidator(_real_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}),
 ]
 """A calendar date, YYYY-MM-DD (``2026-13-45`` is refused)."""
 
@@ -55,8 +58,47 @@ NetworkName = Annotated[
 ]
 
 
+class _NotANumber:
+    """Stands in for a boolean sent where a number goes."""
+
+    def __repr__(self) -> str:
+        return "a boolean"
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is (or includes) int or float."""
+    if annotation in (int, float):
+        return True
+    return any(_numeric(a) for a in get_args(annotation))
+
+
 class _In(BaseModel):
+    """Request bodies: unknown keys are refused, and so are booleans where a number goes
+    (pydantic would read ``false`` as ``0``)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            if isinstance(out.get(key), bool) and _numeric(field.annotation):
+                out[key] = _NotANumber()  # fails the field's own validation, which names it
+        return out
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date-time as text")
+    return value
+
+
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_text)]
+"""A date-time written as ISO 8601 text (not a number of seconds)."""
 
 
 # ------------------------------------------------------------------------------ keys
@@ -434,7 +476,7 @@ class EventCreate(_In):
     site: Ident | None = None
     """When given, must be the stop's site (guards against a stale route)."""
     type: EventType
-    at: dt.datetime
+    at: IsoDateTime
     """When it happened (ISO 8601; without an offset it is the plan's local time)."""
     orders: Annotated[list[Ident], Field(max_length=5000)] | None = None
     """Order ids (default: the stop's drops for delivered, collections for collected)."""

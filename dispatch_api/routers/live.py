@@ -56,7 +56,29 @@ def _frame(item: FeedItem) -> bytes:
 @router.get(
     "/feed",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "A stream of server-sent events",
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "description": "One event; ``data`` is a JSON object: ``network``, "
+                        "``at`` and the kind's fields",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "event": {
+                                "type": "string",
+                                "enum": ["plan.published", "stop.event", "job"],
+                            },
+                            "data": {"type": "string"},
+                            "retry": {"type": "integer"},
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
 async def feed(
     ctx: Ctx,
