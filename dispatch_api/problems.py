@@ -138,11 +138,13 @@ def _methods_of(request: Request) -> list[str]:
     path = request.url.path
     if not path.startswith("/v1/") and path not in ("/health", "/ready"):
         path = "/v1" + path
-    methods: set[str] = set()
-    for template, ops in request.app.openapi().get("paths", {}).items():
-        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, path):
-            methods |= {m.upper() for m in ops}
+    paths = request.app.openapi().get("paths", {})
+    methods: set[str] = {m.upper() for m in paths.get(path, {})}  # a literal path wins
+    if not methods:
+        for template, ops in paths.items():
+            pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+            if re.match(pattern, path):
+                methods |= {m.upper() for m in ops}
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

@@ -60,6 +60,8 @@ class Settings:
     """How often a process refreshes the heartbeat of the jobs it runs."""
     job_stale_s: float = 60.0
     """A running job whose heartbeat is older than this lost its process: it is recovered."""
+    feed_max_wait_s: float = 300.0
+    """The longest a live-feed stream stays open (a request's ``wait_s`` is lowered to it)."""
     migrate: bool = True
     """Run migrations on start (``serve --processes N`` migrates once, before the workers)."""
 
@@ -78,7 +80,13 @@ class Settings:
             "processes",
             "auth_failures_per_minute",
         }
-        floats = {"default_time_limit_s", "max_time_limit_s", "job_grace_s", "max_planner_job_s"}
+        floats = {
+            "default_time_limit_s",
+            "max_time_limit_s",
+            "job_grace_s",
+            "max_planner_job_s",
+            "feed_max_wait_s",
+        }
         changes: dict[str, object] = {}
         for name in ("database_url", "host", "timezone", *sorted(ints), *sorted(floats)):
             raw = env.get(f"COUNTYROUTE_{name.upper()}")

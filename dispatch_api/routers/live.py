@@ -100,7 +100,7 @@ async def feed(
     async def stream() -> AsyncIterator[bytes]:
         cursor = start
         yield b"retry: 2000\n\n"
-        end = time.monotonic() + wait_s
+        end = time.monotonic() + min(wait_s, ctx.settings.feed_max_wait_s)
         ping = time.monotonic() + _PING_S
         while True:
             items = await run_in_threadpool(_read, ctx, who, network, cursor)
