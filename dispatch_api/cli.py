@@ -313,7 +313,13 @@ def _check(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from dispatch_api.server import serve
 
-    serve(host=args.host, port=args.port, database_url=args.database_url, workers=args.workers)
+    serve(
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
+        workers=args.workers,
+        processes=args.processes,
+    )
     return EXIT_OK
 
 
@@ -817,6 +823,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument(
         "--workers", type=_WORKERS, default=None, help="solver worker processes (e.g. 2)"
+    )
+    srv.add_argument(
+        "--processes",
+        type=_count(1),
+        default=None,
+        help="API processes (e.g. 4; more than one needs PostgreSQL)",
     )
     srv.set_defaults(func=_serve)
     key = sub.add_parser("apikey", help="API keys (the first admin key)")

@@ -17,10 +17,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -31,10 +34,14 @@ __all__ = [
     "Base",
     "Courier",
     "Event",
+    "FeedItem",
     "Job",
     "NetworkRow",
+    "OrderDay",
     "OrderRow",
     "PlanRow",
+    "RouteDoc",
+    "Secret",
     "make_engine",
     "migrate",
     "normalise_url",
@@ -65,9 +72,18 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(20))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     network: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """Courier keys: the courier's network."""
     courier: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[str] = mapped_column(String(40))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    networks: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Staff keys: JSON list of the networks the key may see (None: every network)."""
+    expires_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_used_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    hash_scheme: Mapped[str] = mapped_column(String(10), default="hmac")
+    """``hmac`` (HMAC-SHA256 with the server's pepper) or ``sha256`` (keys made before it)."""
+    replaced_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """A rotated key: the id of the key that replaced it."""
 
 
 class NetworkRow(Base):
@@ -165,14 +181,27 @@ class Job(Base):
     created_at: Mapped[str] = mapped_column(String(40))
     started_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
     finished_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    __table_args__ = (Index("ix_jobs_status", "status"),)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """``host:pid`` of the API process whose worker runs the job."""
+    heartbeat_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    """Refreshed by the owner while the job runs; a stale one means the owner died."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    """``<key id>:<Idempotency-Key header>``: a retried POST returns the same job."""
+    __table_args__ = (
+        Index("ix_jobs_status", "status"),
+        Index("ix_jobs_idempotency", "idempotency_key", unique=True),
+    )
 
 
 class Event(Base):
-    """A courier's stop event, stored once per client event id."""
+    """A stop event, stored once per (plan, author, client event id): one courier's ids
+    never collide with another's. ``seq`` orders events for the live feed."""
 
     __tablename__ = "events"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(100))
+    author: Mapped[str] = mapped_column(String(200))
+    """Whose id space the event id is in: ``courier:<network>/<courier>`` or ``key:<id>``."""
     network: Mapped[str] = mapped_column(String(100))
     date: Mapped[str] = mapped_column(String(10))
     plan: Mapped[int] = mapped_column(Integer)
@@ -191,7 +220,10 @@ class Event(Base):
     digest: Mapped[str] = mapped_column(String(64))
     """SHA-256 of the event's content: a retry with other content is a conflict."""
     received_at: Mapped[str] = mapped_column(String(40))
-    __table_args__ = (Index("ix_events_network_date_vehicle", "network", "date", "vehicle"),)
+    __table_args__ = (
+        Index("ix_events_network_date_vehicle", "network", "date", "vehicle"),
+        UniqueConstraint("plan", "author", "id", name="uq_events_plan_author_id"),
+    )
 
 
 class Audit(Base):
@@ -206,6 +238,54 @@ class Audit(Base):
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text)
+    network: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """The network the action was on (None: keys and other server-wide actions)."""
+    __table_args__ = (Index("ix_audit_network", "network", "id"),)
+
+
+class OrderDay(Base):
+    """A version per (network, day) of orders, bumped by every import that changes them:
+    route documents are keyed by it, so a re-import is seen at once by every process."""
+
+    __tablename__ = "order_days"
+    network: Mapped[str] = mapped_column(String(100), primary_key=True)
+    date: Mapped[str] = mapped_column(String(10), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class RouteDoc(Base):
+    """A rendered courier route, shared by every API process. ``key`` is a digest of
+    everything the document shows (plan revision, network import, orders version, courier),
+    so a stale document is never found: nothing needs invalidating."""
+
+    __tablename__ = "route_docs"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan: Mapped[int] = mapped_column(Integer, index=True)
+    etag: Mapped[str] = mapped_column(String(40))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class FeedItem(Base):
+    """The live feed (server-sent events): job progress, published plans, stop events."""
+
+    __tablename__ = "feed"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    vehicle: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """Stop events: the vehicle (couriers see only their own)."""
+    payload: Mapped[str] = mapped_column(Text)
+    at: Mapped[str] = mapped_column(String(40))
+    __table_args__ = (Index("ix_feed_network", "network", "seq"),)
+
+
+class Secret(Base):
+    """Server secrets kept in the database when the environment gives none (the key pepper)."""
+
+    __tablename__ = "secrets"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 def normalise_url(url: str) -> str:
@@ -256,5 +336,8 @@ def migrate(engine: Engine) -> None:
     cfg = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # several processes may start at once
+            conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        # "heads": migrations added on parallel branches all apply
+        command.upgrade(cfg, "heads")

@@ -6,9 +6,11 @@ context (``create_app(settings, runner=...)``) without touching a route.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -19,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch_api.db import ApiKey
+from dispatch_api.db import ApiKey, now_iso
 from dispatch_api.jobs import JobRunner
 from dispatch_api.problems import Problem
-from dispatch_api.security import Principal, Role, hash_key
+from dispatch_api.security import Principal, Role, hash_key, legacy_hash, principal_of
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
 
@@ -36,6 +38,7 @@ __all__ = [
     "EventKey",
     "PlannerKey",
     "StaffKey",
+    "visible_network",
 ]
 
 _KEY_TTL_S = 5.0
@@ -69,6 +72,35 @@ class LruCache:
             self._items.clear()
 
 
+class AuthThrottle:
+    """Failed authentications per client address over a sliding minute (per process)."""
+
+    def __init__(self, per_minute: int, window_s: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._fails: dict[str, deque[float]] = {}
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or None when it may now."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._fails.get(client)
+            if q is None:
+                return None
+            while q and q[0] <= now - self.window_s:
+                q.popleft()
+            if len(q) < self.per_minute:
+                return None
+            return max(1, math.ceil(q[0] + self.window_s - now))
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            if len(self._fails) > 100_000:
+                self._fails.clear()
+            self._fails.setdefault(client, deque()).append(time.monotonic())
+
+
 @dataclass
 class AppContext:
     """What one app instance owns: settings, database, caches and the job runner."""
@@ -79,7 +111,11 @@ class AppContext:
     scenarios: ScenarioCache
     runner: JobRunner
     routes: LruCache
+    pepper: bytes = b""
     keys: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    throttle: AuthThrottle = field(default_factory=lambda: AuthThrottle(20))
+    feed: Any = None
+    """The live feed's notifier (:class:`dispatch_api.live.Feed`)."""
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -99,36 +135,72 @@ DbSession = Annotated[Session, Depends(get_session)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cr_…`")
 
+_LAST_USED_EVERY_S = 60.0
+"""``last_used_at`` is written at most this often per key (not on every request)."""
 
-def _principal(ctx: AppContext, key: str) -> Principal | None:
-    digest = hash_key(key)
-    now = time.monotonic()
-    hit = ctx.keys.get(digest)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+
+def _lookup(ctx: AppContext, key: str, digest: str) -> Principal | None:
     with ctx.sessions() as s:
         row = s.scalars(select(ApiKey).where(ApiKey.hash == digest)).one_or_none()
-        who = (
-            None
-            if row is None or row.revoked
-            else Principal(row.id, row.name, Role(row.role), row.network, row.courier)
-        )
-    if len(ctx.keys) > 10_000:
-        ctx.keys.clear()
-    ctx.keys[digest] = (now + _KEY_TTL_S, who)
+        if row is None:  # a key made before the pepper: found by its old hash, re-hashed
+            row = s.scalars(
+                select(ApiKey).where(
+                    ApiKey.hash == legacy_hash(key), ApiKey.hash_scheme == "sha256"
+                )
+            ).one_or_none()
+            if row is not None:
+                row.hash, row.hash_scheme = digest, "hmac"
+        if row is None or row.revoked:
+            s.commit()
+            return None
+        now = dt.datetime.now(dt.UTC)
+        last = dt.datetime.fromisoformat(row.last_used_at) if row.last_used_at else None
+        if last is None or (now - last).total_seconds() > _LAST_USED_EVERY_S:
+            row.last_used_at = now.isoformat(timespec="microseconds")
+        who = principal_of(row)
+        s.commit()
+        return who
+
+
+def _principal(ctx: AppContext, key: str) -> Principal | None:
+    now = time.monotonic()
+    digest = hash_key(key, ctx.pepper)
+    hit = ctx.keys.get(digest)
+    if hit is not None and hit[0] > now:
+        who = hit[1]
+    else:
+        who = _lookup(ctx, key, digest)
+        if len(ctx.keys) > 10_000:
+            ctx.keys.clear()
+        ctx.keys[digest] = (now + _KEY_TTL_S, who)
+    if who is not None and who.expires_at is not None and who.expires_at <= now_iso():
+        return None
     return who
 
 
 def current_key(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer …``; 401 without a valid key."""
+    """The caller, from ``Authorization: Bearer …``; 401 without a valid key, 429 (with
+    ``Retry-After``) for an address that failed too often in the last minute."""
     challenge = {"WWW-Authenticate": "Bearer"}
+    client = request.client.host if request.client else "?"
+    wait = ctx.throttle.retry_after(client)
+    if wait is not None:
+        raise Problem(
+            429,
+            f"too many failed authentications from {client}; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+            field="authorization",
+        )
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "an API key is required (Authorization: Bearer …)", headers=challenge)
     who = _principal(ctx, credentials.credentials)
     if who is None:
-        raise Problem(401, "unknown or revoked API key", headers=challenge)
+        ctx.throttle.failed(client)
+        raise Problem(401, "unknown, expired or revoked API key", headers=challenge)
     return who
 
 
@@ -145,6 +217,12 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+def visible_network(who: Principal, network: str) -> None:
+    """404 — as for a network that does not exist — when the key may not see ``network``."""
+    if not who.sees(network):
+        raise Problem(404, f"no network {network!r}", field="network")
+
+
 AnyKey = Annotated[Principal, Depends(current_key)]
 AdminKey = Annotated[Principal, Depends(require(Role.ADMIN))]
 StaffKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.DISPATCHER, Role.PLANNER))]
@@ -152,7 +230,7 @@ StaffKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.DISPATCHER, Rol
 PlannerKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.PLANNER))]
 """Admins and planners: the planner's jobs (placement, what-if simulation)."""
 DispatchKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.DISPATCHER))]
-"""Admins and dispatchers: publish, repair, audit."""
+"""Admins and dispatchers: publish, repair, audit, reassigning couriers."""
 EventKey = Annotated[Principal, Depends(require(Role.ADMIN, Role.DISPATCHER, Role.COURIER))]
 """Who may report stop events (couriers only on their own routes)."""
 RouteReader = Annotated[

@@ -1,9 +1,15 @@
 """Stop events: validated against the plan, stored exactly once per client event id.
 
-The insert is ``INSERT … ON CONFLICT (id) DO NOTHING RETURNING id`` (SQLite ≥ 3.35 and
-PostgreSQL alike), so concurrent retries of one event race on the primary key and exactly one
-row lands; the others see it and answer ``duplicate`` (same content) or ``conflict`` (an id
-reused for different content).
+An event id is the client's, and it is scoped: unique per (plan, author), where the author is
+the courier (or the staff key) who sent it — one courier's ids never collide with another's,
+and nobody can probe or squat someone else's. The insert is ``INSERT … ON CONFLICT (plan,
+author, id) DO NOTHING RETURNING id`` (SQLite ≥ 3.35 and PostgreSQL alike), so concurrent
+retries of one event race on that key and exactly one row lands; the others see it and answer
+``duplicate`` (same content) or ``conflict`` (an id reused for different content).
+
+Couriers' events are checked for ownership first: an event on a route that is not theirs
+(or on no route at all) is ``forbidden`` before anything else is looked at, so error messages
+never describe another courier's route.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from dispatch_api.db import Courier, Event, OrderRow, PlanRow, now_iso
+from dispatch_api.live import publish_feed
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import EventCreate, EventResult
 from dispatch_api.security import Principal, Role
@@ -49,11 +56,25 @@ def _digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+_FORBIDDEN = EventResult(
+    id="", status="forbidden", http_status=403, field="route", detail="not your route"
+)
+
+_WINDOW_S = 86_400
+"""Events are dated within a day of the plan's date (local time); years ahead are refused."""
+
+
 def _validate(
-    plan: Plan, e: EventCreate, tz: str, lot_orders: Mapping[str, Sequence[str]] | None = None
+    plan: Plan,
+    e: EventCreate,
+    tz: str,
+    own: str | None,
+    courier: bool,
+    lot_orders: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, Any] | None, EventResult | None, str]:
-    """The row to store, or a rejection naming the field (``lot_orders``: lot code → the
-    day's order ids carrying it, for events that name lots)."""
+    """The row to store, or a rejection naming the field. For couriers (``courier``) the
+    route must be ``own`` vehicle's before anything else is checked (``lot_orders``: lot
+    code → the day's order ids carrying it, for events that name lots)."""
 
     def reject(field: str, detail: str) -> tuple[None, EventResult, str]:
         return (
@@ -63,6 +84,8 @@ def _validate(
         )
 
     found = find_route(plan, e.route)
+    if courier and (found is None or found[1].vehicle != own):
+        return None, _FORBIDDEN, ""
     if found is None:
         return reject("route", f"the plan has no route {e.route!r}")
     _, route = found
@@ -96,6 +119,10 @@ def _validate(
         at_s = local_seconds(e.at, plan.date, tz)
     except (ValueError, OverflowError) as exc:
         return reject("at", str(exc))
+    if not -_WINDOW_S <= at_s <= 2 * _WINDOW_S:
+        return reject(
+            "at", f"{e.at.isoformat()} is not within a day of the plan's date {plan.date}"
+        )
     at_text = e.at.isoformat()
     content = {
         "route": e.route,
@@ -127,9 +154,11 @@ def ingest(
     tz: str,
 ) -> list[EventResult]:
     """Validate, authorise and store events (one transaction); one result per item."""
-    own = courier_vehicle(session, who) if who.role is Role.COURIER else None
-    if who.role is Role.COURIER and who.network != plan_row.network:
+    courier = who.role is Role.COURIER
+    own = courier_vehicle(session, who) if courier else None
+    if courier and who.network != plan_row.network:
         raise Problem(403, "this plan is not of your network")
+    author = who.author
     results: list[EventResult | None] = [None] * len(items)
     rows: dict[str, dict[str, Any]] = {}
     received = now_iso()
@@ -146,18 +175,9 @@ def ingest(
         for lot, oid in found:
             lot_orders.setdefault(lot, []).append(oid)
     for k, (event_id, e) in enumerate(items):
-        row, rejected, vehicle = _validate(plan, e, tz, lot_orders)
+        row, rejected, _vehicle = _validate(plan, e, tz, own, courier, lot_orders)
         if rejected is not None:
             results[k] = rejected.model_copy(update={"id": event_id})
-            continue
-        if who.role is Role.COURIER and vehicle != own:
-            results[k] = EventResult(
-                id=event_id,
-                status="forbidden",
-                http_status=403,
-                field="route",
-                detail="not your route",
-            )
             continue
         assert row is not None
         if event_id in rows:  # the same id twice in one batch: the first one counts
@@ -171,6 +191,7 @@ def ingest(
             continue
         rows[event_id] = {
             "id": event_id,
+            "author": author,
             "network": plan_row.network,
             "date": plan_row.date,
             "plan": plan_row.id,
@@ -182,14 +203,41 @@ def ingest(
     if rows:
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(Event).on_conflict_do_nothing(index_elements=["id"]).returning(Event.id)
+        stmt = (
+            insert(Event)
+            .on_conflict_do_nothing(index_elements=["plan", "author", "id"])
+            .returning(Event.id)
+        )
         inserted = set(session.scalars(stmt, list(rows.values())).all())
         missing = [i for i in rows if i not in inserted]
         existing = (
-            dict(session.execute(select(Event.id, Event.digest).where(Event.id.in_(missing))).all())
+            dict(
+                session.execute(
+                    select(Event.id, Event.digest).where(
+                        Event.plan == plan_row.id, Event.author == author, Event.id.in_(missing)
+                    )
+                ).all()
+            )
             if missing
             else {}
         )
+        for event_id in inserted:
+            r = rows[event_id]
+            publish_feed(
+                session,
+                plan_row.network,
+                "stop.event",
+                {
+                    "plan": plan_row.id,
+                    "route": r["route"],
+                    "stop": r["stop"],
+                    "site": r["site"],
+                    "type": r["type"],
+                    "at": r["at"],
+                    "orders": json.loads(r["orders"]),
+                },
+                vehicle=r["vehicle"],
+            )
     for k, (event_id, _) in enumerate(items):
         if results[k] is not None or event_id not in rows:
             continue

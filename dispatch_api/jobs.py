@@ -28,7 +28,10 @@ Runners:
     process (at most ``settings.job_workers`` at once, ``spawn``ed, killed with the server via
     ``PR_SET_PDEATHSIG``), kills those past their hard time limit and fails them with the
     reason. On start it recovers jobs a dead server left ``running``: re-queued while they
-    have attempts left, else failed with the reason. Single server per database.
+    have attempts left, else failed with the reason. Several API processes (and hosts) may
+    share one PostgreSQL database: each claims jobs with ``FOR UPDATE SKIP LOCKED``
+    (:func:`claim_next`), keeps a heartbeat on the jobs it runs, and recovers only jobs whose
+    owner died (a gone process of its own host, or a stale heartbeat).
 :class:`InlineJobRunner`
     Runs a job synchronously inside ``submit`` — for tests, no sleeping and polling.
 """
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import datetime as dt
 import importlib
 import json
 import logging
@@ -44,6 +48,7 @@ import math
 import multiprocessing
 import os
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -59,11 +64,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from dispatch_api.db import Job, OrderRow, PlanRow, make_engine, normalise_url, now_iso
+from dispatch_api.db import (
+    FeedItem,
+    Job,
+    OrderRow,
+    PlanRow,
+    make_engine,
+    normalise_url,
+    now_iso,
+)
 from dispatch_api.edits import pins_of, unmet_pins, with_pins
 from dispatch_api.settings import Settings
 from dispatch_api.store import (
     ScenarioCache,
+    bump_orders,
     closed_roads,
     day_input,
     kpis_of,
@@ -131,19 +145,126 @@ def _set(engine: Engine, job_id: str, attempt: int, **values: Any) -> bool:
         return bool(res.rowcount)
 
 
-def claim(engine: Engine, job_id: str) -> int | None:
+def process_owner() -> str:
+    """``host:pid`` of this process: who runs a claimed job."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(engine: Engine, job_id: str, owner: str | None = None) -> int | None:
     """Mark a queued job running (next attempt); returns the attempt or None if taken."""
     with engine.begin() as conn:
         row = conn.execute(select(Job.attempt).where(Job.id == job_id, Job.status == "queued"))
         current = row.scalar_one_or_none()
         if current is None:
             return None
+        now = now_iso()
         res = conn.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == "queued", Job.attempt == current)
-            .values(status="running", attempt=current + 1, started_at=now_iso(), stage="loading")
+            .values(
+                status="running",
+                attempt=current + 1,
+                started_at=now,
+                stage="loading",
+                owner=owner or process_owner(),
+                heartbeat_at=now,
+            )
         )
         return current + 1 if res.rowcount else None
+
+
+def claim_next(engine: Engine, limit: int, owner: str) -> list[tuple[str, int]]:
+    """Claim up to ``limit`` queued jobs for ``owner``: (job id, attempt) each.
+
+    On PostgreSQL the rows are locked with ``SELECT … FOR UPDATE SKIP LOCKED``, so API
+    processes on one database each take different jobs without waiting for one another;
+    SQLite (one process) ignores the clause and the status guard of the update suffices.
+    """
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(Job.id, Job.attempt)
+            .where(Job.status == "queued")
+            # the day's plans and repairs go before the planners' long runs
+            .order_by(case((Job.kind.in_(PLANNER_KINDS), 1), else_=0), Job.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed = []
+        now = now_iso()
+        for job_id, attempt in rows:
+            res = conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued", Job.attempt == attempt)
+                .values(
+                    status="running",
+                    attempt=attempt + 1,
+                    started_at=now,
+                    stage="loading",
+                    owner=owner,
+                    heartbeat_at=now,
+                )
+            )
+            if res.rowcount:
+                claimed.append((str(job_id), int(attempt) + 1))
+    return claimed
+
+
+def heartbeat(engine: Engine, owner: str, jobs: Mapping[str, int]) -> None:
+    """Refresh the heartbeat of the jobs ``owner`` runs (job id → attempt)."""
+    if not jobs:
+        return
+    now = now_iso()
+    with engine.begin() as conn:
+        for job_id, attempt in jobs.items():
+            conn.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.attempt == attempt, Job.status == "running")
+                .values(heartbeat_at=now, owner=owner)
+            )
+
+
+def _owner_dead(owner: str | None, host: str) -> bool:
+    """Whether ``host:pid`` names a process of this host that is gone."""
+    if not owner or ":" not in owner:
+        return True
+    owner_host, _, pid = owner.rpartition(":")
+    if owner_host != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def job_ended(conn: Any, job_id: str) -> None:
+    """Put the job's end on the live feed (in the caller's transaction)."""
+    row = conn.execute(
+        select(Job.network, Job.kind, Job.status, Job.plan, Job.error, Job.date).where(
+            Job.id == job_id
+        )
+    ).first()
+    if row is None:
+        return
+    payload = {
+        "job": job_id,
+        "kind": row.kind,
+        "status": row.status,
+        "plan": row.plan,
+        "date": row.date or None,
+        "error": row.error,
+    }
+    conn.execute(
+        insert(FeedItem).values(
+            network=row.network,
+            kind="job",
+            vehicle=None,
+            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            at=now_iso(),
+        )
+    )
 
 
 def fail(engine: Engine, job_id: str, attempt: int | None, reason: str) -> None:
@@ -152,7 +273,8 @@ def fail(engine: Engine, job_id: str, attempt: int | None, reason: str) -> None:
         stmt = update(Job).where(Job.id == job_id, Job.status.in_(("running", "queued")))
         if attempt is not None:
             stmt = stmt.where(Job.attempt == attempt)
-        conn.execute(stmt.values(status="failed", error=reason, finished_at=now_iso()))
+        if conn.execute(stmt.values(status="failed", error=reason, finished_at=now_iso())).rowcount:
+            job_ended(conn, job_id)
 
 
 def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int) -> None:
@@ -245,7 +367,7 @@ def _execute_solve(
         fail(engine, job_id, attempt, f"solver error: {type(exc).__name__}: {exc}")
         return
     _set(engine, job_id, attempt, stage="writing")
-    _write_result(engine, job_id, attempt, plan, new_day, base, pins)
+    _write_result(engine, job_id, attempt, network, plan, new_day, base, pins)
 
 
 # ------------------------------------------------------------------------------ pins
@@ -470,7 +592,7 @@ def _execute_planner(
         log.exception("job %s failed", job_id)
         fail(engine, job_id, attempt, f"solver error: {type(exc).__name__}: {exc}")
         return
-    _set(
+    if _set(
         engine,
         job_id,
         attempt,
@@ -479,7 +601,9 @@ def _execute_planner(
         progress=1.0,
         stage="done",
         finished_at=now_iso(),
-    )
+    ):
+        with engine.begin() as conn:
+            job_ended(conn, job_id)
 
 
 # ------------------------------------------------------------------------------ plan results
@@ -487,22 +611,26 @@ def _write_result(
     engine: Engine,
     job_id: str,
     attempt: int,
+    network: str,
     plan: Plan,
     day: DayInput,
     base: PlanRow | None,
     pins: Mapping[str, str],
 ) -> None:
+    """The plan row (filed under the job's network, whatever the bundle calls itself) and the
+    job's end state, in one transaction."""
     with Session(engine) as s, s.begin():
         known = set(
             s.scalars(
-                select(OrderRow.id).where(OrderRow.network == day.name, OrderRow.date == day.date)
+                select(OrderRow.id).where(OrderRow.network == network, OrderRow.date == day.date)
             )
         )
-        new_orders = [order_to_row(day.name, day.date, o) for o in day.orders if o.id not in known]
+        new_orders = [order_to_row(network, day.date, o) for o in day.orders if o.id not in known]
         if new_orders:  # repair may bring orders (an urgent pickup)
             s.execute(insert(OrderRow), new_orders)
+            bump_orders(s, network, day.date)
         row = PlanRow(
-            network=day.name,
+            network=network,
             network_version=plan.network_version,
             date=day.date,
             status="draft",
@@ -522,6 +650,8 @@ def _write_result(
         )
         if not getattr(res, "rowcount", 0):  # a newer attempt owns the job: leave no trace
             s.rollback()
+        else:
+            job_ended(s.connection(), job_id)
 
 
 def _kpis(plan: Plan, day: DayInput, pins: Mapping[str, str]) -> dict[str, Any]:
@@ -534,27 +664,52 @@ def _kpis(plan: Plan, day: DayInput, pins: Mapping[str, str]) -> dict[str, Any]:
     return kpis
 
 
-def recover_jobs(engine: Engine, max_attempts: int) -> tuple[int, int]:
-    """Jobs a stopped server left running: re-queue (attempts left) or fail with the reason.
+def recover_jobs(
+    engine: Engine, max_attempts: int, *, stale_s: float = 60.0, everything: bool = False
+) -> tuple[int, int]:
+    """Jobs whose process stopped: re-queue (attempts left) or fail with the reason.
+
+    A running job is orphaned when its owner is a process of this host that no longer exists,
+    or its heartbeat is older than ``stale_s`` (an owner on another host that died);
+    ``everything`` takes every running job (one process per database). Jobs of live
+    processes are left alone, so several API processes can share one database.
 
     Returns (re-queued, failed).
     """
+    host = socket.gethostname()
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=stale_s)).isoformat(
+        timespec="microseconds"
+    )
+    requeued = failed = 0
     with engine.begin() as conn:
-        requeued = conn.execute(
-            update(Job)
-            .where(Job.status == "running", Job.attempt < max_attempts)
-            .values(status="queued", stage="re-queued after a server stop")
-        ).rowcount
-        failed = conn.execute(
-            update(Job)
+        running = conn.execute(
+            select(Job.id, Job.attempt, Job.owner, Job.heartbeat_at)
             .where(Job.status == "running")
-            .values(
-                status="failed",
-                error=f"interrupted: the server stopped during the solve {max_attempts} times",
-                finished_at=now_iso(),
-            )
-        ).rowcount
-    return int(requeued or 0), int(failed or 0)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for job_id, attempt, owner, beat in running:
+            if not (everything or _owner_dead(owner, host) or (beat or "") < cutoff):
+                continue
+            guard = (Job.id == job_id, Job.status == "running", Job.attempt == attempt)
+            if attempt < max_attempts:
+                conn.execute(
+                    update(Job)
+                    .where(*guard)
+                    .values(status="queued", stage="re-queued after a server stop", owner=None)
+                )
+                requeued += 1
+            else:
+                conn.execute(
+                    update(Job)
+                    .where(*guard)
+                    .values(
+                        status="failed",
+                        error=f"interrupted: the server stopped during the solve {max_attempts} times",
+                        finished_at=now_iso(),
+                    )
+                )
+                failed += 1
+    return requeued, failed
 
 
 class InlineJobRunner:
@@ -570,7 +725,7 @@ class InlineJobRunner:
             execute_job(self.engine, self.cache, job_id, attempt)
 
     def start(self) -> None:
-        recover_jobs(self.engine, 1)
+        recover_jobs(self.engine, 1, everything=True)
 
     def stop(self) -> None:
         return None
@@ -624,12 +779,16 @@ class ProcessJobRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._running: dict[str, _Running] = {}
+        self._owner = process_owner()
+        self._beat = 0.0
 
     def submit(self, job_id: str) -> None:
         self._wake.set()
 
     def start(self) -> None:
-        requeued, failed = recover_jobs(self.engine, self.settings.job_max_attempts)
+        requeued, failed = recover_jobs(
+            self.engine, self.settings.job_max_attempts, stale_s=self.settings.job_stale_s
+        )
         if requeued or failed:
             log.warning("recovered jobs after a stop: %d re-queued, %d failed", requeued, failed)
         self._thread = threading.Thread(target=self._loop, name="countyroute-jobs", daemon=True)
@@ -688,23 +847,17 @@ class ProcessJobRunner:
                     f"time limit exceeded: still solving after {self._limit_s(job_id):.0f} s",
                 )
                 del self._running[job_id]
+        if now - self._beat >= self.settings.job_heartbeat_s:
+            self._beat = now
+            heartbeat(self.engine, self._owner, {j: r.attempt for j, r in self._running.items()})
+            # jobs of a process (of any host) that died: back in the queue
+            recover_jobs(
+                self.engine, self.settings.job_max_attempts, stale_s=self.settings.job_stale_s
+            )
         free = self.settings.job_workers - len(self._running)
         if free <= 0:
             return
-        with Session(self.engine) as s:
-            queued = list(
-                s.scalars(
-                    select(Job.id)
-                    .where(Job.status == "queued")
-                    # the day's plans and repairs go before the planners' long runs
-                    .order_by(case((Job.kind.in_(PLANNER_KINDS), 1), else_=0), Job.created_at)
-                    .limit(free)
-                )
-            )
-        for job_id in queued:
-            attempt = claim(self.engine, job_id)
-            if attempt is None:
-                continue
+        for job_id, attempt in claim_next(self.engine, free, self._owner):
             url = self.engine.url.render_as_string(hide_password=False)
             # not a daemon: a planner job may start its own pool (daemons may have no
             # children); stop() and PR_SET_PDEATHSIG still end every worker with the server

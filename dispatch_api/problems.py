@@ -9,6 +9,7 @@ weight_kg``) so a client can point at it. The project's error tree is mapped her
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,13 +17,29 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from networks import CountyrouteError, InvalidScenario
 
-__all__ = ["MEDIA_TYPE", "Problem", "install_handlers", "problem_response"]
+__all__ = ["MEDIA_TYPE", "PROBLEM_SCHEMA", "Problem", "install_handlers", "problem_response"]
 
 MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "field": {"type": "string", "description": "The first offending field"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
 log = logging.getLogger("countyroute.api")
 
 _TITLES = {
@@ -37,6 +54,7 @@ _TITLES = {
     413: "Content too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     500: "Internal server error",
     501: "Not implemented",
     503: "Service unavailable",
@@ -114,6 +132,24 @@ def _loc(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _methods_of(request: Request) -> list[str]:
+    """The methods the request's path answers (for ``Allow``), from the documented paths
+    (an unprefixed alias answers what its ``/v1`` path does)."""
+    path = request.url.path
+    if not path.startswith("/v1/") and path not in ("/health", "/ready"):
+        path = "/v1" + path
+    paths = request.app.openapi().get("paths", {})
+    methods: set[str] = {m.upper() for m in paths.get(path, {})}  # a literal path wins
+    if not methods:
+        for template, ops in paths.items():
+            pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+            if re.match(pattern, path):
+                methods |= {m.upper() for m in ops}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Map every error (ours, FastAPI's, the core's, and bugs) to problem details."""
 
@@ -152,11 +188,14 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just the first route's
+            headers["Allow"] = ", ".join(_methods_of(request))
         return problem_response(
             exc.status_code,
             str(exc.detail),
             instance=request.url.path,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(InvalidScenario)
@@ -169,6 +208,17 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(CountyrouteError)
     async def _core(request: Request, exc: CountyrouteError) -> JSONResponse:
         return problem_response(422, str(exc), instance=request.url.path, code="invalid-input")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # the last guard: validation should have named the field before the database refused
+        log.warning("database refused a value on %s: %s", request.url.path, exc.orig)
+        return problem_response(
+            422,
+            "a value does not fit the database (too long, too large, or a NUL character)",
+            instance=request.url.path,
+            code="invalid-input",
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -7,37 +7,120 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Path as PathParam
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 from dispatch_api.security import Role
 
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s/?#]+$")]
-"""An id as the bundles write them: no whitespace, slashes or URL delimiters."""
-DateText = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Ident = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\\x00-\x1f\x7f]+$")
+]
+"""An id as the bundles write them: no whitespace, slashes, URL delimiters or control
+characters, so it can always be named in a URL again."""
+
+
+def _real_date(value: str) -> str:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date of the calendar (YYYY-MM-DD)") from None
+    return value
+
+
+DateText = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    AfterValidator(_real_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}),
+]
+"""A calendar date, YYYY-MM-DD (``2026-13-45`` is refused)."""
+
+NetworkName = Annotated[
+    str,
+    PathParam(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="A network's name",
+    ),
+]
+
+
+class _NotANumber:
+    """Stands in for a boolean sent where a number goes."""
+
+    def __repr__(self) -> str:
+        return "a boolean"
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is (or includes) int or float."""
+    if annotation in (int, float):
+        return True
+    return any(_numeric(a) for a in get_args(annotation))
 
 
 class _In(BaseModel):
+    """Request bodies: unknown keys are refused, and so are booleans where a number goes
+    (pydantic would read ``false`` as ``0``)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            if isinstance(out.get(key), bool) and _numeric(field.annotation):
+                out[key] = _NotANumber()  # fails the field's own validation, which names it
+        return out
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date-time as text")
+    return value
+
+
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_text)]
+"""A date-time written as ISO 8601 text (not a number of seconds)."""
 
 
 # ------------------------------------------------------------------------------ keys
 class KeyCreate(_In):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
     role: Role
     network: Ident | None = None
-    """For couriers: the network their courier id belongs to."""
+    """For couriers: the network their courier id belongs to. For dispatchers and planners:
+    the one network the key is limited to (same as ``networks: [network]``)."""
     courier: Ident | None = None
     """For couriers: their courier id (``GET /networks/{n}/couriers``)."""
+    networks: Annotated[list[Ident], Field(min_length=1, max_length=1000)] | None = None
+    """Dispatchers and planners: the networks the key may see (default: every network)."""
+    expires_in_days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False)] | None = None
+    """The key stops working this many days from now (default: never)."""
+
+
+class KeyRotate(_In):
+    expires_in_days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False)] | None = None
+    """Expiry of the new key (default: the old key's remaining time, else never)."""
+    grace_s: Annotated[int, Field(ge=0, le=7 * 86400)] = 0
+    """The old key keeps working this many seconds (default: it stops at once)."""
 
 
 class KeyPublic(BaseModel):
@@ -47,8 +130,15 @@ class KeyPublic(BaseModel):
     prefix: str
     network: str | None
     courier: str | None
+    networks: list[str] | None
+    """The networks the key may see (None: every network)."""
     created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    """Updated at most once a minute."""
     revoked: bool
+    replaced_by: int | None
+    """A rotated key: the key that replaced it."""
 
 
 class KeyCreated(KeyPublic):
@@ -145,6 +235,8 @@ class OrderPublic(BaseModel):
 class OrderPage(BaseModel):
     total: int
     items: list[OrderPublic]
+    next: str | None = None
+    """The cursor of the next page (None: this is the last)."""
 
 
 # ------------------------------------------------------------------------------ jobs, plans
@@ -384,19 +476,19 @@ class EventCreate(_In):
     site: Ident | None = None
     """When given, must be the stop's site (guards against a stale route)."""
     type: EventType
-    at: dt.datetime
+    at: IsoDateTime
     """When it happened (ISO 8601; without an offset it is the plan's local time)."""
     orders: Annotated[list[Ident], Field(max_length=5000)] | None = None
     """Order ids (default: the stop's drops for delivered, collections for collected)."""
     lots: Annotated[list[Ident], Field(max_length=500)] | None = None
     """Traceability lot codes scanned at the stop (the manifest's QR codes): the event is
     about their orders handed over at this stop (with ``orders``, about both)."""
-    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    reason: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] = ""
     """Why it failed (required for ``failed``)."""
 
 
 class EventBatchItem(EventCreate):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    id: Ident
     """The client-made event id; a retry with the same id is stored once."""
 
 
@@ -417,6 +509,89 @@ class EventBatchResult(BaseModel):
     duplicate: int
     failed: int
     results: list[EventResult]
+
+
+# ------------------------------------------------------------------------------ courier route
+class RouteVehicle(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    vehicle_class: str = Field(alias="class")
+    name: str
+
+
+class RouteCourier(BaseModel):
+    id: str
+    name: str
+    phone: str
+    """Masked (``138****1234``)."""
+
+
+class StopContact(BaseModel):
+    keeper: str
+    phone: str
+    """Masked."""
+
+
+class RouteStop(BaseModel):
+    i: int
+    """Index of the stop in its route (what stop events name)."""
+    site: str
+    name: str
+    kind: str
+    """``depart``, ``visit``, ``reload``, ``return``, ``halt``."""
+    trip: int
+    eta: str
+    """Arrival, HH:MM local time."""
+    arrival_s: int
+    start_s: int
+    departure_s: int
+    """Seconds after midnight of the plan's date (local time)."""
+    xy: list[float] | None
+    """[x, y]: longitude and latitude in the requested crs (metres on planar networks)."""
+    drop: dict[str, list[str]] | None = None
+    """Orders dropped here, by carrier."""
+    drop_parcels: int | None = None
+    collect: dict[str, list[str]] | None = None
+    """Orders collected here, by carrier."""
+    collect_parcels: int | None = None
+    contact: StopContact | None = None
+
+
+class LoadingBag(BaseModel):
+    trip: int
+    seq: int
+    """Loading order within the trip: 1 is loaded first (deepest, dropped last)."""
+    stop: int
+    site: str
+    carrier: str
+    parcels: int
+
+
+class RouteRun(BaseModel):
+    route: str
+    """``tier:vehicle``."""
+    tier: str
+    wave: str
+    home: str
+    distance_m: int
+    leaves: str | None
+    back: str | None
+    stops: list[RouteStop]
+    loading: list[LoadingBag]
+    geometry: list[list[float]]
+    """The roads driven, as [x, y] points."""
+
+
+class CourierRoute(BaseModel):
+    """One vehicle's compact route for the day (all its tiers)."""
+
+    plan: int
+    revision: int
+    date: str
+    crs: Literal["wgs84", "gcj02", "planar"]
+    vehicle: RouteVehicle
+    courier: RouteCourier | None
+    routes: list[RouteRun]
 
 
 # ------------------------------------------------------------------------------ progress, trace

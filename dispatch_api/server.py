@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
+from typing import Any
 
+from dispatch_api.db import make_engine, migrate, normalise_url
 from dispatch_api.settings import Settings
 from networks import CountyrouteError
 
-__all__ = ["create_api_key", "serve", "settings_for"]
+__all__ = ["app_from_env", "create_api_key", "serve", "settings_for"]
 
 
 def settings_for(
@@ -37,16 +40,58 @@ def serve(
     port: int | None = None,
     database_url: str | None = None,
     workers: int | None = None,
+    processes: int | None = None,
 ) -> None:
-    """Serve the dispatch API with uvicorn (one process; solving runs in worker processes)."""
+    """Serve the dispatch API with uvicorn; solving runs in worker processes.
+
+    ``processes`` > 1 (or ``COUNTYROUTE_PROCESSES``) starts that many API processes on one
+    port (uvicorn's workers) sharing one PostgreSQL database: migrations run once here, then
+    each process builds its app from the environment (:func:`app_from_env`). Every process
+    also runs a job dispatcher; jobs are claimed with ``FOR UPDATE SKIP LOCKED``.
+    """
     import uvicorn
 
     from dispatch_api.app import create_app
 
     settings = settings_for(database_url, host, port, workers)
+    if processes:
+        settings = replace(settings, processes=processes)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    if settings.processes <= 1:
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        return
+    if normalise_url(settings.database_url).startswith("sqlite"):
+        raise CountyrouteError(
+            "more than one API process needs PostgreSQL (COUNTYROUTE_DATABASE_URL=postgresql://…)"
+        )
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    engine.dispose()
+    os.environ.update(
+        {
+            "COUNTYROUTE_DATABASE_URL": settings.database_url,
+            "COUNTYROUTE_JOB_WORKERS": str(settings.job_workers),
+            "COUNTYROUTE_MIGRATE": "0",
+        }
+    )
+    uvicorn.run(
+        "dispatch_api.server:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.processes,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def app_from_env() -> Any:
+    """The app of one of several API processes, from ``COUNTYROUTE_*`` variables."""
+    from dispatch_api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(Settings.from_env())
 
 
 def create_api_key(
@@ -56,9 +101,12 @@ def create_api_key(
     network: str | None = None,
     courier: str | None = None,
 ) -> str:
-    """Create a key directly in the database (migrating it first) and return the plain key."""
-    from dispatch_api.db import Courier, make_engine, migrate, sessions
-    from dispatch_api.security import Role, create_key
+    """Create a key directly in the database (migrating it first) and return the plain key.
+
+    A courier key names its network and courier; for a dispatcher or planner, ``network``
+    limits the key to that network."""
+    from dispatch_api.db import Courier, sessions
+    from dispatch_api.security import Role, create_key, key_pepper
     from dispatch_api.store import audit
 
     settings = settings_for(database_url)
@@ -72,7 +120,20 @@ def create_api_key(
             raise CountyrouteError(
                 f"no courier {courier!r} in network {network!r} (import the network first)"
             )
-        row, plain = create_key(session, name, r, network=network, courier=courier)
+        if r is Role.ADMIN and network:
+            raise CountyrouteError("admin keys see every network; scope a dispatcher instead")
+        if r is Role.COURIER:
+            row, plain = create_key(
+                session, name, r, pepper=key_pepper(engine), network=network, courier=courier
+            )
+        else:
+            row, plain = create_key(
+                session,
+                name,
+                r,
+                pepper=key_pepper(engine),
+                networks=[network] if network else None,
+            )
         audit(
             session, None, "key.create", f"key/{row.id}", {"role": role, "name": name, "by": "cli"}
         )

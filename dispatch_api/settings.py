@@ -49,6 +49,21 @@ class Settings:
     route_cache_size: int = 512
     job_runner: str = "process"
     """``process`` (worker processes) or ``inline`` (jobs run inside the request: tests)."""
+    processes: int = 1
+    """API processes ``countyroute serve`` starts (more than one needs PostgreSQL)."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser (``COUNTYROUTE_CORS_ORIGINS``, comma
+    separated); none by default: CORS is off."""
+    auth_failures_per_minute: int = 20
+    """Failed authentications one client address may make in a minute before it gets 429."""
+    job_heartbeat_s: float = 5.0
+    """How often a process refreshes the heartbeat of the jobs it runs."""
+    job_stale_s: float = 60.0
+    """A running job whose heartbeat is older than this lost its process: it is recovered."""
+    feed_max_wait_s: float = 300.0
+    """The longest a live-feed stream stays open (a request's ``wait_s`` is lowered to it)."""
+    migrate: bool = True
+    """Run migrations on start (``serve --processes N`` migrates once, before the workers)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -62,11 +77,24 @@ class Settings:
             "max_body_bytes",
             "max_upload_bytes",
             "planner_max_workers",
+            "processes",
+            "auth_failures_per_minute",
         }
-        floats = {"default_time_limit_s", "max_time_limit_s", "job_grace_s", "max_planner_job_s"}
+        floats = {
+            "default_time_limit_s",
+            "max_time_limit_s",
+            "job_grace_s",
+            "max_planner_job_s",
+            "feed_max_wait_s",
+        }
         changes: dict[str, object] = {}
         for name in ("database_url", "host", "timezone", *sorted(ints), *sorted(floats)):
             raw = env.get(f"COUNTYROUTE_{name.upper()}")
             if raw:
                 changes[name] = int(raw) if name in ints else float(raw) if name in floats else raw
+        cors = env.get("COUNTYROUTE_CORS_ORIGINS", "")
+        if cors.strip():
+            changes["cors_origins"] = tuple(o.strip() for o in cors.split(",") if o.strip())
+        if env.get("COUNTYROUTE_MIGRATE", "").strip() in ("0", "false", "no"):
+            changes["migrate"] = False
         return replace(s, **changes)  # type: ignore[arg-type]

@@ -16,10 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dispatch_api.db import Audit, NetworkRow, OrderRow, PlanRow, now_iso
+from dispatch_api.db import Audit, NetworkRow, OrderDay, OrderRow, PlanRow, now_iso
 from dispatch_api.problems import Problem
 from dispatch_api.security import Principal
 from routing import DayInput
@@ -32,6 +32,7 @@ __all__ = [
     "BUNDLE_FILES",
     "ScenarioCache",
     "audit",
+    "bump_orders",
     "day_input",
     "kpis_of",
     "order_from_row",
@@ -131,8 +132,10 @@ def day_input(session: Session, cache: ScenarioCache, network: str, date: str) -
     """The core's input for one network and day, from the database."""
     row = network_row(session, network)
     sc = cache.get(row)
+    # the network's own name, never the bundle's (or an upload's temporary folder's): plans
+    # and orders are filed under it
     return DayInput(
-        sc.name, sc.network, sc.fleet, sc.policy, day_orders(session, network, date), date
+        network, sc.network, sc.fleet, sc.policy, day_orders(session, network, date), date
     )
 
 
@@ -183,11 +186,18 @@ def kpis_of(plan: Plan, day: DayInput) -> dict[str, Any]:
 
 
 def audit(
-    session: Session, who: Principal | None, action: str, target: str, detail: Any = None
+    session: Session,
+    who: Principal | None,
+    action: str,
+    target: str,
+    detail: Any = None,
+    *,
+    network: str | None = None,
 ) -> None:
-    """Write one audit line (in the caller's transaction)."""
+    """Write one audit line (in the caller's transaction); ``network`` scopes who reads it."""
     session.add(
         Audit(
+            network=network,
             at=now_iso(),
             key_id=who.key_id if who else None,
             actor=who.name if who else "system",
@@ -197,6 +207,18 @@ def audit(
             detail=json.dumps(detail if detail is not None else {}, ensure_ascii=False),
         )
     )
+
+
+def bump_orders(session: Session, network: str, date: str) -> None:
+    """Mark the day's orders changed (in the caller's transaction): route documents that show
+    them are keyed by this version."""
+    res = session.execute(
+        update(OrderDay)
+        .where(OrderDay.network == network, OrderDay.date == date)
+        .values(version=OrderDay.version + 1)
+    )
+    if not getattr(res, "rowcount", 0):
+        session.add(OrderDay(network=network, date=date, version=1))
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

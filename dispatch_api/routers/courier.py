@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from dispatch_api.db import Courier, PlanRow
+from dispatch_api.db import Courier, NetworkRow, OrderDay, PlanRow, RouteDoc, now_iso
 from dispatch_api.deps import Ctx, DbSession, EventKey, RouteReader
 from dispatch_api.events import courier_vehicle, ingest
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import (
+    CourierRoute,
     DateText,
     EventBatch,
     EventBatchResult,
@@ -35,62 +37,129 @@ Crs = Annotated[
     Query(description="Coordinates: WGS-84 (default) or GCJ-02 for Chinese map apps"),
 ]
 
-_ROUTE_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+_ROUTE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": CourierRoute,
+        "headers": {"ETag": {"description": "A digest of the body", "schema": {"type": "string"}}},
+    },
     304: {"description": "Not modified (If-None-Match matched the ETag)"},
 }
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _doc_key(
+    session: DbSession, plan: Any, vehicle: str, crs: str, who: Courier | None
+) -> tuple[str, str]:
+    """The digest of everything a route document shows (so a cached one is never stale):
+    the plan version, the network's import, the day's orders version, who drives."""
+    imported = session.scalar(select(NetworkRow.imported_at).where(NetworkRow.name == plan.network))
+    orders = session.scalar(
+        select(OrderDay.version).where(OrderDay.network == plan.network, OrderDay.date == plan.date)
+    )
+    parts = [
+        plan.id,
+        plan.revision,
+        plan.network,
+        imported,
+        orders or 0,
+        vehicle,
+        crs,
+        [who.id, who.name, who.phone] if who else None,
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest(), str(imported)
+
+
+def _render(
+    session: DbSession, ctx: Ctx, plan_id: int, vehicle: str, crs: str, who: Courier | None
+) -> bytes:
+    row = session.get(PlanRow, plan_id)
+    assert row is not None
+    sc = ctx.scenarios.get(network_row(session, row.network))
+    plan = plan_of(row)
+    network = sc.network
+    if closed_roads(plan):  # a repair closed roads: draw the roads the plan drives
+        network = plan_day_input(session, ctx.scenarios, row, plan).network
+    if not any(r.vehicle == vehicle for r in plan.routes):
+        raise Problem(404, f"vehicle {vehicle!r} has no route in plan {row.id}", field="vehicle")
+    orders = {o.id: o for o in day_orders(session, row.network, row.date)}
+    doc = courier_route(
+        row.id,
+        row.revision,
+        plan,
+        network,
+        sc.fleet,
+        orders,
+        vehicle,
+        crs,
+        {"id": who.id, "name": who.name, "phone": mask_phone(who.phone)} if who else None,
+    )
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _route_response(
     session: DbSession,
     ctx: Ctx,
-    row: PlanRow,
+    plan: Any,
     vehicle: str,
     crs: str,
     if_none_match: str | None,
+    driver: Courier | bool | None = False,
 ) -> Response:
-    couriers = list(
-        session.scalars(
-            select(Courier).where(Courier.network == row.network, Courier.vehicle == vehicle)
-        )
-    )
-    who = couriers[0] if couriers else None
-    key = (row.id, row.revision, vehicle, crs, who.id if who else None, who.name if who else None)
-    etag = '"' + hashlib.sha256(repr(key).encode()).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if if_none_match is not None and etag in [
-        t.strip().removeprefix("W/") for t in if_none_match.split(",")
-    ]:
-        return Response(status_code=304, headers=headers)
-    body = ctx.routes.get(key)
-    if body is None:
-        sc = ctx.scenarios.get(network_row(session, row.network))
-        plan = plan_of(row)
-        network = sc.network
-        if closed_roads(plan):  # a repair closed roads: draw the roads the plan drives
-            network = plan_day_input(session, ctx.scenarios, row, plan).network
-        if not any(r.vehicle == vehicle for r in plan.routes):
-            raise Problem(
-                404, f"vehicle {vehicle!r} has no route in plan {row.id}", field="vehicle"
+    """The route document: from this process's cache, else the shared table, else rendered
+    (and shared). The ETag is a digest of the body itself."""
+    who: Courier | None
+    if driver is False:
+        who = session.scalars(
+            select(Courier)
+            .where(Courier.network == plan.network, Courier.vehicle == vehicle)
+            .order_by(Courier.id)
+            .limit(1)
+        ).first()
+    else:
+        who = driver if isinstance(driver, Courier) else None
+    key, _ = _doc_key(session, plan, vehicle, crs, who)
+    hit = ctx.routes.get(key)
+    if hit is None:
+        found = session.execute(
+            select(RouteDoc.etag, RouteDoc.body).where(RouteDoc.key == key)
+        ).first()
+        if found is not None:
+            hit = (found[0], bytes(found[1]))
+        else:
+            body = _render(session, ctx, plan.id, vehicle, crs, who)
+            hit = ('"' + hashlib.sha256(body).hexdigest()[:32] + '"', body)
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            session.execute(
+                insert(RouteDoc)
+                .values(key=key, plan=plan.id, etag=hit[0], body=body, created_at=now_iso())
+                .on_conflict_do_nothing(index_elements=["key"])
             )
-        orders = {o.id: o for o in day_orders(session, row.network, row.date)}
-        doc = courier_route(
-            row.id,
-            row.revision,
-            plan,
-            network,
-            sc.fleet,
-            orders,
-            vehicle,
-            crs,
-            {"id": who.id, "name": who.name, "phone": mask_phone(who.phone)} if who else None,
-        )
-        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        ctx.routes.put(key, body)
+            session.commit()
+        ctx.routes.put(key, hit)
+    etag, body = hit
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
 
 
-def _check_courier(session: DbSession, who: Principal, row: PlanRow, vehicle: str) -> None:
+def _plan_head(session: DbSession, *where: Any) -> Any:
+    """A plan's id, network, date, status and revision (not its document)."""
+    return session.execute(
+        select(PlanRow.id, PlanRow.network, PlanRow.date, PlanRow.status, PlanRow.revision).where(
+            *where
+        )
+    ).first()
+
+
+def _check_courier(session: DbSession, who: Principal, row: Any, vehicle: str) -> None:
     if who.role is not Role.COURIER:
         return
     if who.network != row.network or courier_vehicle(session, who) != vehicle:
@@ -110,8 +179,8 @@ def read_route(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One vehicle's compact route in a plan (couriers: their own vehicle, published plans)."""
-    row = session.get(PlanRow, plan_id)
-    if row is None:
+    row = _plan_head(session, PlanRow.id == plan_id)
+    if row is None or not who.sees(row.network):
         raise Problem(404, f"no plan {plan_id}", field="plan_id")
     _check_courier(session, who, row, vehicle)
     return _route_response(session, ctx, row, vehicle, crs, if_none_match)
@@ -193,25 +262,32 @@ def read_my_route(
     """My route for a date in the published plan (courier keys only)."""
     if who.role is not Role.COURIER:
         raise Problem(403, "only courier keys have a route of their own")
-    vehicle = courier_vehicle(session, who)
-    if vehicle is None:
+    me = session.get(Courier, (who.network, who.courier))
+    if me is None or me.vehicle is None:
         raise Problem(404, "no vehicle is assigned to you", field="courier")
-    row = session.scalars(
-        select(PlanRow).where(
-            PlanRow.network == who.network, PlanRow.date == date, PlanRow.status == "published"
-        )
-    ).first()
+    row = _plan_head(
+        session,
+        PlanRow.network == who.network,
+        PlanRow.date == date,
+        PlanRow.status == "published",
+    )
     if row is None:
         raise Problem(404, f"no published plan for {date}", field="date")
-    return _route_response(session, ctx, row, vehicle, crs, if_none_match)
+    return _route_response(session, ctx, row, me.vehicle, crs, if_none_match, driver=me)
 
 
 def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> PlanRow:
     row = session.get(PlanRow, plan_id)
-    if row is None:
+    if row is None or not who.sees(row.network):
         raise Problem(404, f"no plan {plan_id}", field="plan_id")
     if who.role is Role.COURIER and row.status == "draft":
         raise Problem(403, "this plan is not published", field="plan_id")
+    if row.status != "published":
+        raise Problem(
+            409,
+            f"plan {plan_id} is {row.status}; stop events go to the published plan",
+            field="plan_id",
+        )
     return row
 
 
@@ -222,7 +298,9 @@ def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> 
 )
 def put_event(
     plan_id: PlanId,
-    event_id: Annotated[str, Path(min_length=1, max_length=100)],
+    event_id: Annotated[
+        str, Path(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\\x00-\x1f\x7f]+$")
+    ],
     body: EventCreate,
     response: Response,
     session: DbSession,
@@ -230,7 +308,8 @@ def put_event(
     who: EventKey,
 ) -> EventResult:
     """Report one stop event under a client-made id: 201 stored, 200 already stored (a retry),
-    409 the id was used for other content, 403 not your route."""
+    409 the id was used for other content (ids are yours alone: scoped to you and the plan),
+    403 not your route, 409 the plan is not the published one."""
     row = _published_or_draft(session, plan_id, who)
     (result,) = ingest(session, row, plan_of(row), who, [(event_id, body)], ctx.settings.timezone)
     if result.status in ("rejected", "forbidden", "conflict"):

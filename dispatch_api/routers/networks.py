@@ -8,18 +8,19 @@ import re
 from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dispatch_api.db import Courier, NetworkRow, now_iso
-from dispatch_api.deps import Ctx, DbSession, StaffKey
+from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
 from dispatch_api.problems import Problem, invalid_scenario_problem
 from dispatch_api.schemas import (
     CourierPublic,
     CourierUpdate,
     NetworkImport,
     NetworkImported,
+    NetworkName,
     NetworkPublic,
     SitePublic,
     VehiclePublic,
@@ -33,6 +34,7 @@ from scenarios.bundle import Scenario, builtin_names, resolve_bundle
 router = APIRouter(prefix="/networks", tags=["networks"])
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_ID = re.compile(r"^[^\s/?#%\\\x00-\x1f\x7f]{1,98}$")
 
 
 def _summary(sc: Scenario) -> dict[str, int]:
@@ -58,10 +60,24 @@ def _store(
 ) -> NetworkImported:
     if not _NAME.match(name):
         raise Problem(422, "a network name is letters, digits, '_', '.', '-'", field="name")
+    if not who.sees(name):
+        raise Problem(
+            403,
+            f"this key is limited to the networks {', '.join(sorted(who.scope or ()))}",
+            field="name",
+        )
     try:
         sc = scenario_from_files(files)
     except InvalidScenario as exc:
         raise invalid_scenario_problem(exc) from None
+    for v in sc.fleet:  # a courier is named after the vehicle, in URLs: it must stay nameable
+        if not _ID.match(v.id):
+            raise Problem(
+                422,
+                f"vehicle id {v.id!r} cannot be named in a URL (no spaces, '/', '?', '#', "
+                "control characters; at most 98 characters)",
+                field="fleet.id",
+            )
     row = session.get(NetworkRow, name)
     changed = row is None or row.version != sc.network.version or json.loads(row.files) != files
     if row is None:
@@ -100,6 +116,7 @@ def _store(
             "network.import",
             f"network/{name}",
             {"source": source, "version": row.version},
+            network=name,
         )
     session.commit()
     ctx.scenarios.put(row, sc)
@@ -171,19 +188,29 @@ async def upload_network(
 
 
 @router.get("", response_model=list[NetworkPublic])
-def list_networks(session: DbSession, _: StaffKey) -> list[NetworkPublic]:
-    return [_public(r) for r in session.scalars(select(NetworkRow).order_by(NetworkRow.name))]
+def list_networks(session: DbSession, who: StaffKey) -> list[NetworkPublic]:
+    """The networks this key may see."""
+    stmt = select(NetworkRow).order_by(NetworkRow.name)
+    if who.scope is not None:
+        stmt = stmt.where(NetworkRow.name.in_(sorted(who.scope)))
+    return [_public(r) for r in session.scalars(stmt)]
 
 
 @router.get("/{network}", response_model=NetworkPublic)
-def read_network(network: str, session: DbSession, _: StaffKey) -> NetworkPublic:
+def read_network(network: NetworkName, session: DbSession, who: StaffKey) -> NetworkPublic:
+    visible_network(who, network)
     return _public(network_row(session, network))
 
 
 @router.get("/{network}/sites", response_model=list[SitePublic])
 def list_sites(
-    network: str, session: DbSession, ctx: Ctx, _: StaffKey, kind: SiteKind | None = None
+    network: NetworkName,
+    session: DbSession,
+    ctx: Ctx,
+    who: StaffKey,
+    kind: SiteKind | None = None,
 ) -> list[SitePublic]:
+    visible_network(who, network)
     sc = ctx.scenarios.get(network_row(session, network))
     return [
         SitePublic(
@@ -206,12 +233,17 @@ def list_sites(
 
 
 @router.get("/{network}/stations", response_model=list[SitePublic])
-def list_stations(network: str, session: DbSession, ctx: Ctx, who: StaffKey) -> list[SitePublic]:
+def list_stations(
+    network: NetworkName, session: DbSession, ctx: Ctx, who: StaffKey
+) -> list[SitePublic]:
     return list_sites(network, session, ctx, who, SiteKind.STATION)
 
 
 @router.get("/{network}/vehicles", response_model=list[VehiclePublic])
-def list_vehicles(network: str, session: DbSession, ctx: Ctx, _: StaffKey) -> list[VehiclePublic]:
+def list_vehicles(
+    network: NetworkName, session: DbSession, ctx: Ctx, who: StaffKey
+) -> list[VehiclePublic]:
+    visible_network(who, network)
     sc = ctx.scenarios.get(network_row(session, network))
     drivers = {
         c.vehicle: c.id
@@ -239,7 +271,8 @@ def _courier(c: Courier) -> CourierPublic:
 
 
 @router.get("/{network}/couriers", response_model=list[CourierPublic])
-def list_couriers(network: str, session: DbSession, _: StaffKey) -> list[CourierPublic]:
+def list_couriers(network: NetworkName, session: DbSession, who: StaffKey) -> list[CourierPublic]:
+    visible_network(who, network)
     network_row(session, network)
     rows = session.scalars(select(Courier).where(Courier.network == network).order_by(Courier.id))
     return [_courier(c) for c in rows]
@@ -247,9 +280,17 @@ def list_couriers(network: str, session: DbSession, _: StaffKey) -> list[Courier
 
 @router.put("/{network}/couriers/{courier}", response_model=CourierPublic)
 def assign_courier(
-    network: str, courier: str, body: CourierUpdate, session: DbSession, ctx: Ctx, who: StaffKey
+    network: NetworkName,
+    courier: Annotated[str, Path(max_length=100)],
+    body: CourierUpdate,
+    session: DbSession,
+    ctx: Ctx,
+    who: DispatchKey,
 ) -> CourierPublic:
-    """Put a courier on another vehicle (their route follows the vehicle)."""
+    """Put a courier on another vehicle (their route follows the vehicle): dispatchers and
+    admins only. Only the routes of the vehicles involved change (their documents are keyed by
+    who drives them)."""
+    visible_network(who, network)
     sc = ctx.scenarios.get(network_row(session, network))
     row = session.get(Courier, (network, courier))
     if row is None:
@@ -268,7 +309,7 @@ def assign_courier(
         "courier.assign",
         f"network/{network}/couriers/{courier}",
         {"vehicle": body.vehicle},
+        network=network,
     )
     session.commit()
-    ctx.routes.clear()
     return _courier(row)

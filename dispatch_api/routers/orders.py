@@ -3,20 +3,28 @@ on order id; and reading them back."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
+import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, insert, select, update
 from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import OrderRow
-from dispatch_api.deps import Ctx, DbSession, StaffKey
+from dispatch_api.deps import Ctx, DbSession, StaffKey, visible_network
+from dispatch_api.pages import Cursor, page_of, set_next
 from dispatch_api.problems import Problem, invalid_scenario_problem
-from dispatch_api.schemas import DateText, OrderImported, OrderPage, OrderPublic
-from dispatch_api.store import audit, chunked, network_row, order_to_row
+from dispatch_api.schemas import DateText, NetworkName, OrderImported, OrderPage, OrderPublic
+from dispatch_api.store import audit, bump_orders, chunked, network_row, order_to_row
 from networks import InvalidScenario
+from routing.model import Order
 from scenarios.bundle import load_orders
 
 router = APIRouter(prefix="/networks/{network}/orders", tags=["orders"])
@@ -33,6 +41,105 @@ _FIELDS = (
     "sector",
     "lot",
 )
+_KNOWN = ("id", *_FIELDS)
+_TEXT = {"id": 100, "carrier": 40, "direction": 4, "site": 100, "sector": 40, "lot": 100}
+"""Text fields and their longest value (the database's column lengths)."""
+_NUMBERS = ("weight_kg", "volume_m3", "parcels", "priority")
+_NAMEABLE = re.compile(r"^[^\s/?#%\\\x00-\x1f\x7f]*$")
+"""Order ids and lots are named in URLs (``/trace/{lot}``): no spaces, '/', '?', '#' …"""
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "weight_kg": (0, 50_000),
+    "volume_m3": (0, 500),
+    "parcels": (1, 100_000),
+    "priority": (-1_000_000, 1_000_000),
+}
+"""What one order can be: at most a 50 t, 500 m³ consignment of 100,000 parcels."""
+
+
+def _check_columns(text: str, kind: str) -> None:
+    """Unknown CSV columns or JSON keys are refused, naming the first (never dropped
+    silently); JSON values must be text, numbers or booleans of the right kind."""
+    if kind == "text/csv":
+        header = next(csv.reader(io.StringIO(text)), [])
+        for name in header:
+            if name.strip() not in _KNOWN:
+                raise Problem(
+                    422,
+                    f"orders.csv has a column {name!r} that is not an order field "
+                    f"(fields: {', '.join(_KNOWN)}); remove it or rename it",
+                    field=f"orders.csv column {name}",
+                    code="invalid-input",
+                )
+        return
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return  # the core's loader reports the line
+    if not isinstance(items, list):
+        return
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        for key, value in item.items():
+            if key not in _KNOWN:
+                raise Problem(
+                    422,
+                    f"item {n}: {key!r} is not an order field (fields: {', '.join(_KNOWN)})",
+                    field=f"body[{n}].{key}",
+                    code="invalid-input",
+                )
+            ok = (
+                value is None
+                or (key == "bulky" and isinstance(value, bool | str))
+                or (
+                    key in _NUMBERS
+                    and isinstance(value, int | float | str)
+                    and not isinstance(value, bool)
+                )
+                or (key in _TEXT and isinstance(value, str))
+            )
+            if not ok:
+                want = "a boolean" if key == "bulky" else "a number" if key in _NUMBERS else "text"
+                raise Problem(
+                    422,
+                    f"item {n}: {key} must be {want}, not {type(value).__name__}",
+                    field=f"body[{n}].{key}",
+                    code="invalid-input",
+                )
+
+
+def _check_values(orders: Sequence[Order], kind: str) -> None:
+    """Values the core accepts but nothing downstream can hold: lengths, URL-unsafe ids,
+    magnitudes (a 1e308 kg order, 2^63 parcels)."""
+    for n, o in enumerate(orders):
+        where = f"orders.csv row {n + 1}" if kind == "text/csv" else f"body[{n}]"
+        row = order_to_row("", "", o)
+        for name, longest in _TEXT.items():
+            value = str(row[name])
+            if len(value) > longest:
+                raise Problem(
+                    422,
+                    f"{where}: {name} is {len(value)} characters (at most {longest})",
+                    field=f"{where} {name}" if kind == "text/csv" else f"{where}.{name}",
+                    code="invalid-input",
+                )
+            if "\x00" in value or (name in ("id", "lot") and not _NAMEABLE.match(value)):
+                raise Problem(
+                    422,
+                    f"{where}: {name} {value!r} cannot be named in a URL (no spaces, '/', "
+                    "'?', '#', '%', control characters)",
+                    field=f"{where} {name}" if kind == "text/csv" else f"{where}.{name}",
+                    code="invalid-input",
+                )
+        for name, (low, high) in _BOUNDS.items():
+            value = row[name]
+            if not (math.isfinite(value) and low <= value <= high):
+                raise Problem(
+                    422,
+                    f"{where}: {name} must be between {low:g} and {high:g}, got {value:g}",
+                    field=f"{where} {name}" if kind == "text/csv" else f"{where}.{name}",
+                    code="invalid-input",
+                )
 
 
 @router.post(
@@ -50,7 +157,7 @@ _FIELDS = (
     },
 )
 async def import_orders(
-    network: str,
+    network: NetworkName,
     request: Request,
     ctx: Ctx,
     who: StaffKey,
@@ -62,6 +169,7 @@ async def import_orders(
     field (422) and nothing of the file is imported. Re-importing is idempotent: an order id
     already there with the same content is unchanged, with other content it is updated.
     """
+    visible_network(who, network)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("text/csv", "application/json"):
         raise Problem(415, "send text/csv or application/json", field="content-type")
@@ -71,6 +179,9 @@ async def import_orders(
     except UnicodeDecodeError:
         raise Problem(422, "the body is not UTF-8 text", field="body") from None
     suffix = ".json" if kind == "application/json" else ".csv"
+    if "\x00" in text:
+        raise Problem(422, "the body contains a NUL character", field="body")
+    _check_columns(text, kind)
 
     def work() -> OrderImported:
         with ctx.sessions() as session:
@@ -82,6 +193,7 @@ async def import_orders(
                     orders = load_orders(path, sc.network)
                 except InvalidScenario as exc:
                     raise invalid_scenario_problem(exc) from None
+            _check_values(orders, kind)
             existing = {
                 r.id: r
                 for r in session.scalars(
@@ -108,12 +220,15 @@ async def import_orders(
                     )
                     .values(**{f: row[f] for f in _FIELDS})
                 )
+            if new or changed:
+                bump_orders(session, network, date)
             audit(
                 session,
                 who,
                 "orders.import",
                 f"network/{network}/orders/{date}",
                 {"rows": len(orders), "created": len(new), "updated": len(changed)},
+                network=network,
             )
             session.commit()
             return OrderImported(
@@ -130,23 +245,32 @@ async def import_orders(
 
 @router.get("", response_model=OrderPage)
 def list_orders(
-    network: str,
+    network: NetworkName,
+    request: Request,
+    response: Response,
     session: DbSession,
-    _: StaffKey,
+    who: StaffKey,
     date: Annotated[DateText, Query()],
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     lot: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
 ) -> OrderPage:
+    """A day's orders by id: ``items`` of a page and ``next``, the cursor of the next page
+    (also in ``Link: rel="next"``); ``offset`` still works without a cursor."""
+    visible_network(who, network)
     network_row(session, network)
     where = [OrderRow.network == network, OrderRow.date == date]
     if lot:
         where.append(OrderRow.lot == lot)
     total = session.scalar(select(func.count()).select_from(OrderRow).where(*where)) or 0
-    rows = session.scalars(
-        select(OrderRow).where(*where).order_by(OrderRow.id).limit(limit).offset(offset)
-    )
+    stmt = select(OrderRow).where(*where)
+    if cursor is None and offset:
+        stmt = stmt.order_by(OrderRow.id).offset(offset)
+    rows, after = page_of(session, stmt, OrderRow.id, cursor, limit)
+    set_next(request, response, after)
     return OrderPage(
         total=total,
         items=[OrderPublic(id=r.id, **{f: getattr(r, f) for f in _FIELDS}) for r in rows],
+        next=after,
     )

@@ -24,12 +24,17 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from dispatch_api.db import Job
-from dispatch_api.deps import Ctx, DbSession, PlannerKey, StaffKey
+from dispatch_api.deps import Ctx, DbSession, PlannerKey, StaffKey, visible_network
 from dispatch_api.jobs import PLANNER_KINDS, placement_params, simulation_settings
 from dispatch_api.problems import Problem
-from dispatch_api.routers.plans import job_public, new_job
-from dispatch_api.schemas import JobKind, JobPublic, PlacementCreate, SimulationCreate
+from dispatch_api.routers.plans import JobId, job_public, job_row, new_job
+from dispatch_api.schemas import (
+    JobKind,
+    JobPublic,
+    NetworkName,
+    PlacementCreate,
+    SimulationCreate,
+)
 from dispatch_api.security import Principal
 from dispatch_api.store import audit, network_row
 from networks import InvalidScenario
@@ -142,7 +147,9 @@ def _started(
 ) -> JobPublic:
     job = new_job(ctx, who, kind, network, date, params)
     with ctx.sessions() as s:
-        audit(s, who, f"planner.{kind.value}", f"network/{network}", {"job": job.id})
+        audit(
+            s, who, f"planner.{kind.value}", f"network/{network}", {"job": job.id}, network=network
+        )
         s.commit()
     response.headers["Location"] = f"/jobs/{job.id}"
     return job_public(job)
@@ -150,7 +157,7 @@ def _started(
 
 @router.post("/networks/{network}/placements", status_code=202, response_model=JobPublic)
 def start_placement(
-    network: str,
+    network: NetworkName,
     body: PlacementCreate,
     response: Response,
     session: DbSession,
@@ -161,11 +168,16 @@ def start_placement(
     set covering, maximal covering or p-median on the network's road distances, with the
     coverage curve; answers 202 with the job, whose result is ``PlacementResult.to_dict()``
     (chosen sites, coverage, poor villages covered, set-up cost, infeasibilities)."""
+    visible_network(who, network)
     sc = ctx.scenarios.get(network_row(session, network))
     try:
         placement_params(body.model_dump())
     except InvalidScenario as exc:
         raise _problem(exc, "", _PLACEMENT_FIELDS) from None
+    except (ArithmeticError, ValueError):  # a value too large to convert (radius_km: -1e308)
+        raise Problem(
+            422, "radius_km is too large in magnitude", field="radius_km", code="invalid-input"
+        ) from None
     classes = [vc.name for vc in sc.network.vehicle_classes]
     if body.vehicle_class is not None and body.vehicle_class not in classes:
         raise Problem(
@@ -187,7 +199,7 @@ def start_placement(
 
 @router.post("/networks/{network}/simulations", status_code=202, response_model=JobPublic)
 def start_simulation(
-    network: str,
+    network: NetworkName,
     body: SimulationCreate,
     response: Response,
     session: DbSession,
@@ -199,6 +211,7 @@ def start_simulation(
     is ``SimulationResult.to_dict()`` (each KPI per day, its spread, and the differences)."""
     from scenarios.whatif import apply_change, parse_change
 
+    visible_network(who, network)
     sc = ctx.scenarios.get(network_row(session, network))
     sides: dict[str, dict[str, Any] | None] = {
         "change": _change(body.change, "change"),
@@ -232,12 +245,10 @@ def start_simulation(
 
 
 @router.get("/jobs/{job_id}/result", response_model=dict[str, Any])
-def read_job_result(job_id: str, session: DbSession, _: StaffKey) -> Response:
+def read_job_result(job_id: JobId, session: DbSession, who: StaffKey) -> Response:
     """A planner job's result document: ``PlacementResult.to_dict()`` or
     ``SimulationResult.to_dict()`` (docs/planner.md). 409 while the job is not done."""
-    job = session.get(Job, job_id)
-    if job is None:
-        raise Problem(404, f"no job {job_id!r}", field="job_id")
+    job = job_row(session, job_id, who)
     if job.kind not in PLANNER_KINDS:
         where = f" (its result is /plans/{job.plan})" if job.plan is not None else ""
         raise Problem(404, f"a {job.kind} job ends in a plan, not a result{where}", field="job_id")

@@ -8,19 +8,26 @@ Jobs of every kind (plan, repair, and the planner's placement and simulation) ar
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import math
+import time
 import uuid
 import zoneinfo
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_iso
-from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey
+from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
 from dispatch_api.edits import apply_edit, pins_of
 from dispatch_api.events import local_seconds
 from dispatch_api.jobs import PLANNER_KINDS, job_budget_s, repair_function
+from dispatch_api.live import publish_feed
+from dispatch_api.pages import Cursor, Limit, page_of, set_next
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import (
     AuditPublic,
@@ -28,6 +35,7 @@ from dispatch_api.schemas import (
     JobKind,
     JobPublic,
     JobStatus,
+    NetworkName,
     PlanCreate,
     PlanEdit,
     PlanId,
@@ -49,6 +57,7 @@ from dispatch_api.store import (
 )
 from dispatch_api.views import route_progress
 from networks import InvalidScenario, SiteKind, parse_clock
+from scenarios.bundle import Scenario
 
 router = APIRouter(tags=["plans"])
 
@@ -84,8 +93,50 @@ def job_public(job: Job) -> JobPublic:
     )
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A client-made key: a retried POST with it answers the job of the first "
+        "(409 if the body differs)",
+    ),
+]
+
+
+def idempotent_job(
+    session: DbSession, who: Principal, key: str | None, params: dict[str, object]
+) -> Job | None:
+    """The job an earlier request with this ``Idempotency-Key`` started (same key and body),
+    else None; 409 when the key was used for another request."""
+    if key is None:
+        return None
+    job = session.scalars(
+        select(Job).where(Job.idempotency_key == f"{who.key_id}:{key}")
+    ).one_or_none()
+    if job is None:
+        return None
+    if json.loads(job.params).get("request") != request_digest(params):
+        raise Problem(
+            409, "this Idempotency-Key was used for another request", field="Idempotency-Key"
+        )
+    return job
+
+
+def request_digest(params: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
 def new_job(
-    ctx: Ctx, who: Principal, kind: JobKind, network: str, date: str, params: dict[str, object]
+    ctx: Ctx,
+    who: Principal,
+    kind: JobKind,
+    network: str,
+    date: str,
+    params: dict[str, object],
+    idempotency_key: str | None = None,
 ) -> Job:
     """Store a queued job and hand it to the runner (an inline runner runs it right here)."""
     job = Job(
@@ -99,10 +150,15 @@ def new_job(
         attempt=0,
         created_by=who.name,
         created_at=now_iso(),
+        idempotency_key=None if idempotency_key is None else f"{who.key_id}:{idempotency_key}",
     )
     with ctx.sessions() as s:
         s.add(job)
-        s.commit()
+        try:
+            s.commit()
+        except IntegrityError:  # the same key raced in from a retry: answer its job
+            s.rollback()
+            return s.scalars(select(Job).where(Job.idempotency_key == job.idempotency_key)).one()
     ctx.runner.submit(job.id)
     with ctx.sessions() as s:
         fresh = s.get(Job, job.id)
@@ -156,17 +212,26 @@ def _pins(
 
 @router.post("/networks/{network}/plans", status_code=202, response_model=JobPublic)
 def start_plan(
-    network: str, body: PlanCreate, response: Response, session: DbSession, ctx: Ctx, who: StaffKey
+    network: NetworkName,
+    body: PlanCreate,
+    response: Response,
+    session: DbSession,
+    ctx: Ctx,
+    who: StaffKey,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Start planning a day; answers 202 with the job (``Location: /jobs/{id}``).
 
     ``pins`` tie village points to vehicles; ``previous_plan`` (yesterday's) keeps its
-    assignment unless re-planning saves more than the stability threshold, and its pins."""
+    assignment unless re-planning saves more than the stability threshold, and its pins.
+    With ``Idempotency-Key``, a retry answers the first request's job."""
+    visible_network(who, network)
     network_row(session, network)
-    try:
-        dt.date.fromisoformat(body.date)
-    except ValueError:
-        raise Problem(422, f"not a date: {body.date!r}", field="date") from None
+    request = {"network": network, **body.model_dump(mode="json")}
+    earlier = idempotent_job(session, who, idempotency_key, request)
+    if earlier is not None:
+        response.headers["Location"] = f"/jobs/{earlier.id}"
+        return job_public(earlier)
     count = session.scalar(
         select(func.count())
         .select_from(OrderRow)
@@ -182,16 +247,44 @@ def start_plan(
         params["pins"] = pins
     if previous is not None:
         params["previous_plan"] = previous
-    job = new_job(ctx, who, JobKind.PLAN, network, body.date, params)
+    if idempotency_key is not None:
+        params["request"] = request_digest(request)
+    job = new_job(
+        ctx, who, JobKind.PLAN, network, body.date, params, idempotency_key=idempotency_key
+    )
     response.headers["Location"] = f"/jobs/{job.id}"
     return job_public(job)
 
 
-@router.get("/jobs/{job_id}", response_model=JobPublic)
-def read_job(job_id: str, session: DbSession, _: StaffKey) -> JobPublic:
+def job_row(session: DbSession, job_id: str, who: Principal) -> Job:
+    """A job of a network the key sees, else 404."""
     job = session.get(Job, job_id)
-    if job is None:
+    if job is None or not who.sees(job.network):
         raise Problem(404, f"no job {job_id!r}", field="job_id")
+    return job
+
+
+JobId = Annotated[str, PathParam(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic)
+def read_job(
+    job_id: JobId,
+    session: DbSession,
+    who: StaffKey,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=60, description="Wait up to this many seconds for the job to end"),
+    ] = 0,
+) -> JobPublic:
+    """A job; with ``wait``, answers when the job has ended (or the wait is over), so a
+    client need not poll."""
+    job = job_row(session, job_id, who)
+    deadline = time.monotonic() + wait
+    while job.status in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)  # the job runs in another process: its row is all there is to watch
+        session.expire_all()
+        job = job_row(session, job_id, who)
     return job_public(job)
 
 
@@ -209,32 +302,42 @@ def _summary(row: PlanRow) -> PlanSummary:
     )
 
 
-def _plan_row(session: DbSession, plan_id: int) -> PlanRow:
+def _plan_row(session: DbSession, plan_id: int, who: Principal) -> PlanRow:
+    """A plan of a network the key sees, else 404 (as if there were none)."""
     row = session.get(PlanRow, plan_id)
-    if row is None:
+    if row is None or not who.sees(row.network):
         raise Problem(404, f"no plan {plan_id}", field="plan_id")
     return row
 
 
 @router.get("/plans", response_model=list[PlanSummary])
 def list_plans(
+    request: Request,
+    response: Response,
     session: DbSession,
-    _: StaffKey,
+    who: StaffKey,
     network: Annotated[str | None, Query(max_length=100)] = None,
     date: Annotated[DateText | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 1000,
 ) -> list[PlanSummary]:
-    stmt = select(PlanRow).order_by(PlanRow.id)
+    """Plans of the networks this key sees, oldest first; paged (``Link: rel="next"``)."""
+    stmt = select(PlanRow)
     if network:
         stmt = stmt.where(PlanRow.network == network)
+    if who.scope is not None:
+        stmt = stmt.where(PlanRow.network.in_(sorted(who.scope)))
     if date:
         stmt = stmt.where(PlanRow.date == date)
-    return [_summary(r) for r in session.scalars(stmt)]
+    rows, after = page_of(session, stmt, PlanRow.id, cursor, limit)
+    set_next(request, response, after)
+    return [_summary(r) for r in rows]
 
 
 @router.get("/plans/{plan_id}", response_model=PlanPublic)
-def read_plan(plan_id: PlanId, session: DbSession, _: StaffKey) -> PlanPublic:
+def read_plan(plan_id: PlanId, session: DbSession, who: StaffKey) -> PlanPublic:
     """The plan (plan.json), its KPIs and its deferred orders with reasons."""
-    row = _plan_row(session, plan_id)
+    row = _plan_row(session, plan_id, who)
     return PlanPublic(
         **_summary(row).model_dump(),
         network_version=row.network_version,
@@ -249,7 +352,7 @@ def edit_plan(
     """Move a stop or pin a village to a route. The edited plan must pass the independent
     checker (``routing.check``), else 422 with its violations; drafts only (repair a
     published plan instead)."""
-    row = _plan_row(session, plan_id)
+    row = _plan_row(session, plan_id, who)
     if row.status != "draft":
         raise Problem(
             409, f"plan {plan_id} is {row.status}; only drafts are edited", field="plan_id"
@@ -276,6 +379,7 @@ def edit_plan(
         "plan.edit",
         f"plan/{plan_id}",
         {"revision": row.revision + 1, **body.edit.model_dump()},
+        network=row.network,
     )
     session.commit()
     session.refresh(row)
@@ -285,7 +389,7 @@ def edit_plan(
 @router.post("/plans/{plan_id}/publish", response_model=PlanSummary)
 def publish_plan(plan_id: PlanId, session: DbSession, ctx: Ctx, who: DispatchKey) -> PlanSummary:
     """Make the plan the one couriers see for its day (the previous one is superseded)."""
-    row = _plan_row(session, plan_id)
+    row = _plan_row(session, plan_id, who)
     if row.status == "published":
         return _summary(row)
     if row.status == "superseded":
@@ -305,9 +409,55 @@ def publish_plan(plan_id: PlanId, session: DbSession, ctx: Ctx, who: DispatchKey
         "plan.publish",
         f"plan/{plan_id}",
         {"network": row.network, "date": row.date, "revision": row.revision},
+        network=row.network,
+    )
+    publish_feed(
+        session,
+        row.network,
+        "plan.published",
+        {"plan": row.id, "date": row.date, "revision": row.revision},
     )
     session.commit()
     return _summary(row)
+
+
+def check_repair_event(event: object, n: int, sc: Scenario) -> None:
+    """422 naming the field for an event the network cannot have: an unknown vehicle, road or
+    site, a delay over a day, an urgent pickup no vehicle could carry."""
+    from routing.repair import RoadClosed, TrunkLate, UrgentPickup, VehicleDown
+
+    field = f"events.{n}"
+    if isinstance(event, VehicleDown | TrunkLate):
+        if event.vehicle not in {v.id for v in sc.fleet}:
+            raise Problem(422, f"event {n}: no vehicle {event.vehicle!r}", field=f"{field}.vehicle")
+        if isinstance(event, TrunkLate) and event.delay_s > 86_400:
+            raise Problem(422, f"event {n}: a delay is at most a day", field=f"{field}.delay_min")
+    elif isinstance(event, RoadClosed):
+        if event.road not in {r.id for r in sc.network.roads}:
+            raise Problem(422, f"event {n}: no road {event.road!r}", field=f"{field}.road")
+    elif isinstance(event, UrgentPickup):
+        o = event.order
+        if o.site not in sc.network.index:
+            raise Problem(422, f"event {n}: no site {o.site!r}", field=f"{field}.order.site")
+        limits = {"weight_kg": 50_000.0, "volume_m3": 500.0, "parcels": 100_000.0}
+        for name, high in limits.items():
+            value = float(getattr(o, name))
+            if not math.isfinite(value) or value > high:
+                raise Problem(
+                    422, f"event {n}: {name} is at most {high:g}", field=f"{field}.order.{name}"
+                )
+        if abs(o.priority) > 1_000_000:
+            raise Problem(
+                422, f"event {n}: priority is out of range", field=f"{field}.order.priority"
+            )
+        for name, longest in (("id", 100), ("carrier", 40), ("sector", 40), ("lot", 100)):
+            text = str(getattr(o, name))
+            if len(text) > longest or "\x00" in text or (name == "id" and "/" in text):
+                raise Problem(
+                    422,
+                    f"event {n}: {name} must be at most {longest} characters, no '/' or NUL",
+                    field=f"{field}.order.{name}",
+                )
 
 
 def _clock_or_zero(text: str) -> int:
@@ -325,10 +475,19 @@ def repair_plan(
     session: DbSession,
     ctx: Ctx,
     who: DispatchKey,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobPublic:
     """Re-plan the unfinished part of a plan after disruptions (``routing.repair.replan``);
-    answers 202 with the job; its result is a new draft plan whose parent is this one."""
-    row = _plan_row(session, plan_id)
+    answers 202 with the job; its result is a new draft plan whose parent is this one.
+    Events naming a vehicle, road or site the plan's network does not have are refused
+    here (422 naming the field), not left to fail in the job. With ``Idempotency-Key``, a
+    retry answers the first request's job."""
+    row = _plan_row(session, plan_id, who)
+    request = {"plan": plan_id, **body.model_dump(mode="json")}
+    earlier = idempotent_job(session, who, idempotency_key, request)
+    if earlier is not None:
+        response.headers["Location"] = f"/jobs/{earlier.id}"
+        return job_public(earlier)
     if repair_function() is None:
         raise Problem(
             501,
@@ -338,11 +497,15 @@ def repair_plan(
     from routing.repair import parse_event
 
     at_texts = [str(e["at"]) for e in body.events if isinstance(e.get("at"), str)]
+    sc = ctx.scenarios.get(network_row(session, row.network))
     for n, raw in enumerate(body.events):
         try:
-            parse_event({k: v for k, v in raw.items() if k != "at"}, f"event {n}")
+            event = parse_event({k: v for k, v in raw.items() if k != "at"}, f"event {n}")
         except InvalidScenario as exc:
             raise Problem(422, str(exc), field=f"events.{n}.{exc.field}".rstrip(".")) from None
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise Problem(422, f"event {n}: {exc}", field=f"events.{n}") from None
+        check_repair_event(event, n, sc)
     at = body.at or (max(at_texts, key=_clock_or_zero) if at_texts else None)
     if at is None:
         tz = zoneinfo.ZoneInfo(ctx.settings.timezone)
@@ -352,30 +515,35 @@ def repair_plan(
             at_s = parse_clock(at)
         except ValueError as exc:
             raise Problem(422, str(exc), field="at") from None
+    params: dict[str, object] = {
+        "plan": plan_id,
+        "events": body.events,
+        "at_s": at_s,
+        "time_limit_s": time_limit(ctx, body.time_limit_s),
+    }
+    if idempotency_key is not None:
+        params["request"] = request_digest(request)
     job = new_job(
-        ctx,
-        who,
-        JobKind.REPAIR,
-        row.network,
-        row.date,
-        {
-            "plan": plan_id,
-            "events": body.events,
-            "at_s": at_s,
-            "time_limit_s": time_limit(ctx, body.time_limit_s),
-        },
+        ctx, who, JobKind.REPAIR, row.network, row.date, params, idempotency_key=idempotency_key
     )
     with ctx.sessions() as s:
-        audit(s, who, "plan.repair", f"plan/{plan_id}", {"job": job.id, "events": body.events})
+        audit(
+            s,
+            who,
+            "plan.repair",
+            f"plan/{plan_id}",
+            {"job": job.id, "events": body.events},
+            network=row.network,
+        )
         s.commit()
     response.headers["Location"] = f"/jobs/{job.id}"
     return job_public(job)
 
 
 @router.get("/plans/{plan_id}/progress", response_model=PlanProgress)
-def plan_progress(plan_id: PlanId, session: DbSession, ctx: Ctx, _: StaffKey) -> PlanProgress:
+def plan_progress(plan_id: PlanId, session: DbSession, ctx: Ctx, who: StaffKey) -> PlanProgress:
     """Per route: stops done and left, parcels delivered and collected, late stops."""
-    row = _plan_row(session, plan_id)
+    row = _plan_row(session, plan_id, who)
     day = day_input(session, ctx.scenarios, row.network, row.date)
     events = [
         {
@@ -414,15 +582,23 @@ def plan_progress(plan_id: PlanId, session: DbSession, ctx: Ctx, _: StaffKey) ->
 
 @router.get("/audit", response_model=list[AuditPublic], tags=["audit"])
 def read_audit(
+    request: Request,
+    response: Response,
     session: DbSession,
-    _: DispatchKey,
+    who: DispatchKey,
     target: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Cursor = None,
 ) -> list[AuditPublic]:
-    """Who imported, edited, published, repaired — newest first."""
-    stmt = select(Audit).order_by(Audit.id.desc()).limit(limit)
+    """Who imported, edited, published, repaired — newest first; paged (``Link:
+    rel="next"``). A key limited to networks reads only their lines."""
+    stmt = select(Audit)
     if target:
         stmt = stmt.where(Audit.target == target)
+    if who.scope is not None:
+        stmt = stmt.where(Audit.network.in_(sorted(who.scope)))
+    rows, after = page_of(session, stmt, Audit.id, cursor, limit, descending=True)
+    set_next(request, response, after)
     return [
         AuditPublic(
             id=a.id,
@@ -433,5 +609,5 @@ def read_audit(
             target=a.target,
             detail=json.loads(a.detail),
         )
-        for a in session.scalars(stmt)
+        for a in rows
     ]

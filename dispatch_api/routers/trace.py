@@ -24,9 +24,13 @@ def trace_lot(
     lot: Annotated[str, Path(min_length=1, max_length=100)],
     session: DbSession,
     ctx: Ctx,
-    _: StaffKey,
+    who: StaffKey,
 ) -> TracePublic:
-    rows = list(session.scalars(select(OrderRow).where(OrderRow.lot == lot).order_by(OrderRow.id)))
+    """A lot's chain in the networks this key sees."""
+    stmt = select(OrderRow).where(OrderRow.lot == lot).order_by(OrderRow.id)
+    if who.scope is not None:
+        stmt = stmt.where(OrderRow.network.in_(sorted(who.scope)))
+    rows = list(session.scalars(stmt.limit(1000)))
     if not rows:
         raise Problem(404, f"no order carries lot {lot!r}", field="lot")
     out = []

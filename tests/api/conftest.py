@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -111,9 +112,9 @@ class Keys:
         return str(getattr(self, role))
 
 
-def _key(app: FastAPI, role: Role, **kw: str) -> str:
+def _key(app: FastAPI, role: Role, **kw: Any) -> str:
     with sessions(app.state.ctx.engine)() as s:
-        _, plain = create_key(s, f"{role.value}-test", role, **kw)
+        _, plain = create_key(s, f"{role.value}-test", role, pepper=app.state.ctx.pepper, **kw)
         s.commit()
     return plain
 
@@ -192,15 +193,18 @@ class LiveServer:
                 self.process.wait()
 
 
-def start_server(database_url: str, log: Path, *, workers: int = 1) -> LiveServer:
+def start_server(
+    database_url: str, log: Path, *, workers: int = 1, processes: int = 1
+) -> LiveServer:
     """``countyroute serve`` in a subprocess on a free loopback port; returns once /health
     answers."""
     port = free_port()
     exe = shutil.which("countyroute", path=str(Path(sys.executable).parent)) or "countyroute"
     env = {**os.environ, "COUNTYROUTE_DATABASE_URL": database_url}
     out = log.open("ab")
+    extra = ["--processes", str(processes)] if processes > 1 else []
     proc = subprocess.Popen(
-        [exe, "serve", "--port", str(port), "--workers", str(workers)],
+        [exe, "serve", "--port", str(port), "--workers", str(workers), *extra],
         stdout=out,
         stderr=subprocess.STDOUT,
         env=env,

@@ -1,75 +1,149 @@
-"""The authorisation matrix: every role × every endpoint (and no key at all).
+"""The authorisation matrix: every operation × every role × own or other network (and no
+key at all).
 
-Each row is an endpoint with the roles that may use it; every other role must get 403 and a
-request without a key 401. "Allowed" means "not 401/403" (the request may still be a 404 or
-422 for its content). Couriers are allowed on route and event endpoints only for their own
+Two networks hold a published plan each: ``tiny`` (own) and ``tiny2`` (other). The dispatcher,
+planner and courier keys are limited to ``tiny``; the admin key sees every network. Each row is
+an operation with the roles that may use it; every other role must get 403 and a request
+without a key 401. On its own network an allowed role is "not 401/403" (the request may still
+be a 404 or 422 for its content); on the other network a key limited to ``tiny`` must get 404
+(the same answer as for something that does not exist: nothing is revealed), and the admin
+key is let through. Couriers are allowed on route and event endpoints only for their own
 vehicle: those rows ask about tri1 (theirs); ``test_courier_cannot_*`` cover other vehicles.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import DATE, Keys, auth
+from conftest import DATE, Keys, auth, import_tiny_orders, upload_tiny
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from dispatch_api.db import sessions
+from dispatch_api.security import Role, create_key
 
 ROLES = ("admin", "dispatcher", "planner", "courier")
 STAFF = {"admin", "dispatcher", "planner"}
 PLANNERS = {"admin", "planner"}
+DISPATCH = {"admin", "dispatcher"}
 EDIT = {"op": "pin_village", "site": "v1", "route": "last_mile:tri1"}
 EVENT = {"route": "last_mile:tri1", "stop": 1, "type": "arrived", "at": f"{DATE}T09:00:00"}
 
-# (method, path, json body, roles allowed); {plan} is the published tiny plan
+# (method, path, json body, roles allowed); {net}, {plan}, {job} and {draft} are the target
+# network's, {role} the caller's role (event ids)
 MATRIX: list[tuple[str, str, Any, set[str]]] = [
-    ("POST", "/keys", {"name": "k", "role": "planner"}, {"admin"}),
-    ("GET", "/keys", None, {"admin"}),
-    ("DELETE", "/keys/999999", None, {"admin"}),
-    ("POST", "/networks", {"builtin": "nowhere"}, STAFF),
-    ("GET", "/networks", None, STAFF),
-    ("GET", "/networks/tiny", None, STAFF),
-    ("GET", "/networks/tiny/sites", None, STAFF),
-    ("GET", "/networks/tiny/stations", None, STAFF),
-    ("GET", "/networks/tiny/vehicles", None, STAFF),
-    ("GET", "/networks/tiny/couriers", None, STAFF),
-    ("PUT", "/networks/tiny/couriers/c-nobody", {"vehicle": None}, STAFF),
-    ("POST", f"/networks/tiny/orders?date={DATE}", [], STAFF),
-    ("GET", f"/networks/tiny/orders?date={DATE}", None, STAFF),
-    ("POST", "/networks/tiny/plans", {"date": "2031-01-01"}, STAFF),
-    ("GET", "/jobs/none", None, STAFF),
-    ("GET", "/jobs/none/result", None, STAFF),
-    ("POST", "/networks/tiny/placements", {"points": 1, "curve": False}, PLANNERS),
+    ("POST", "/v1/keys", {"name": "k", "role": "planner"}, {"admin"}),
+    ("GET", "/v1/keys", None, {"admin"}),
+    ("DELETE", "/v1/keys/999999", None, {"admin"}),
+    ("POST", "/v1/keys/999999/rotate", {}, {"admin"}),
+    ("POST", "/v1/networks", {"builtin": "nowhere", "name": "{net}"}, STAFF),
+    ("GET", "/v1/networks", None, STAFF),
+    ("GET", "/v1/networks/{net}", None, STAFF),
+    ("GET", "/v1/networks/{net}/sites", None, STAFF),
+    ("GET", "/v1/networks/{net}/stations", None, STAFF),
+    ("GET", "/v1/networks/{net}/vehicles", None, STAFF),
+    ("GET", "/v1/networks/{net}/couriers", None, STAFF),
+    ("PUT", "/v1/networks/{net}/couriers/c-van2", {"vehicle": "van2"}, DISPATCH),
+    ("POST", f"/v1/networks/{{net}}/orders?date={DATE}", [], STAFF),
+    ("GET", f"/v1/networks/{{net}}/orders?date={DATE}", None, STAFF),
+    ("POST", "/v1/networks/{net}/plans", {"date": "2031-01-01"}, STAFF),
+    ("GET", "/v1/jobs/{job}", None, STAFF),
+    ("GET", "/v1/jobs/{job}/result", None, STAFF),
+    ("POST", "/v1/networks/{net}/placements", {"points": 1, "curve": False}, PLANNERS),
     (
         "POST",
-        "/networks/tiny/simulations",
+        "/v1/networks/{net}/simulations",
         {"change": "growth30", "days": 1, "solution_limit": 1},
         PLANNERS,
     ),
-    ("GET", "/plans", None, STAFF),
-    ("GET", "/plans/{plan}", None, STAFF),
-    ("POST", "/plans/{plan}/edits", {"edit": EDIT}, STAFF),
-    ("POST", "/plans/{plan}/publish", None, {"admin", "dispatcher"}),
+    ("GET", "/v1/plans", None, STAFF),
+    ("GET", "/v1/plans/{plan}", None, STAFF),
+    ("POST", "/v1/plans/{draft}/edits", {"edit": EDIT}, STAFF),
+    ("POST", "/v1/plans/{plan}/publish", None, DISPATCH),
+    ("POST", "/v1/plans/{plan}/repair", {"events": [{"type": "vehicle_down"}]}, DISPATCH),
+    ("GET", "/v1/plans/{plan}/progress", None, STAFF),
+    ("GET", "/v1/audit", None, DISPATCH),
+    ("GET", "/v1/plans/{plan}/routes/tri1", None, {*STAFF, "courier"}),
+    ("GET", "/v1/plans/{plan}/routes/tri1/sheet.pdf", None, {*STAFF, "courier"}),
+    ("GET", "/v1/plans/{plan}/routes/tri1/manifest.pdf", None, {*STAFF, "courier"}),
+    ("GET", f"/v1/courier/route?date={DATE}", None, {"courier"}),
+    ("PUT", "/v1/plans/{plan}/events/authz-{role}", EVENT, {*DISPATCH, "courier"}),
     (
         "POST",
-        "/plans/{plan}/repair",
-        {"events": [{"type": "vehicle_down"}]},
-        {"admin", "dispatcher"},
-    ),
-    ("GET", "/plans/{plan}/progress", None, STAFF),
-    ("GET", "/audit", None, {"admin", "dispatcher"}),
-    ("GET", "/plans/{plan}/routes/tri1", None, {*STAFF, "courier"}),
-    ("GET", "/plans/{plan}/routes/tri1/sheet.pdf", None, {*STAFF, "courier"}),
-    ("GET", "/plans/{plan}/routes/tri1/manifest.pdf", None, {*STAFF, "courier"}),
-    ("GET", f"/courier/route?date={DATE}", None, {"courier"}),
-    ("PUT", "/plans/{plan}/events/authz-{role}", EVENT, {"admin", "dispatcher", "courier"}),
-    (
-        "POST",
-        "/plans/{plan}/events",
+        "/v1/plans/{plan}/events",
         {"events": [{"id": "authz-b-{role}", **EVENT}]},
-        {"admin", "dispatcher", "courier"},
+        {*DISPATCH, "courier"},
     ),
-    ("GET", "/trace/none", None, STAFF),
+    ("GET", "/v1/trace/lot-{net}", None, STAFF),
+    ("GET", "/v1/feed?wait_s=0&network={net}", None, {*STAFF, "courier"}),
 ]
+
+NETWORK_FREE = {"/v1/keys", "/v1/networks", "/v1/plans", "/v1/audit", "/v1/courier/route"}
+"""Operations that name no network: lists (their contents are checked by
+``test_lists_show_only_the_keys_networks``), keys, and the courier's own route."""
+
+
+@dataclass
+class Target:
+    net: str
+    plan: int
+    draft: int
+    job: str
+
+
+@dataclass
+class World:
+    keys: dict[str, str]
+    """Role → key; dispatcher, planner and courier limited to tiny."""
+    own: Target
+    other: Target
+
+
+def _plan_network(client: TestClient, admin: str, net: str) -> Target:
+    orders = (import_tiny_orders.__globals__["TINY"] / "orders.csv").read_text()
+    lot = orders.splitlines()
+    body = "\n".join([lot[0] + ",lot", *(f"{line},lot-{net}" for line in lot[1:])]) + "\n"
+    r = client.post(
+        f"/v1/networks/{net}/orders?date={DATE}",
+        content=body.encode(),
+        headers={**auth(admin), "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    jobs = []
+    for _ in range(2):
+        r = client.post(
+            f"/v1/networks/{net}/plans",
+            json={"date": DATE, "time_limit_s": 1, "solution_limit": 50},
+            headers=auth(admin),
+        )
+        assert r.status_code == 202, r.text
+        jobs.append(r.json())
+    assert all(j["status"] == "succeeded" for j in jobs), jobs
+    plan, draft = jobs[0]["plan"], jobs[1]["plan"]
+    assert client.post(f"/v1/plans/{plan}/publish", headers=auth(admin)).status_code == 200
+    return Target(net, plan, draft, jobs[0]["id"])
+
+
+@pytest.fixture
+def world(app: FastAPI, client: TestClient, keys: Keys) -> World:
+    """tiny and tiny2, each with a published plan and a draft; keys limited to tiny."""
+    assert upload_tiny(client, keys.admin, "tiny2").status_code == 201
+    own = _plan_network(client, keys.admin, "tiny")
+    other = _plan_network(client, keys.admin, "tiny2")
+    made = {}
+    with sessions(app.state.ctx.engine)() as s:
+        for role in (Role.DISPATCHER, Role.PLANNER):
+            _, made[role.value] = create_key(
+                s, f"{role.value}-tiny", role, pepper=app.state.ctx.pepper, networks=["tiny"]
+            )
+        s.commit()
+    return World(
+        {"admin": keys.admin, **made, "courier": keys.courier},
+        own,
+        other,
+    )
 
 
 def test_matrix_covers_every_endpoint(client: TestClient) -> None:
@@ -77,63 +151,98 @@ def test_matrix_covers_every_endpoint(client: TestClient) -> None:
         (method.upper(), path)
         for path, ops in client.app.openapi()["paths"].items()  # type: ignore[attr-defined]
         for method in ops
-        if path != "/health"
+        if path not in ("/health", "/ready")
     }
     covered = set()
     for method, path, _, _ in MATRIX:
-        bare = path.split("?")[0].replace("{plan}", "{plan_id}")
-        for candidate, _ops in client.app.openapi()["paths"].items():  # type: ignore[attr-defined]
+        bare = path.split("?")[0]
+        for candidate in client.app.openapi()["paths"]:  # type: ignore[attr-defined]
             parts, cparts = bare.split("/"), candidate.split("/")
             if len(parts) == len(cparts) and all(
-                c.startswith("{") or c == p for p, c in zip(parts, cparts, strict=True)
+                c.startswith("{") or c == p or p.startswith("{")
+                for p, c in zip(parts, cparts, strict=True)
             ):
                 covered.add((method, candidate))
     # the upload endpoint takes multipart forms: its row lives in test_upload_roles
-    assert documented - covered == {("POST", "/networks/upload")}
+    assert documented - covered == {("POST", "/v1/networks/upload")}
 
 
-def _fill(value: Any, plan: int, role: str) -> Any:
+def _fill(value: Any, t: Target, role: str) -> Any:
     if isinstance(value, str):
-        return value.replace("{plan}", str(plan)).replace("{role}", role)
+        for name, sub in (
+            ("{net}", t.net),
+            ("{plan}", str(t.plan)),
+            ("{draft}", str(t.draft)),
+            ("{job}", t.job),
+            ("{role}", role),
+        ):
+            value = value.replace(name, sub)
+        return value
     if isinstance(value, list):
-        return [_fill(v, plan, role) for v in value]
+        return [_fill(v, t, role) for v in value]
     if isinstance(value, dict):
-        return {k: _fill(v, plan, role) for k, v in value.items()}
+        return {k: _fill(v, t, role) for k, v in value.items()}
     return value
 
 
 @pytest.mark.parametrize(
     ("method", "path", "body", "allowed"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX]
 )
-def test_every_role_on_every_endpoint(
+def test_every_role_on_every_operation_on_own_and_other_network(
     client: TestClient,
-    keys: Keys,
-    tiny_plan: int,
+    world: World,
     method: str,
     path: str,
     body: Any,
     allowed: set[str],
 ) -> None:
-    for role in ROLES:
-        url = _fill(path, tiny_plan, role)
-        payload = _fill(body, tiny_plan, role)
-        kwargs: dict[str, Any] = {"headers": auth(keys.of(role))}
-        if payload is not None:
-            kwargs["json"] = payload
-        status = client.request(method, url, **kwargs).status_code
-        if role in allowed:
-            assert status not in (401, 403), (role, method, url, status)
+    for side, target in (("own", world.own), ("other", world.other)):
+        for role in ROLES:
+            url = _fill(path, target, role)
+            kwargs: dict[str, Any] = {"headers": auth(world.keys[role])}
+            if body is not None:
+                kwargs["json"] = _fill(body, target, role)
+            r = client.request(method, url, **kwargs)
+            where = (side, role, method, url, r.status_code, r.text[:200])
+            if role not in allowed:
+                assert r.status_code == 403, where
+            elif side == "own" or role == "admin" or path.split("?")[0] in NETWORK_FREE:
+                assert r.status_code not in (401, 403), where
+            elif path == "/v1/networks":
+                assert r.status_code == 403, where  # may not import under another's name
+            else:
+                assert r.status_code == 404, where
+                assert r.headers["content-type"].startswith("application/problem+json")
+        anonymous = client.request(
+            method, _fill(path, target, "anon"), json=_fill(body, target, "anon")
+        )
+        assert anonymous.status_code == 401
+
+
+def test_lists_show_only_the_keys_networks(client: TestClient, world: World) -> None:
+    """Lists, audit and the feed of a key limited to tiny hold nothing of tiny2; the admin
+    key's hold both."""
+    for role in ("dispatcher", "admin"):
+        key = auth(world.keys[role])
+        nets = {n["name"] for n in client.get("/v1/networks", headers=key).json()}
+        plans = {p["network"] for p in client.get("/v1/plans", headers=key).json()}
+        assert client.get("/v1/plans?network=tiny2", headers=key).json() == [] or role == "admin"
+        lines = client.get("/v1/audit?limit=1000", headers=key).json()
+        audit_nets = {a["target"] for a in lines if "tiny2" in a["target"]}
+        feed = client.get("/v1/feed?wait_s=0", headers=key).text
+        if role == "admin":
+            assert nets >= {"tiny", "tiny2"} and plans >= {"tiny", "tiny2"}
+            assert audit_nets and '"network":"tiny2"' in feed
         else:
-            assert status == 403, (role, method, url, status)
-    anonymous = client.request(
-        method, _fill(path, tiny_plan, "anon"), json=_fill(body, tiny_plan, "anon")
-    )
-    assert anonymous.status_code == 401
+            assert nets == {"tiny"} and plans == {"tiny"}
+            assert not audit_nets
+            assert '"network":"tiny2"' not in feed and '"network":"tiny"' in feed
+    trace = client.get("/v1/trace/lot-tiny", headers=auth(world.keys["planner"]))
+    assert trace.status_code == 200
+    assert {o["network"] for o in trace.json()["orders"]} == {"tiny"}
 
 
 def test_upload_roles(client: TestClient, keys: Keys) -> None:
-    from conftest import upload_tiny
-
     for role in ROLES:
         status = upload_tiny(client, keys.of(role)).status_code
         assert (status == 403) == (role == "courier"), (role, status)

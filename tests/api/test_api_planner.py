@@ -235,7 +235,7 @@ BAD: list[tuple[str, Any, int, str]] = [
     (PLACE, {"model": "centre"}, 422, "body.model"),  # no such model
     (PLACE, {"vehicle_class": "rocket"}, 422, "vehicle_class"),  # not the network's
     (PLACE, {"level": "station", "simulate": {"days": 2}}, 422, "simulate"),  # points only
-    (PLACE, {"simulate": {"days": 2, "start": "2026-02-30"}}, 422, "simulate.start"),
+    (PLACE, {"simulate": {"days": 2, "start": "2026-02-30"}}, 422, "body.simulate.start"),
     (PLACE, {"time_limit_s": 3600, "curve_samples": 100}, 422, "time_limit_s"),  # too long
     (PLACE, {"surprise": 1}, 422, "body.surprise"),  # unknown keys are refused
     (PLACE, [1, 2], 422, "body"),  # not an object
@@ -255,7 +255,12 @@ BAD: list[tuple[str, Any, int, str]] = [
     (SIM, {"change": {"policy": {"cross_dock_min": 1e308}}}, 422, "change.policy.cross_dock_min"),
     (SIM, {"change": "growth30", "baseline": {"fleet": {"remove": [{"ids": ["x"]}]}}}, 422, ""),
     (SIM, {"change": "growth30", "days": 0}, 422, "body.days"),
-    (SIM, {"change": "growth30", "start": "2026-02-30"}, 422, "start"),  # no such day
+    (
+        SIM,
+        {"change": "growth30", "start": "2026-02-30"},
+        422,
+        "body.start",
+    ),  # no such day (DateText)
     (SIM, {"change": "growth30", "days": 366, "time_limit_s": 60}, 422, "time_limit_s"),
     (PLAN, {"date": DATE, "pins": {"v9": "tri1"}}, 422, "pins.v9"),  # no such village point
     (PLAN, {"date": DATE, "pins": {"s1": "tri1"}}, 422, "pins.s1"),  # a station, not a point

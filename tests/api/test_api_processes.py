@@ -1,0 +1,185 @@
+"""More than one API process on one database: jobs claimed with ``FOR UPDATE SKIP LOCKED``,
+recovery that leaves live processes' jobs alone, and ``serve --processes 2`` on PostgreSQL
+serving every route fresh whichever process answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import DATE, TINY, admin_key_for, start_server
+from sqlalchemy import select, text, update
+
+from dispatch_api.db import Job, make_engine, migrate, now_iso, sessions
+from dispatch_api.jobs import claim_next, recover_jobs
+
+PG = os.environ.get("COUNTYROUTE_TEST_DATABASE_URL", "")
+
+
+def _queue(database_url: str, n: int) -> list[str]:
+    engine = make_engine(database_url)
+    ids = [f"{k:02d}-{uuid.uuid4().hex[:8]}" for k in range(n)]
+    with sessions(engine)() as s:
+        for k, job_id in enumerate(ids):
+            s.add(
+                Job(
+                    id=job_id,
+                    kind="plan",
+                    network="tiny",
+                    date=DATE,
+                    params="{}",
+                    status="queued",
+                    stage="queued",
+                    attempt=0,
+                    created_by="test",
+                    created_at=f"2026-12-01T00:00:0{k}",
+                )
+            )
+        s.commit()
+    engine.dispose()
+    return ids
+
+
+@pytest.mark.skipif(not PG, reason="needs COUNTYROUTE_TEST_DATABASE_URL (PostgreSQL)")
+def test_a_locked_job_is_skipped_not_waited_for(database_url: str, settings: object) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED is PostgreSQL's")
+    first, second = _queue(database_url, 2)
+    engine = make_engine(database_url)
+    holder = engine.connect()
+    tx = holder.begin()
+    holder.execute(  # another process is claiming the first job right now
+        select(Job.id).where(Job.id == first).with_for_update()
+    )
+    got: list[list[tuple[str, int]]] = []
+    t = threading.Thread(target=lambda: got.append(claim_next(engine, 1, "b:1")))
+    t.start()
+    t.join(timeout=10)
+    assert not t.is_alive(), "claim_next waited for the lock"
+    assert got == [[(second, 1)]]
+    tx.rollback()
+    holder.close()
+    assert claim_next(engine, 5, "c:1") == [(first, 1)]
+    engine.dispose()
+
+
+def test_recovery_leaves_live_owners_jobs_alone(database_url: str, settings: object) -> None:
+    ids = _queue(database_url, 4)
+    engine = make_engine(database_url)
+    host = socket.gethostname()
+    fresh = now_iso()
+    owners = {
+        ids[0]: (f"{host}:{os.getpid()}", fresh),  # this process, alive: kept
+        ids[1]: (f"{host}:999999999", fresh),  # a process of this host that is gone
+        ids[2]: ("elsewhere:1", "2000-01-01T00:00:00+00:00"),  # another host, stale heartbeat
+        ids[3]: ("elsewhere:2", fresh),  # another host, beating: kept
+    }
+    with engine.begin() as conn:
+        for job_id, (owner, beat) in owners.items():
+            conn.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(status="running", attempt=1, owner=owner, heartbeat_at=beat)
+            )
+    assert recover_jobs(engine, 2, stale_s=60) == (2, 0)
+    with engine.connect() as conn:
+        status = dict(conn.execute(select(Job.id, Job.status)).all())
+    assert [status[i] for i in ids] == ["running", "queued", "queued", "running"]
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (created and dropped here)."""
+    if not PG:
+        pytest.skip("needs COUNTYROUTE_TEST_DATABASE_URL (PostgreSQL)")
+    import psycopg
+
+    admin = PG.replace("postgresql+psycopg://", "postgresql://")
+    name = f"countyroute_mp_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{admin.rpartition('/')[0]}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.slow
+def test_two_processes_share_jobs_and_never_serve_a_stale_route(
+    pg_database: str, tmp_path: Path
+) -> None:
+    engine = make_engine(pg_database)
+    migrate(engine)
+    engine.dispose()
+    key = admin_key_for(pg_database)
+    server = start_server(pg_database, tmp_path / "server.log", processes=2)
+    try:
+        h = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.url, headers=h, timeout=120) as c:
+            files = {
+                "network": ("network.geojson", (TINY / "network.geojson").read_bytes()),
+                "fleet": ("fleet.csv", (TINY / "fleet.csv").read_bytes()),
+                "policy": ("policy.toml", (TINY / "policy.toml").read_bytes()),
+            }
+            c.post("/v1/networks/upload", data={"name": "tiny"}, files=files).raise_for_status()
+            c.post(
+                f"/v1/networks/tiny/orders?date={DATE}",
+                content=(TINY / "orders.csv").read_bytes(),
+                headers={"Content-Type": "text/csv"},
+            ).raise_for_status()
+            body = {"date": DATE, "time_limit_s": 1, "solution_limit": 50}
+            jobs = [c.post("/v1/networks/tiny/plans", json=body).json()["id"] for _ in range(4)]
+            done = [c.get(f"/v1/jobs/{j}?wait=60").json() for j in jobs]
+            assert [d["status"] for d in done] == ["succeeded"] * 4, done
+            assert [d["attempt"] for d in done] == [1] * 4  # each claimed exactly once
+            plans = c.get("/v1/plans").json()
+            assert sorted(p["id"] for p in plans) == sorted(d["plan"] for d in done)
+            plan = done[0]["plan"]
+            c.post(f"/v1/plans/{plan}/publish").raise_for_status()
+            courier = c.post(
+                "/v1/keys",
+                json={"name": "tri", "role": "courier", "network": "tiny", "courier": "c-tri1"},
+            ).json()["key"]
+            route = f"/v1/courier/route?date={DATE}"
+            ch = {"Authorization": f"Bearer {courier}"}
+            before = {c.get(route, headers=ch).headers["ETag"] for _ in range(12)}
+            assert len(before) == 1  # every process renders the same document
+            # reassign on whichever process; then no process may answer the old document
+            c.put("/v1/networks/tiny/couriers/c-van2", json={"vehicle": "tri1"}).raise_for_status()
+            c.put("/v1/networks/tiny/couriers/c-tri1", json={"vehicle": "tri1"}).raise_for_status()
+            c.put("/v1/networks/tiny/couriers/c-van2", json={"vehicle": "van2"}).raise_for_status()
+            c.put("/v1/networks/tiny/couriers/c-tri1", json={"vehicle": None}).raise_for_status()
+            c.put("/v1/networks/tiny/couriers/c-tri1", json={"vehicle": "tri1"}).raise_for_status()
+            after = [
+                c.get(route, headers={**ch, "If-None-Match": next(iter(before))}).status_code
+                for _ in range(12)
+            ]
+            assert set(after) == {304}  # the same courier drives again: the same document
+            lines = (
+                (TINY / "orders.csv")
+                .read_text()
+                .replace("o01,yto,down,v1,2.5,0.01,1", "o01,yto,down,v1,2.5,0.01,4")
+            )
+            c.post(
+                f"/v1/networks/tiny/orders?date={DATE}",
+                content=lines.encode(),
+                headers={"Content-Type": "text/csv"},
+            ).raise_for_status()
+            fresh = [
+                c.get(route, headers={**ch, "If-None-Match": next(iter(before))}).status_code
+                for _ in range(12)
+            ]
+            assert set(fresh) == {200}  # re-imported orders: no process answers 304 any more
+        owners = make_engine(pg_database)
+        with owners.connect() as conn:
+            seen = conn.execute(text("SELECT DISTINCT owner FROM jobs")).scalars().all()
+        owners.dispose()
+        assert all(o and ":" in o for o in seen)
+    finally:
+        server.stop()
