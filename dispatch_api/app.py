@@ -15,11 +15,21 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch_api.console import install_console
 from dispatch_api.db import make_engine, migrate, sessions
 from dispatch_api.deps import AppContext, LruCache
 from dispatch_api.jobs import InlineJobRunner, JobRunner, ProcessJobRunner
 from dispatch_api.problems import MEDIA_TYPE, install_handlers
-from dispatch_api.routers import courier, keys, networks, orders, planner, plans, trace
+from dispatch_api.routers import (
+    console_api,
+    courier,
+    keys,
+    networks,
+    orders,
+    planner,
+    plans,
+    trace,
+)
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
 
@@ -152,11 +162,15 @@ def create_app(settings: Settings) -> FastAPI:
             "details. See docs/api.md."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: the console serves them with local assets
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_handlers(app)
-    for module in (keys, networks, orders, plans, planner, courier, trace):
+    # console_api first: its /plans/{id}/edits/check must win over any /plans/{id}/… pattern
+    for module in (console_api, keys, networks, orders, plans, planner, courier, trace):
         app.include_router(module.router)
+    install_console(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

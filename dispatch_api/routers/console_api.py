@@ -1,0 +1,282 @@
+"""Read models and a dry run the dispatcher console needs, as ordinary API endpoints.
+
+Everything here is public API (Bearer key or console session), so a script can do what the
+console does:
+
+- ``GET /networks/{n}/geojson`` — the network's own GeoJSON (boundary, sites, roads);
+- ``GET /plans/{id}/geojson`` — one LineString per route on the roads, with its tier;
+- ``GET /plans/{id}/events`` — the day's courier events (the console's live view polls it);
+- ``POST /plans/{id}/edits/check`` — apply a sequence of edits to a draft, re-time and check
+  it, and answer the re-timed routes or the checker's violations, *without saving*.
+
+Coordinates: ``crs=wgs84`` (the network's own) or ``gcj02`` (for Amap-style tiles); planar
+networks are returned in metres. Times: seconds after midnight of the plan's date.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from dispatch_api.db import Event, PlanRow
+from dispatch_api.deps import Ctx, DbSession, StaffKey
+from dispatch_api.edits import apply_edit
+from dispatch_api.problems import Problem
+from dispatch_api.schemas import MoveStop, PinVillage, Violation
+from dispatch_api.store import network_row, plan_day_input, plan_of
+from dispatch_api.views import _geometry, convert_xy, route_label
+from networks import Crs
+from routing.plan import Route
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["console"])
+
+CrsParam = Annotated[Literal["wgs84", "gcj02"], Query(description="coordinates of the answer")]
+
+
+def _plan_row(session: DbSession, plan_id: int) -> PlanRow:
+    row = session.get(PlanRow, plan_id)
+    if row is None:
+        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    return row
+
+
+@router.get("/networks/{network}/geojson", response_model=dict[str, Any])
+def network_geojson(
+    network: str, session: DbSession, ctx: Ctx, _: StaffKey, crs: CrsParam = "wgs84"
+) -> dict[str, Any]:
+    """The network as GeoJSON: its boundary, every site (kind, Chinese name, parent, poor)
+    and every road (class, closures). Keepers' phones are left out."""
+    row = network_row(session, network)
+    net = ctx.scenarios.get(row).network
+    doc: dict[str, Any] = json.loads(json.loads(row.files)["network.geojson"])
+    if net.crs is not Crs.WGS84 or crs == "wgs84":
+        out_crs = "planar" if net.crs is Crs.PLANAR else "wgs84"
+    else:
+        out_crs = "gcj02"
+    features = []
+    for f in doc.get("features", []):
+        props = {k: v for k, v in f.get("properties", {}).items() if k != "phone"}
+        geom = f["geometry"]
+        if out_crs == "gcj02":
+            geom = _shift(geom, net)
+        features.append(
+            {"type": "Feature", "id": f.get("id"), "geometry": geom, "properties": props}
+        )
+    return {"type": "FeatureCollection", "crs_name": out_crs, "features": features}
+
+
+def _shift(geom: dict[str, Any], net: Any) -> dict[str, Any]:
+    def pt(p: list[float]) -> list[float]:
+        return convert_xy(net, p[0], p[1], "gcj02")
+
+    kind = geom["type"]
+    c = geom["coordinates"]
+    if kind == "Point":
+        return {"type": kind, "coordinates": pt(c)}
+    if kind == "LineString":
+        return {"type": kind, "coordinates": [pt(p) for p in c]}
+    if kind == "Polygon":
+        return {"type": kind, "coordinates": [[pt(p) for p in ring] for ring in c]}
+    return geom
+
+
+@router.get("/plans/{plan_id}/geojson", response_model=dict[str, Any])
+def plan_geojson(
+    plan_id: int, session: DbSession, ctx: Ctx, _: StaffKey, crs: CrsParam = "wgs84"
+) -> dict[str, Any]:
+    """Every route of the plan as a LineString along the roads (``route`` is
+    ``tier:vehicle``), with its tier, wave, vehicle and visited sites in order."""
+    row = _plan_row(session, plan_id)
+    net = ctx.scenarios.get(network_row(session, row.network)).network
+    plan = plan_of(row)
+    return {
+        "type": "FeatureCollection",
+        "plan": plan_id,
+        "revision": row.revision,
+        "features": [
+            {
+                "type": "Feature",
+                "id": route_label(r),
+                "geometry": {"type": "LineString", "coordinates": _geometry(net, r, crs)},
+                "properties": {
+                    "route": route_label(r),
+                    "vehicle": r.vehicle,
+                    "tier": r.tier.value,
+                    "wave": r.wave,
+                    "home": r.home,
+                    "sites": [s.site for s in r.stops],
+                },
+            }
+            for r in plan.routes
+        ],
+    }
+
+
+class EventPublic(BaseModel):
+    id: str
+    route: str
+    vehicle: str
+    stop: int
+    site: str
+    type: str
+    reason: str
+    at: str
+    at_s: int
+    received_at: str
+
+
+@router.get("/plans/{plan_id}/events", response_model=list[EventPublic])
+def list_events(
+    plan_id: int,
+    session: DbSession,
+    _: StaffKey,
+    since: Annotated[
+        str | None, Query(max_length=40, description="only events received after this time")
+    ] = None,
+) -> list[EventPublic]:
+    """Courier stop events of the plan's network and day (every version of the plan), in the
+    order they were received."""
+    row = _plan_row(session, plan_id)
+    stmt = select(Event).where(Event.network == row.network, Event.date == row.date)
+    if since:
+        stmt = stmt.where(Event.received_at > since)
+    return [
+        EventPublic(
+            id=e.id,
+            route=e.route,
+            vehicle=e.vehicle,
+            stop=e.stop,
+            site=e.site,
+            type=e.type,
+            reason=e.reason,
+            at=e.at,
+            at_s=e.at_s,
+            received_at=e.received_at,
+        )
+        for e in session.scalars(stmt.order_by(Event.received_at, Event.id))
+    ]
+
+
+class EditCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    edits: Annotated[
+        list[Annotated[MoveStop | PinVillage, Field(discriminator="op")]],
+        Field(max_length=200),
+    ]
+    """Applied in order to the plan as stored (a move's stop index counts in the routes as
+    the edits before it left them)."""
+    revision: Annotated[int, Field(ge=1)] | None = None
+
+
+class StopTimes(BaseModel):
+    site: str
+    kind: str
+    trip: int
+    arrival_s: int
+    start_s: int
+    departure_s: int
+    load_after: dict[str, float]
+
+
+class RouteTimes(BaseModel):
+    route: str
+    vehicle: str
+    tier: str
+    distance_m: float
+    duration_s: float
+    cost: float
+    stops: list[StopTimes]
+
+
+class EditCheckResult(BaseModel):
+    ok: bool
+    revision: int
+    """The stored revision the edits were applied to."""
+    applied: int
+    """How many edits passed the checker (all of them when ``ok``)."""
+    failed_edit: int | None
+    violations: list[Violation]
+    """The checker's findings for the first failing edit (its ``stop`` indexes the routes as
+    that edit left them)."""
+    routes: list[RouteTimes]
+    """Every route the edits touched, re-timed, as the last passing edit left them."""
+
+
+def _times(r: Route) -> RouteTimes:
+    return RouteTimes(
+        route=route_label(r),
+        vehicle=r.vehicle,
+        tier=r.tier.value,
+        distance_m=r.distance_m,
+        duration_s=r.duration_s,
+        cost=r.cost,
+        stops=[
+            StopTimes(
+                site=s.site,
+                kind=s.kind.value,
+                trip=s.trip,
+                arrival_s=int(s.arrival_s),
+                start_s=int(s.start_s),
+                departure_s=int(s.departure_s),
+                load_after={
+                    "kg": s.load_after.kg,
+                    "m3": s.load_after.m3,
+                    "parcels": s.load_after.parcels,
+                },
+            )
+            for s in r.stops
+        ],
+    )
+
+
+@router.post("/plans/{plan_id}/edits/check", response_model=EditCheckResult)
+def check_edits(
+    plan_id: int, body: EditCheck, session: DbSession, ctx: Ctx, _: StaffKey
+) -> EditCheckResult:
+    """Dry run of ``POST /plans/{id}/edits``: apply the edits in order, re-time the touched
+    routes and run the independent checker after each, and answer the re-timed routes — or,
+    at the first edit the checker rejects, its violations. Nothing is saved; the console
+    calls this on every move, undo and redo, and saves with ``/edits`` afterwards."""
+    row = _plan_row(session, plan_id)
+    if body.revision is not None and body.revision != row.revision:
+        raise Problem(409, f"plan {plan_id} is at revision {row.revision}", field="revision")
+    plan = plan_of(row)
+    day = plan_day_input(session, ctx.scenarios, row, plan)
+    before = {route_label(r): r for r in plan.routes}
+    touched: set[str] = set()
+    violations: list[Violation] = []
+    failed: int | None = None
+    applied = 0
+    for n, edit in enumerate(body.edits):
+        for label in (getattr(edit, "route", None), getattr(edit, "to_route", None)):
+            if label:
+                touched.add(label)
+        try:
+            new, _report = apply_edit(plan, day, edit)
+        except Problem as exc:
+            if exc.code != "edit-rejected":
+                exc.field = f"edits.{n}.{exc.field.removeprefix('edit.')}".rstrip(".")
+                raise
+            failed = n
+            violations = [Violation(**v) for v in exc.extra.get("violations", [])]
+            break
+        applied += 1
+        for r in new.routes:
+            if before.get(route_label(r)) != r:
+                touched.add(route_label(r))
+        plan = new
+    after = {route_label(r): r for r in plan.routes}
+    return EditCheckResult(
+        ok=failed is None,
+        revision=row.revision,
+        applied=applied,
+        failed_edit=failed,
+        violations=violations,
+        routes=[_times(after[label]) for label in sorted(touched) if label in after],
+    )
