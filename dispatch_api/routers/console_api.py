@@ -24,13 +24,14 @@ from sqlalchemy import select
 
 from dispatch_api.db import Event, PlanRow
 from dispatch_api.deps import Ctx, DbSession, StaffKey
-from dispatch_api.edits import apply_edit
+from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import MoveStop, PinVillage, Violation
 from dispatch_api.store import network_row, plan_day_input, plan_of
-from dispatch_api.views import _geometry, convert_xy, route_label
+from dispatch_api.views import _geometry, convert_xy, find_route, route_label
 from networks import Crs
-from routing.plan import Route
+from routing.day import DayInput
+from routing.plan import Plan, Route
 
 __all__ = ["router"]
 
@@ -205,7 +206,23 @@ class EditCheckResult(BaseModel):
     """The checker's findings for the first failing edit (its ``stop`` indexes the routes as
     that edit left them)."""
     routes: list[RouteTimes]
-    """Every route the edits touched, re-timed, as the last passing edit left them."""
+    """Every route the edits touched, re-timed — including a rejected move, so the page can
+    show the late arrival the checker objects to."""
+
+
+def _moved(plan: Plan, day: DayInput, edit: MoveStop) -> Plan:
+    """The plan with a move the checker rejected, re-timed (as ``apply_edit`` builds it before
+    its check); the arguments were already validated by that call."""
+    i, src = find_route(plan, edit.route) or (-1, None)
+    j, dst = find_route(plan, edit.to_route or edit.route) or (-1, None)
+    if src is None or dst is None:
+        return plan
+    stop = src.stops[edit.stop]
+    if i == j:
+        changed = {i: _insert_at(_without(src, edit.stop), stop, edit.position, "edit.position")}
+    else:
+        changed = {i: _without(src, edit.stop), j: _insert_at(dst, stop, edit.position, "")}
+    return _rebuild(plan, changed, day)
 
 
 def _times(r: Route) -> RouteTimes:
@@ -265,6 +282,8 @@ def check_edits(
                 raise
             failed = n
             violations = [Violation(**v) for v in exc.extra.get("violations", [])]
+            if isinstance(edit, MoveStop):
+                plan = _moved(plan, day, edit)
             break
         applied += 1
         for r in new.routes:

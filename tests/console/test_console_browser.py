@@ -48,16 +48,17 @@ def drop_file(page: Any, selector: str, name: str, text: str) -> None:
 
 
 def a_rejected_move(client: httpx.Client, plan_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A move of a village stop to another van that the checker rejects (a late or overlong
-    route preferred), found through the public dry-run endpoint."""
+    """A move of a village stop to the front of another van's run that the checker rejects,
+    found through the public dry-run endpoint: a van of the same station made late (a stop
+    outside its opening hours, the shift or the hub's cut-off) if there is one, else any."""
     plan = client.get(f"/plans/{plan_id}").json()["plan"]
     runs = [r for r in plan["routes"] if r["tier"] == "last_mile"]
+    late = ("window", "shift", "cutoff", "duration")
     fallback = None
-    for src in runs:
-        for dst in reversed(runs):
-            if dst["vehicle"] == src["vehicle"] or dst["home"] == src["home"]:
-                continue
-            stop = next(i for i, s in enumerate(src["stops"]) if s["kind"] == "visit")
+    pairs = [(a, b) for a in runs for b in runs if a["vehicle"] != b["vehicle"]]
+    pairs.sort(key=lambda p: p[0]["home"] != p[1]["home"])  # same station first
+    for src, dst in pairs:
+        for stop in [i for i, s in enumerate(src["stops"]) if s["kind"] == "visit"][-2:]:
             edit = {
                 "op": "move_stop",
                 "route": f"last_mile:{src['vehicle']}",
@@ -66,10 +67,13 @@ def a_rejected_move(client: httpx.Client, plan_id: int) -> tuple[dict[str, Any],
                 "position": 1,
             }
             res = client.post(f"/plans/{plan_id}/edits/check", json={"edits": [edit]}).json()
-            if not res["ok"] and any(v["stop"] >= 0 for v in res["violations"]):
-                if any(v["code"] in ("window", "shift", "cutoff") for v in res["violations"]):
-                    return edit, res
-                fallback = fallback or (edit, res)
+            if res["ok"] or not any(v["stop"] >= 0 for v in res["violations"]):
+                continue
+            if any(v["code"] in late for v in res["violations"]):
+                return edit, res
+            fallback = fallback or (edit, res)
+            if src["home"] != dst["home"]:
+                break
     assert fallback is not None, "no rejected move found"
     return fallback
 
@@ -82,7 +86,7 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     assert page.locator("html").get_attribute("lang") == ("zh-CN" if lang == "zh" else "en")
     page.fill("#date", date)
     page.dispatch_event("#date", "change")
-    page.wait_for_function("document.querySelector('#orders-count').textContent.length > 0")
+    page.wait_for_selector("#orders-count:not(:empty)")
     shot(page, f"{lang}-1-day-board")
 
     # a CSV with one bad row, dropped on the board: the rows named, nothing stored
@@ -138,6 +142,7 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     assert flagged.count() == 1
     assert flagged.get_attribute("data-site") == first["site"]
     assert page.locator("#edit-state[role=alert]").count() == 1
+    flagged.scroll_into_view_if_needed()
     shot(page, f"{lang}-5-violation")
     page.click("#undo")
     page.wait_for_selector("body[data-edit-state=checked]")
@@ -170,8 +175,9 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
         assert c.put(f"/plans/{plan_id}/events/{event_id}", json=body).status_code == 201
     page.wait_for_selector(f'#events li[data-event="{event_id}"]', timeout=2000)
     assert time.monotonic() - sent <= 2.0
-    page.wait_for_selector("#late-vehicles", timeout=2000)
+    page.wait_for_selector("#late-vehicles", timeout=5000)  # lateness: an hour after the plan
     assert run["vehicle"] in page.inner_text("#late-vehicles")
+    assert page.locator("#route-list .late-badge").count() == 1
     shot(page, f"{lang}-6-following")
 
     # a van breaks down: the repaired plan beside the current one

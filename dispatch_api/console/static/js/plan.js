@@ -161,6 +161,22 @@ export async function planView(view, session, planId) {
     const p = st.progress && st.progress.routes.find((x) => x.route === lbl);
     return p ? p : null;
   }
+  // A vehicle is late when a courier's event came more than 15 minutes after the planned start
+  // of its stop (the server's grace); the server's own count of overdue stops is shown only on
+  // the plan's own day, when "now" means something.
+  const GRACE_S = 15 * 60;
+  const isToday = doc.date === new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+  function lateMinutes(lbl) {
+    const r = st.routes.find((x) => label(x) === lbl);
+    let worst = 0;
+    for (const e of st.events) {
+      if (!r || e.vehicle !== r.vehicle) continue;
+      const s = r.stops.find((x) => x.site === e.site && x.kind === "visit");
+      if (s && e.at_s > s.start_s + GRACE_S) worst = Math.max(worst, Math.round((e.at_s - s.start_s) / 60));
+    }
+    const p = isToday ? lateOf(lbl) : null;
+    return { minutes: worst, overdue: p ? p.late_stops : 0 };
+  }
   function drawRouteList() {
     const routes = shownRoutes();
     const list = h("ul", { role: "listbox", class: "route-list", "aria-labelledby": "routes-h", "aria-describedby": "routes-help", tabindex: "-1" });
@@ -168,10 +184,11 @@ export async function planView(view, session, planId) {
       const s = routeStats(r);
       const lbl = label(r);
       const prog = lateOf(lbl);
+      const late = lateMinutes(lbl);
       const bad = st.violations.some((v) => v.route === lbl);
       const item = h("li", {
         role: "option", tabindex: lbl === (st.selected || label(routes[0])) ? "0" : "-1", "aria-selected": String(lbl === st.selected),
-        class: `route-item${bad ? " has-violation" : ""}${prog && prog.late_stops ? " late" : ""}`, dataset: { route: lbl },
+        class: `route-item${bad ? " has-violation" : ""}${late.minutes || late.overdue ? " late" : ""}`, dataset: { route: lbl },
       },
       h("span", { class: "sw-line", style: `background:${colours[r.vehicle]}` }),
       h("span", { class: "rv" }, r.vehicle),
@@ -179,7 +196,7 @@ export async function planView(view, session, planId) {
       s.load ? h("span", { class: "rl", title: t("col_load") }, s.load.map((x) => pct(x)).join(" / ")) : null,
       h("span", { class: "ro", title: t("col_ontime") }, pct(s.ontime)),
       prog ? h("span", { class: "rp" }, `${t("col_progress")} ${prog.stops_done}/${prog.stops_total}`) : null,
-      prog && prog.late_stops ? h("span", { class: "badge late-badge" }, `${t("late_vehicle")} ${prog.late_stops}`) : null,
+      late.minutes || late.overdue ? h("span", { class: "badge late-badge" }, late.minutes ? t("late_by", { m: late.minutes }) : t("overdue", { n: late.overdue })) : null,
       bad ? h("span", { class: "badge violation-badge" }, t("violation")) : null);
       item.addEventListener("click", () => select(lbl));
       item.addEventListener("dragover", (e) => { if (r.tier === "last_mile" || st.drag) { e.preventDefault(); item.classList.add("over"); } });
@@ -225,18 +242,18 @@ export async function planView(view, session, planId) {
     clear(stopsEl);
     const r = st.routes.find((x) => label(x) === st.selected);
     if (!r) return;
-    const editable = doc.status === "draft" && r.tier !== "trunk_up" ? true : doc.status === "draft";
+    const editable = doc.status === "draft";
     const targets = st.routes.filter((x) => x.tier === r.tier);
-    stopsEl.append(h("h2", {}, t("stops_of", { vehicle: `${r.vehicle} (${t("tier_" + r.tier)})` })),
-      editable ? h("p", { class: "hint" }, t("drag_hint")) : null);
+    stopsEl.append(h("h2", {}, t("stops_of", { vehicle: `${r.vehicle} (${t("tier_" + r.tier)})` })));
+    if (editable) stopsEl.append(h("p", { class: "hint" }, t("drag_hint")));
     const rows = r.stops.map((s, i) => {
-      const vs = st.violations.filter((v) => v.route === label(r) && (v.stop === i || (v.site === s.site && v.stop >= 0)));
+      const vs = condense(st.violations.filter((v) => v.route === label(r) && v.stop === i));
       const sel = h("select", { "aria-label": `${t("move_to")} ${siteName(s.site)}` }, targets.map((x) => h("option", { value: label(x), selected: label(x) === label(r) }, x.vehicle)));
       const pos = h("input", { type: "number", min: "1", step: "1", size: 3, "aria-label": `${t("position")} ${siteName(s.site)}` });
       const row = h("tr", { class: `${vs.length ? "violation" : ""}${st.pins.has(s.site) ? " pinned" : ""}`, dataset: { site: s.site, stop: String(i) }, draggable: editable && s.kind === "visit" ? "true" : null },
         h("td", {}, String(i)),
         h("td", { title: `${siteName(s.site)} (${s.site})` }, shortName(sites[s.site]) || s.site, st.pins.has(s.site) ? h("span", { class: "badge" }, t("pinned")) : null,
-          vs.map((v) => h("div", { class: "violation-msg", role: "alert", title: v.message }, `⚠ ${t(has("vcode_" + v.code) ? "vcode_" + v.code : "vcode_other")}: ${v.message}`))),
+          vs.map((v) => h("div", { class: "violation-msg", title: v.messages.join("\n") }, `⚠ ${vcode(v.code)}${v.messages.length > 1 ? ` ×${v.messages.length}` : `: ${v.messages[0]}`}`))),
         h("td", {}, t("kind_" + s.kind)),
         h("td", {}, clock(s.arrival_s)), h("td", {}, clock(s.start_s)), h("td", {}, clock(s.departure_s)),
         h("td", {}, editable && s.kind === "visit" ? h("div", { class: "stop-actions" }, sel, pos,
@@ -287,14 +304,15 @@ export async function planView(view, session, planId) {
     if (st.edits.length) {
       try {
         const res = await post(`/plans/${planId}/edits/check`, { revision: doc.revision, edits: st.edits });
-        if (res.ok) {
+        {
           for (const rt of res.routes) {
             const r = st.routes.find((x) => label(x) === rt.route);
             if (!r || r.stops.length !== rt.stops.length) continue;
             r.distance_m = rt.distance_m; r.cost = rt.cost;
             rt.stops.forEach((s, i) => Object.assign(r.stops[i], { arrival_s: s.arrival_s, start_s: s.start_s, departure_s: s.departure_s, load_after: s.load_after }));
           }
-        } else {
+        }
+        if (!res.ok) {
           st.violations = res.violations;
           const first = res.violations.find((v) => v.stop >= 0) || res.violations[0];
           if (first && st.routes.some((x) => label(x) === first.route)) st.selected = first.route;
@@ -339,7 +357,8 @@ export async function planView(view, session, planId) {
         h("button", { type: "button", id: "redo", onclick: redo, disabled: !st.redo.length, "aria-keyshortcuts": "Control+Y" }, t("redo")),
         h("button", { type: "button", id: "save-edits", onclick: saveEdits, disabled: !st.edits.length || bad }, t("save_edits")),
         h("button", { type: "button", class: "secondary", onclick: () => { st.edits = []; st.redo = []; recheck(); }, disabled: !st.edits.length }, t("discard_edits"))),
-      bad ? h("ul", { class: "violations" }, st.violations.map((v) => h("li", {}, `${v.route} #${v.stop} ${siteName(v.site)}: ${t(has("vcode_" + v.code) ? "vcode_" + v.code : "vcode_other")} — ${v.message}`))) : null);
+      bad ? h("ul", { class: "violations" }, condense(st.violations).map((v) => h("li", { title: v.messages.join("\n") },
+        `${v.route.split(":")[1] || v.route} #${v.stop} ${siteName(v.site)}: ${vcode(v.code)}${v.messages.length > 1 ? ` ×${v.messages.length}` : ` — ${v.messages[0]}`}`))) : null);
   }
   const keys = (e) => {
     if (!(e.ctrlKey || e.metaKey) || doc.status !== "draft") return;
@@ -408,19 +427,29 @@ export async function planView(view, session, planId) {
   }
 
   // ---- following the day (published plans): polls progress and events every second
+  // Events are cheap to read and polled often; progress (lateness against the plan) is
+  // recomputed by the server from every order of the day, so it is read every few seconds and
+  // whenever new events came in.
+  let progressDue = 0;
   async function poll() {
     try {
-      const [progress, events] = await Promise.all([get(`/plans/${planId}/progress`), get(`/plans/${planId}/events`)]);
-      const changed = JSON.stringify(progress) !== JSON.stringify(st.progress) || events.length !== st.events.length;
-      st.progress = progress; st.events = events;
-      if (changed) { drawFollow(); drawRouteList(); drawMap(); }
+      const events = await get(`/plans/${planId}/events`);
+      const fresh = events.length !== st.events.length;
+      st.events = events;
+      if (fresh) { drawFollow(); drawMap(); drawRouteList(); }
+      if (fresh || performance.now() >= progressDue) {
+        progressDue = performance.now() + 3000;
+        const progress = await get(`/plans/${planId}/progress`);
+        if (JSON.stringify(progress) !== JSON.stringify(st.progress)) { st.progress = progress; drawFollow(); drawRouteList(); }
+      }
     } catch (err) { if (err instanceof ApiError && err.status === 401) return; }
   }
+  function schedule() { st.timers.push(setTimeout(async () => { await poll(); if (!st.closed) schedule(); }, 700)); }
   function drawFollow() {
     if (doc.status !== "published") { followEl.hidden = true; return; }
-    const late = st.progress ? st.progress.routes.filter((r) => r.late_stops > 0) : [];
+    const late = st.routes.map((r) => [r, lateMinutes(label(r))]).filter(([, l]) => l.minutes || l.overdue);
     clear(followEl).append(h("h2", {}, t("follow_title")), h("p", { class: "hint" }, t("live_via")),
-      late.length ? h("p", { class: "msg msg-error", id: "late-vehicles" }, late.map((r) => `${r.vehicle}: ${t("late_vehicle")} ${r.late_stops}`).join(" · ")) : null,
+      late.length ? h("p", { class: "msg msg-error", id: "late-vehicles" }, late.map(([r, l]) => `${r.vehicle}: ${l.minutes ? t("late_by", { m: l.minutes }) : t("overdue", { n: l.overdue })}`).join(" · ")) : null,
       h("h3", {}, t("live_events")),
       st.events.length ? h("ol", { id: "events", reversed: true }, [...st.events].reverse().slice(0, 200).map((e) =>
         h("li", { dataset: { event: e.id } }, `${e.at.slice(11, 16)} · ${e.vehicle} · ${siteName(e.site)} · ${t("ev_" + e.type)}${e.reason ? ` (${e.reason})` : ""}`)))
@@ -452,7 +481,7 @@ export async function planView(view, session, planId) {
       urgent_pickup: [field(t("repair_site"), siteSel, "repair-site"), field(t("repair_carrier"), carrier, "repair-carrier"), field(t("repair_kg"), kg, "repair-kg"), field(t("repair_m3"), m3, "repair-m3"), field(t("repair_parcels"), parcels, "repair-parcels")],
     };
     const extra = h("div", { class: "inline" });
-    const showGroup = () => clear(extra).append(groups[type.value]);
+    const showGroup = () => clear(extra).append(...groups[type.value]);
     type.addEventListener("change", showGroup);
     const out = h("div", { id: "repair-out", "aria-live": "polite" });
     const form = h("form", { id: "repair-form", class: "inline" }, field(t("repair_type"), type, "repair-type"), field(t("repair_at"), at, "repair-at"), extra,
@@ -496,13 +525,26 @@ export async function planView(view, session, planId) {
   drawActions(); drawKpis();
   st.selected = label(shownRoutes()[0] || original[0]);
   drawMap(); drawRouteList(); drawStops(); drawTimeline(); drawEdits(); drawDeferred(); drawCompare(); drawFollow(); drawRepair();
-  if (doc.status === "published") { await poll(); st.timers.push(setInterval(poll, 1000)); }
+  if (doc.status === "published") { await poll(); schedule(); }
   requestAnimationFrame(() => {
     pmap.invalidate();
     window.countyroutePlanRenderedMs = performance.now() - rendered;
     document.body.dataset.planRendered = String(planId);
   });
-  return () => { st.timers.forEach(clearInterval); document.removeEventListener("keydown", keys); delete document.body.dataset.planRendered; };
+  return () => { st.closed = true; st.timers.forEach(clearTimeout); document.removeEventListener("keydown", keys); delete document.body.dataset.planRendered; };
+}
+
+function vcode(code) { return t(has("vcode_" + code) ? "vcode_" + code : "vcode_other"); }
+
+/** Violations grouped by route, stop and code (one line for a stop's 40 orders). */
+function condense(list) {
+  const out = new Map();
+  for (const v of list) {
+    const k = `${v.route}|${v.stop}|${v.code}`;
+    if (!out.has(k)) out.set(k, { ...v, messages: [] });
+    out.get(k).messages.push(v.message);
+  }
+  return [...out.values()];
 }
 
 function secondsOf(hhmm) { const [h_, m] = hhmm.split(":").map(Number); return h_ * 3600 + m * 60; }
