@@ -225,26 +225,38 @@ def console_page() -> Response:
 _VENDOR = "/console/static/vendor"
 
 
+_DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:"
+)
+"""Swagger UI and ReDoc start from an inline script; everything else is the app's own."""
+
+
 @router.get("/docs", include_in_schema=False)
 def swagger_docs(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=request.app.openapi_url or "/openapi.json",
         title=f"{request.app.title} — Swagger UI",
         swagger_js_url=f"{_VENDOR}/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url=f"{_VENDOR}/swagger-ui/swagger-ui.css",
         swagger_favicon_url=f"{_VENDOR}/swagger-ui/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},
     )
+    page.headers["Content-Security-Policy"] = _DOCS_CSP
+    return page
 
 
 @router.get("/redoc", include_in_schema=False)
 def redoc_docs(request: Request) -> HTMLResponse:
-    return get_redoc_html(
+    page = get_redoc_html(
         openapi_url=request.app.openapi_url or "/openapi.json",
         title=f"{request.app.title} — ReDoc",
         redoc_js_url=f"{_VENDOR}/redoc/redoc.standalone.js",
         redoc_favicon_url=f"{_VENDOR}/swagger-ui/favicon-32x32.png",
         with_google_fonts=False,
     )
+    page.headers["Content-Security-Policy"] = _DOCS_CSP
+    return page
 
 
 def install_console(app: FastAPI, store: SessionStore | None = None, **_: Any) -> None:

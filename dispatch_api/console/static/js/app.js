@@ -49,7 +49,7 @@ function signInPage(note) {
       location.hash = s.role === "planner" ? "#/planner" : "#/day";
       render();
     } catch (err) {
-      if (err instanceof ApiError && err.problem.code === "courier-refused") return courierRefused();
+      if (err instanceof ApiError && err.problem.type === "/problems/courier-refused") return courierRefused();
       message(out, err.status === 401 ? t("bad_key") : t("error", { msg: err.message }), "error");
     }
   });

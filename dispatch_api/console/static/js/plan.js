@@ -258,7 +258,7 @@ export async function planView(view, session, planId) {
         h("td", {}, clock(s.arrival_s)), h("td", {}, clock(s.start_s)), h("td", {}, clock(s.departure_s)),
         h("td", {}, editable && s.kind === "visit" ? h("div", { class: "stop-actions" }, sel, pos,
           h("button", { type: "button", class: "move", onclick: () => addEdit({ op: "move_stop", route: label(r), stop: i, to_route: sel.value, position: pos.value ? Number(pos.value) : undefined }) }, t("move")),
-          r.tier === "last_mile" ? h("button", { type: "button", class: "pin secondary", onclick: () => addEdit({ op: "pin_village", site: s.site, route: sel.value }) }, t("pin")) : null) : null));
+          r.tier === "last_mile" ? h("button", { type: "button", class: "pin secondary", title: t("pin"), "aria-label": `${t("pin")}: ${siteName(s.site)}`, onclick: () => addEdit({ op: "pin_village", site: s.site, route: sel.value }) }, t("pin_short")) : null) : null));
       row.addEventListener("dragstart", (e) => { e.dataTransfer.setData("application/x-countyroute-stop", JSON.stringify({ route: label(r), stop: i })); st.drag = true; });
       row.addEventListener("dragend", () => { st.drag = false; });
       row.addEventListener("dragover", (e) => { if (st.drag) e.preventDefault(); });
