@@ -142,9 +142,11 @@ def _same_origin(request: Request) -> bool:
 
 
 router = APIRouter(tags=["console"])
+"""The console's own endpoints stay out of the OpenAPI document: they exchange a key for a
+browser session (docs/api.md, "Console sessions"); scripts send their key instead."""
 
 
-@router.post("/console/session", response_model=SessionPublic)
+@router.post("/console/session", response_model=SessionPublic, include_in_schema=False)
 def sign_in(body: SignIn, request: Request, response: Response) -> SessionPublic:
     """Exchange an API key for a console session (an HttpOnly cookie and a CSRF token).
     Couriers are refused (403, ``code`` courier-refused): they use the courier app."""
@@ -179,7 +181,7 @@ def sign_in(body: SignIn, request: Request, response: Response) -> SessionPublic
     )
 
 
-@router.get("/console/session", response_model=SessionPublic)
+@router.get("/console/session", response_model=SessionPublic, include_in_schema=False)
 def read_session(request: Request) -> SessionPublic:
     """Who this browser is signed in as (401 when signed out or expired)."""
     store = _store(request)
@@ -193,7 +195,7 @@ def read_session(request: Request) -> SessionPublic:
     )
 
 
-@router.delete("/console/session", status_code=204)
+@router.delete("/console/session", status_code=204, include_in_schema=False)
 def sign_out(request: Request, response: Response) -> None:
     """End the session (the CSRF header is checked like on any state-changing request)."""
     token = request.cookies.get(COOKIE)

@@ -94,9 +94,13 @@ def plan_geojson(
     """Every route of the plan as a LineString along the roads (``route`` is
     ``tier:vehicle``), with its tier, wave, vehicle and visited sites in order."""
     row = _plan_row(session, plan_id)
+    cache_key = ("plan-geojson", plan_id, row.revision, row.network_version, crs)
+    cached: dict[str, Any] | None = ctx.routes.get(cache_key)
+    if cached is not None:
+        return cached
     net = ctx.scenarios.get(network_row(session, row.network)).network
     plan = plan_of(row)
-    return {
+    doc = {
         "type": "FeatureCollection",
         "plan": plan_id,
         "revision": row.revision,
@@ -117,6 +121,10 @@ def plan_geojson(
             for r in plan.routes
         ],
     }
+    # the roads a route follows are the slow part (shortest paths); a plan's revision and its
+    # network's version fix them, so the answer is kept with the courier routes' cache
+    ctx.routes.put(cache_key, doc)
+    return doc
 
 
 class EventPublic(BaseModel):

@@ -67,6 +67,11 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
         {"admin", "dispatcher", "courier"},
     ),
     ("GET", "/trace/none", None, STAFF),
+    # the console's read models and edit dry run (dispatch_api/routers/console_api.py)
+    ("GET", "/networks/tiny/geojson", None, STAFF),
+    ("GET", "/plans/{plan}/geojson", None, STAFF),
+    ("GET", "/plans/{plan}/events", None, STAFF),
+    ("POST", "/plans/{plan}/edits/check", {"edits": []}, STAFF),
 ]
 
 

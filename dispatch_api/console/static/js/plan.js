@@ -525,7 +525,7 @@ export async function planView(view, session, planId) {
   drawActions(); drawKpis();
   st.selected = label(shownRoutes()[0] || original[0]);
   drawMap(); drawRouteList(); drawStops(); drawTimeline(); drawEdits(); drawDeferred(); drawCompare(); drawFollow(); drawRepair();
-  if (doc.status === "published") { await poll(); schedule(); }
+  if (doc.status === "published") poll().then(() => { if (!st.closed) schedule(); });
   requestAnimationFrame(() => {
     pmap.invalidate();
     window.countyroutePlanRenderedMs = performance.now() - rendered;
