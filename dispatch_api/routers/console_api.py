@@ -7,7 +7,9 @@ console does:
 - ``GET /plans/{id}/geojson`` — one LineString per route on the roads, with its tier;
 - ``GET /plans/{id}/events`` — the day's courier events (the console's live view polls it);
 - ``POST /plans/{id}/edits/check`` — apply a sequence of edits to a draft, re-time and check
-  it, and answer the re-timed routes or the checker's violations, *without saving*.
+  it, and answer the re-timed routes or the checker's violations, *without saving*;
+- ``POST /jobs/{id}/cancel`` — give up a queued or running job: it fails with "cancelled",
+  and whatever its worker still produces is discarded.
 
 Coordinates: ``crs=wgs84`` (the network's own) or ``gcj02`` (for Amap-style tiles); planar
 networks are returned in metres. Times: seconds after midnight of the plan's date.
@@ -22,12 +24,15 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from dispatch_api.db import Event, PlanRow
+from dispatch_api.db import Event, Job, PlanRow
 from dispatch_api.deps import Ctx, DbSession, StaffKey
 from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
+from dispatch_api.jobs import PLANNER_KINDS, fail
 from dispatch_api.problems import Problem
-from dispatch_api.schemas import MoveStop, PinVillage, Violation
-from dispatch_api.store import network_row, plan_day_input, plan_of
+from dispatch_api.routers.plans import job_public
+from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, Violation
+from dispatch_api.security import Role
+from dispatch_api.store import audit, network_row, plan_day_input, plan_of
 from dispatch_api.views import _geometry, convert_xy, find_route, route_label
 from networks import Crs
 from routing.day import DayInput
@@ -307,3 +312,27 @@ def check_edits(
         violations=violations,
         routes=[_times(after[label]) for label in sorted(touched) if label in after],
     )
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
+def cancel_job(job_id: str, session: DbSession, ctx: Ctx, who: StaffKey) -> JobPublic:
+    """Give up a queued or running job: it fails with "cancelled by …" at once. A running
+    worker is not interrupted — it ends within its own time limit — but its result is
+    discarded (a job's outcome is written only while the job is still running). Who may start
+    a kind of job may cancel it; 409 when it has already ended. Audited."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise Problem(404, f"no job {job_id!r}", field="job_id")
+    may = {
+        JobKind.REPAIR.value: {Role.ADMIN, Role.DISPATCHER},
+        **{k: {Role.ADMIN, Role.PLANNER} for k in PLANNER_KINDS},
+    }.get(job.kind, {Role.ADMIN, Role.DISPATCHER, Role.PLANNER})
+    if who.role not in may:
+        raise Problem(403, f"a {who.role.value} key may not cancel a {job.kind} job")
+    if job.status not in ("queued", "running"):
+        raise Problem(409, f"job {job_id} has already {job.status}", field="job_id")
+    fail(ctx.engine, job_id, None, f"cancelled by {who.name}")
+    audit(session, who, "job.cancel", f"job/{job_id}", {"kind": job.kind})
+    session.commit()
+    session.refresh(job)
+    return job_public(job)

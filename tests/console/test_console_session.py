@@ -385,3 +385,23 @@ def test_edit_check_names_the_bad_edit(client: TestClient, tiny_plan: tuple[int,
         f"/plans/{plan_id}/edits/check", json={"edits": [], "revision": 99}, headers=h
     )
     assert stale.status_code == 409
+
+
+def test_cancel_a_queued_job(app: FastAPI, client: TestClient, tiny_plan: tuple[int, str]) -> None:
+    from sqlalchemy import update
+
+    from dispatch_api.db import Job
+
+    _, admin = tiny_plan
+    h = {"Authorization": f"Bearer {admin}"}
+    with sessions(app.state.ctx.engine)() as s:
+        job_id = s.scalars(Job.__table__.select().with_only_columns(Job.id)).first()
+    assert client.post(f"/jobs/{job_id}/cancel", headers=h).status_code == 409  # it ended
+    with app.state.ctx.engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == job_id).values(status="queued", error=None))
+    planner = {"Authorization": f"Bearer {key(app, Role.PLANNER)}"}
+    r = client.post(f"/jobs/{job_id}/cancel", headers=planner)
+    assert r.status_code == 200, r.text  # a plan job: any staff key
+    assert r.json()["status"] == "failed" and r.json()["error"].startswith("cancelled by")
+    assert client.get(f"/jobs/{job_id}", headers=h).json()["status"] == "failed"
+    assert client.post("/jobs/nope/cancel", headers=h).status_code == 404

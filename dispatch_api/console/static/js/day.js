@@ -96,13 +96,16 @@ export async function dayBoard(view, session) {
   return () => { stopped = true; };
 }
 
-/** A job panel: status, the stage lines seen, elapsed time, a progress bar; resolves with the
- *  finished job. */
+/** A job panel: status, the stage lines seen, elapsed time, a progress bar and Cancel
+ *  (``POST /jobs/{id}/cancel``); resolves with the finished job. */
 export async function showJob(out, job, isStopped, stop) {
   const stages = h("ol", { class: "stages" });
   const status = h("p", { class: "job-status" });
   const bar = h("progress", { max: "1", value: "0", "aria-label": t("job_status") });
-  const stopBtn = h("button", { type: "button", class: "secondary", onclick: () => { stop(); message(out, t("following_stopped")); } }, t("stop_following"));
+  const stopBtn = h("button", { type: "button", class: "secondary", id: "cancel-job", onclick: async () => {
+    stopBtn.disabled = true;
+    try { await post(`/jobs/${job.id}/cancel`); } catch (err) { if (err.status !== 409) { stop(); message(out, t("error", { msg: err.message }), "error"); } }
+  } }, t("cancel_job"));
   clear(out).append(status, bar, stages, stopBtn);
   let last = "";
   const done = await followJob(job.id, (j, elapsed) => {

@@ -41,6 +41,15 @@ export async function planView(view, session, planId) {
     h("label", {}, h("input", { type: "checkbox", checked: true, onchange: (e) => pmap.showRoads(e.target.checked) }), t("layer_roads")),
     h("label", {}, h("input", { type: "checkbox", checked: true, onchange: (e) => { pmap.showVillageLabels = e.target.checked; pmap.placeLabels(); } }), t("layer_labels")),
     h("label", {}, h("input", { type: "checkbox", checked: true, onchange: (e) => pmap.showDeferred(e.target.checked) }), t("layer_deferred")));
+  const saved = JSON.parse(localStorage.getItem("countyroute.tiles") || "null") || { url: "", datum: "wgs84" };
+  const tileUrl = h("input", { type: "url", size: 40, value: saved.url, placeholder: "https://…/{z}/{x}/{y}.png" });
+  const tileDatum = h("select", {}, ["wgs84", "gcj02"].map((d) => h("option", { value: d, selected: d === saved.datum }, t("datum_" + d))));
+  const settings = h("details", { class: "map-settings" }, h("summary", {}, t("settings")),
+    h("form", { class: "inline", onsubmit: (e) => {
+      e.preventDefault();
+      localStorage.setItem("countyroute.tiles", JSON.stringify({ url: tileUrl.value.trim(), datum: tileDatum.value }));
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } }, field(t("tile_url"), tileUrl, "tile-url"), field(t("tile_datum"), tileDatum, "tile-datum"), h("button", { type: "submit" }, t("apply"))));
   const routeListEl = h("div", { id: "route-list" });
   const stopsEl = h("div", { id: "stops" });
   const editsEl = h("section", { class: "card", id: "edits" });
@@ -60,14 +69,14 @@ export async function planView(view, session, planId) {
     statusEl,
     kpiEl,
     h("div", { class: "plan-grid" },
-      h("div", { class: "map-col" }, h("div", { class: "map-tools" }, tierSel, layers), mapEl),
+      h("div", { class: "map-col" }, h("div", { class: "map-tools" }, tierSel, layers, settings), mapEl),
       h("div", { class: "side" },
         h("section", { class: "card" }, h("h2", { id: "routes-h" }, t("routes")), h("p", { class: "hint", id: "routes-help" }, t("route_list_help")), routeListEl),
         h("section", { class: "card" }, stopsEl),
         editsEl)),
     timelineEl, deferredEl, compareEl, followEl, repairEl);
 
-  const tiles = JSON.parse(localStorage.getItem("countyroute.tiles") || "null");
+  const tiles = saved.url ? saved : null;
   const pmap = new PlanMap(mapEl, { onRouteClick: (lbl) => select(lbl), tiles });
   if (tiles && tiles.datum === "gcj02") {
     pmap.setNetwork(await get(`/networks/${encodeURIComponent(doc.network)}/geojson?crs=gcj02`));
