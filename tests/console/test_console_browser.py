@@ -235,11 +235,7 @@ def test_planner_sees_planner_pages_and_cannot_publish(server: Server, browser_e
     page.wait_for_selector("#placement-form")
     with server.api("admin") as c:
         drafts = [p for p in c.get("/plans?network=yanshi").json() if p["status"] == "draft"]
-        if not drafts:
-            job = c.post("/networks/yanshi/plans", json={"date": DATE, "time_limit_s": 1}).json()
-            plan_id = int(server.wait_job(c, job["id"])["plan"])  # type: ignore[call-overload]
-        else:
-            plan_id = drafts[-1]["id"]
+    plan_id = drafts[-1]["id"] if drafts else _draft(server)
     page.goto(f"{server.url}/console/#/plan/{plan_id}")
     page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
     assert page.locator("#publish").count() == 0
@@ -264,7 +260,8 @@ def test_route_list_keyboard(server: Server, browser_en: Browser) -> None:
     sign_in(page, server, "dispatcher")
     page.wait_for_selector("#dropzone")
     with server.api("admin") as c:
-        plan_id = c.get("/plans?network=yanshi").json()[-1]["id"]
+        plans = c.get("/plans?network=yanshi").json()
+    plan_id = plans[-1]["id"] if plans else _draft(server)
     page.goto(f"{server.url}/console/#/plan/{plan_id}")
     page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
     page.focus("#route-list [role=option][tabindex='0']")
@@ -291,4 +288,58 @@ def test_docs_offline(server: Server, browser_en: Browser) -> None:
     shot(page, "docs-swagger")
     page.goto(f"{server.url}/redoc")
     page.wait_for_selector("redoc .api-info, .api-content", timeout=20_000)
+    assert browser_en.foreign_hosts(server.url) == set()
+
+
+def _draft(server: Server) -> int:
+    """A new draft plan of DATE (its orders imported first when the day has none)."""
+    with server.api("admin") as c:
+        if not c.get(f"/networks/yanshi/orders?date={DATE}&limit=1").json()["total"]:
+            r = c.post(
+                f"/networks/yanshi/orders?date={DATE}",
+                content=(server.workdir / "orders.csv").read_bytes(),
+                headers={"Content-Type": "text/csv"},
+            )
+            assert r.status_code == 200, r.text
+        job = c.post("/networks/yanshi/plans", json={"date": DATE, "time_limit_s": 1}).json()
+        return int(server.wait_job(c, job["id"])["plan"])  # type: ignore[call-overload]
+
+
+def test_moves_by_drag_and_drop_and_on_the_map(server: Server, browser_en: Browser) -> None:
+    """A stop dragged onto another route in the list, and a stop clicked on the map then
+    moved by clicking another route: each is one edit checked by the server; undo takes
+    both back; nothing is saved."""
+    page: Any = browser_en.page
+    plan_id = _draft(server)
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    page.goto(f"{server.url}/console/#/plan/{plan_id}")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    with server.api("admin") as c:
+        doc = c.get(f"/plans/{plan_id}").json()
+    runs = [r for r in doc["plan"]["routes"] if r["tier"] == "last_mile"]
+    a, b = runs[0], runs[1]
+    page.click(f'[data-route="last_mile:{a["vehicle"]}"]')
+    visit = next(i for i, s in enumerate(a["stops"]) if s["kind"] == "visit")
+    page.drag_and_drop(
+        f'#stops tr[data-stop="{visit}"]', f'#route-list [data-route="last_mile:{b["vehicle"]}"]'
+    )
+    page.wait_for_selector("body[data-edit-state]")
+    assert page.is_enabled("#undo")
+    assert "1 edits not saved" in page.inner_text("#edits")
+
+    site = a["stops"][
+        next(i for i, s in enumerate(a["stops"]) if s["kind"] == "visit" and i != visit)
+    ]["site"]
+    page.evaluate("delete document.body.dataset.editState")
+    page.dispatch_event(f"path.stop-{site}", "click")
+    page.wait_for_selector("#map-note:not(:empty)")
+    page.dispatch_event(f"path.route-{runs[2]['vehicle']}", "click")
+    page.wait_for_selector("body[data-edit-state]")
+    assert "2 edits not saved" in page.inner_text("#edits")
+    page.click("#undo")
+    page.click("#undo")
+    page.wait_for_selector("#undo:disabled")
+    with server.api("admin") as c:
+        assert c.get(f"/plans/{plan_id}").json()["revision"] == doc["revision"]
     assert browser_en.foreign_hosts(server.url) == set()

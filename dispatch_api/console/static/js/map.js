@@ -107,10 +107,10 @@ export class PlanMap {
       if (f) {
         const line = L.polyline(f.geometry.coordinates.map(([x, y]) => [y, x]), {
           color: colour, weight: isSel ? 7 : 4, opacity: faded ? 0.3 : 0.9,
-          dashArray: r.tier === "trunk_up" ? "8 6" : null,
+          dashArray: r.tier === "trunk_up" ? "8 6" : null, className: `route-line route-${r.vehicle}`,
         });
         line.bindTooltip(`${r.vehicle} · ${t("tier_" + r.tier)} · ${r.stops.filter((s) => s.kind === "visit").length}`, { sticky: true });
-        line.on("click", () => this.onRouteClick(label));
+        line.on("click", (e) => { L.DomEvent.stop(e); this.onRouteClick(label, null, e.latlng); });
         line.addTo(this.routeLayer);
       }
       r.stops.forEach((s, i) => {
@@ -119,10 +119,10 @@ export class PlanMap {
         this.labelled.add(s.site);
         const m = L.circleMarker(site.latlng, {
           radius: site.kind === "station" ? 6 : 4.5, color: site.poor ? "#000" : "#fff", weight: site.poor ? 2 : 1,
-          fillColor: colour, fillOpacity: faded ? 0.35 : 1,
+          fillColor: colour, fillOpacity: faded ? 0.35 : 1, className: `stop-marker stop-${s.site}`,
         });
         m.bindTooltip(`${site.name} (${s.site}) · ${r.vehicle} #${i}`);
-        m.on("click", () => this.onRouteClick(label, i));
+        m.on("click", (e) => { L.DomEvent.stop(e); this.onRouteClick(label, i); });
         m.addTo(this.stopLayer);
       });
     }

@@ -4,7 +4,7 @@
 
 import { ApiError, api, get, post } from "./api.js";
 import { clear, field, h, message, svg } from "./dom.js";
-import { clock, day as fmtDay, has, num, pct, t } from "./i18n.js";
+import { clock, day as fmtDay, has, lang, num, pct, t } from "./i18n.js";
 import { PlanMap, shortName, vehicleColours } from "./map.js";
 import { showJob } from "./day.js";
 
@@ -77,7 +77,27 @@ export async function planView(view, session, planId) {
     timelineEl, deferredEl, compareEl, followEl, repairEl);
 
   const tiles = saved.url ? saved : null;
-  const pmap = new PlanMap(mapEl, { onRouteClick: (lbl) => select(lbl), tiles });
+  // On the map: click a village stop, then click the route it should move to (Esc cancels).
+  const mapNote = h("p", { class: "hint", id: "map-note", "aria-live": "polite" });
+  mapEl.before(mapNote);
+  function mapClick(lbl, stopIndex) {
+    const pending = st.pendingMove;
+    if (pending && stopIndex === null && lbl !== pending.route) {
+      st.pendingMove = null;
+      mapNote.textContent = "";
+      const dst = st.routes.find((x) => label(x) === lbl);
+      if (dst && dst.tier === pending.tier) return addEdit({ op: "move_stop", route: pending.route, stop: pending.stop, to_route: lbl });
+    }
+    const r = st.routes.find((x) => label(x) === lbl);
+    if (doc.status === "draft" && r && stopIndex !== null && stopIndex !== undefined && r.stops[stopIndex].kind === "visit") {
+      st.pendingMove = { route: lbl, stop: stopIndex, tier: r.tier };
+      mapNote.textContent = t("map_move_hint", { site: siteName(r.stops[stopIndex].site) });
+    }
+    select(lbl);
+  }
+  const onEsc = (e) => { if (e.key === "Escape" && st.pendingMove) { st.pendingMove = null; mapNote.textContent = ""; } };
+  document.addEventListener("keydown", onEsc);
+  const pmap = new PlanMap(mapEl, { onRouteClick: mapClick, tiles });
   if (tiles && tiles.datum === "gcj02") {
     pmap.setNetwork(await get(`/networks/${encodeURIComponent(doc.network)}/geojson?crs=gcj02`));
   } else pmap.setNetwork(netGeo);
@@ -160,7 +180,9 @@ export async function planView(view, session, planId) {
   const deferredBySite = {};
   for (const d of doc.plan.deferred) (deferredBySite[d.site] = deferredBySite[d.site] || []).push(d);
   function deferredText(site, list) {
-    return t("deferred_at", { n: num(list.length), site: siteName(site), reason: t("reason_" + list[0].reason), until: list[0].until || "—" });
+    const text = t("deferred_at", { n: num(list.length), site: siteName(site), reason: t("reason_" + list[0].reason), until: list[0].until || "—" });
+    // the core writes its suggestions in English: shown beside English labels only
+    return lang() === "en" && list[0].suggestion ? `${text} — ${list[0].suggestion}` : text;
   }
   pmap.setDeferred(Object.entries(deferredBySite).map(([site, list]) => ({ site, text: deferredText(site, list) })));
 
@@ -253,7 +275,9 @@ export async function planView(view, session, planId) {
     if (!r) return;
     const editable = doc.status === "draft";
     const targets = st.routes.filter((x) => x.tier === r.tier);
-    stopsEl.append(h("h2", {}, t("stops_of", { vehicle: `${r.vehicle} (${t("tier_" + r.tier)})` })));
+    stopsEl.append(h("h2", {}, t("stops_of", { vehicle: `${r.vehicle} (${t("tier_" + r.tier)})` })),
+      // Route sheets as PDF are the API's (issue 14): the console links to them.
+      h("p", {}, h("a", { href: `/plans/${planId}/routes/${encodeURIComponent(r.vehicle)}/sheet.pdf?lang=${lang()}`, id: "route-sheet", target: "_blank", rel: "noopener" }, t("route_sheet"))));
     if (editable) stopsEl.append(h("p", { class: "hint" }, t("drag_hint")));
     const rows = r.stops.map((s, i) => {
       const vs = condense(st.violations.filter((v) => v.route === label(r) && v.stop === i));
@@ -540,7 +564,7 @@ export async function planView(view, session, planId) {
     window.countyroutePlanRenderedMs = performance.now() - rendered;
     document.body.dataset.planRendered = String(planId);
   });
-  return () => { st.closed = true; st.timers.forEach(clearTimeout); document.removeEventListener("keydown", keys); delete document.body.dataset.planRendered; };
+  return () => { st.closed = true; st.timers.forEach(clearTimeout); document.removeEventListener("keydown", keys); document.removeEventListener("keydown", onEsc); delete document.body.dataset.planRendered; };
 }
 
 function vcode(code) { return t(has("vcode_" + code) ? "vcode_" + code : "vcode_other"); }
