@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dispatch_api.console.sessions import SessionStore
-from dispatch_api.deps import AppContext, _principal
+from dispatch_api.deps import AppContext, LruCache, _principal
 from dispatch_api.problems import MEDIA_TYPE, Problem
 from dispatch_api.security import Role
 
@@ -265,6 +265,8 @@ def install_console(app: FastAPI, store: SessionStore | None = None, **_: Any) -
     """Add the console to ``app`` (create the app with ``docs_url=None, redoc_url=None``:
     ``/docs`` and ``/redoc`` come from here, with local assets)."""
     app.state.console_sessions = store or SessionStore()
+    # plans after accepted edit prefixes, for POST /plans/{id}/edits/check (a few per user)
+    app.state.edit_checks = LruCache(64)
     app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_middleware(SessionAuth, store=app.state.console_sessions)

@@ -405,3 +405,43 @@ def test_cancel_a_queued_job(app: FastAPI, client: TestClient, tiny_plan: tuple[
     assert r.json()["status"] == "failed" and r.json()["error"].startswith("cancelled by")
     assert client.get(f"/jobs/{job_id}", headers=h).json()["status"] == "failed"
     assert client.post("/jobs/nope/cancel", headers=h).status_code == 404
+
+
+def test_the_dry_run_reads_the_same_day_as_the_edit_endpoint(
+    app: FastAPI, tiny_plan: tuple[int, str]
+) -> None:
+    from dispatch_api.db import PlanRow
+    from dispatch_api.routers.console_api import plan_day
+    from dispatch_api.store import plan_day_input, plan_of
+
+    plan_id, _ = tiny_plan
+    ctx = app.state.ctx
+    with ctx.sessions() as s:
+        row = s.get(PlanRow, plan_id)
+        plan = plan_of(row)
+        assert plan_day(s, ctx, row, plan) == plan_day_input(s, ctx.scenarios, row, plan)
+
+
+def test_edit_check_answers_the_same_from_its_cache(
+    client: TestClient, tiny_plan: tuple[int, str]
+) -> None:
+    """Undo (a shorter list of edits) and redo answer exactly what a first check answers."""
+    plan_id, admin = tiny_plan
+    h = {"Authorization": f"Bearer {admin}"}
+    plan = client.get(f"/plans/{plan_id}", headers=h).json()["plan"]
+    run = next(r for r in plan["routes"] if r["tier"] == "last_mile")
+    label = f"last_mile:{run['vehicle']}"
+    visits = _visits(run)
+    e1 = {"op": "move_stop", "route": label, "stop": visits[0], "position": visits[-1]}
+    e2 = {"op": "move_stop", "route": label, "stop": visits[-1], "position": visits[0]}
+
+    def check(edits: list[dict[str, object]]) -> dict[str, object]:
+        r = client.post(f"/plans/{plan_id}/edits/check", json={"edits": edits}, headers=h)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    first = check([e1])
+    both = check([e1, e2])
+    assert check([e1]) == first  # undo
+    assert check([e1, e2]) == both  # redo
+    assert both["applied"] in (0, 1, 2)
