@@ -18,6 +18,7 @@ Inputs (server, network, orders, a plan) are built outside the timed part. With
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import statistics
 import sys
 import time
@@ -154,34 +155,64 @@ def test_edit_round_trip_yanshi(
     srv, admin = server
     with _client(srv, admin) as c:
         plan = c.get(f"/plans/{yanshi_plan}").json()["plan"]
-    run = max(
-        (r for r in plan["routes"] if r["tier"] == "last_mile"), key=lambda r: len(r["stops"])
-    )
-    label = f"last_mile:{run['vehicle']}"
-    visits = [i for i, s in enumerate(run["stops"]) if s["kind"] == "visit"]
+    # two accepted moves within one run (found with the dry run), so that undo (two edits →
+    # one) and redo (one → two) each go to the server: with no edit left undo needs none
+    moves: list[tuple[str, int, int]] = []
+    with _client(srv, admin) as c:
+        for run in (r for r in plan["routes"] if r["tier"] == "last_mile"):
+            label = f"last_mile:{run['vehicle']}"
+            visits = [i for i, s in enumerate(run["stops"]) if s["kind"] == "visit"]
+            edits: list[dict[str, Any]] = []
+            for a, b in itertools.pairwise(visits):
+                edit = {"op": "move_stop", "route": label, "stop": b, "position": a}
+                res = c.post(
+                    f"/plans/{yanshi_plan}/edits/check", json={"edits": [*edits, edit]}
+                ).json()
+                if res["ok"]:
+                    edits.append(edit)
+                    moves.append((label, b, a))
+                if len(moves) == 2:
+                    break
+            if len(moves) == 2:
+                break
+            moves.clear()
+    assert len(moves) == 2, "no two accepted moves in one run"
     page.goto(f"{srv.url}/console/#/plan/{yanshi_plan}")
     page.wait_for_selector(f'body[data-plan-rendered="{yanshi_plan}"]')
-    page.click(f'[data-route="{label}"]')
-    # two moves within the run, so that undo (two edits → one) and redo (one → two) each
-    # send the edits to the server (with none left, undo needs no request)
-    for _ in range(2):
+    page.click(f'[data-route="{moves[0][0]}"]')
+    for _, stop, position in moves:
         page.evaluate("delete document.body.dataset.editState")
-        row = page.locator(f'#stops tr[data-stop="{visits[-1]}"]')
-        row.locator("input[type=number]").fill(str(visits[0]))
+        row = page.locator(f'#stops tr[data-stop="{stop}"]')
+        row.locator("input[type=number]").fill(str(position))
         row.locator("button.move").click()
-        page.wait_for_selector("body[data-edit-state]")
+        page.wait_for_selector("body[data-edit-state=checked]")
+    # each round a new edit: the first move's stop moved back and forth (the list of edits
+    # grows, so every request carries one edit the server has not checked yet)
+    label, stop, position = moves[0]
     times: list[float] = []
-    step = ["#undo", "#redo"]
+    request_ms: list[float] = []
 
     def once() -> None:
-        button = step[len(times) % 2]
+        src, dst = (stop, position) if len(times) % 2 else (position, stop)
         page.evaluate("delete document.body.dataset.editState")
-        page.click(button)
+        row = page.locator(f'#stops tr[data-stop="{src}"]')
+        row.locator("input[type=number]").fill(str(dst))
+        row.locator("button.move").click()
         page.wait_for_selector("body[data-edit-state]")
         times.append(float(page.evaluate("window.countyrouteEditDrawnMs")))
+        request_ms.append(float(page.evaluate("window.countyrouteLastEditMs")))
 
     benchmark.pedantic(once, rounds=1 if benchmark.disabled else 20, iterations=1)
-    _report("edit round trip (request → checked answer → redrawn)", times)
+    _report("edit round trip, a new move (request → checked answer → redrawn)", times)
+    _report("  of which the request (re-time and check on the server)", request_ms)
+    undo: list[float] = []
+    for _ in range(1 if benchmark.disabled else 10):
+        for button in ("#undo", "#redo"):
+            page.evaluate("delete document.body.dataset.editState")
+            page.click(button)
+            page.wait_for_selector("body[data-edit-state]")
+            undo.append(float(page.evaluate("window.countyrouteEditDrawnMs")))
+    _report("edit round trip, undo / redo (the server's checked prefix reused)", undo)
 
 
 @pytest.fixture(scope="module")
