@@ -107,7 +107,7 @@ def page(server: tuple[Any, str], tmp_path: Path) -> Iterator[Any]:
         pg.goto(f"{srv.url}/")
         pg.fill("#api-key", admin)
         pg.click("#sign-in button[type=submit]")
-        pg.wait_for_selector("#dropzone")
+        pg.wait_for_selector("#dropzone, #import-builtin")
         yield pg
         assert b.foreign_hosts(srv.url) == set()
         context.close()
@@ -116,7 +116,7 @@ def page(server: tuple[Any, str], tmp_path: Path) -> Iterator[Any]:
 def _render(page: Any, base: str, plan_id: int) -> tuple[float, float]:
     """(in-page ms, outside ms) for one first render of the plan view."""
     page.goto(f"{base}/console/#/day")
-    page.wait_for_selector("#dropzone")
+    page.wait_for_selector("#dropzone, #import-builtin")
     t0 = time.perf_counter()
     page.goto(f"{base}/console/#/plan/{plan_id}")
     page.wait_for_selector(f'body[data-plan-rendered="{plan_id}"]', timeout=600_000)

@@ -343,3 +343,31 @@ def test_moves_by_drag_and_drop_and_on_the_map(server: Server, browser_en: Brows
     with server.api("admin") as c:
         assert c.get(f"/plans/{plan_id}").json()["revision"] == doc["revision"]
     assert browser_en.foreign_hosts(server.url) == set()
+
+
+def test_road_closed_is_picked_on_the_map(server: Server, browser_en: Browser) -> None:
+    """The repair form's road is chosen by clicking it on the map (routes step aside)."""
+    page: Any = browser_en.page
+    plan_id = _draft(server)
+    with server.api("admin") as c:
+        roads = [
+            f
+            for f in c.get("/networks/yanshi/geojson").json()["features"]
+            if f["properties"].get("kind") == "road"
+        ]
+    road = max(roads, key=lambda f: f["properties"].get("length_m", 0))
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    page.goto(f"{server.url}/console/#/plan/{plan_id}")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    page.select_option("#repair-type", "road_closed")
+    page.click("#pick-road")
+    page.locator("#map").scroll_into_view_if_needed()
+    point = page.evaluate(f"window.countyrouteMap.roadPoint({road['id']!r})")
+    page.mouse.click(point["x"], point["y"])
+    for _ in range(50):
+        if page.input_value("#repair-road"):
+            break
+        page.wait_for_timeout(100)
+    assert page.input_value("#repair-road") == road["id"]
+    shot(page, "en-road-picked")

@@ -71,8 +71,13 @@ export class PlanMap {
         bounds = layer.getBounds();
       } else if (f.geometry.type === "LineString" && p.kind === "road") {
         const major = p.road_class === "national" || p.road_class === "provincial" || p.road_class === "county";
+        // roads are many (tens of thousands on a large county): one canvas, not SVG paths
+        if (!this.roadRenderer) {
+          this.map.createPane("roads").style.zIndex = "350"; // under the routes (overlay: 400)
+          this.roadRenderer = L.canvas({ padding: 0.2, tolerance: 5, pane: "roads" });
+        }
         const line = L.polyline(f.geometry.coordinates.map(([x, y]) => [y, x]), {
-          color: p.closed ? "#c00" : "#cfcac0", weight: major ? 2 : 1, opacity: 0.9,
+          color: p.closed ? "#c00" : "#cfcac0", weight: major ? 2 : 1, opacity: 0.9, renderer: this.roadRenderer,
         });
         line.roadId = f.id;
         line.on("click", (e) => { if (this.roadPicker) { L.DomEvent.stop(e); this.roadPicker(f.id, p); } });
@@ -207,8 +212,29 @@ export class PlanMap {
     );
   }
 
-  pickRoad(callback) { this.roadPicker = callback; this.el.classList.add("picking"); }
-  stopPicking() { this.roadPicker = null; this.el.classList.remove("picking"); }
+  /** Road picking: the routes are taken off the map until a road is clicked. */
+  pickRoad(callback) {
+    this.roadPicker = callback;
+    this.el.classList.add("picking");
+    for (const layer of [this.routeLayer, this.stopLayer, this.markLayer, this.deferredLayer]) layer.remove();
+    this.roadLayer.addTo(this.map);
+  }
+  stopPicking() {
+    this.roadPicker = null;
+    this.el.classList.remove("picking");
+    for (const layer of [this.routeLayer, this.stopLayer, this.markLayer, this.deferredLayer]) layer.addTo(this.map);
+  }
+  /** Where a road's middle is on the screen (tests click there). */
+  roadPoint(id) {
+    const line = this.roads && this.roads[id];
+    if (!line) return null;
+    const pts = line.getLatLngs();
+    const k = Math.floor((pts.length - 1) / 2);
+    const mid = L.latLng((pts[k].lat + pts[k + 1].lat) / 2, (pts[k].lng + pts[k + 1].lng) / 2);
+    const p = this.map.latLngToContainerPoint(mid);
+    const box = this.el.getBoundingClientRect();
+    return { x: box.left + p.x, y: box.top + p.y };
+  }
   highlightRoad(id) {
     for (const [rid, line] of Object.entries(this.roads || {})) line.setStyle(rid === id ? { color: "#d00", weight: 5 } : { color: "#cfcac0" });
   }

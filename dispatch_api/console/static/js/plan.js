@@ -98,6 +98,7 @@ export async function planView(view, session, planId) {
   const onEsc = (e) => { if (e.key === "Escape" && st.pendingMove) { st.pendingMove = null; mapNote.textContent = ""; } };
   document.addEventListener("keydown", onEsc);
   const pmap = new PlanMap(mapEl, { onRouteClick: mapClick, tiles });
+  window.countyrouteMap = pmap; // for the browser tests (where a road is on the screen)
   if (tiles && tiles.datum === "gcj02") {
     pmap.setNetwork(await get(`/networks/${encodeURIComponent(doc.network)}/geojson?crs=gcj02`));
   } else pmap.setNetwork(netGeo);
@@ -503,7 +504,7 @@ export async function planView(view, session, planId) {
     const kg = h("input", { type: "number", min: "0", step: "0.1", value: "12" });
     const m3 = h("input", { type: "number", min: "0", step: "0.01", value: "0.05" });
     const parcels = h("input", { type: "number", min: "1", step: "1", value: "3" });
-    const pickBtn = h("button", { type: "button", class: "secondary", onclick: () => {
+    const pickBtn = h("button", { type: "button", class: "secondary", id: "pick-road", onclick: () => {
       message(out, t("pick_road_hint"));
       pmap.pickRoad((id) => { road.value = id; pmap.highlightRoad(id); pmap.stopPicking(); clear(out); });
     } }, t("pick_road"));
