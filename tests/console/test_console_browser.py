@@ -371,3 +371,26 @@ def test_road_closed_is_picked_on_the_map(server: Server, browser_en: Browser) -
         page.wait_for_timeout(100)
     assert page.input_value("#repair-road") == road["id"]
     shot(page, "en-road-picked")
+
+
+def test_planner_runs_placement_and_what_if(server: Server, browser_zh: Browser) -> None:
+    """A planner (in Chinese) runs a placement and a one-day what-if with small budgets and
+    sees their reports and pictures in the page."""
+    page: Any = browser_zh.page
+    sign_in(page, server, "planner")
+    page.wait_for_selector("#placement-form")
+    page.fill("#pl-limit", "1")
+    page.click("#placement-form button[type=submit]")
+    page.wait_for_selector("#placement-report", timeout=180_000)
+    assert page.locator("#placement-report svg.chart circle").count() >= 2  # the curve
+    page.select_option("#wi-change", "growth30")
+    page.fill("#wi-days", "1")
+    page.fill("#wi-limit", "1")
+    page.click("#whatif-form button[type=submit]")
+    page.wait_for_selector("#whatif-report", timeout=180_000)
+    assert page.locator("#whatif-report tbody tr").count() >= 3
+    assert page.locator("#whatif-report svg.chart rect.spread").count() >= 3
+    text = page.inner_text("main")
+    assert not MISSING_LABEL.search(text), MISSING_LABEL.findall(text)
+    shot(page, "zh-planner")
+    assert browser_zh.foreign_hosts(server.url) == set()

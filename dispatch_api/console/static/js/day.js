@@ -4,7 +4,7 @@
 
 import { ApiError, followJob, get, post } from "./api.js";
 import { clear, field, h, message } from "./dom.js";
-import { day as fmtDay, num, t } from "./i18n.js";
+import { day as fmtDay, has, num, t } from "./i18n.js";
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -112,12 +112,20 @@ export async function showJob(out, job, isStopped, stop) {
     status.textContent = `${t("job_status")} ${j.id.slice(0, 8)} · ${t("job_" + j.status)} · ${t("elapsed", { s: num(elapsed, 1) })}`;
     status.dataset.status = j.status;
     bar.value = j.progress;
-    if (j.stage && j.stage !== last) { last = j.stage; stages.append(h("li", {}, t("stage", { stage: j.stage }))); }
+    if (j.stage && j.stage !== last) { last = j.stage; stages.append(h("li", {}, t("stage", { stage: stageText(j.stage) }))); }
   }, { stopped: isStopped });
   stopBtn.remove();
   if (done.status === "failed") out.append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: done.error || "" })));
   if (done.status === "succeeded" && done.plan) out.append(h("p", {}, h("a", { href: `#/plan/${done.plan}`, id: "open-new-plan" }, `${t("open")} ${t("plan_n", { id: done.plan })}`)));
   return done;
+}
+
+/** The server's stage names in the page's language ("coverage curve 7/19" keeps its count). */
+function stageText(stage) {
+  const m = stage.match(/^(coverage curve|simulating|planned) (\d+)\/(\d+)( days)?$/);
+  if (m) return t(`stage_${m[1].replace(" ", "_")}`, { done: m[2], total: m[3] });
+  const key = `stage_${stage.replace(/ /g, "_")}`;
+  return has(key) ? t(key) : stage;
 }
 
 function plansTable(plans) {

@@ -287,7 +287,7 @@ export async function planView(view, session, planId) {
       const row = h("tr", { class: `${vs.length ? "violation" : ""}${st.pins.has(s.site) ? " pinned" : ""}`, dataset: { site: s.site, stop: String(i) }, draggable: editable && s.kind === "visit" ? "true" : null },
         h("td", {}, String(i)),
         h("td", { title: `${siteName(s.site)} (${s.site})` }, shortName(sites[s.site]) || s.site, st.pins.has(s.site) ? h("span", { class: "badge" }, t("pinned")) : null,
-          vs.map((v) => h("div", { class: "violation-msg", title: v.messages.join("\n") }, `⚠ ${vcode(v.code)}${v.messages.length > 1 ? ` ×${v.messages.length}` : `: ${v.messages[0]}`}`))),
+          vs.map((v) => h("div", { class: "violation-msg", title: v.messages.join("\n") }, `⚠ ${vcode(v.code)}${detail(v)}`))),
         h("td", {}, t("kind_" + s.kind)),
         h("td", {}, clock(s.arrival_s)), h("td", {}, clock(s.start_s)), h("td", {}, clock(s.departure_s)),
         h("td", {}, editable && s.kind === "visit" ? h("div", { class: "stop-actions" }, sel, pos,
@@ -392,7 +392,7 @@ export async function planView(view, session, planId) {
         h("button", { type: "button", id: "save-edits", onclick: saveEdits, disabled: !st.edits.length || bad }, t("save_edits")),
         h("button", { type: "button", class: "secondary", onclick: () => { st.edits = []; st.redo = []; recheck(); }, disabled: !st.edits.length }, t("discard_edits"))),
       bad ? h("ul", { class: "violations" }, condense(st.violations).map((v) => h("li", { title: v.messages.join("\n") },
-        `${v.route.split(":")[1] || v.route} #${v.stop} ${siteName(v.site)}: ${vcode(v.code)}${v.messages.length > 1 ? ` ×${v.messages.length}` : ` — ${v.messages[0]}`}`))) : null);
+        `${v.route.split(":")[1] || v.route} #${v.stop} ${siteName(v.site)}: ${vcode(v.code)}${detail(v)}`))) : null);
   }
   const keys = (e) => {
     if (!(e.ctrlKey || e.metaKey) || doc.status !== "draft") return;
@@ -566,6 +566,12 @@ export async function planView(view, session, planId) {
     document.body.dataset.planRendered = String(planId);
   });
   return () => { st.closed = true; st.timers.forEach(clearTimeout); document.removeEventListener("keydown", keys); document.removeEventListener("keydown", onEsc); delete document.body.dataset.planRendered; };
+}
+
+/** The checker's own words are English: beside English labels only (always in the tooltip). */
+function detail(v) {
+  if (v.messages.length > 1) return ` ×${v.messages.length}`;
+  return lang() === "en" ? `: ${v.messages[0]}` : "";
 }
 
 function vcode(code) { return t(has("vcode_" + code) ? "vcode_" + code : "vcode_other"); }
