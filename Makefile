@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The console's browser tests drive Debian's Chromium (never a downloaded browser).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup plan test lint typecheck pytest bench clean
 
@@ -12,7 +14,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,ray]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then APT=apt-get; else APT="sudo apt-get"; fi; \
+	$$APT install -y --no-install-recommends chromium fonts-noto-cjk \
+	  || { $$APT update && $$APT install -y --no-install-recommends chromium fonts-noto-cjk; }
 
 plan: $(STAMP)
 	$(VENV)/bin/countyroute plan yanshi --date 2026-12-01 --out out/yanshi-2026-12-01
@@ -25,14 +32,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# tests, doctests and the benchmarks run once; coverage of the four packages, whose floor
-# ([tool.coverage.report] fail_under in pyproject.toml) only ever rises
-pytest: $(STAMP)
+# tests, doctests, browser tests and the benchmarks run once; coverage of the four packages,
+# whose floor ([tool.coverage.report] fail_under in pyproject.toml) only ever rises
+pytest: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest --benchmark-disable --cov --cov-report=term:skip-covered
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest benchmarks --benchmark-only --benchmark-autosave --benchmark-columns=min,mean,max,rounds
 
 clean:

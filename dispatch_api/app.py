@@ -20,11 +20,21 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch_api.console import install_console
 from dispatch_api.db import make_engine, migrate, sessions
 from dispatch_api.deps import AppContext, AuthThrottle, LruCache
 from dispatch_api.jobs import InlineJobRunner, JobRunner, ProcessJobRunner
 from dispatch_api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_handlers
-from dispatch_api.routers import courier, keys, networks, orders, planner, plans, trace
+from dispatch_api.routers import (
+    console_api,
+    courier,
+    keys,
+    networks,
+    orders,
+    planner,
+    plans,
+    trace,
+)
 from dispatch_api.routers import live as live_router
 from dispatch_api.security import key_pepper
 from dispatch_api.settings import Settings
@@ -258,12 +268,17 @@ def create_app(settings: Settings) -> FastAPI:
             "See docs/api.md."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: the console serves them with local assets
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_handlers(app)
-    for module in (keys, networks, orders, plans, planner, courier, trace, live_router):
+    # console_api first: its /plans/{id}/edits/check must win over any /plans/{id}/… pattern
+    routers = (console_api, keys, networks, orders, plans, planner, courier, trace, live_router)
+    for module in routers:
         app.include_router(module.router, prefix="/v1")
         app.include_router(module.router, include_in_schema=False)  # the old paths: aliases
+    install_console(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

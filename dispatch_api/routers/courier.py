@@ -198,7 +198,7 @@ def _pdf(
     from routing.present.documents import manifest_pdf, route_sheet_pdf
 
     row = session.get(PlanRow, plan_id)
-    if row is None:
+    if row is None or not who.sees(row.network):  # another network's plan: not there at all
         raise Problem(404, f"no plan {plan_id}", field="plan_id")
     _check_courier(session, who, row, vehicle)
     plan = plan_of(row)

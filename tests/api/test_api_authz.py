@@ -78,6 +78,12 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ),
     ("GET", "/v1/trace/lot-{net}", None, STAFF),
     ("GET", "/v1/feed?wait_s=0&network={net}", None, {*STAFF, "courier"}),
+    # the console's read models and edit dry run (dispatch_api/routers/console_api.py)
+    ("GET", "/v1/networks/{net}/geojson", None, STAFF),
+    ("GET", "/v1/plans/{plan}/geojson", None, STAFF),
+    ("GET", "/v1/plans/{plan}/events", None, STAFF),
+    ("POST", "/v1/plans/{plan}/edits/check", {"edits": []}, STAFF),
+    ("POST", "/v1/jobs/{job}/cancel", None, STAFF),
 ]
 
 NETWORK_FREE = {"/v1/keys", "/v1/networks", "/v1/plans", "/v1/audit", "/v1/courier/route"}

@@ -1,0 +1,113 @@
+// Boot, sign-in, the header and the views (#/day, #/plan/ID, #/planner).
+
+import { ApiError, api, get, post, setCsrf } from "./api.js";
+import { clear, field, h, message } from "./dom.js";
+import { lang, setLang, t } from "./i18n.js";
+import { dayBoard } from "./day.js";
+import { planView } from "./plan.js";
+import { plannerView } from "./planner.js";
+
+const state = { session: null, cleanup: null };
+const view = document.getElementById("view");
+const top = document.getElementById("top");
+
+setLang(lang());
+
+function header() {
+  clear(top);
+  const s = state.session;
+  top.append(
+    h("span", { class: "brand" }, t("app_title")),
+    h("nav", { "aria-label": t("app_title") },
+      s && s.role !== "planner" ? h("a", { href: "#/day" }, t("nav_day")) : null,
+      s && (s.role === "planner" || s.role === "admin") ? h("a", { href: "#/planner" }, t("nav_planner")) : null,
+      h("a", { href: "/docs" }, t("nav_docs"))),
+    h("span", { class: "spacer" }),
+    s ? h("span", { class: "who" }, t("signed_in_as", { name: s.name, role: t("role_" + s.role) })) : null,
+    h("button", { type: "button", id: "lang", "aria-label": t("lang_switch_label"), onclick: () => { setLang(lang() === "zh" ? "en" : "zh"); render(); } }, t("lang_switch")),
+    s ? h("button", { type: "button", id: "sign-out", onclick: signOut }, t("sign_out")) : null,
+  );
+  document.title = t("app_title");
+}
+
+function signInPage(note) {
+  const input = h("input", { type: "password", autocomplete: "off", required: true, spellcheck: "false", size: 50 });
+  const out = h("div", { id: "sign-in-message" });
+  const form = h("form", { class: "card sign-in", id: "sign-in" },
+    h("h1", {}, t("sign_in_title")),
+    h("p", {}, t("sign_in_help")),
+    field(t("api_key"), input, "api-key"),
+    h("button", { type: "submit" }, t("sign_in")),
+    out);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const s = await post("/console/session", { key: input.value });
+      input.value = "";
+      state.session = s;
+      setCsrf(s.csrf);
+      location.hash = s.role === "planner" ? "#/planner" : "#/day";
+      render();
+    } catch (err) {
+      if (err instanceof ApiError && err.problem.type === "/problems/courier-refused") return courierRefused();
+      message(out, err.status === 401 ? t("bad_key") : t("error", { msg: err.message }), "error");
+    }
+  });
+  clear(view).append(form);
+  if (note) message(out, note, "error");
+  input.focus();
+}
+
+function courierRefused() {
+  clear(view).append(h("section", { class: "card refused", id: "courier-refused", role: "alert" },
+    h("h1", {}, t("courier_refused_title")),
+    h("p", {}, t("courier_refused")),
+    h("a", { href: "#/", onclick: (e) => { e.preventDefault(); signInPage(); } }, t("back_to_sign_in"))));
+}
+
+async function signOut() {
+  try { await api("DELETE", "/console/session"); } catch { /* already signed out */ }
+  state.session = null;
+  setCsrf(null);
+  location.hash = "#/";
+  render();
+}
+
+window.addEventListener("countyroute:signed-out", () => {
+  if (!state.session) return;
+  state.session = null;
+  header();
+  signInPage(t("session_expired"));
+});
+
+async function render() {
+  if (state.cleanup) { state.cleanup(); state.cleanup = null; }
+  header();
+  const s = state.session;
+  if (!s) return signInPage();
+  const route = location.hash.replace(/^#\/?/, "").split("/");
+  clear(view).append(h("p", { class: "loading" }, t("loading")));
+  try {
+    if (route[0] === "plan" && route[1]) state.cleanup = await planView(view, s, Number(route[1]));
+    else if (route[0] === "planner" || s.role === "planner") state.cleanup = await plannerView(view, s);
+    else state.cleanup = await dayBoard(view, s);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return;
+    clear(view).append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: err.message })));
+  }
+}
+
+window.addEventListener("hashchange", render);
+
+async function boot() {
+  try {
+    const s = await get("/console/session");
+    state.session = s;
+    setCsrf(s.csrf);
+  } catch {
+    state.session = null;
+  }
+  render();
+}
+
+boot();

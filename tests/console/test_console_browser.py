@@ -1,0 +1,396 @@
+"""The console in a real browser (Debian's Chromium through Playwright) against a real server:
+the dispatcher's day end to end in English and in Chinese, role checks, ``/docs`` offline.
+Every test asserts that the page asked no host but the app's own. Screenshots go to
+``out/screenshots/`` (gitignored) for a person to look at."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from console_helpers import DATE, SCREENSHOTS, Browser, Server, countyroute, shot
+
+pytestmark = pytest.mark.slow
+
+MISSING_LABEL = re.compile(r"\[[a-z][a-z0-9_]+\]")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+TEXT = {
+    "en": {"rejected": "nothing was stored", "checked": "no violations", "sign_in": "Sign in"},
+    "zh": {"rejected": "未保存任何数据", "checked": "无违规", "sign_in": "登录"},
+}
+
+
+def sign_in(page: Any, server: Server, role: str) -> None:
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("#sign-in")
+    page.fill("#api-key", server.keys[role])
+    page.click("#sign-in button[type=submit]")
+
+
+def drop_file(page: Any, selector: str, name: str, text: str) -> None:
+    """Drag and drop a file onto an element, as a person dragging it from their desktop."""
+    page.evaluate(
+        """([selector, name, text]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, { type: "text/csv" }));
+            const el = document.querySelector(selector);
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                el.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+            }
+        }""",
+        [selector, name, text],
+    )
+
+
+def a_rejected_move(client: httpx.Client, plan_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A move of a village stop to the front of another van's run that the checker rejects,
+    found through the public dry-run endpoint: a van of the same station made late (a stop
+    outside its opening hours, the shift or the hub's cut-off) if there is one, else any."""
+    plan = client.get(f"/plans/{plan_id}").json()["plan"]
+    runs = [r for r in plan["routes"] if r["tier"] == "last_mile"]
+    late = ("window", "shift", "cutoff", "duration")
+    fallback = None
+    pairs = [(a, b) for a in runs for b in runs if a["vehicle"] != b["vehicle"]]
+    pairs.sort(key=lambda p: p[0]["home"] != p[1]["home"])  # same station first
+    for src, dst in pairs:
+        for stop in [i for i, s in enumerate(src["stops"]) if s["kind"] == "visit"][-2:]:
+            edit = {
+                "op": "move_stop",
+                "route": f"last_mile:{src['vehicle']}",
+                "stop": stop,
+                "to_route": f"last_mile:{dst['vehicle']}",
+                "position": 1,
+            }
+            res = client.post(f"/plans/{plan_id}/edits/check", json={"edits": [edit]}).json()
+            if res["ok"] or not any(v["stop"] >= 0 for v in res["violations"]):
+                continue
+            if any(v["code"] in late for v in res["violations"]):
+                return edit, res
+            fallback = fallback or (edit, res)
+            if src["home"] != dst["home"]:
+                break
+    assert fallback is not None, "no rejected move found"
+    return fallback
+
+
+def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> None:
+    page: Any = b.page
+    text = TEXT[lang]
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    assert page.locator("html").get_attribute("lang") == ("zh-CN" if lang == "zh" else "en")
+    page.fill("#date", date)
+    page.dispatch_event("#date", "change")
+    page.wait_for_selector("#orders-count:not(:empty)")
+    shot(page, f"{lang}-1-day-board")
+
+    # a CSV with one bad row, dropped on the board: the rows named, nothing stored
+    lines = csv.read_text().splitlines()
+    head, rows = lines[0], lines[1:]
+    cols = head.split(",")
+    bad = rows[2].split(",")
+    bad[cols.index("site")] = "no-such-village"
+    drop_file(
+        page, "#dropzone", "orders-bad.csv", "\n".join([head, rows[0], rows[1], ",".join(bad)])
+    )
+    page.wait_for_selector("#rejected-rows")
+    table = page.inner_text("#rejected-rows")
+    assert "site" in table and "row 3" in table and "no-such-village" in table
+    assert text["rejected"] in page.inner_text("#upload-result")
+    with server.api("dispatcher") as c:
+        assert c.get(f"/networks/yanshi/orders?date={date}&limit=1").json()["total"] == 0
+    shot(page, f"{lang}-2-rejected-rows")
+
+    # the good file, chosen with the file input
+    page.set_input_files("#dropzone input[type=file]", str(csv))
+    page.wait_for_selector("#upload-result .msg-ok")
+    with server.api("dispatcher") as c:
+        assert c.get(f"/networks/yanshi/orders?date={date}&limit=1").json()["total"] == len(rows)
+
+    # plan with a small budget; the job's progress is shown until it ends
+    page.fill("#budget", "2")
+    page.click("#start-plan")
+    page.wait_for_selector("#job .job-status")
+    page.wait_for_selector("#open-new-plan", timeout=120_000)
+    assert page.get_attribute("#job .job-status", "data-status") == "succeeded"
+    page.click("#open-new-plan")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    plan_id = int(page.get_attribute("body", "data-plan-rendered"))
+    page.wait_for_timeout(300)
+    assert page.locator(".site-label").count() >= 10  # sites labelled
+    assert page.locator(".legend-vehicle").count() >= 5  # one colour per vehicle, in the legend
+    shot(page, f"{lang}-3-plan-view")
+    page.locator("#timeline").screenshot(path=str(shot_path(f"{lang}-4-timeline")))
+
+    # a move the checker rejects: the violation is shown at the stop, nothing saved
+    with server.api("dispatcher") as c:
+        edit, expected = a_rejected_move(c, plan_id)
+        revision = c.get(f"/plans/{plan_id}").json()["revision"]
+    page.click(f'[data-route="{edit["route"]}"]')
+    row = page.locator(f'#stops tr[data-stop="{edit["stop"]}"]')
+    row.locator("select").select_option(edit["to_route"])
+    row.locator("input[type=number]").fill(str(edit["position"]))
+    row.locator("button.move").click()
+    page.wait_for_selector("body[data-edit-state=rejected]")
+    first = next(v for v in expected["violations"] if v["stop"] >= 0)
+    flagged = page.locator(f'#stops tr.violation[data-stop="{first["stop"]}"]')
+    assert flagged.count() == 1
+    assert flagged.get_attribute("data-site") == first["site"]
+    assert page.locator("#edit-state[role=alert]").count() == 1
+    flagged.scroll_into_view_if_needed()
+    shot(page, f"{lang}-5-violation")
+    page.click("#undo")
+    page.wait_for_selector("body[data-edit-state=checked]")
+    assert page.locator("#stops tr.violation").count() == 0
+    with server.api("dispatcher") as c:
+        assert c.get(f"/plans/{plan_id}").json()["revision"] == revision
+
+    page.click("#publish")
+    page.wait_for_selector("#status-badge.status-published", timeout=20_000)
+    page.wait_for_selector("#follow h2")
+
+    # couriers report through the API; the page shows it within 2 s
+    with server.api("dispatcher") as c:
+        plan = c.get(f"/plans/{plan_id}").json()["plan"]
+    run = next(r for r in plan["routes"] if r["tier"] == "last_mile")
+    stop = next(i for i, s in enumerate(run["stops"]) if s["kind"] == "visit")
+    site = run["stops"][stop]["site"]
+    late_at = run["stops"][stop]["start_s"] + 3600
+    at = f"{date}T{late_at // 3600:02d}:{late_at % 3600 // 60:02d}:00+08:00"
+    event_id = f"e2e-{lang}-{int(time.time() * 1000)}"
+    body = {
+        "route": f"last_mile:{run['vehicle']}",
+        "stop": stop,
+        "site": site,
+        "type": "delivered",
+        "at": at,
+    }
+    with server.api("dispatcher") as c:
+        sent = time.monotonic()
+        assert c.put(f"/plans/{plan_id}/events/{event_id}", json=body).status_code == 201
+    page.wait_for_selector(f'#events li[data-event="{event_id}"]', timeout=2000)
+    assert time.monotonic() - sent <= 2.0
+    page.wait_for_selector("#late-vehicles", timeout=5000)  # lateness: an hour after the plan
+    assert run["vehicle"] in page.inner_text("#late-vehicles")
+    assert page.locator("#route-list .late-badge").count() == 1
+    shot(page, f"{lang}-6-following")
+
+    # a van breaks down: the repaired plan beside the current one
+    down = next(r["vehicle"] for r in plan["routes"] if r["tier"] == "last_mile")
+    page.select_option("#repair-type", "vehicle_down")
+    page.select_option("#repair-vehicle", down)
+    page.fill("#repair-at", "11:00")
+    page.click("#repair-start")
+    page.wait_for_selector("#repair-result", timeout=120_000)
+    assert page.locator("#repair-result tr.changed").count() >= 1
+    page.locator("#repair").scroll_into_view_if_needed()
+    shot(page, f"{lang}-7-repair")
+
+    text_all = page.inner_text("body")
+    assert not MISSING_LABEL.search(text_all), MISSING_LABEL.findall(text_all)
+
+    page.click("#sign-out")
+    page.wait_for_selector("#sign-in")
+    assert text["sign_in"] in page.inner_text("#sign-in")
+    status = page.evaluate("fetch('/plans').then(r => r.status)")
+    assert status == 401
+    assert b.foreign_hosts(server.url) == set()
+
+
+def shot_path(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+def test_dispatcher_day_in_english(server: Server, browser_en: Browser) -> None:
+    day_flow(browser_en, server, "en", DATE, server.workdir / "orders.csv")
+
+
+def test_dispatcher_day_in_chinese(server: Server, browser_zh: Browser) -> None:
+    """The same day, the browser asking for Chinese: every label Chinese (site names are
+    Chinese anyway), dates and numbers localised."""
+    csv = server.workdir / "orders-zh.csv"
+    countyroute("demand", "yanshi", "--date", "2026-12-02", "--seed", "8", "--out", str(csv))
+    day_flow(browser_zh, server, "zh", "2026-12-02", csv)
+
+
+def test_courier_is_refused(server: Server, browser_en: Browser) -> None:
+    page: Any = browser_en.page
+    sign_in(page, server, "courier")
+    page.wait_for_selector("#courier-refused")
+    assert "courier" in page.inner_text("#courier-refused").lower()
+    assert page.evaluate("fetch('/plans').then(r => r.status)") == 401  # no session was made
+    shot(page, "en-courier-refused")
+    assert browser_en.foreign_hosts(server.url) == set()
+
+
+def test_planner_sees_planner_pages_and_cannot_publish(server: Server, browser_en: Browser) -> None:
+    page: Any = browser_en.page
+    sign_in(page, server, "planner")
+    page.wait_for_selector("#placement-form")
+    with server.api("admin") as c:
+        drafts = [p for p in c.get("/plans?network=yanshi").json() if p["status"] == "draft"]
+    plan_id = drafts[-1]["id"] if drafts else _draft(server)
+    page.goto(f"{server.url}/console/#/plan/{plan_id}")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    assert page.locator("#publish").count() == 0
+    assert page.locator("#no-publish").count() == 1
+    # the session acts with the planner's key: the API itself refuses the publish
+    status = page.evaluate(
+        """async (id) => {
+            const s = await (await fetch('/console/session')).json();
+            const r = await fetch(`/plans/${id}/publish`, {method: 'POST', headers: {'X-CSRF-Token': s.csrf}});
+            return r.status;
+        }""",
+        plan_id,
+    )
+    assert status == 403
+    shot(page, "en-planner-plan")
+    assert browser_en.foreign_hosts(server.url) == set()
+
+
+def test_route_list_keyboard(server: Server, browser_en: Browser) -> None:
+    """Arrow keys move through the routes, Enter opens one (its stops are listed)."""
+    page: Any = browser_en.page
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    with server.api("admin") as c:
+        plans = c.get("/plans?network=yanshi").json()
+    plan_id = plans[-1]["id"] if plans else _draft(server)
+    page.goto(f"{server.url}/console/#/plan/{plan_id}")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    page.focus("#route-list [role=option][tabindex='0']")
+    first = page.evaluate("document.activeElement.dataset.route")
+    page.keyboard.press("ArrowDown")
+    second = page.evaluate("document.activeElement.dataset.route")
+    assert second != first
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#route-list [data-route="{second}"][aria-selected=true]')
+    assert second.split(":")[1] in page.inner_text("#stops h2")
+    for control in page.query_selector_all("input, select"):
+        labelled = control.evaluate(
+            "el => !!(el.labels && el.labels.length) || el.hasAttribute('aria-label') || "
+            "el.type === 'radio' || el.type === 'checkbox' || el.type === 'file'"
+        )
+        assert labelled, control.evaluate("el => el.outerHTML")
+
+
+def test_docs_offline(server: Server, browser_en: Browser) -> None:
+    page: Any = browser_en.page
+    page.goto(f"{server.url}/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
+    assert "countyroute" in page.inner_text(".swagger-ui .info .title")
+    shot(page, "docs-swagger")
+    page.goto(f"{server.url}/redoc")
+    page.wait_for_selector("redoc .api-info, .api-content", timeout=20_000)
+    assert browser_en.foreign_hosts(server.url) == set()
+
+
+def _draft(server: Server) -> int:
+    """A new draft plan of DATE (its orders imported first when the day has none)."""
+    with server.api("admin") as c:
+        if not c.get(f"/networks/yanshi/orders?date={DATE}&limit=1").json()["total"]:
+            r = c.post(
+                f"/networks/yanshi/orders?date={DATE}",
+                content=(server.workdir / "orders.csv").read_bytes(),
+                headers={"Content-Type": "text/csv"},
+            )
+            assert r.status_code == 200, r.text
+        job = c.post("/networks/yanshi/plans", json={"date": DATE, "time_limit_s": 1}).json()
+        return int(server.wait_job(c, job["id"])["plan"])  # type: ignore[call-overload]
+
+
+def test_moves_by_drag_and_drop_and_on_the_map(server: Server, browser_en: Browser) -> None:
+    """A stop dragged onto another route in the list, and a stop clicked on the map then
+    moved by clicking another route: each is one edit checked by the server; undo takes
+    both back; nothing is saved."""
+    page: Any = browser_en.page
+    plan_id = _draft(server)
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    page.goto(f"{server.url}/console/#/plan/{plan_id}")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    with server.api("admin") as c:
+        doc = c.get(f"/plans/{plan_id}").json()
+    runs = [r for r in doc["plan"]["routes"] if r["tier"] == "last_mile"]
+    a, b = runs[0], runs[1]
+    page.click(f'[data-route="last_mile:{a["vehicle"]}"]')
+    visit = next(i for i, s in enumerate(a["stops"]) if s["kind"] == "visit")
+    page.drag_and_drop(
+        f'#stops tr[data-stop="{visit}"]', f'#route-list [data-route="last_mile:{b["vehicle"]}"]'
+    )
+    page.wait_for_selector("body[data-edit-state]")
+    assert page.is_enabled("#undo")
+    assert "1 edits not saved" in page.inner_text("#edits")
+
+    site = a["stops"][
+        next(i for i, s in enumerate(a["stops"]) if s["kind"] == "visit" and i != visit)
+    ]["site"]
+    page.evaluate("delete document.body.dataset.editState")
+    page.dispatch_event(f"path.stop-{site}", "click")
+    page.wait_for_selector("#map-note:not(:empty)")
+    page.dispatch_event(f"path.route-{runs[2]['vehicle']}", "click")
+    page.wait_for_selector("body[data-edit-state]")
+    assert "2 edits not saved" in page.inner_text("#edits")
+    page.click("#undo")
+    page.click("#undo")
+    page.wait_for_selector("#undo:disabled")
+    with server.api("admin") as c:
+        assert c.get(f"/plans/{plan_id}").json()["revision"] == doc["revision"]
+    assert browser_en.foreign_hosts(server.url) == set()
+
+
+def test_road_closed_is_picked_on_the_map(server: Server, browser_en: Browser) -> None:
+    """The repair form's road is chosen by clicking it on the map (routes step aside)."""
+    page: Any = browser_en.page
+    plan_id = _draft(server)
+    with server.api("admin") as c:
+        roads = [
+            f
+            for f in c.get("/networks/yanshi/geojson").json()["features"]
+            if f["properties"].get("kind") == "road"
+        ]
+    road = max(roads, key=lambda f: f["properties"].get("length_m", 0))
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    page.goto(f"{server.url}/console/#/plan/{plan_id}")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    page.select_option("#repair-type", "road_closed")
+    page.click("#pick-road")
+    page.locator("#map").scroll_into_view_if_needed()
+    point = page.evaluate(f"window.countyrouteMap.roadPoint({road['id']!r})")
+    page.mouse.click(point["x"], point["y"])
+    for _ in range(50):
+        if page.input_value("#repair-road"):
+            break
+        page.wait_for_timeout(100)
+    assert page.input_value("#repair-road") == road["id"]
+    shot(page, "en-road-picked")
+
+
+def test_planner_runs_placement_and_what_if(server: Server, browser_zh: Browser) -> None:
+    """A planner (in Chinese) runs a placement and a one-day what-if with small budgets and
+    sees their reports and pictures in the page."""
+    page: Any = browser_zh.page
+    sign_in(page, server, "planner")
+    page.wait_for_selector("#placement-form")
+    page.fill("#pl-limit", "1")
+    page.click("#placement-form button[type=submit]")
+    page.wait_for_selector("#placement-report", timeout=180_000)
+    assert page.locator("#placement-report svg.chart circle").count() >= 2  # the curve
+    page.select_option("#wi-change", "growth30")
+    page.fill("#wi-days", "1")
+    page.fill("#wi-limit", "1")
+    page.click("#whatif-form button[type=submit]")
+    page.wait_for_selector("#whatif-report", timeout=180_000)
+    assert page.locator("#whatif-report tbody tr").count() >= 3
+    assert page.locator("#whatif-report svg.chart rect.spread").count() >= 3
+    text = page.inner_text("main")
+    assert not MISSING_LABEL.search(text), MISSING_LABEL.findall(text)
+    shot(page, "zh-planner")
+    assert browser_zh.foreign_hosts(server.url) == set()
