@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from networks import UNREACHABLE, Network, SiteKind
+from networks import UNREACHABLE, Network, SiteKind, format_clock
 from routing.model import Direction, Order, Policy, Vehicle
 from routing.plan import Load, Plan, Route, StopKind, Tier, final_stops
 
@@ -210,7 +210,7 @@ def check_plan(
                                 i,
                                 s.site,
                                 "time",
-                                f"arrives {s.arrival_s} but cannot before {prev.departure_s + t}",
+                                f"arrives {format_clock(s.arrival_s)} but cannot before {format_clock(prev.departure_s + t)}",
                             )
             if s.start_s < s.arrival_s or s.departure_s < s.start_s:
                 add(i, s.site, "time", "times must satisfy arrival <= start <= departure")
@@ -229,14 +229,14 @@ def check_plan(
                             i,
                             s.site,
                             "window",
-                            f"service starts {s.start_s}, open {site.opens_s}-{site.closes_s}",
+                            f"service starts {format_clock(s.start_s)}, open {format_clock(site.opens_s)}-{format_clock(site.closes_s)}",
                         )
                     if collects and s.start_s > policy.village_cutoff_s:
                         add(
                             i,
                             s.site,
                             "cutoff",
-                            f"collects after the village cut-off {policy.village_cutoff_s}",
+                            f"collects after the village cut-off {format_clock(policy.village_cutoff_s)}",
                         )
                     for o in (*drops, *collects):
                         if o.site != s.site:
@@ -303,7 +303,7 @@ def check_plan(
                                 k,
                                 r.home,
                                 "sync",
-                                f"leaves before order {o.id} is handed back by {halted[0]} ({halted[1]})",
+                                f"leaves before order {o.id} is handed back by {halted[0]} ({format_clock(halted[1])})",
                             )
                         if ready is None:
                             pass
@@ -312,7 +312,7 @@ def check_plan(
                                 k,
                                 r.home,
                                 "sync",
-                                f"leaves before order {o.id}'s trunk arrival + cross-dock ({ready + policy.cross_dock_s})",
+                                f"leaves before order {o.id}'s trunk arrival + cross-dock ({format_clock(ready + policy.cross_dock_s)})",
                             )
                 load = load - _load(drops) + _load(collects)
             elif s.kind is StopKind.HALT:
@@ -356,7 +356,7 @@ def check_plan(
                                         i,
                                         s.site,
                                         "sync",
-                                        f"order {oid} reaches the station at {s.arrival_s}, after its up trunk ({pick})",
+                                        f"order {oid} reaches the station at {format_clock(s.arrival_s)}, after its up trunk ({format_clock(pick)})",
                                     )
             for problem in _over(load, v):
                 add(i, s.site, "capacity", f"load after stop {problem} (recomputed)")
@@ -376,15 +376,30 @@ def check_plan(
                 )
         start, end = r.stops[0].departure_s, r.stops[-1].arrival_s
         if start < v.shift_start_s:
-            add(0, r.home, "shift", f"leaves before the shift starts ({v.shift_start_s})")
+            add(
+                0,
+                r.home,
+                "shift",
+                f"leaves before the shift starts ({format_clock(v.shift_start_s)})",
+            )
         if end > v.shift_end_s:
-            add(len(r.stops) - 1, r.home, "shift", f"back after the shift ends ({v.shift_end_s})")
+            add(
+                len(r.stops) - 1,
+                r.home,
+                "shift",
+                f"back after the shift ends ({format_clock(v.shift_end_s)})",
+            )
         if end - start > v.max_duration_s:
             add(-1, r.home, "duration", f"{end - start} s > max {v.max_duration_s} s")
         if v.range_km is not None and dist_m > v.range_km * 1000 + 1:
             add(-1, r.home, "range", f"{dist_m / 1000:.1f} km > range {v.range_km:g} km")
         if r.tier is Tier.TRUNK_UP and end > policy.hub_return_s:
-            add(len(r.stops) - 1, r.home, "cutoff", f"back at the hub after {policy.hub_return_s}")
+            add(
+                len(r.stops) - 1,
+                r.home,
+                "cutoff",
+                f"back at the hub after {format_clock(policy.hub_return_s)}",
+            )
         if dist_m != r.distance_m:
             add(-1, r.home, "distance", f"recorded {r.distance_m} m, recomputed {dist_m} m")
         hours = (end - start) / 3600

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, admin_key_for, auth, start_server
+from conftest import DATE, TINY, LiveServer, admin_key_for, auth, start_server
 
 from dispatch_api.jobs import repair_function
 from dispatch_api.settings import Settings
@@ -131,7 +131,6 @@ def test_a_day_of_the_builtin_county_end_to_end(live: LiveServer) -> None:
 
 
 def test_concurrent_retries_of_one_event_store_it_once(live: LiveServer) -> None:
-    from conftest import DATE, TINY
 
     admin = admin_key_for(live.database_url)
     http = httpx.Client(base_url=live.url, timeout=60)

@@ -14,7 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import DATE, TINY, Keys, admin_key_for, auth, import_tiny_orders, start_server
+from conftest import (
+    DATE,
+    TINY,
+    Keys,
+    admin_key_for,
+    auth,
+    import_tiny_orders,
+    start_server,
+    upload_tiny,
+)
 from fastapi import FastAPI
 from sqlalchemy import event
 
@@ -339,7 +348,6 @@ def test_pins_hold_in_the_next_plan_and_in_a_repair(client: TestClient, keys: Ke
 def test_previous_plan_of_another_network_is_refused(client: TestClient, keys: Keys) -> None:
     import_tiny_orders(client, keys.dispatcher)
     first = _job(client, keys.dispatcher, PLAN, {"date": DATE, "time_limit_s": 1})
-    from conftest import upload_tiny
 
     assert upload_tiny(client, keys.admin, "tiny2").status_code == 201
     r = client.post(

@@ -155,8 +155,10 @@ class Browser:
         }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[object]:
+    """Playwright per test module: it holds the thread's event loop while it runs, so it must
+    be stopped before anything else (the console benchmarks) starts its own."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make setup does it)")
     from playwright.sync_api import sync_playwright

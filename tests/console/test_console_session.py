@@ -37,7 +37,7 @@ def app(tmp_path: Path) -> Iterator[FastAPI]:
 
 def key(app: FastAPI, role: Role, **kw: str) -> str:
     with sessions(app.state.ctx.engine)() as s:
-        _, plain = create_key(s, f"{role.value}-test", role, **kw)
+        _, plain = create_key(s, f"{role.value}-test", role, pepper=app.state.ctx.pepper, **kw)
         s.commit()
     return plain
 

@@ -287,7 +287,7 @@ def test_stop_outside_opening_hours_is_caught(plan: Plan, day: DayInput) -> None
     )
     report = check(plan, day, network=replace(day.network, sites=sites))
     v = assert_caught(report, "window", label(plan.routes[ri]), si, "v1")
-    assert "28800-32400" in v.message
+    assert "open 08:00-09:00" in v.message  # clock times, not seconds
 
 
 def test_bulky_order_on_a_tricycle_is_caught(plan: Plan, day: DayInput) -> None:
