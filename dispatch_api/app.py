@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch_api.cachebus import CacheBus
 from dispatch_api.db import make_engine, migrate, sessions
 from dispatch_api.deps import AppContext, AuthThrottle, LruCache
 from dispatch_api.jobs import InlineJobRunner, JobRunner, ProcessJobRunner
@@ -239,14 +240,17 @@ def create_app(settings: Settings) -> FastAPI:
         pepper=key_pepper(engine),
         throttle=AuthThrottle(settings.auth_failures_per_minute),
     )
+    ctx.bus = CacheBus(engine, on_change=[ctx.keys.clear])
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ctx.bus.start()
         ctx.runner.start()
         try:
             yield
         finally:
             ctx.runner.stop()
+            ctx.bus.stop()
 
     app = FastAPI(
         title="countyroute dispatch API",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dispatch_api.cachebus import announce
 from dispatch_api.db import Audit, NetworkRow, OrderDay, OrderRow, PlanRow, now_iso
 from dispatch_api.problems import Problem
 from dispatch_api.security import Principal
@@ -219,6 +220,7 @@ def bump_orders(session: Session, network: str, date: str) -> None:
     )
     if not getattr(res, "rowcount", 0):
         session.add(OrderDay(network=network, date=date, version=1))
+    announce(session, f"orders {network} {date}")
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

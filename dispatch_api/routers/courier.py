@@ -11,9 +11,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import Courier, NetworkRow, OrderDay, PlanRow, RouteDoc, now_iso
-from dispatch_api.deps import Ctx, DbSession, EventKey, RouteReader
+from dispatch_api.deps import AppContext, Ctx, DbSession, EventKey, RouteReader
 from dispatch_api.events import courier_vehicle, ingest
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import (
@@ -102,17 +104,16 @@ def _render(
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _route_response(
-    session: DbSession,
-    ctx: Ctx,
+def _document(
+    session: Session,
+    ctx: AppContext,
     plan: Any,
     vehicle: str,
     crs: str,
-    if_none_match: str | None,
     driver: Courier | bool | None = False,
-) -> Response:
-    """The route document: from this process's cache, else the shared table, else rendered
-    (and shared). The ETag is a digest of the body itself."""
+) -> tuple[str, bytes]:
+    """The route document and its ETag: from this process's cache, else the shared table,
+    else rendered (and shared). The ETag is a digest of the body itself."""
     who: Courier | None
     if driver is False:
         who = session.scalars(
@@ -124,7 +125,7 @@ def _route_response(
     else:
         who = driver or None
     key, _ = _doc_key(session, plan, vehicle, crs, who)
-    hit = ctx.routes.get(key)
+    hit: tuple[str, bytes] | None = ctx.routes.get(key)
     if hit is None:
         found = session.execute(
             select(RouteDoc.etag, RouteDoc.body).where(RouteDoc.key == key)
@@ -143,11 +144,27 @@ def _route_response(
             )
             session.commit()
         ctx.routes.put(key, hit)
+    return hit
+
+
+def _answer(hit: tuple[str, bytes], if_none_match: str | None) -> Response:
     etag, body = hit
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
+
+
+def _route_response(
+    session: DbSession,
+    ctx: Ctx,
+    plan: Any,
+    vehicle: str,
+    crs: str,
+    if_none_match: str | None,
+    driver: Courier | bool | None = False,
+) -> Response:
+    return _answer(_document(session, ctx, plan, vehicle, crs, driver), if_none_match)
 
 
 def _plan_head(session: DbSession, *where: Any) -> Any:
@@ -186,30 +203,51 @@ def read_route(
     return _route_response(session, ctx, row, vehicle, crs, if_none_match)
 
 
+def _resolve_mine(ctx: AppContext, who: Principal, date: str, crs: str) -> Any:
+    """A courier's route for a date: (ETag, body), or the problem to answer."""
+    with ctx.sessions() as session:
+        me = session.get(Courier, (who.network, who.courier))
+        if me is None or me.vehicle is None:
+            return (404, "no vehicle is assigned to you", "courier")
+        row = _plan_head(
+            session,
+            PlanRow.network == who.network,
+            PlanRow.date == date,
+            PlanRow.status == "published",
+        )
+        if row is None:
+            return (404, f"no published plan for {date}", "date")
+        try:
+            return _document(session, ctx, row, me.vehicle, crs, driver=me)
+        except Problem as exc:
+            return (exc.status, exc.detail, exc.field)
+
+
 @router.get("/courier/route", responses=_ROUTE_RESPONSES)
-def read_my_route(
-    session: DbSession,
+async def read_my_route(
     ctx: Ctx,
     who: RouteReader,
     date: Annotated[DateText, Query(description="YYYY-MM-DD")],
     crs: Crs = "wgs84",
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """My route for a date in the published plan (courier keys only)."""
+    """My route for a date in the published plan (courier keys only).
+
+    The hot path of the morning start: the answer is remembered by this process until a
+    publication, a reassignment, an import or a key change anywhere (the cache bus) makes it
+    look again; the document itself comes from the content-keyed cache."""
     if who.role is not Role.COURIER:
         raise Problem(403, "only courier keys have a route of their own")
-    me = session.get(Courier, (who.network, who.courier))
-    if me is None or me.vehicle is None:
-        raise Problem(404, "no vehicle is assigned to you", field="courier")
-    row = _plan_head(
-        session,
-        PlanRow.network == who.network,
-        PlanRow.date == date,
-        PlanRow.status == "published",
-    )
-    if row is None:
-        raise Problem(404, f"no published plan for {date}", field="date")
-    return _route_response(session, ctx, row, me.vehicle, crs, if_none_match, driver=me)
+    ident = ("me", who.network, who.courier, date, crs)
+    hit = ctx.bus.get(ident)
+    if hit is None:
+        generation = ctx.bus.generation
+        hit = await run_in_threadpool(_resolve_mine, ctx, who, date, crs)
+        ctx.bus.put(ident, hit, generation)
+    if len(hit) == 3:
+        status, detail, field = hit
+        raise Problem(status, detail, field=field)
+    return _answer(hit, if_none_match)
 
 
 def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> PlanRow:

@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dispatch_api.cachebus import announce
 from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_iso
 from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
 from dispatch_api.edits import apply_edit, pins_of
@@ -417,7 +418,9 @@ def publish_plan(plan_id: PlanId, session: DbSession, ctx: Ctx, who: DispatchKey
         "plan.published",
         {"plan": row.id, "date": row.date, "revision": row.revision},
     )
+    announce(session, f"plans {row.network} {row.date}")
     session.commit()
+    ctx.bus.changed()
     return _summary(row)
 
 
