@@ -129,6 +129,50 @@ def day_orders(session: Session, network: str, date: str) -> tuple[Order, ...]:
     return tuple(order_from_row(r) for r in rows)
 
 
+def orders_by_id(session: Session, network: str, date: str, ids: Iterable[str]) -> dict[str, Order]:
+    """The day's orders with these ids (read as plain rows: one vehicle's orders, not the
+    county's thousands)."""
+    wanted = sorted(set(ids))
+    out: dict[str, Order] = {}
+    columns = [getattr(OrderRow.__table__.c, c) for c in _ORDER_COLUMNS]
+    for batch in chunked(wanted, 500):
+        rows = session.execute(
+            select(*columns).where(
+                OrderRow.network == network, OrderRow.date == date, OrderRow.id.in_(batch)
+            )
+        )
+        for r in rows:
+            out[r.id] = Order(
+                id=r.id,
+                carrier=r.carrier,
+                direction=Direction(r.direction),
+                site=r.site,
+                weight_kg=r.weight_kg,
+                volume_m3=r.volume_m3,
+                parcels=r.parcels,
+                bulky=r.bulky,
+                priority=r.priority,
+                sector=r.sector,
+                lot=r.lot,
+            )
+    return out
+
+
+_ORDER_COLUMNS = (
+    "id",
+    "carrier",
+    "direction",
+    "site",
+    "weight_kg",
+    "volume_m3",
+    "parcels",
+    "bulky",
+    "priority",
+    "sector",
+    "lot",
+)
+
+
 def day_input(session: Session, cache: ScenarioCache, network: str, date: str) -> DayInput:
     """The core's input for one network and day, from the database."""
     row = network_row(session, network)

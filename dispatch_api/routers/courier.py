@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -28,11 +30,12 @@ from dispatch_api.schemas import (
     PlanId,
 )
 from dispatch_api.security import Principal, Role
-from dispatch_api.store import closed_roads, day_orders, network_row, plan_day_input, plan_of
+from dispatch_api.store import closed_roads, network_row, orders_by_id, plan_day_input, plan_of
 from dispatch_api.views import courier_route
 from routing.outputs import mask_phone
 
 router = APIRouter(tags=["courier"])
+log = logging.getLogger("countyroute.api")
 
 Crs = Annotated[
     Literal["wgs84", "gcj02"],
@@ -89,7 +92,14 @@ def _render(
         network = plan_day_input(session, ctx.scenarios, row, plan).network
     if not any(r.vehicle == vehicle for r in plan.routes):
         raise Problem(404, f"vehicle {vehicle!r} has no route in plan {row.id}", field="vehicle")
-    orders = {o.id: o for o in day_orders(session, row.network, row.date)}
+    ids = [
+        oid
+        for r in plan.routes
+        if r.vehicle == vehicle
+        for stop in r.stops
+        for oid in (*stop.drop, *stop.collect)
+    ]
+    orders = orders_by_id(session, row.network, row.date, ids)
     doc = courier_route(
         row.id,
         row.revision,
@@ -145,6 +155,35 @@ def _document(
             session.commit()
         ctx.routes.put(key, hit)
     return hit
+
+
+def prerender(ctx: AppContext, plan_id: int) -> int:
+    """Render (and share) every route document of a published plan, both coordinate systems,
+    so that the first fetch of the morning reads a stored document; returns how many."""
+    done = 0
+    with ctx.sessions() as session:
+        head = _plan_head(session, PlanRow.id == plan_id)
+        if head is None or head.status != "published":
+            return 0
+        row = session.get(PlanRow, plan_id)
+        assert row is not None
+        vehicles = sorted({r.vehicle for r in plan_of(row).routes})
+        for vehicle in vehicles:
+            for crs in ("gcj02", "wgs84"):
+                try:
+                    _document(session, ctx, head, vehicle, crs)
+                    done += 1
+                except Exception:  # a document that cannot be rendered now is rendered on demand
+                    log.exception("pre-rendering %s of plan %s", vehicle, plan_id)
+    return done
+
+
+def prerender_in_background(ctx: AppContext, plan_id: int) -> threading.Thread:
+    thread = threading.Thread(
+        target=prerender, args=(ctx, plan_id), name=f"prerender-{plan_id}", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def _answer(hit: tuple[str, bytes], if_none_match: str | None) -> Response:

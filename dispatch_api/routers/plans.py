@@ -30,6 +30,7 @@ from dispatch_api.jobs import PLANNER_KINDS, job_budget_s, repair_function
 from dispatch_api.live import publish_feed
 from dispatch_api.pages import Cursor, Limit, page_of, set_next
 from dispatch_api.problems import Problem
+from dispatch_api.routers.courier import prerender_in_background
 from dispatch_api.schemas import (
     AuditPublic,
     DateText,
@@ -421,6 +422,8 @@ def publish_plan(plan_id: PlanId, session: DbSession, ctx: Ctx, who: DispatchKey
     announce(session, f"plans {row.network} {row.date}")
     session.commit()
     ctx.bus.changed()
+    # the morning's first fetches then read stored documents instead of rendering them
+    prerender_in_background(ctx, row.id)
     return _summary(row)
 
 
