@@ -45,6 +45,7 @@ _PROBLEM_CODES = {
     "415": "Unsupported media type",
     "422": "Invalid input; ``field`` names it",
     "429": "Too many failed authentications from this address (see Retry-After)",
+    "503": "The database is busy or unavailable; retry (see Retry-After)",
 }
 """Problem responses every operation documents (RFC 9457, ``application/problem+json``)."""
 
@@ -221,7 +222,11 @@ def create_app(settings: Settings) -> FastAPI:
         (:class:`~dispatch_api.jobs.ProcessJobRunner`) or ``inline`` in the request
         (:class:`~dispatch_api.jobs.InlineJobRunner`, for tests: no sleeping and polling).
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     if settings.migrate:
         migrate(engine)
     scenarios = ScenarioCache()

@@ -16,6 +16,7 @@ the others are found again under the same key (and ETag) once the lookups are re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 __all__ = ["CHANNEL", "CacheBus", "announce"]
 
@@ -53,6 +55,7 @@ class CacheBus:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._inflight: dict[Any, asyncio.Future[Any]] = {}
 
     def on_change(self, callback: Any) -> None:
         self._on_change.append(callback)
@@ -75,6 +78,33 @@ class CacheBus:
                 if len(self.resolved) > 50_000:
                     self.resolved.clear()
                 self.resolved[key] = value
+
+    async def once(self, key: Any, fn: Any, *args: Any, remember: bool = True) -> Any:
+        """``fn(*args)`` in the thread pool, once for every request that asks for ``key``
+        at the same moment (the rest wait for its answer: no stampede on the database when
+        a county's couriers all open their app at 07:00); remembered when ``remember``."""
+        if remember:
+            hit = self.resolved.get(key)
+            if hit is not None:
+                return hit
+        running = self._inflight.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._inflight[key] = future
+        generation = self.generation
+        try:
+            value = await run_in_threadpool(fn, *args)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        if remember:
+            self.put(key, value, generation)
+        future.set_result(value)
+        return value
 
     # -------------------------------------------------------------- the PostgreSQL listener
     def start(self) -> None:

@@ -296,8 +296,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; SQLite files get WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, pool_size: int = 8, max_overflow: int = 4) -> Engine:
+    """An engine; SQLite files get WAL, a busy timeout and foreign keys. On PostgreSQL each
+    process holds at most ``pool_size + max_overflow`` connections (4 processes: 48, well
+    under the server's default 100), waiting up to 10 s for one."""
     url = normalise_url(url)
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
@@ -306,8 +308,9 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     else:
-        kwargs["pool_size"] = 10
-        kwargs["max_overflow"] = 20
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = max_overflow
+        kwargs["pool_timeout"] = 10
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):

@@ -20,7 +20,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import ApiKey, now_iso
 from dispatch_api.jobs import JobRunner
@@ -217,7 +216,9 @@ async def current_key(
     digest = hash_key(credentials.credentials, ctx.pepper)
     found = _remembered(ctx, digest)
     if found is _MISS:
-        found = await run_in_threadpool(_lookup, ctx, credentials.credentials, digest)
+        found = await ctx.bus.once(
+            ("key", digest), _lookup, ctx, credentials.credentials, digest, remember=False
+        )
         _remember(ctx, digest, found)
     who = _expired(found)
     if who is None:

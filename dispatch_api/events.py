@@ -21,12 +21,12 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import insert as sql_insert
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dispatch_api.db import Courier, Event, PlanRow, now_iso
-from dispatch_api.live import publish_feed
+from dispatch_api.db import Courier, Event, FeedItem, now_iso
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import EventCreate, EventResult
 from dispatch_api.security import Principal, Role
@@ -130,7 +130,7 @@ def _validate(
 
 def ingest(
     session: Session,
-    plan_row: PlanRow,
+    plan_row: Any,
     plan: Plan,
     who: Principal,
     items: Sequence[tuple[str, EventCreate]],
@@ -192,22 +192,33 @@ def ingest(
             if missing
             else {}
         )
-        for event_id in inserted:
-            r = rows[event_id]
-            publish_feed(
-                session,
-                plan_row.network,
-                "stop.event",
-                {
-                    "plan": plan_row.id,
-                    "route": r["route"],
-                    "stop": r["stop"],
-                    "site": r["site"],
-                    "type": r["type"],
-                    "at": r["at"],
-                    "orders": json.loads(r["orders"]),
-                },
-                vehicle=r["vehicle"],
+        if inserted:
+            at = now_iso()
+            session.execute(
+                sql_insert(FeedItem),
+                [
+                    {
+                        "network": plan_row.network,
+                        "kind": "stop.event",
+                        "vehicle": rows[i]["vehicle"],
+                        "at": at,
+                        "payload": json.dumps(
+                            {
+                                "plan": plan_row.id,
+                                "route": rows[i]["route"],
+                                "stop": rows[i]["stop"],
+                                "site": rows[i]["site"],
+                                "type": rows[i]["type"],
+                                "at": rows[i]["at"],
+                                "orders": json.loads(rows[i]["orders"]),
+                            },
+                            ensure_ascii=False,
+                            separators=(",", ":"),
+                        ),
+                    }
+                    for i in rows
+                    if i in inserted
+                ],
             )
     for k, (event_id, _) in enumerate(items):
         if results[k] is not None or event_id not in rows:

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import Courier, NetworkRow, OrderDay, PlanRow, RouteDoc, now_iso
 from dispatch_api.deps import AppContext, Ctx, DbSession, EventKey, RouteReader
@@ -33,6 +32,7 @@ from dispatch_api.security import Principal, Role
 from dispatch_api.store import closed_roads, network_row, orders_by_id, plan_day_input, plan_of
 from dispatch_api.views import courier_route
 from routing.outputs import mask_phone
+from routing.plan import Plan, plan_from_dict
 
 router = APIRouter(tags=["courier"])
 log = logging.getLogger("countyroute.api")
@@ -280,17 +280,27 @@ async def read_my_route(
     ident = ("me", who.network, who.courier, date, crs)
     hit = ctx.bus.get(ident)
     if hit is None:
-        generation = ctx.bus.generation
-        hit = await run_in_threadpool(_resolve_mine, ctx, who, date, crs)
-        ctx.bus.put(ident, hit, generation)
+        hit = await ctx.bus.once(ident, _resolve_mine, ctx, who, date, crs)
     if len(hit) == 3:
         status, detail, field = hit
         raise Problem(status, detail, field=field)
     return _answer(hit, if_none_match)
 
 
-def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> PlanRow:
-    row = session.get(PlanRow, plan_id)
+def cached_plan(session: Session, ctx: AppContext, head: Any) -> Plan:
+    """A plan version, parsed once per process (a version never changes)."""
+    key = ("plan", head.id, head.revision)
+    plan: Plan | None = ctx.routes.get(key)
+    if plan is None:
+        document = session.scalar(select(PlanRow.document).where(PlanRow.id == head.id))
+        assert document is not None
+        plan = plan_from_dict(json.loads(document))
+        ctx.routes.put(key, plan)
+    return plan
+
+
+def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> Any:
+    row = _plan_head(session, PlanRow.id == plan_id)
     if row is None or not who.sees(row.network):
         raise Problem(404, f"no plan {plan_id}", field="plan_id")
     if who.role is Role.COURIER and row.status == "draft":
@@ -324,7 +334,8 @@ def put_event(
     409 the id was used for other content (ids are yours alone: scoped to you and the plan),
     403 not your route, 409 the plan is not the published one."""
     row = _published_or_draft(session, plan_id, who)
-    (result,) = ingest(session, row, plan_of(row), who, [(event_id, body)], ctx.settings.timezone)
+    plan = cached_plan(session, ctx, row)
+    (result,) = ingest(session, row, plan, who, [(event_id, body)], ctx.settings.timezone)
     if result.status in ("rejected", "forbidden", "conflict"):
         raise Problem(result.http_status, result.detail or result.status, field=result.field or "")
     response.status_code = result.http_status
@@ -338,7 +349,12 @@ def post_events(
     """A batch of events queued offline, in any order; one result per event."""
     row = _published_or_draft(session, plan_id, who)
     results = ingest(
-        session, row, plan_of(row), who, [(e.id, e) for e in body.events], ctx.settings.timezone
+        session,
+        row,
+        cached_plan(session, ctx, row),
+        who,
+        [(e.id, e) for e in body.events],
+        ctx.settings.timezone,
     )
     return EventBatchResult(
         stored=sum(r.status == "stored" for r in results),
