@@ -27,9 +27,11 @@ from dispatch_api.jobs import InlineJobRunner, JobRunner, ProcessJobRunner
 from dispatch_api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_handlers
 from dispatch_api.routers import courier, keys, networks, orders, planner, plans, trace
 from dispatch_api.routers import live as live_router
+from dispatch_api.routers import webhooks as webhooks_router
 from dispatch_api.security import key_pepper
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
+from dispatch_api.webhooks import WebhookSender
 
 __all__ = ["create_app"]
 
@@ -246,14 +248,19 @@ def create_app(settings: Settings) -> FastAPI:
         throttle=AuthThrottle(settings.auth_failures_per_minute),
     )
     ctx.bus = CacheBus(engine, on_change=[ctx.keys.clear])
+    sender = WebhookSender(engine) if settings.webhooks else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.bus.start()
         ctx.runner.start()
+        if sender is not None:
+            sender.start()
         try:
             yield
         finally:
+            if sender is not None:
+                sender.stop()
             ctx.runner.stop()
             ctx.bus.stop()
 
@@ -270,7 +277,17 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.ctx = ctx
     install_handlers(app)
-    for module in (keys, networks, orders, plans, planner, courier, trace, live_router):
+    for module in (
+        keys,
+        networks,
+        orders,
+        plans,
+        planner,
+        courier,
+        trace,
+        live_router,
+        webhooks_router,
+    ):
         app.include_router(module.router, prefix="/v1")
         app.include_router(module.router, include_in_schema=False)  # the old paths: aliases
 

@@ -42,6 +42,7 @@ __all__ = [
     "PlanRow",
     "RouteDoc",
     "Secret",
+    "Webhook",
     "make_engine",
     "migrate",
     "normalise_url",
@@ -278,6 +279,27 @@ class FeedItem(Base):
     payload: Mapped[str] = mapped_column(Text)
     at: Mapped[str] = mapped_column(String(40))
     __table_args__ = (Index("ix_feed_network", "network", "seq"),)
+
+
+class Webhook(Base):
+    """An outgoing webhook: the feed items of one network POSTed, in order, to ``url``,
+    signed with ``secret``; ``cursor`` is the last feed item delivered."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    kinds: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON list of the feed kinds it wants (None: all)."""
+    cursor: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    """Failed attempts in a row at the next item; the wait before the next is 2^failures s."""
+    next_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
 
 
 class Secret(Base):

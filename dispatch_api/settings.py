@@ -65,6 +65,8 @@ class Settings:
     db_pool_size: int = 8
     db_max_overflow: int = 4
     """Database connections one API process keeps (and may add under load), PostgreSQL."""
+    webhooks: bool = True
+    """Deliver outgoing webhooks from this process (a sender thread)."""
     migrate: bool = True
     """Run migrations on start (``serve --processes N`` migrates once, before the workers)."""
 
