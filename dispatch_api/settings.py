@@ -102,6 +102,7 @@ class Settings:
         cors = env.get("COUNTYROUTE_CORS_ORIGINS", "")
         if cors.strip():
             changes["cors_origins"] = tuple(o.strip() for o in cors.split(",") if o.strip())
-        if env.get("COUNTYROUTE_MIGRATE", "").strip() in ("0", "false", "no"):
-            changes["migrate"] = False
+        for flag in ("migrate", "webhooks"):
+            if env.get(f"COUNTYROUTE_{flag.upper()}", "").strip().lower() in ("0", "false", "no"):
+                changes[flag] = False
         return replace(s, **changes)  # type: ignore[arg-type]
