@@ -135,10 +135,13 @@ def ingest(
     who: Principal,
     items: Sequence[tuple[str, EventCreate]],
     tz: str,
+    *,
+    own_vehicle: str | None = None,
 ) -> list[EventResult]:
-    """Validate, authorise and store events (one transaction); one result per item."""
+    """Validate, authorise and store events (one transaction); one result per item.
+    ``own_vehicle``: a courier's vehicle when the caller already knows it."""
     courier = who.role is Role.COURIER
-    own = courier_vehicle(session, who) if courier else None
+    own = (own_vehicle or courier_vehicle(session, who)) if courier else None
     if courier and who.network != plan_row.network:
         raise Problem(403, "this plan is not of your network")
     author = who.author

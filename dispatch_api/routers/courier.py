@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import Courier, NetworkRow, OrderDay, PlanRow, RouteDoc, now_iso
 from dispatch_api.deps import AppContext, Ctx, DbSession, EventKey, RouteReader
@@ -314,28 +315,51 @@ def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> 
     return row
 
 
+def _ingest(
+    ctx: AppContext, plan_id: int, who: Principal, items: list[tuple[str, EventCreate]]
+) -> list[EventResult]:
+    """Events against a plan, in one session (one trip to the thread pool per request)."""
+    with ctx.sessions() as session:
+        row = _published_or_draft(session, plan_id, who)
+        own = None
+        if who.role is Role.COURIER:
+            ident = ("vehicle", who.network, who.courier)
+            generation = ctx.bus.generation
+            own = ctx.bus.get(ident)
+            if own is None:
+                own = (courier_vehicle(session, who),)
+                ctx.bus.put(ident, own, generation)
+        plan = cached_plan(session, ctx, row)
+        return ingest(
+            session,
+            row,
+            plan,
+            who,
+            items,
+            ctx.settings.timezone,
+            own_vehicle=own[0] if own is not None else None,
+        )
+
+
 @router.put(
     "/plans/{plan_id}/events/{event_id}",
     response_model=EventResult,
     responses={201: {"model": EventResult}, 409: {"description": "id used for other content"}},
 )
-def put_event(
+async def put_event(
     plan_id: PlanId,
     event_id: Annotated[
         str, Path(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\\x00-\x1f\x7f]+$")
     ],
     body: EventCreate,
     response: Response,
-    session: DbSession,
     ctx: Ctx,
     who: EventKey,
 ) -> EventResult:
     """Report one stop event under a client-made id: 201 stored, 200 already stored (a retry),
     409 the id was used for other content (ids are yours alone: scoped to you and the plan),
     403 not your route, 409 the plan is not the published one."""
-    row = _published_or_draft(session, plan_id, who)
-    plan = cached_plan(session, ctx, row)
-    (result,) = ingest(session, row, plan, who, [(event_id, body)], ctx.settings.timezone)
+    (result,) = await run_in_threadpool(_ingest, ctx, plan_id, who, [(event_id, body)])
     if result.status in ("rejected", "forbidden", "conflict"):
         raise Problem(result.http_status, result.detail or result.status, field=result.field or "")
     response.status_code = result.http_status
@@ -343,19 +367,11 @@ def put_event(
 
 
 @router.post("/plans/{plan_id}/events", response_model=EventBatchResult)
-def post_events(
-    plan_id: PlanId, body: EventBatch, session: DbSession, ctx: Ctx, who: EventKey
+async def post_events(
+    plan_id: PlanId, body: EventBatch, ctx: Ctx, who: EventKey
 ) -> EventBatchResult:
     """A batch of events queued offline, in any order; one result per event."""
-    row = _published_or_draft(session, plan_id, who)
-    results = ingest(
-        session,
-        row,
-        cached_plan(session, ctx, row),
-        who,
-        [(e.id, e) for e in body.events],
-        ctx.settings.timezone,
-    )
+    results = await run_in_threadpool(_ingest, ctx, plan_id, who, [(e.id, e) for e in body.events])
     return EventBatchResult(
         stored=sum(r.status == "stored" for r in results),
         duplicate=sum(r.status == "duplicate" for r in results),

@@ -383,7 +383,9 @@ def edit_plan(
         {"revision": row.revision + 1, **body.edit.model_dump()},
         network=row.network,
     )
+    announce(session, f"plan {plan_id}")
     session.commit()
+    ctx.bus.changed()
     session.refresh(row)
     return _summary(row)
 
