@@ -1,4 +1,10 @@
-"""Dispatch API benchmarks with a real server on loopback (``countyroute serve``, SQLite).
+"""Dispatch API benchmarks with a real server on loopback (``countyroute serve``, SQLite),
+and at county scale with 4 API processes on PostgreSQL (``benchmarks/api_scale.py``, the load
+from ``benchmarks/api_load.py`` in a process of its own; skipped without
+``COUNTYROUTE_TEST_DATABASE_URL``). Targets of issue 12 on the 2-core reference machine:
+07:00 burst of 10,000 route fetches from 2,000 clients p95 ≤ 1 s; steady fetches at 500/s
+p95 ≤ 20 ms; single-event PUT at 200/s mixed with reads p95 ≤ 50 ms; batch ingest ≥ 5,000
+events/s; a courier's first fetch after publication ≤ 20 ms.
 
 - **Courier route fetch**: requests paced at 200 per second from 8 keep-alive connections
   (open loop: each request leaves at its scheduled time), latency p50/p95 measured per
@@ -15,6 +21,7 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import threading
@@ -234,3 +241,101 @@ def test_event_ingest_rate_without_loss(benchmark: Any, day: dict[str, Any]) -> 
         f"\nevent ingest: {n} events in {elapsed['s']:.2f} s = {rate:.0f}/s; stored {sum(stored)}, in db {in_db}"
     )
     assert sum(stored) == n == in_db  # every event accepted and stored exactly once
+
+
+# ------------------------------------------------------------------------------ 4 processes, PostgreSQL
+_PG = os.environ.get("COUNTYROUTE_BENCH_DATABASE_URL") or os.environ.get(
+    "COUNTYROUTE_TEST_DATABASE_URL", ""
+)
+
+
+@pytest.fixture(scope="module")
+def county4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``countyroute serve --processes 4`` on a fresh PostgreSQL database with the built-in
+    county planned and published, and a courier key per vehicle with a route."""
+    if not _PG:
+        pytest.skip("needs COUNTYROUTE_TEST_DATABASE_URL (PostgreSQL)")
+    from benchmarks.api_scale import county_day, postgres_database
+
+    folder = tmp_path_factory.mktemp("bench-api-pg")
+    with postgres_database(_PG) as url, county_day(url, 4, folder) as cfg:
+        yield cfg
+
+
+def _record(benchmark: Any, name: str, result: dict[str, Any]) -> None:
+    benchmark.extra_info.update(result)
+    print(f"\n{name}: {json.dumps(result)}")
+
+
+def test_pg4_first_fetch_after_publication(benchmark: Any, county4: dict[str, Any]) -> None:
+    from benchmarks.api_scale import cold_fetch_ms
+
+    out: dict[str, Any] = {}
+    benchmark.pedantic(lambda: out.update(cold_fetch_ms(county4)), rounds=1, iterations=1)
+    _record(benchmark, "first fetch after publication", out)
+    assert out["documents_prerendered"] >= 2 * county4["vehicles"]
+
+
+def test_pg4_burst_of_route_fetches(benchmark: Any, county4: dict[str, Any]) -> None:
+    from benchmarks.api_scale import run_load
+
+    n, conc = (300, 100) if benchmark.disabled else (10_000, 2_000)
+    out: dict[str, Any] = {}
+    benchmark.pedantic(
+        lambda: out.update(run_load(county4, "burst", n=n, concurrency=conc)),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, f"burst {n} fetches from {conc} clients", out)
+    assert out["requests"] == n and out["errors"] == 0
+
+
+def test_pg4_steady_route_fetches(benchmark: Any, county4: dict[str, Any]) -> None:
+    from benchmarks.api_scale import run_load
+
+    run_load(county4, "steady", rate=100, seconds=1, conns=16)  # every courier once
+    rate, seconds = (100, 2) if benchmark.disabled else (500, 20)
+    out: dict[str, Any] = {}
+    benchmark.pedantic(
+        lambda: out.update(run_load(county4, "steady", rate=rate, seconds=seconds, conns=64)),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, f"steady fetches at {rate}/s", out)
+    assert out["requests"] == rate * seconds and out["errors"] == 0
+
+
+def test_pg4_event_puts_mixed_with_reads(benchmark: Any, county4: dict[str, Any]) -> None:
+    from benchmarks.api_scale import run_load
+
+    put, get, seconds = (50, 50, 2) if benchmark.disabled else (200, 200, 20)
+    out: dict[str, Any] = {}
+    benchmark.pedantic(
+        lambda: out.update(
+            run_load(county4, "mixed", put_rate=put, get_rate=get, seconds=seconds, conns=32)
+        ),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, f"single-event PUT at {put}/s with reads at {get}/s", out)
+    assert out["put"]["errors"] == 0 and out["get"]["errors"] == 0
+
+
+def test_pg4_batch_ingest(benchmark: Any, county4: dict[str, Any]) -> None:
+    from benchmarks.api_scale import run_load
+
+    events, batch = (2_000, 100) if benchmark.disabled else (50_000, 500)
+    out: dict[str, Any] = {}
+    benchmark.pedantic(
+        lambda: out.update(run_load(county4, "ingest", events=events, batch=batch, conns=8)),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, f"batch ingest of {events} events", out)
+    engine = make_engine(county4["database_url"])
+    with engine.connect() as conn:
+        in_db = conn.execute(
+            select(func.count()).select_from(Event).where(Event.id.like(f"{out['tag']}-%"))
+        ).scalar_one()
+    engine.dispose()
+    assert out["stored"] == events == in_db  # every event stored exactly once

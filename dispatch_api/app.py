@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dispatch_api.cachebus import CacheBus
 from dispatch_api.console import install_console
 from dispatch_api.db import make_engine, migrate, sessions
 from dispatch_api.deps import AppContext, AuthThrottle, LruCache
@@ -36,9 +37,11 @@ from dispatch_api.routers import (
     trace,
 )
 from dispatch_api.routers import live as live_router
+from dispatch_api.routers import webhooks as webhooks_router
 from dispatch_api.security import key_pepper
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
+from dispatch_api.webhooks import WebhookSender
 
 __all__ = ["create_app"]
 
@@ -54,6 +57,7 @@ _PROBLEM_CODES = {
     "415": "Unsupported media type",
     "422": "Invalid input; ``field`` names it",
     "429": "Too many failed authentications from this address (see Retry-After)",
+    "503": "The database is busy or unavailable; retry (see Retry-After)",
 }
 """Problem responses every operation documents (RFC 9457, ``application/problem+json``)."""
 
@@ -230,7 +234,11 @@ def create_app(settings: Settings) -> FastAPI:
         (:class:`~dispatch_api.jobs.ProcessJobRunner`) or ``inline`` in the request
         (:class:`~dispatch_api.jobs.InlineJobRunner`, for tests: no sleeping and polling).
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     if settings.migrate:
         migrate(engine)
     scenarios = ScenarioCache()
@@ -249,14 +257,22 @@ def create_app(settings: Settings) -> FastAPI:
         pepper=key_pepper(engine),
         throttle=AuthThrottle(settings.auth_failures_per_minute),
     )
+    ctx.bus = CacheBus(engine, on_change=[ctx.keys.clear])
+    sender = WebhookSender(engine) if settings.webhooks else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ctx.bus.start()
         ctx.runner.start()
+        if sender is not None:
+            sender.start()
         try:
             yield
         finally:
+            if sender is not None:
+                sender.stop()
             ctx.runner.stop()
+            ctx.bus.stop()
 
     app = FastAPI(
         title="countyroute dispatch API",
@@ -274,8 +290,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     # console_api first: its /plans/{id}/edits/check must win over any /plans/{id}/… pattern
-    routers = (console_api, keys, networks, orders, plans, planner, courier, trace, live_router)
-    for module in routers:
+    for module in (
+        console_api,
+        keys,
+        networks,
+        orders,
+        plans,
+        planner,
+        courier,
+        trace,
+        live_router,
+        webhooks_router,
+    ):
         app.include_router(module.router, prefix="/v1")
         app.include_router(module.router, include_in_schema=False)  # the old paths: aliases
     install_console(app)

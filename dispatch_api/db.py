@@ -42,6 +42,7 @@ __all__ = [
     "PlanRow",
     "RouteDoc",
     "Secret",
+    "Webhook",
     "make_engine",
     "migrate",
     "normalise_url",
@@ -280,6 +281,27 @@ class FeedItem(Base):
     __table_args__ = (Index("ix_feed_network", "network", "seq"),)
 
 
+class Webhook(Base):
+    """An outgoing webhook: the feed items of one network POSTed, in order, to ``url``,
+    signed with ``secret``; ``cursor`` is the last feed item delivered."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    kinds: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON list of the feed kinds it wants (None: all)."""
+    cursor: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    """Failed attempts in a row at the next item; the wait before the next is 2^failures s."""
+    next_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
 class Secret(Base):
     """Server secrets kept in the database when the environment gives none (the key pepper)."""
 
@@ -296,8 +318,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; SQLite files get WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, pool_size: int = 8, max_overflow: int = 4) -> Engine:
+    """An engine; SQLite files get WAL, a busy timeout and foreign keys. On PostgreSQL each
+    process holds at most ``pool_size + max_overflow`` connections (4 processes: 48, well
+    under the server's default 100), waiting up to 10 s for one."""
     url = normalise_url(url)
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
@@ -306,8 +330,9 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     else:
-        kwargs["pool_size"] = 10
-        kwargs["max_overflow"] = 20
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = max_overflow
+        kwargs["pool_timeout"] = 10
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):

@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -114,11 +114,11 @@ class AppContext:
     pepper: bytes = b""
     keys: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
     throttle: AuthThrottle = field(default_factory=lambda: AuthThrottle(20))
-    feed: Any = None
-    """The live feed's notifier (:class:`dispatch_api.live.Feed`)."""
+    bus: Any = None
+    """What this process remembers and its invalidation (:class:`~dispatch_api.cachebus.CacheBus`)."""
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -162,29 +162,45 @@ def _lookup(ctx: AppContext, key: str, digest: str) -> Principal | None:
         return who
 
 
-def _principal(ctx: AppContext, key: str) -> Principal | None:
-    now = time.monotonic()
-    digest = hash_key(key, ctx.pepper)
+_MISS = object()
+
+
+def _remembered(ctx: AppContext, digest: str) -> Any:
     hit = ctx.keys.get(digest)
-    if hit is not None and hit[0] > now:
-        who = hit[1]
-    else:
-        who = _lookup(ctx, key, digest)
-        if len(ctx.keys) > 10_000:
-            ctx.keys.clear()
-        ctx.keys[digest] = (now + _KEY_TTL_S, who)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return _MISS
+
+
+def _remember(ctx: AppContext, digest: str, who: Principal | None) -> None:
+    if len(ctx.keys) > 10_000:
+        ctx.keys.clear()
+    ctx.keys[digest] = (time.monotonic() + _KEY_TTL_S, who)
+
+
+def _expired(who: Principal | None) -> Principal | None:
     if who is not None and who.expires_at is not None and who.expires_at <= now_iso():
         return None
     return who
 
 
-def current_key(
+def _principal(ctx: AppContext, key: str) -> Principal | None:
+    digest = hash_key(key, ctx.pepper)
+    who = _remembered(ctx, digest)
+    if who is _MISS:
+        who = _lookup(ctx, key, digest)
+        _remember(ctx, digest, who)
+    return _expired(who)
+
+
+async def current_key(
     request: Request,
     ctx: Ctx,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, from ``Authorization: Bearer …``; 401 without a valid key, 429 (with
-    ``Retry-After``) for an address that failed too often in the last minute."""
+    ``Retry-After``) for an address that failed too often in the last minute. A key is
+    remembered for 5 s (every process forgets it at once when keys change: the cache bus)."""
     challenge = {"WWW-Authenticate": "Bearer"}
     client = request.client.host if request.client else "?"
     wait = ctx.throttle.retry_after(client)
@@ -197,18 +213,25 @@ def current_key(
         )
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "an API key is required (Authorization: Bearer …)", headers=challenge)
-    who = _principal(ctx, credentials.credentials)
+    digest = hash_key(credentials.credentials, ctx.pepper)
+    found = _remembered(ctx, digest)
+    if found is _MISS:
+        found = await ctx.bus.once(
+            ("key", digest), _lookup, ctx, credentials.credentials, digest, remember=False
+        )
+        _remember(ctx, digest, found)
+    who = _expired(found)
     if who is None:
         ctx.throttle.failed(client)
         raise Problem(401, "unknown, expired or revoked API key", headers=challenge)
     return who
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 for the others)."""
     allowed = frozenset(roles)
 
-    def check(who: Annotated[Principal, Depends(current_key)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(current_key)]) -> Principal:
         if who.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise Problem(403, f"a {who.role.value} key may not do this (needs {names})")

@@ -21,12 +21,12 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import insert as sql_insert
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dispatch_api.db import Courier, Event, OrderRow, PlanRow, now_iso
-from dispatch_api.live import publish_feed
+from dispatch_api.db import Courier, Event, FeedItem, OrderRow, now_iso
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import EventCreate, EventResult
 from dispatch_api.security import Principal, Role
@@ -147,15 +147,18 @@ def _validate(
 
 def ingest(
     session: Session,
-    plan_row: PlanRow,
+    plan_row: Any,
     plan: Plan,
     who: Principal,
     items: Sequence[tuple[str, EventCreate]],
     tz: str,
+    *,
+    own_vehicle: str | None = None,
 ) -> list[EventResult]:
-    """Validate, authorise and store events (one transaction); one result per item."""
+    """Validate, authorise and store events (one transaction); one result per item.
+    ``own_vehicle``: a courier's vehicle when the caller already knows it."""
     courier = who.role is Role.COURIER
-    own = courier_vehicle(session, who) if courier else None
+    own = (own_vehicle or courier_vehicle(session, who)) if courier else None
     if courier and who.network != plan_row.network:
         raise Problem(403, "this plan is not of your network")
     author = who.author
@@ -221,22 +224,33 @@ def ingest(
             if missing
             else {}
         )
-        for event_id in inserted:
-            r = rows[event_id]
-            publish_feed(
-                session,
-                plan_row.network,
-                "stop.event",
-                {
-                    "plan": plan_row.id,
-                    "route": r["route"],
-                    "stop": r["stop"],
-                    "site": r["site"],
-                    "type": r["type"],
-                    "at": r["at"],
-                    "orders": json.loads(r["orders"]),
-                },
-                vehicle=r["vehicle"],
+        if inserted:
+            at = now_iso()
+            session.execute(
+                sql_insert(FeedItem),
+                [
+                    {
+                        "network": plan_row.network,
+                        "kind": "stop.event",
+                        "vehicle": rows[i]["vehicle"],
+                        "at": at,
+                        "payload": json.dumps(
+                            {
+                                "plan": plan_row.id,
+                                "route": rows[i]["route"],
+                                "stop": rows[i]["stop"],
+                                "site": rows[i]["site"],
+                                "type": rows[i]["type"],
+                                "at": rows[i]["at"],
+                                "orders": json.loads(rows[i]["orders"]),
+                            },
+                            ensure_ascii=False,
+                            separators=(",", ":"),
+                        ),
+                    }
+                    for i in rows
+                    if i in inserted
+                ],
             )
     for k, (event_id, _) in enumerate(items):
         if results[k] is not None or event_id not in rows:

@@ -17,7 +17,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from networks import CountyrouteError, InvalidScenario
@@ -218,6 +219,19 @@ def install_handlers(app: FastAPI) -> None:
             "a value does not fit the database (too long, too large, or a NUL character)",
             instance=request.url.path,
             code="invalid-input",
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # overload or a database restart: the client retries; nothing half-done was committed
+        log.warning("database unavailable on %s: %s", request.url.path, exc)
+        return problem_response(
+            503,
+            "the database is busy or unavailable; retry shortly",
+            instance=request.url.path,
+            code="unavailable",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)

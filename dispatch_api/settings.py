@@ -62,6 +62,11 @@ class Settings:
     """A running job whose heartbeat is older than this lost its process: it is recovered."""
     feed_max_wait_s: float = 300.0
     """The longest a live-feed stream stays open (a request's ``wait_s`` is lowered to it)."""
+    db_pool_size: int = 8
+    db_max_overflow: int = 4
+    """Database connections one API process keeps (and may add under load), PostgreSQL."""
+    webhooks: bool = True
+    """Deliver outgoing webhooks from this process (a sender thread)."""
     migrate: bool = True
     """Run migrations on start (``serve --processes N`` migrates once, before the workers)."""
 
@@ -79,6 +84,8 @@ class Settings:
             "planner_max_workers",
             "processes",
             "auth_failures_per_minute",
+            "db_pool_size",
+            "db_max_overflow",
         }
         floats = {
             "default_time_limit_s",
@@ -95,6 +102,7 @@ class Settings:
         cors = env.get("COUNTYROUTE_CORS_ORIGINS", "")
         if cors.strip():
             changes["cors_origins"] = tuple(o.strip() for o in cors.split(",") if o.strip())
-        if env.get("COUNTYROUTE_MIGRATE", "").strip() in ("0", "false", "no"):
-            changes["migrate"] = False
+        for flag in ("migrate", "webhooks"):
+            if env.get(f"COUNTYROUTE_{flag.upper()}", "").strip().lower() in ("0", "false", "no"):
+                changes[flag] = False
         return replace(s, **changes)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dispatch_api.cachebus import announce
 from dispatch_api.db import Audit, NetworkRow, OrderDay, OrderRow, PlanRow, now_iso
 from dispatch_api.problems import Problem
 from dispatch_api.security import Principal
@@ -128,6 +129,50 @@ def day_orders(session: Session, network: str, date: str) -> tuple[Order, ...]:
     return tuple(order_from_row(r) for r in rows)
 
 
+def orders_by_id(session: Session, network: str, date: str, ids: Iterable[str]) -> dict[str, Order]:
+    """The day's orders with these ids (read as plain rows: one vehicle's orders, not the
+    county's thousands)."""
+    wanted = sorted(set(ids))
+    out: dict[str, Order] = {}
+    columns = [getattr(OrderRow.__table__.c, c) for c in _ORDER_COLUMNS]
+    for batch in chunked(wanted, 500):
+        rows = session.execute(
+            select(*columns).where(
+                OrderRow.network == network, OrderRow.date == date, OrderRow.id.in_(batch)
+            )
+        )
+        for r in rows:
+            out[r.id] = Order(
+                id=r.id,
+                carrier=r.carrier,
+                direction=Direction(r.direction),
+                site=r.site,
+                weight_kg=r.weight_kg,
+                volume_m3=r.volume_m3,
+                parcels=r.parcels,
+                bulky=r.bulky,
+                priority=r.priority,
+                sector=r.sector,
+                lot=r.lot,
+            )
+    return out
+
+
+_ORDER_COLUMNS = (
+    "id",
+    "carrier",
+    "direction",
+    "site",
+    "weight_kg",
+    "volume_m3",
+    "parcels",
+    "bulky",
+    "priority",
+    "sector",
+    "lot",
+)
+
+
 def day_input(session: Session, cache: ScenarioCache, network: str, date: str) -> DayInput:
     """The core's input for one network and day, from the database."""
     row = network_row(session, network)
@@ -219,6 +264,7 @@ def bump_orders(session: Session, network: str, date: str) -> None:
     )
     if not getattr(res, "rowcount", 0):
         session.add(OrderDay(network=network, date=date, version=1))
+    announce(session, f"orders {network} {date}")
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import Courier, NetworkRow, OrderDay, PlanRow, RouteDoc, now_iso
-from dispatch_api.deps import Ctx, DbSession, EventKey, RouteReader
+from dispatch_api.deps import AppContext, Ctx, DbSession, EventKey, RouteReader
 from dispatch_api.events import courier_vehicle, ingest
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import (
@@ -26,11 +30,13 @@ from dispatch_api.schemas import (
     PlanId,
 )
 from dispatch_api.security import Principal, Role
-from dispatch_api.store import closed_roads, day_orders, network_row, plan_day_input, plan_of
+from dispatch_api.store import closed_roads, network_row, orders_by_id, plan_day_input, plan_of
 from dispatch_api.views import courier_route
+from routing.plan import Plan, plan_from_dict
 from routing.present import mask_phone
 
 router = APIRouter(tags=["courier"])
+log = logging.getLogger("countyroute.api")
 
 Crs = Annotated[
     Literal["wgs84", "gcj02"],
@@ -87,7 +93,14 @@ def _render(
         network = plan_day_input(session, ctx.scenarios, row, plan).network
     if not any(r.vehicle == vehicle for r in plan.routes):
         raise Problem(404, f"vehicle {vehicle!r} has no route in plan {row.id}", field="vehicle")
-    orders = {o.id: o for o in day_orders(session, row.network, row.date)}
+    ids = [
+        oid
+        for r in plan.routes
+        if r.vehicle == vehicle
+        for stop in r.stops
+        for oid in (*stop.drop, *stop.collect)
+    ]
+    orders = orders_by_id(session, row.network, row.date, ids)
     doc = courier_route(
         row.id,
         row.revision,
@@ -102,17 +115,16 @@ def _render(
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _route_response(
-    session: DbSession,
-    ctx: Ctx,
+def _document(
+    session: Session,
+    ctx: AppContext,
     plan: Any,
     vehicle: str,
     crs: str,
-    if_none_match: str | None,
     driver: Courier | bool | None = False,
-) -> Response:
-    """The route document: from this process's cache, else the shared table, else rendered
-    (and shared). The ETag is a digest of the body itself."""
+) -> tuple[str, bytes]:
+    """The route document and its ETag: from this process's cache, else the shared table,
+    else rendered (and shared). The ETag is a digest of the body itself."""
     who: Courier | None
     if driver is False:
         who = session.scalars(
@@ -124,7 +136,7 @@ def _route_response(
     else:
         who = driver if isinstance(driver, Courier) else None
     key, _ = _doc_key(session, plan, vehicle, crs, who)
-    hit = ctx.routes.get(key)
+    hit: tuple[str, bytes] | None = ctx.routes.get(key)
     if hit is None:
         found = session.execute(
             select(RouteDoc.etag, RouteDoc.body).where(RouteDoc.key == key)
@@ -143,11 +155,56 @@ def _route_response(
             )
             session.commit()
         ctx.routes.put(key, hit)
+    return hit
+
+
+def prerender(ctx: AppContext, plan_id: int) -> int:
+    """Render (and share) every route document of a published plan, both coordinate systems,
+    so that the first fetch of the morning reads a stored document; returns how many."""
+    done = 0
+    with ctx.sessions() as session:
+        head = _plan_head(session, PlanRow.id == plan_id)
+        if head is None or head.status != "published":
+            return 0
+        row = session.get(PlanRow, plan_id)
+        assert row is not None
+        vehicles = sorted({r.vehicle for r in plan_of(row).routes})
+        for vehicle in vehicles:
+            for crs in ("gcj02", "wgs84"):
+                try:
+                    _document(session, ctx, head, vehicle, crs)
+                    done += 1
+                except Exception:  # a document that cannot be rendered now is rendered on demand
+                    log.exception("pre-rendering %s of plan %s", vehicle, plan_id)
+    return done
+
+
+def prerender_in_background(ctx: AppContext, plan_id: int) -> threading.Thread:
+    thread = threading.Thread(
+        target=prerender, args=(ctx, plan_id), name=f"prerender-{plan_id}", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _answer(hit: tuple[str, bytes], if_none_match: str | None) -> Response:
     etag, body = hit
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
+
+
+def _route_response(
+    session: DbSession,
+    ctx: Ctx,
+    plan: Any,
+    vehicle: str,
+    crs: str,
+    if_none_match: str | None,
+    driver: Courier | bool | None = False,
+) -> Response:
+    return _answer(_document(session, ctx, plan, vehicle, crs, driver), if_none_match)
 
 
 def _plan_head(session: DbSession, *where: Any) -> Any:
@@ -250,34 +307,65 @@ def read_manifest_pdf(
     return _pdf(session, ctx, who, plan_id, vehicle, "manifest", lang)
 
 
+def _resolve_mine(ctx: AppContext, who: Principal, date: str, crs: str) -> Any:
+    """A courier's route for a date: (ETag, body), or the problem to answer."""
+    with ctx.sessions() as session:
+        me = session.get(Courier, (who.network, who.courier))
+        if me is None or me.vehicle is None:
+            return (404, "no vehicle is assigned to you", "courier")
+        row = _plan_head(
+            session,
+            PlanRow.network == who.network,
+            PlanRow.date == date,
+            PlanRow.status == "published",
+        )
+        if row is None:
+            return (404, f"no published plan for {date}", "date")
+        try:
+            return _document(session, ctx, row, me.vehicle, crs, driver=me)
+        except Problem as exc:
+            return (exc.status, exc.detail, exc.field)
+
+
 @router.get("/courier/route", responses=_ROUTE_RESPONSES)
-def read_my_route(
-    session: DbSession,
+async def read_my_route(
     ctx: Ctx,
     who: RouteReader,
     date: Annotated[DateText, Query(description="YYYY-MM-DD")],
     crs: Crs = "wgs84",
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """My route for a date in the published plan (courier keys only)."""
+    """My route for a date in the published plan (courier keys only).
+
+    The hot path of the morning start: the answer is remembered by this process until a
+    publication, a reassignment, an import or a key change anywhere (the cache bus) makes it
+    look again; the document itself comes from the content-keyed cache."""
     if who.role is not Role.COURIER:
         raise Problem(403, "only courier keys have a route of their own")
-    me = session.get(Courier, (who.network, who.courier))
-    if me is None or me.vehicle is None:
-        raise Problem(404, "no vehicle is assigned to you", field="courier")
-    row = _plan_head(
-        session,
-        PlanRow.network == who.network,
-        PlanRow.date == date,
-        PlanRow.status == "published",
-    )
-    if row is None:
-        raise Problem(404, f"no published plan for {date}", field="date")
-    return _route_response(session, ctx, row, me.vehicle, crs, if_none_match, driver=me)
+    ident = ("me", who.network, who.courier, date, crs)
+    hit = ctx.bus.get(ident)
+    if hit is None:
+        hit = await ctx.bus.once(ident, _resolve_mine, ctx, who, date, crs)
+    if len(hit) == 3:
+        status, detail, field = hit
+        raise Problem(status, detail, field=field)
+    return _answer(hit, if_none_match)
 
 
-def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> PlanRow:
-    row = session.get(PlanRow, plan_id)
+def cached_plan(session: Session, ctx: AppContext, head: Any) -> Plan:
+    """A plan version, parsed once per process (a version never changes)."""
+    key = ("plan", head.id, head.revision)
+    plan: Plan | None = ctx.routes.get(key)
+    if plan is None:
+        document = session.scalar(select(PlanRow.document).where(PlanRow.id == head.id))
+        assert document is not None
+        plan = plan_from_dict(json.loads(document))
+        ctx.routes.put(key, plan)
+    return plan
+
+
+def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> Any:
+    row = _plan_head(session, PlanRow.id == plan_id)
     if row is None or not who.sees(row.network):
         raise Problem(404, f"no plan {plan_id}", field="plan_id")
     if who.role is Role.COURIER and row.status == "draft":
@@ -291,27 +379,51 @@ def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> 
     return row
 
 
+def _ingest(
+    ctx: AppContext, plan_id: int, who: Principal, items: list[tuple[str, EventCreate]]
+) -> list[EventResult]:
+    """Events against a plan, in one session (one trip to the thread pool per request)."""
+    with ctx.sessions() as session:
+        row = _published_or_draft(session, plan_id, who)
+        own = None
+        if who.role is Role.COURIER:
+            ident = ("vehicle", who.network, who.courier)
+            generation = ctx.bus.generation
+            own = ctx.bus.get(ident)
+            if own is None:
+                own = (courier_vehicle(session, who),)
+                ctx.bus.put(ident, own, generation)
+        plan = cached_plan(session, ctx, row)
+        return ingest(
+            session,
+            row,
+            plan,
+            who,
+            items,
+            ctx.settings.timezone,
+            own_vehicle=own[0] if own is not None else None,
+        )
+
+
 @router.put(
     "/plans/{plan_id}/events/{event_id}",
     response_model=EventResult,
     responses={201: {"model": EventResult}, 409: {"description": "id used for other content"}},
 )
-def put_event(
+async def put_event(
     plan_id: PlanId,
     event_id: Annotated[
         str, Path(min_length=1, max_length=100, pattern=r"^[^\s/?#%\\\x00-\x1f\x7f]+$")
     ],
     body: EventCreate,
     response: Response,
-    session: DbSession,
     ctx: Ctx,
     who: EventKey,
 ) -> EventResult:
     """Report one stop event under a client-made id: 201 stored, 200 already stored (a retry),
     409 the id was used for other content (ids are yours alone: scoped to you and the plan),
     403 not your route, 409 the plan is not the published one."""
-    row = _published_or_draft(session, plan_id, who)
-    (result,) = ingest(session, row, plan_of(row), who, [(event_id, body)], ctx.settings.timezone)
+    (result,) = await run_in_threadpool(_ingest, ctx, plan_id, who, [(event_id, body)])
     if result.status in ("rejected", "forbidden", "conflict"):
         raise Problem(result.http_status, result.detail or result.status, field=result.field or "")
     response.status_code = result.http_status
@@ -319,14 +431,11 @@ def put_event(
 
 
 @router.post("/plans/{plan_id}/events", response_model=EventBatchResult)
-def post_events(
-    plan_id: PlanId, body: EventBatch, session: DbSession, ctx: Ctx, who: EventKey
+async def post_events(
+    plan_id: PlanId, body: EventBatch, ctx: Ctx, who: EventKey
 ) -> EventBatchResult:
     """A batch of events queued offline, in any order; one result per event."""
-    row = _published_or_draft(session, plan_id, who)
-    results = ingest(
-        session, row, plan_of(row), who, [(e.id, e) for e in body.events], ctx.settings.timezone
-    )
+    results = await run_in_threadpool(_ingest, ctx, plan_id, who, [(e.id, e) for e in body.events])
     return EventBatchResult(
         stored=sum(r.status == "stored" for r in results),
         duplicate=sum(r.status == "duplicate" for r in results),

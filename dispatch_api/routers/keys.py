@@ -14,6 +14,7 @@ import json
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
+from dispatch_api.cachebus import announce
 from dispatch_api.db import ApiKey, Courier
 from dispatch_api.deps import AdminKey, Ctx, DbSession
 from dispatch_api.pages import Cursor, Limit, page_of, set_next
@@ -120,8 +121,9 @@ def revoke_api_key(key_id: KeyId, session: DbSession, who: AdminKey, ctx: Ctx) -
             )
     row.revoked = True
     audit(session, who, "key.revoke", f"key/{key_id}")
+    announce(session, "keys")
     session.commit()
-    ctx.keys.clear()
+    ctx.bus.changed()
 
 
 @router.post("/{key_id}/rotate", status_code=201, response_model=KeyCreated)
@@ -151,6 +153,7 @@ def rotate_api_key(
     else:
         row.revoked = True
     audit(session, who, "key.rotate", f"key/{key_id}", {"new": new.id})
+    announce(session, "keys")
     session.commit()
-    ctx.keys.clear()
+    ctx.bus.changed()
     return KeyCreated(**_public(new).model_dump(), key=plain)

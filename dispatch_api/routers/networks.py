@@ -12,6 +12,7 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from dispatch_api.cachebus import announce
 from dispatch_api.db import Courier, NetworkRow, now_iso
 from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
 from dispatch_api.problems import Problem, invalid_scenario_problem
@@ -118,7 +119,10 @@ def _store(
             {"source": source, "version": row.version},
             network=name,
         )
+        announce(session, f"network {name}")
     session.commit()
+    if changed:
+        ctx.bus.changed()
     ctx.scenarios.put(row, sc)
     return NetworkImported(**_public(row).model_dump(), changed=changed)
 
@@ -311,5 +315,7 @@ def assign_courier(
         {"vehicle": body.vehicle},
         network=network,
     )
+    announce(session, f"couriers {network}")
     session.commit()
+    ctx.bus.changed()
     return _courier(row)

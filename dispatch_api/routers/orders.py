@@ -231,6 +231,8 @@ async def import_orders(
                 network=network,
             )
             session.commit()
+            if new or changed:
+                ctx.bus.changed()
             return OrderImported(
                 network=network,
                 date=date,

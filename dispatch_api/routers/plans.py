@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dispatch_api.cachebus import announce
 from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_iso
 from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
 from dispatch_api.edits import apply_edit, pins_of
@@ -29,6 +30,7 @@ from dispatch_api.jobs import PLANNER_KINDS, job_budget_s, repair_function
 from dispatch_api.live import publish_feed
 from dispatch_api.pages import Cursor, Limit, page_of, set_next
 from dispatch_api.problems import Problem
+from dispatch_api.routers.courier import prerender_in_background
 from dispatch_api.schemas import (
     AuditPublic,
     DateText,
@@ -381,7 +383,9 @@ def edit_plan(
         {"revision": row.revision + 1, **body.edit.model_dump()},
         network=row.network,
     )
+    announce(session, f"plan {plan_id}")
     session.commit()
+    ctx.bus.changed()
     session.refresh(row)
     return _summary(row)
 
@@ -417,7 +421,11 @@ def publish_plan(plan_id: PlanId, session: DbSession, ctx: Ctx, who: DispatchKey
         "plan.published",
         {"plan": row.id, "date": row.date, "revision": row.revision},
     )
+    announce(session, f"plans {row.network} {row.date}")
     session.commit()
+    ctx.bus.changed()
+    # the morning's first fetches then read stored documents instead of rendering them
+    prerender_in_background(ctx, row.id)
     return _summary(row)
 
 

@@ -77,7 +77,12 @@ def _clean(url: str) -> None:
 def settings(database_url: str) -> Settings:
     """Settings of one test: an emptied database, jobs run inline, small body limits."""
     _clean(database_url)
-    return Settings(database_url=database_url, job_runner="inline", max_upload_bytes=8 << 20)
+    return Settings(
+        database_url=database_url,
+        job_runner="inline",
+        max_upload_bytes=8 << 20,
+        webhooks=False,  # tests deliver webhooks themselves (dispatch_api.webhooks.deliver_due)
+    )
 
 
 @pytest.fixture

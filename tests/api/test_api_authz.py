@@ -84,9 +84,20 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/plans/{plan}/events", None, STAFF),
     ("POST", "/v1/plans/{plan}/edits/check", {"edits": []}, STAFF),
     ("POST", "/v1/jobs/{job}/cancel", None, STAFF),
+    ("POST", "/v1/webhooks", {"network": "{net}", "url": "http://127.0.0.1:9/hook"}, DISPATCH),
+    ("GET", "/v1/webhooks", None, DISPATCH),
+    ("DELETE", "/v1/webhooks/999999", None, DISPATCH),
 ]
 
-NETWORK_FREE = {"/v1/keys", "/v1/networks", "/v1/plans", "/v1/audit", "/v1/courier/route"}
+NETWORK_FREE = {
+    "/v1/keys",
+    "/v1/networks",
+    "/v1/plans",
+    "/v1/audit",
+    "/v1/courier/route",
+    "/v1/webhooks",
+    "/v1/webhooks/999999",
+}
 """Operations that name no network: lists (their contents are checked by
 ``test_lists_show_only_the_keys_networks``), keys, and the courier's own route."""
 

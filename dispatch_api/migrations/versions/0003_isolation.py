@@ -1,6 +1,6 @@
 """Isolation and scale-out: key scopes, expiry and peppered hashes; events keyed per author;
 audit lines carry their network; jobs carry their owner and heartbeat; route documents shared
-between processes; a version per day of orders.
+between processes; a version per day of orders; the live feed and outgoing webhooks.
 
 Revision ID: 0003
 Revises: 0002
@@ -98,6 +98,21 @@ def upgrade() -> None:
         sa.Column("at", sa.String(40), nullable=False),
     )
     op.create_index("ix_feed_network", "feed", ["network", "seq"])
+    op.create_table(
+        "webhooks",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("network", sa.String(100), nullable=False),
+        sa.Column("url", sa.String(500), nullable=False),
+        sa.Column("secret", sa.String(100), nullable=False),
+        sa.Column("kinds", sa.Text),
+        sa.Column("cursor", sa.Integer, nullable=False),
+        sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("next_at", sa.String(40)),
+        sa.Column("last_error", sa.Text),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.String(40), nullable=False),
+    )
     op.create_table(
         "secrets",
         sa.Column("name", sa.String(40), primary_key=True),
