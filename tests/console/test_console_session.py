@@ -445,3 +445,19 @@ def test_edit_check_answers_the_same_from_its_cache(
     assert check([e1]) == first  # undo
     assert check([e1, e2]) == both  # redo
     assert both["applied"] in (0, 1, 2)
+
+
+def test_plan_geojson_straight_lines_and_one_route(
+    client: TestClient, tiny_plan: tuple[int, str]
+) -> None:
+    plan_id, admin = tiny_plan
+    h = {"Authorization": f"Bearer {admin}"}
+    plan = client.get(f"/plans/{plan_id}", headers=h).json()["plan"]
+    stops = client.get(f"/plans/{plan_id}/geojson?geometry=stops", headers=h).json()
+    for f, r in zip(stops["features"], plan["routes"], strict=True):
+        assert len(f["geometry"]["coordinates"]) == max(2, len(r["stops"]))
+    label = stops["features"][0]["id"]
+    one = client.get(f"/plans/{plan_id}/geojson", params={"route": label}, headers=h).json()
+    assert [f["id"] for f in one["features"]] == [label]
+    missing = client.get(f"/plans/{plan_id}/geojson?route=last_mile:nobody", headers=h)
+    assert missing.status_code == 404

@@ -28,6 +28,9 @@ function header() {
     s ? h("button", { type: "button", id: "sign-out", onclick: signOut }, t("sign_out")) : null,
   );
   document.title = t("app_title");
+  const skip = document.getElementById("skip");
+  skip.textContent = t("skip_to_content");
+  skip.onclick = (e) => { e.preventDefault(); view.focus(); };
 }
 
 function signInPage(note) {

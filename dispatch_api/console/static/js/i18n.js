@@ -4,6 +4,7 @@
 const MESSAGES = {
   en: {
     app_title: "countyroute console",
+    skip_to_content: "Skip to the content",
     lang_switch: "中文",
     lang_switch_label: "切换到中文",
     nav_day: "Day board",
@@ -173,6 +174,7 @@ const MESSAGES = {
   },
   zh: {
     app_title: "县域物流调度台",
+    skip_to_content: "跳到正文",
     lang_switch: "English",
     lang_switch_label: "Switch to English",
     nav_day: "当日看板",

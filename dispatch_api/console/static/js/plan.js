@@ -9,15 +9,22 @@ import { PlanMap, shortName, vehicleColours } from "./map.js";
 import { showJob } from "./day.js";
 
 const TIERS = ["trunk_down", "last_mile", "trunk_up"];
+const LARGE_ROUTES = 150;
+/** Timeline rows drawn at most (a large plan shows the selected route's station). */
+const TIMELINE_ROWS = 60;
 const label = (r) => `${r.tier}:${r.vehicle}`;
 const copy = (x) => JSON.parse(JSON.stringify(x));
 
 export async function planView(view, session, planId) {
   const rendered = performance.now();
   const doc = await get(`/plans/${planId}`);
+  // A large plan's routes come as straight stop-to-stop lines (road geometry costs the server
+  // seconds per route there); the selected route is then fetched along its roads.
+  const large = doc.plan.routes.length > LARGE_ROUTES;
+  const geometry = large ? "stops" : "roads";
   const [netGeo, routeGeo, vehicles, yesterday] = await Promise.all([
     get(`/networks/${encodeURIComponent(doc.network)}/geojson`),
-    get(`/plans/${planId}/geojson`),
+    get(`/plans/${planId}/geojson?geometry=${geometry}`),
     get(`/networks/${encodeURIComponent(doc.network)}/vehicles`),
     previousPublished(doc),
   ]);
@@ -103,7 +110,16 @@ export async function planView(view, session, planId) {
     pmap.setNetwork(await get(`/networks/${encodeURIComponent(doc.network)}/geojson?crs=gcj02`));
   } else pmap.setNetwork(netGeo);
   let liveRouteGeo = routeGeo;
-  if (tiles && tiles.datum === "gcj02") liveRouteGeo = await get(`/plans/${planId}/geojson?crs=gcj02`);
+  const crsParam = tiles && tiles.datum === "gcj02" ? "&crs=gcj02" : "";
+  if (crsParam) liveRouteGeo = await get(`/plans/${planId}/geojson?geometry=${geometry}${crsParam}`);
+  const onRoads = new Set();
+  async function roadsOf(lbl) {
+    if (!large || onRoads.has(lbl)) return;
+    onRoads.add(lbl);
+    const one = await get(`/plans/${planId}/geojson?geometry=roads&route=${encodeURIComponent(lbl)}${crsParam}`);
+    liveRouteGeo = { ...liveRouteGeo, features: liveRouteGeo.features.map((f) => (f.id === lbl ? one.features[0] : f)) };
+    drawMap();
+  }
   const sites = pmap.sites;
   const siteName = (id) => (sites[id] ? sites[id].name : id);
 
@@ -266,6 +282,7 @@ export async function planView(view, session, planId) {
       tierSel.querySelectorAll("input").forEach((i) => { i.checked = i.value === r.tier; });
     }
     drawMap(); drawRouteList(); drawStops(); drawTimeline();
+    roadsOf(lbl);
     if (keepFocus) { const el = routeListEl.querySelector(`[data-route="${CSS.escape(lbl)}"]`); if (el) el.focus(); }
   }
 
@@ -402,7 +419,11 @@ export async function planView(view, session, planId) {
 
   // ---- timeline: one row per vehicle of the tier
   function drawTimeline() {
-    const routes = shownRoutes();
+    let routes = shownRoutes();
+    if (routes.length > TIMELINE_ROWS) {
+      const sel = st.routes.find((x) => label(x) === st.selected);
+      routes = routes.filter((r) => sel && r.home === sel.home).slice(0, TIMELINE_ROWS);
+    }
     clear(timelineEl).append(h("h2", {}, t("timeline")));
     if (!routes.length) return;
     let t0 = Infinity, t1 = 0;
