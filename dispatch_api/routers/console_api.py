@@ -5,6 +5,8 @@ console does:
 
 - ``GET /networks/{n}/geojson`` — the network's own GeoJSON (boundary, sites, roads);
 - ``GET /plans/{id}/geojson`` — one LineString per route on the roads, with its tier;
+- ``GET /plans/{id}/view`` — the plan for display: stops with their times and loads, order
+  lists replaced by counts, deferred orders grouped by site (a 5,000-point plan.json is 20 MB);
 - ``GET /plans/{id}/events`` — the day's courier events (the console's live view polls it);
 - ``POST /plans/{id}/edits/check`` — apply a sequence of edits to a draft, re-time and check
   it, and answer the re-timed routes or the checker's violations, *without saving*;
@@ -32,7 +34,7 @@ from dispatch_api.deps import Ctx, DbSession, LruCache, StaffKey
 from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
 from dispatch_api.jobs import PLANNER_KINDS, fail
 from dispatch_api.problems import Problem
-from dispatch_api.routers.plans import job_public
+from dispatch_api.routers.plans import _summary, job_public
 from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, Violation
 from dispatch_api.security import Role
 from dispatch_api.store import audit, closed_roads, network_row, order_from_row, plan_of
@@ -171,6 +173,46 @@ def plan_geojson(
     # the roads a route follows are the slow part (shortest paths); a plan's revision and its
     # network's version fix them, so the answer is kept with the courier routes' cache
     body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    ctx.routes.put(cache_key, body)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/plans/{plan_id}/view", response_model=dict[str, Any])
+def plan_view(plan_id: int, session: DbSession, ctx: Ctx, _: StaffKey) -> Response:
+    """``GET /plans/{id}`` made small for display: each stop keeps its site, kind, trip,
+    times and load after, its ``drop``/``collect`` order lists become ``drops``/``collects``
+    counts; ``deferred`` becomes one entry per site, reason and day (``orders``: how many,
+    ``suggestion`` of the first). Summary fields and ``kpis`` as in ``GET /plans/{id}``."""
+    row = _plan_row(session, plan_id)
+    cache_key = ("plan-view", plan_id, row.revision, row.status)
+    cached: bytes | None = ctx.routes.get(cache_key)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
+    doc: dict[str, Any] = json.loads(row.document)
+    for route in doc.get("routes", []):
+        for stop in route.get("stops", []):
+            stop["drops"] = len(stop.pop("drop", []) or [])
+            stop["collects"] = len(stop.pop("collect", []) or [])
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for d in doc.get("deferred", []):
+        key = (d.get("site", ""), d.get("reason", ""), d.get("until") or "")
+        g = groups.setdefault(
+            key,
+            {
+                "site": key[0],
+                "reason": key[1],
+                "until": d.get("until"),
+                "suggestion": d.get("suggestion", ""),
+                "orders": 0,
+            },
+        )
+        g["orders"] += 1
+    doc["deferred"] = list(groups.values())
+    body = json.dumps(
+        {**_summary(row).model_dump(), "network_version": row.network_version, "plan": doc},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
     ctx.routes.put(cache_key, body)
     return Response(body, media_type="application/json")
 

@@ -70,6 +70,7 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     # the console's read models and edit dry run (dispatch_api/routers/console_api.py)
     ("GET", "/networks/tiny/geojson", None, STAFF),
     ("GET", "/plans/{plan}/geojson", None, STAFF),
+    ("GET", "/plans/{plan}/view", None, STAFF),
     ("GET", "/plans/{plan}/events", None, STAFF),
     ("POST", "/plans/{plan}/edits/check", {"edits": []}, STAFF),
     ("POST", "/jobs/none/cancel", None, STAFF),

@@ -17,7 +17,7 @@ const copy = (x) => JSON.parse(JSON.stringify(x));
 
 export async function planView(view, session, planId) {
   const rendered = performance.now();
-  const doc = await get(`/plans/${planId}`);
+  const doc = await get(`/plans/${planId}/view`);
   // A large plan's routes come as straight stop-to-stop lines (road geometry costs the server
   // seconds per route there); the selected route is then fetched along its roads.
   const large = doc.plan.routes.length > LARGE_ROUTES;
@@ -197,7 +197,8 @@ export async function planView(view, session, planId) {
   const deferredBySite = {};
   for (const d of doc.plan.deferred) (deferredBySite[d.site] = deferredBySite[d.site] || []).push(d);
   function deferredText(site, list) {
-    const text = t("deferred_at", { n: num(list.length), site: siteName(site), reason: t("reason_" + list[0].reason), until: list[0].until || "—" });
+    const n = list.reduce((sum, d) => sum + d.orders, 0);
+    const text = t("deferred_at", { n: num(n), site: siteName(site), reason: t("reason_" + list[0].reason), until: list[0].until || "—" });
     // the core writes its suggestions in English: shown beside English labels only
     return lang() === "en" && list[0].suggestion ? `${text} — ${list[0].suggestion}` : text;
   }
@@ -307,6 +308,7 @@ export async function planView(view, session, planId) {
           vs.map((v) => h("div", { class: "violation-msg", title: v.messages.join("\n") }, `⚠ ${vcode(v.code)}${detail(v)}`))),
         h("td", {}, t("kind_" + s.kind)),
         h("td", {}, clock(s.arrival_s)), h("td", {}, clock(s.start_s)), h("td", {}, clock(s.departure_s)),
+        h("td", { class: "num" }, s.drops ? num(s.drops) : ""), h("td", { class: "num" }, s.collects ? num(s.collects) : ""),
         h("td", {}, editable && s.kind === "visit" ? h("div", { class: "stop-actions" }, sel, pos,
           h("button", { type: "button", class: "move", onclick: () => addEdit({ op: "move_stop", route: label(r), stop: i, to_route: sel.value, position: pos.value ? Number(pos.value) : undefined }) }, t("move")),
           r.tier === "last_mile" ? h("button", { type: "button", class: "pin secondary", title: t("pin"), "aria-label": `${t("pin")}: ${siteName(s.site)}`, onclick: () => addEdit({ op: "pin_village", site: s.site, route: sel.value }) }, t("pin_short")) : null) : null));
@@ -321,7 +323,7 @@ export async function planView(view, session, planId) {
       return row;
     });
     stopsEl.append(h("table", { class: "stops" },
-      h("thead", {}, h("tr", {}, ["col_seq", "col_site", "col_tier", "col_arrive", "col_start", "col_leave", "col_actions"].map((k) => h("th", { scope: "col" }, k === "col_tier" ? "" : t(k))))),
+      h("thead", {}, h("tr", {}, ["col_seq", "col_site", "col_tier", "col_arrive", "col_start", "col_leave", "col_drop", "col_collect", "col_actions"].map((k) => h("th", { scope: "col" }, k === "col_tier" ? "" : t(k))))),
       h("tbody", {}, rows)));
   }
 
@@ -459,7 +461,7 @@ export async function planView(view, session, planId) {
   // ---- deferred and comparison
   function drawDeferred() {
     const entries = Object.entries(deferredBySite);
-    clear(deferredEl).append(h("h2", {}, `${t("deferred_title")} (${num(doc.plan.deferred.length)})`),
+    clear(deferredEl).append(h("h2", {}, `${t("deferred_title")} (${num(doc.plan.deferred.reduce((sum, d) => sum + d.orders, 0))})`),
       entries.length ? h("ul", {}, entries.map(([site, list]) => h("li", {}, deferredText(site, list)))) : h("p", {}, "—"));
   }
   function drawCompare() {
@@ -559,7 +561,7 @@ export async function planView(view, session, planId) {
   }
 
   async function sideBySide(newId) {
-    const next = await get(`/plans/${newId}`);
+    const next = await get(`/plans/${newId}/view`);
     const rows = (p) => Object.fromEntries(p.plan.routes.map((r) => [label(r), r]));
     const a = rows(doc), b = rows(next);
     const labels = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((l) => l.startsWith("last_mile") || !(a[l] && b[l]) || JSON.stringify(a[l].stops.map((s) => s.site)) !== JSON.stringify(b[l].stops.map((s) => s.site)));
@@ -616,7 +618,7 @@ async function previousPublished(doc) {
   const y = d.toISOString().slice(0, 10);
   const plans = await get(`/plans?network=${encodeURIComponent(doc.network)}&date=${y}`);
   const pub = plans.filter((p) => p.status === "published").pop();
-  return pub ? get(`/plans/${pub.id}`) : null;
+  return pub ? get(`/plans/${pub.id}/view`) : null;
 }
 
 export { api };
