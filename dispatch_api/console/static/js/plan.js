@@ -3,7 +3,7 @@
 // until "Save"); publish; following the day; repair.
 
 import { ApiError, api, get, post } from "./api.js";
-import { clear, field, h, message, svg } from "./dom.js";
+import { clear, field, h, message, put, svg } from "./dom.js";
 import { clock, day as fmtDay, has, lang, num, pct, t } from "./i18n.js";
 import { PlanMap, shortName, vehicleColours } from "./map.js";
 import { showJob } from "./day.js";
@@ -401,7 +401,7 @@ export async function planView(view, session, planId) {
   function drawEdits(note) {
     if (doc.status !== "draft") { editsEl.hidden = true; return; }
     const bad = st.violations.length > 0;
-    clear(editsEl).append(h("h2", {}, t("edits")),
+    put(clear(editsEl), h("h2", {}, t("edits")),
       h("p", { id: "edit-state", role: bad ? "alert" : "status", class: bad ? "msg msg-error" : "msg" },
         note || (bad ? t("check_failed", { n: st.violations.length }) : st.edits.length ? t("check_ok") : t("edits_none"))),
       st.edits.length ? h("p", {}, t("edits_pending", { n: st.edits.length })) : null,
@@ -476,7 +476,7 @@ export async function planView(view, session, planId) {
       else if (before[site] !== v) changes.push([site, before[site], v, running.has(before[site]) ? t("why_replanned") : t("why_vehicle_idle")]);
     }
     for (const [site, v] of Object.entries(before)) if (!(site in after)) changes.push([site, v, "—", t("why_gone")]);
-    compareEl.append(h("p", {}, `${t("plan_n", { id: yesterday.id })} · ${fmtDay(yesterday.date)}`),
+    put(compareEl, h("p", {}, `${t("plan_n", { id: yesterday.id })} · ${fmtDay(yesterday.date)}`),
       changes.length ? [h("p", {}, t("compare_changed", { n: changes.length })),
         h("table", {}, h("thead", {}, h("tr", {}, [t("col_site"), "←", "→", ""].map((x) => h("th", { scope: "col" }, x)))),
           h("tbody", {}, changes.map((c) => h("tr", {}, h("td", {}, siteName(c[0])), h("td", {}, c[1]), h("td", {}, c[2]), h("td", {}, c[3])))))]
@@ -505,7 +505,7 @@ export async function planView(view, session, planId) {
   function drawFollow() {
     if (doc.status !== "published") { followEl.hidden = true; return; }
     const late = st.routes.map((r) => [r, lateMinutes(label(r))]).filter(([, l]) => l.minutes || l.overdue);
-    clear(followEl).append(h("h2", {}, t("follow_title")), h("p", { class: "hint" }, t("live_via")),
+    put(clear(followEl), h("h2", {}, t("follow_title")), h("p", { class: "hint" }, t("live_via")),
       late.length ? h("p", { class: "msg msg-error", id: "late-vehicles" }, late.map(([r, l]) => `${r.vehicle}: ${l.minutes ? t("late_by", { m: l.minutes }) : t("overdue", { n: l.overdue })}`).join(" · ")) : null,
       h("h3", {}, t("live_events")),
       st.events.length ? h("ol", { id: "events", reversed: true }, [...st.events].reverse().slice(0, 200).map((e) =>
