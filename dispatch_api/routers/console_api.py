@@ -5,6 +5,8 @@ console does:
 
 - ``GET /networks/{n}/geojson`` — the network's own GeoJSON (boundary, sites, roads);
 - ``GET /plans/{id}/geojson`` — one LineString per route on the roads, with its tier;
+- ``GET /plans/{id}/view`` — the plan for display: stops with their times and loads, order
+  lists replaced by counts, deferred orders grouped by site (a 5,000-point plan.json is 20 MB);
 - ``GET /plans/{id}/events`` — the day's courier events (the console's live view polls it);
 - ``POST /plans/{id}/edits/check`` — apply a sequence of edits to a draft, re-time and check
   it, and answer the re-timed routes or the checker's violations, *without saving*;
@@ -22,7 +24,7 @@ import time
 from dataclasses import replace
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,7 +34,7 @@ from dispatch_api.deps import Ctx, DbSession, LruCache, StaffKey
 from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
 from dispatch_api.jobs import PLANNER_KINDS, fail
 from dispatch_api.problems import Problem
-from dispatch_api.routers.plans import job_public
+from dispatch_api.routers.plans import _summary, job_public
 from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, Violation
 from dispatch_api.security import Principal, Role
 from dispatch_api.store import audit, closed_roads, network_row, order_from_row, plan_of
@@ -59,12 +61,16 @@ def _plan_row(session: DbSession, plan_id: int, who: Principal) -> PlanRow:
 @router.get("/networks/{network}/geojson", response_model=dict[str, Any])
 def network_geojson(
     network: str, session: DbSession, ctx: Ctx, who: StaffKey, crs: CrsParam = "wgs84"
-) -> dict[str, Any]:
+) -> Response:
     """The network as GeoJSON: its boundary, every site (kind, Chinese name, parent, poor)
     and every road (class, closures). Keepers' phones are left out."""
     if not who.sees(network):
         raise Problem(404, f"no network {network!r}", field="network")
     row = network_row(session, network)
+    cache_key = ("network-geojson", network, row.version, crs)
+    cached: bytes | None = ctx.routes.get(cache_key)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
     net = ctx.scenarios.get(row).network
     doc: dict[str, Any] = json.loads(json.loads(row.files)["network.geojson"])
     if net.crs is not Crs.WGS84 or crs == "wgs84":
@@ -80,7 +86,14 @@ def network_geojson(
         features.append(
             {"type": "Feature", "id": f.get("id"), "geometry": geom, "properties": props}
         )
-    return {"type": "FeatureCollection", "crs_name": out_crs, "features": features}
+    # serialised once and kept (a 5,000-point county's network is 10 MB of GeoJSON)
+    body = json.dumps(
+        {"type": "FeatureCollection", "crs_name": out_crs, "features": features},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    ctx.routes.put(cache_key, body)
+    return Response(body, media_type="application/json")
 
 
 def _shift(geom: dict[str, Any], net: Any) -> dict[str, Any]:
@@ -98,28 +111,56 @@ def _shift(geom: dict[str, Any], net: Any) -> dict[str, Any]:
     return geom
 
 
+GeometryParam = Annotated[
+    Literal["roads", "stops"],
+    Query(
+        description="`roads`: each route along the roads it drives (shortest paths: seconds "
+        "per route on a large county); `stops`: straight lines from stop to stop (instant)"
+    ),
+]
+
+
 @router.get("/plans/{plan_id}/geojson", response_model=dict[str, Any])
 def plan_geojson(
-    plan_id: int, session: DbSession, ctx: Ctx, who: StaffKey, crs: CrsParam = "wgs84"
-) -> dict[str, Any]:
-    """Every route of the plan as a LineString along the roads (``route`` is
+    plan_id: int,
+    session: DbSession,
+    ctx: Ctx,
+    who: StaffKey,
+    crs: CrsParam = "wgs84",
+    geometry: GeometryParam = "roads",
+    route: Annotated[
+        str | None, Query(max_length=120, description="only this route (`tier:vehicle`)")
+    ] = None,
+) -> Response:
+    """Every route of the plan (or one, ``route``) as a LineString (``route`` is
     ``tier:vehicle``), with its tier, wave, vehicle and visited sites in order."""
     row = _plan_row(session, plan_id, who)
-    cache_key = ("plan-geojson", plan_id, row.revision, row.network_version, crs)
-    cached: dict[str, Any] | None = ctx.routes.get(cache_key)
+    cache_key = ("plan-geojson", plan_id, row.revision, row.network_version, crs, geometry, route)
+    cached: bytes | None = ctx.routes.get(cache_key)
     if cached is not None:
-        return cached
+        return Response(cached, media_type="application/json")
     net = ctx.scenarios.get(network_row(session, row.network)).network
     plan = plan_of(row)
+    routes = [r for r in plan.routes if route is None or route_label(r) == route]
+    if route is not None and not routes:
+        raise Problem(404, f"plan {plan_id} has no route {route!r}", field="route")
+
+    def line(r: Route) -> list[list[float]]:
+        if geometry == "roads":
+            return _geometry(net, r, crs)
+        xy = [convert_xy(net, net.site(s.site).x, net.site(s.site).y, crs) for s in r.stops]
+        return xy if len(xy) > 1 else xy * 2
+
     doc = {
         "type": "FeatureCollection",
         "plan": plan_id,
         "revision": row.revision,
+        "geometry": geometry,
         "features": [
             {
                 "type": "Feature",
                 "id": route_label(r),
-                "geometry": {"type": "LineString", "coordinates": _geometry(net, r, crs)},
+                "geometry": {"type": "LineString", "coordinates": line(r)},
                 "properties": {
                     "route": route_label(r),
                     "vehicle": r.vehicle,
@@ -129,13 +170,54 @@ def plan_geojson(
                     "sites": [s.site for s in r.stops],
                 },
             }
-            for r in plan.routes
+            for r in routes
         ],
     }
     # the roads a route follows are the slow part (shortest paths); a plan's revision and its
     # network's version fix them, so the answer is kept with the courier routes' cache
-    ctx.routes.put(cache_key, doc)
-    return doc
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    ctx.routes.put(cache_key, body)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/plans/{plan_id}/view", response_model=dict[str, Any])
+def plan_view(plan_id: int, session: DbSession, ctx: Ctx, who: StaffKey) -> Response:
+    """``GET /plans/{id}`` made small for display: each stop keeps its site, kind, trip,
+    times and load after, its ``drop``/``collect`` order lists become ``drops``/``collects``
+    counts; ``deferred`` becomes one entry per site, reason and day (``orders``: how many,
+    ``suggestion`` of the first). Summary fields and ``kpis`` as in ``GET /plans/{id}``."""
+    row = _plan_row(session, plan_id, who)
+    cache_key = ("plan-view", plan_id, row.revision, row.status)
+    cached: bytes | None = ctx.routes.get(cache_key)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
+    doc: dict[str, Any] = json.loads(row.document)
+    for route in doc.get("routes", []):
+        for stop in route.get("stops", []):
+            stop["drops"] = len(stop.pop("drop", []) or [])
+            stop["collects"] = len(stop.pop("collect", []) or [])
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for d in doc.get("deferred", []):
+        key = (d.get("site", ""), d.get("reason", ""), d.get("until") or "")
+        g = groups.setdefault(
+            key,
+            {
+                "site": key[0],
+                "reason": key[1],
+                "until": d.get("until"),
+                "suggestion": d.get("suggestion", ""),
+                "orders": 0,
+            },
+        )
+        g["orders"] += 1
+    doc["deferred"] = list(groups.values())
+    body = json.dumps(
+        {**_summary(row).model_dump(), "network_version": row.network_version, "plan": doc},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    ctx.routes.put(cache_key, body)
+    return Response(body, media_type="application/json")
 
 
 class EventPublic(BaseModel):

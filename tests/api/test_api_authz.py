@@ -81,6 +81,7 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     # the console's read models and edit dry run (dispatch_api/routers/console_api.py)
     ("GET", "/v1/networks/{net}/geojson", None, STAFF),
     ("GET", "/v1/plans/{plan}/geojson", None, STAFF),
+    ("GET", "/v1/plans/{plan}/view", None, STAFF),
     ("GET", "/v1/plans/{plan}/events", None, STAFF),
     ("POST", "/v1/plans/{plan}/edits/check", {"edits": []}, STAFF),
     ("POST", "/v1/jobs/{job}/cancel", None, STAFF),

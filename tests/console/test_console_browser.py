@@ -16,7 +16,8 @@ from console_helpers import DATE, SCREENSHOTS, Browser, Server, countyroute, sho
 
 pytestmark = pytest.mark.slow
 
-MISSING_LABEL = re.compile(r"\[[a-z][a-z0-9_]+\]")
+MISSING_LABEL = re.compile(r"\[[a-z][a-z0-9_]+\]|\bnull\b|\bundefined\b|\[object ")
+"""A label missing from the dictionary ([key]) or a value written as text by mistake."""
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 TEXT = {
@@ -193,6 +194,8 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
 
     text_all = page.inner_text("body")
     assert not MISSING_LABEL.search(text_all), MISSING_LABEL.findall(text_all)
+    for section in ("#compare", "#follow", "#repair", "#deferred", "#kpis"):
+        assert page.locator(section).count() == 1, section
 
     page.click("#sign-out")
     page.wait_for_selector("#sign-in")
@@ -223,6 +226,7 @@ def test_courier_is_refused(server: Server, browser_en: Browser) -> None:
     page: Any = browser_en.page
     sign_in(page, server, "courier")
     page.wait_for_selector("#courier-refused")
+    assert not MISSING_LABEL.search(page.inner_text("body"))
     assert "courier" in page.inner_text("#courier-refused").lower()
     assert page.evaluate("fetch('/plans').then(r => r.status)") == 401  # no session was made
     shot(page, "en-courier-refused")
@@ -390,7 +394,7 @@ def test_planner_runs_placement_and_what_if(server: Server, browser_zh: Browser)
     page.wait_for_selector("#whatif-report", timeout=180_000)
     assert page.locator("#whatif-report tbody tr").count() >= 3
     assert page.locator("#whatif-report svg.chart rect.spread").count() >= 3
-    text = page.inner_text("main")
+    text = page.inner_text("body")
     assert not MISSING_LABEL.search(text), MISSING_LABEL.findall(text)
     shot(page, "zh-planner")
     assert browser_zh.foreign_hosts(server.url) == set()

@@ -445,3 +445,36 @@ def test_edit_check_answers_the_same_from_its_cache(
     assert check([e1]) == first  # undo
     assert check([e1, e2]) == both  # redo
     assert both["applied"] in (0, 1, 2)
+
+
+def test_plan_geojson_straight_lines_and_one_route(
+    client: TestClient, tiny_plan: tuple[int, str]
+) -> None:
+    plan_id, admin = tiny_plan
+    h = {"Authorization": f"Bearer {admin}"}
+    plan = client.get(f"/plans/{plan_id}", headers=h).json()["plan"]
+    stops = client.get(f"/plans/{plan_id}/geojson?geometry=stops", headers=h).json()
+    for f, r in zip(stops["features"], plan["routes"], strict=True):
+        assert len(f["geometry"]["coordinates"]) == max(2, len(r["stops"]))
+    label = stops["features"][0]["id"]
+    one = client.get(f"/plans/{plan_id}/geojson", params={"route": label}, headers=h).json()
+    assert [f["id"] for f in one["features"]] == [label]
+    missing = client.get(f"/plans/{plan_id}/geojson?route=last_mile:nobody", headers=h)
+    assert missing.status_code == 404
+
+
+def test_plan_view_counts_what_the_plan_lists(
+    client: TestClient, tiny_plan: tuple[int, str]
+) -> None:
+    plan_id, admin = tiny_plan
+    h = {"Authorization": f"Bearer {admin}"}
+    full = client.get(f"/plans/{plan_id}", headers=h).json()
+    view = client.get(f"/plans/{plan_id}/view", headers=h).json()
+    assert {k: v for k, v in view.items() if k != "plan"} == {
+        k: v for k, v in full.items() if k != "plan"
+    }
+    for a, b in zip(full["plan"]["routes"], view["plan"]["routes"], strict=True):
+        assert [
+            (s["site"], s["arrival_s"], len(s["drop"]), len(s["collect"])) for s in a["stops"]
+        ] == [(s["site"], s["arrival_s"], s["drops"], s["collects"]) for s in b["stops"]]
+    assert sum(d["orders"] for d in view["plan"]["deferred"]) == len(full["plan"]["deferred"])

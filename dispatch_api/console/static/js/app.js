@@ -1,7 +1,7 @@
 // Boot, sign-in, the header and the views (#/day, #/plan/ID, #/planner).
 
 import { ApiError, api, get, post, setCsrf } from "./api.js";
-import { clear, field, h, message } from "./dom.js";
+import { clear, field, h, message, put } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import { dayBoard } from "./day.js";
 import { planView } from "./plan.js";
@@ -16,7 +16,7 @@ setLang(lang());
 function header() {
   clear(top);
   const s = state.session;
-  top.append(
+  put(top,
     h("span", { class: "brand" }, t("app_title")),
     h("nav", { "aria-label": t("app_title") },
       s && s.role !== "planner" ? h("a", { href: "#/day" }, t("nav_day")) : null,
@@ -28,6 +28,9 @@ function header() {
     s ? h("button", { type: "button", id: "sign-out", onclick: signOut }, t("sign_out")) : null,
   );
   document.title = t("app_title");
+  const skip = document.getElementById("skip");
+  skip.textContent = t("skip_to_content");
+  skip.onclick = (e) => { e.preventDefault(); view.focus(); };
 }
 
 function signInPage(note) {

@@ -123,7 +123,7 @@ export async function showJob(out, job, isStopped, stop) {
 /** The server's stage names in the page's language ("coverage curve 7/19" keeps its count). */
 function stageText(stage) {
   const m = stage.match(/^(coverage curve|simulating|planned) (\d+)\/(\d+)( days)?$/);
-  if (m) return t(`stage_${m[1].replace(" ", "_")}`, { done: m[2], total: m[3] });
+  if (m) return t(`stage_${m[1].replace(" ", "_")}_n`, { done: m[2], total: m[3] });
   const key = `stage_${stage.replace(/ /g, "_")}`;
   return has(key) ? t(key) : stage;
 }

@@ -37,3 +37,13 @@ export function field(labelText, control, id) {
 export function message(el, text, kind = "info") {
   clear(el).append(h("p", { class: `msg msg-${kind}`, role: kind === "error" ? "alert" : "status" }, text));
 }
+
+/** Append children the way h() takes them: nested arrays flattened, null and false skipped
+ *  (Element.append would write "null"). */
+export function put(el, ...children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}

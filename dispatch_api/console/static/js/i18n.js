@@ -4,6 +4,7 @@
 const MESSAGES = {
   en: {
     app_title: "countyroute console",
+    skip_to_content: "Skip to the content",
     lang_switch: "中文",
     lang_switch_label: "切换到中文",
     nav_day: "Day board",
@@ -41,8 +42,8 @@ const MESSAGES = {
     elapsed: "elapsed {s} s",
     stage: "stage: {stage}",
     stage_queued: "queued", stage_loading: "loading", stage_solving: "solving", stage_writing: "writing", stage_done: "done",
-    stage_placing: "placing", stage_coverage_curve: "coverage curve {done}/{total}", stage_simulating: "simulating {done}/{total} days",
-    stage_planned: "planned {done}/{total} days", "stage_re-queued_on_shutdown": "re-queued on shutdown",
+    stage_placing: "placing", stage_coverage_curve_n: "coverage curve {done}/{total}", stage_simulating_n: "simulating {done}/{total} days",
+    stage_planned_n: "planned {done}/{total} days", stage_simulating: "simulating", "stage_re-queued_on_shutdown": "re-queued on shutdown",
     cancel_job: "Cancel",
     plans_of_day: "Plans of the day",
     open: "Open",
@@ -173,6 +174,7 @@ const MESSAGES = {
   },
   zh: {
     app_title: "县域物流调度台",
+    skip_to_content: "跳到正文",
     lang_switch: "English",
     lang_switch_label: "Switch to English",
     nav_day: "当日看板",
@@ -210,8 +212,8 @@ const MESSAGES = {
     elapsed: "已用 {s} 秒",
     stage: "阶段：{stage}",
     stage_queued: "排队中", stage_loading: "加载数据", stage_solving: "求解中", stage_writing: "写入结果", stage_done: "完成",
-    stage_placing: "选址求解", stage_coverage_curve: "覆盖曲线 {done}/{total}", stage_simulating: "模拟 {done}/{total} 天",
-    stage_planned: "已规划 {done}/{total} 天", "stage_re-queued_on_shutdown": "停机后重新排队",
+    stage_placing: "选址求解", stage_coverage_curve_n: "覆盖曲线 {done}/{total}", stage_simulating_n: "模拟 {done}/{total} 天",
+    stage_planned_n: "已规划 {done}/{total} 天", stage_simulating: "模拟中", "stage_re-queued_on_shutdown": "停机后重新排队",
     cancel_job: "取消",
     plans_of_day: "当日计划",
     open: "打开",

@@ -102,6 +102,9 @@ export class PlanMap {
     for (const f of routeGeo.features) geoBy[f.id] = f;
     this.labelled = new Set();
     const vehicles = [];
+    // thousands of stops: one canvas for the markers instead of an SVG element each
+    const many = shown.reduce((n, r) => n + r.stops.length, 0) > 1500;
+    if (many && !this.stopRenderer) this.stopRenderer = L.canvas({ padding: 0.2 });
     for (const r of shown) {
       const label = `${r.tier}:${r.vehicle}`;
       const f = geoBy[label];
@@ -125,6 +128,7 @@ export class PlanMap {
         const m = L.circleMarker(site.latlng, {
           radius: site.kind === "station" ? 6 : 4.5, color: site.poor ? "#000" : "#fff", weight: site.poor ? 2 : 1,
           fillColor: colour, fillOpacity: faded ? 0.35 : 1, className: `stop-marker stop-${s.site}`,
+          renderer: many ? this.stopRenderer : undefined,
         });
         m.bindTooltip(`${site.name} (${s.site}) · ${r.vehicle} #${i}`);
         m.on("click", (e) => { L.DomEvent.stop(e); this.onRouteClick(label, i); });

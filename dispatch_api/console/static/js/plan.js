@@ -3,21 +3,28 @@
 // until "Save"); publish; following the day; repair.
 
 import { ApiError, api, get, post } from "./api.js";
-import { clear, field, h, message, svg } from "./dom.js";
+import { clear, field, h, message, put, svg } from "./dom.js";
 import { clock, day as fmtDay, has, lang, num, pct, t } from "./i18n.js";
 import { PlanMap, shortName, vehicleColours } from "./map.js";
 import { showJob } from "./day.js";
 
 const TIERS = ["trunk_down", "last_mile", "trunk_up"];
+const LARGE_ROUTES = 150;
+/** Timeline rows drawn at most (a large plan shows the selected route's station). */
+const TIMELINE_ROWS = 60;
 const label = (r) => `${r.tier}:${r.vehicle}`;
 const copy = (x) => JSON.parse(JSON.stringify(x));
 
 export async function planView(view, session, planId) {
   const rendered = performance.now();
-  const doc = await get(`/plans/${planId}`);
+  const doc = await get(`/plans/${planId}/view`);
+  // A large plan's routes come as straight stop-to-stop lines (road geometry costs the server
+  // seconds per route there); the selected route is then fetched along its roads.
+  const large = doc.plan.routes.length > LARGE_ROUTES;
+  const geometry = large ? "stops" : "roads";
   const [netGeo, routeGeo, vehicles, yesterday] = await Promise.all([
     get(`/networks/${encodeURIComponent(doc.network)}/geojson`),
-    get(`/plans/${planId}/geojson`),
+    get(`/plans/${planId}/geojson?geometry=${geometry}`),
     get(`/networks/${encodeURIComponent(doc.network)}/vehicles`),
     previousPublished(doc),
   ]);
@@ -103,7 +110,16 @@ export async function planView(view, session, planId) {
     pmap.setNetwork(await get(`/networks/${encodeURIComponent(doc.network)}/geojson?crs=gcj02`));
   } else pmap.setNetwork(netGeo);
   let liveRouteGeo = routeGeo;
-  if (tiles && tiles.datum === "gcj02") liveRouteGeo = await get(`/plans/${planId}/geojson?crs=gcj02`);
+  const crsParam = tiles && tiles.datum === "gcj02" ? "&crs=gcj02" : "";
+  if (crsParam) liveRouteGeo = await get(`/plans/${planId}/geojson?geometry=${geometry}${crsParam}`);
+  const onRoads = new Set();
+  async function roadsOf(lbl) {
+    if (!large || onRoads.has(lbl)) return;
+    onRoads.add(lbl);
+    const one = await get(`/plans/${planId}/geojson?geometry=roads&route=${encodeURIComponent(lbl)}${crsParam}`);
+    liveRouteGeo = { ...liveRouteGeo, features: liveRouteGeo.features.map((f) => (f.id === lbl ? one.features[0] : f)) };
+    drawMap();
+  }
   const sites = pmap.sites;
   const siteName = (id) => (sites[id] ? sites[id].name : id);
 
@@ -181,7 +197,8 @@ export async function planView(view, session, planId) {
   const deferredBySite = {};
   for (const d of doc.plan.deferred) (deferredBySite[d.site] = deferredBySite[d.site] || []).push(d);
   function deferredText(site, list) {
-    const text = t("deferred_at", { n: num(list.length), site: siteName(site), reason: t("reason_" + list[0].reason), until: list[0].until || "—" });
+    const n = list.reduce((sum, d) => sum + d.orders, 0);
+    const text = t("deferred_at", { n: num(n), site: siteName(site), reason: t("reason_" + list[0].reason), until: list[0].until || "—" });
     // the core writes its suggestions in English: shown beside English labels only
     return lang() === "en" && list[0].suggestion ? `${text} — ${list[0].suggestion}` : text;
   }
@@ -266,6 +283,7 @@ export async function planView(view, session, planId) {
       tierSel.querySelectorAll("input").forEach((i) => { i.checked = i.value === r.tier; });
     }
     drawMap(); drawRouteList(); drawStops(); drawTimeline();
+    roadsOf(lbl);
     if (keepFocus) { const el = routeListEl.querySelector(`[data-route="${CSS.escape(lbl)}"]`); if (el) el.focus(); }
   }
 
@@ -290,6 +308,7 @@ export async function planView(view, session, planId) {
           vs.map((v) => h("div", { class: "violation-msg", title: v.messages.join("\n") }, `⚠ ${vcode(v.code)}${detail(v)}`))),
         h("td", {}, t("kind_" + s.kind)),
         h("td", {}, clock(s.arrival_s)), h("td", {}, clock(s.start_s)), h("td", {}, clock(s.departure_s)),
+        h("td", { class: "num" }, s.drops ? num(s.drops) : ""), h("td", { class: "num" }, s.collects ? num(s.collects) : ""),
         h("td", {}, editable && s.kind === "visit" ? h("div", { class: "stop-actions" }, sel, pos,
           h("button", { type: "button", class: "move", onclick: () => addEdit({ op: "move_stop", route: label(r), stop: i, to_route: sel.value, position: pos.value ? Number(pos.value) : undefined }) }, t("move")),
           r.tier === "last_mile" ? h("button", { type: "button", class: "pin secondary", title: t("pin"), "aria-label": `${t("pin")}: ${siteName(s.site)}`, onclick: () => addEdit({ op: "pin_village", site: s.site, route: sel.value }) }, t("pin_short")) : null) : null));
@@ -304,7 +323,7 @@ export async function planView(view, session, planId) {
       return row;
     });
     stopsEl.append(h("table", { class: "stops" },
-      h("thead", {}, h("tr", {}, ["col_seq", "col_site", "col_tier", "col_arrive", "col_start", "col_leave", "col_actions"].map((k) => h("th", { scope: "col" }, k === "col_tier" ? "" : t(k))))),
+      h("thead", {}, h("tr", {}, ["col_seq", "col_site", "col_tier", "col_arrive", "col_start", "col_leave", "col_drop", "col_collect", "col_actions"].map((k) => h("th", { scope: "col" }, k === "col_tier" ? "" : t(k))))),
       h("tbody", {}, rows)));
   }
 
@@ -382,7 +401,7 @@ export async function planView(view, session, planId) {
   function drawEdits(note) {
     if (doc.status !== "draft") { editsEl.hidden = true; return; }
     const bad = st.violations.length > 0;
-    clear(editsEl).append(h("h2", {}, t("edits")),
+    put(clear(editsEl), h("h2", {}, t("edits")),
       h("p", { id: "edit-state", role: bad ? "alert" : "status", class: bad ? "msg msg-error" : "msg" },
         note || (bad ? t("check_failed", { n: st.violations.length }) : st.edits.length ? t("check_ok") : t("edits_none"))),
       st.edits.length ? h("p", {}, t("edits_pending", { n: st.edits.length })) : null,
@@ -402,7 +421,11 @@ export async function planView(view, session, planId) {
 
   // ---- timeline: one row per vehicle of the tier
   function drawTimeline() {
-    const routes = shownRoutes();
+    let routes = shownRoutes();
+    if (routes.length > TIMELINE_ROWS) {
+      const sel = st.routes.find((x) => label(x) === st.selected);
+      routes = routes.filter((r) => sel && r.home === sel.home).slice(0, TIMELINE_ROWS);
+    }
     clear(timelineEl).append(h("h2", {}, t("timeline")));
     if (!routes.length) return;
     let t0 = Infinity, t1 = 0;
@@ -438,7 +461,7 @@ export async function planView(view, session, planId) {
   // ---- deferred and comparison
   function drawDeferred() {
     const entries = Object.entries(deferredBySite);
-    clear(deferredEl).append(h("h2", {}, `${t("deferred_title")} (${num(doc.plan.deferred.length)})`),
+    clear(deferredEl).append(h("h2", {}, `${t("deferred_title")} (${num(doc.plan.deferred.reduce((sum, d) => sum + d.orders, 0))})`),
       entries.length ? h("ul", {}, entries.map(([site, list]) => h("li", {}, deferredText(site, list)))) : h("p", {}, "—"));
   }
   function drawCompare() {
@@ -453,7 +476,7 @@ export async function planView(view, session, planId) {
       else if (before[site] !== v) changes.push([site, before[site], v, running.has(before[site]) ? t("why_replanned") : t("why_vehicle_idle")]);
     }
     for (const [site, v] of Object.entries(before)) if (!(site in after)) changes.push([site, v, "—", t("why_gone")]);
-    compareEl.append(h("p", {}, `${t("plan_n", { id: yesterday.id })} · ${fmtDay(yesterday.date)}`),
+    put(compareEl, h("p", {}, `${t("plan_n", { id: yesterday.id })} · ${fmtDay(yesterday.date)}`),
       changes.length ? [h("p", {}, t("compare_changed", { n: changes.length })),
         h("table", {}, h("thead", {}, h("tr", {}, [t("col_site"), "←", "→", ""].map((x) => h("th", { scope: "col" }, x)))),
           h("tbody", {}, changes.map((c) => h("tr", {}, h("td", {}, siteName(c[0])), h("td", {}, c[1]), h("td", {}, c[2]), h("td", {}, c[3])))))]
@@ -482,7 +505,7 @@ export async function planView(view, session, planId) {
   function drawFollow() {
     if (doc.status !== "published") { followEl.hidden = true; return; }
     const late = st.routes.map((r) => [r, lateMinutes(label(r))]).filter(([, l]) => l.minutes || l.overdue);
-    clear(followEl).append(h("h2", {}, t("follow_title")), h("p", { class: "hint" }, t("live_via")),
+    put(clear(followEl), h("h2", {}, t("follow_title")), h("p", { class: "hint" }, t("live_via")),
       late.length ? h("p", { class: "msg msg-error", id: "late-vehicles" }, late.map(([r, l]) => `${r.vehicle}: ${l.minutes ? t("late_by", { m: l.minutes }) : t("overdue", { n: l.overdue })}`).join(" · ")) : null,
       h("h3", {}, t("live_events")),
       st.events.length ? h("ol", { id: "events", reversed: true }, [...st.events].reverse().slice(0, 200).map((e) =>
@@ -538,7 +561,7 @@ export async function planView(view, session, planId) {
   }
 
   async function sideBySide(newId) {
-    const next = await get(`/plans/${newId}`);
+    const next = await get(`/plans/${newId}/view`);
     const rows = (p) => Object.fromEntries(p.plan.routes.map((r) => [label(r), r]));
     const a = rows(doc), b = rows(next);
     const labels = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((l) => l.startsWith("last_mile") || !(a[l] && b[l]) || JSON.stringify(a[l].stops.map((s) => s.site)) !== JSON.stringify(b[l].stops.map((s) => s.site)));
@@ -595,7 +618,7 @@ async function previousPublished(doc) {
   const y = d.toISOString().slice(0, 10);
   const plans = await get(`/plans?network=${encodeURIComponent(doc.network)}&date=${y}`);
   const pub = plans.filter((p) => p.status === "published").pop();
-  return pub ? get(`/plans/${pub.id}`) : null;
+  return pub ? get(`/plans/${pub.id}/view`) : null;
 }
 
 export { api };

@@ -24,8 +24,9 @@ export async function plannerView(view, session) {
     field(t("min_coverage"), cover, "pl-cover"), field(t("time_limit"), limit, "pl-limit"), h("button", { type: "submit" }, t("run_placement")));
   const simForm = h("form", { id: "whatif-form", class: "inline" }, field(t("change"), change, "wi-change"), field(t("days"), days, "wi-days"),
     field(t("time_limit"), simLimit, "wi-limit"), h("button", { type: "submit" }, t("run_whatif")));
-  clear(view).append(h("h1", {}, t("planner_title")),
-    networks.length ? null : h("p", {}, t("no_networks")),
+  clear(view).append(h("h1", {}, t("planner_title")));
+  if (!networks.length) view.append(h("p", {}, t("no_networks")));
+  view.append(
     h("section", { class: "card" }, h("h2", {}, t("placement_title")), placeForm, placeOut),
     h("section", { class: "card" }, h("h2", {}, t("whatif_title")), simForm, simOut));
   placeForm.addEventListener("submit", async (e) => {
