@@ -43,7 +43,7 @@ from benchmarks.formats_2e import (
 )
 from routing.pools import Pool
 from routing.problem import TierNode, TierProblem, TierSolution, TierVehicle
-from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
+from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings, solve_pyvrp
 
 __all__ = [
     "SCALE",
@@ -56,6 +56,16 @@ __all__ = [
 SCALE = 1000
 """Solver distance units per instance unit (rounding per arc ≤ 0.0005 units)."""
 
+SPLIT_SATELLITES = 2
+"""For each set of at most this many open satellites, every split of the pool among them is
+searched too."""
+
+FIRST_LOOK = 0.4
+"""Share of the search spent on a first look at every configuration."""
+
+_Config = tuple[tuple[int, ...], tuple[int, ...] | None]
+"""Open satellites, and the pool's split among them (``None``: each up to its maximum)."""
+
 _OPEN = 10**9
 _CLASS = "freighter"
 
@@ -65,11 +75,16 @@ def _d(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def second_echelon_problem(
-    inst: TwoEchelonInstance, open_satellites: Sequence[int], pool: Pool, fixed_cost: int = 0
+    inst: TwoEchelonInstance,
+    open_satellites: Sequence[int],
+    pool: Pool,
+    fixed_cost: int = 0,
+    counts: Sequence[int] | None = None,
 ) -> TierProblem:
     """The freighters' multi-depot problem with ``open_satellites`` as depots: per satellite,
-    as many freighters as the pool lets it have; cost = distance × :data:`SCALE` (+
-    ``fixed_cost`` per route)."""
+    as many freighters as the pool lets it have (or ``counts[k]`` at the k-th open
+    satellite: a split of the pool); cost = distance × :data:`SCALE` (+ ``fixed_cost`` per
+    route)."""
     sats = [f"s{s}" for s in open_satellites]
     sites = (*sats, *(f"c{c}" for c in range(len(inst.customers))))
     pts = [inst.satellites[s] for s in open_satellites] + list(inst.customers)
@@ -93,8 +108,8 @@ def second_echelon_problem(
             latest_end_s=_OPEN,
             max_duration_s=_OPEN,
         )
-        for s in open_satellites
-        for k in range(pool.at_most(f"s{s}"))
+        for j, s in enumerate(open_satellites)
+        for k in range(pool.at_most(f"s{s}") if counts is None else counts[j])
     )
     nodes = tuple(
         TierNode(
@@ -345,9 +360,14 @@ def solve_2e(
     seed: int = 0,
     work: int | None = None,
     solve: Solver = DEFAULT_SOLVER,
+    look: Solver = solve_pyvrp,
 ) -> tuple[TwoEchelonSolution, str]:
     """A solution of ``inst`` within about ``budget_s`` seconds (or ``work`` iterations per
-    search: deterministic), and a note saying what was searched."""
+    search: deterministic), and a note saying what was searched.
+
+    Every configuration (:data:`_Config`) gets a first look by ``look`` (PyVRP alone: the
+    hybrid's OR-Tools polish costs a fixed 0.05–0.25 s a search), the best two the rest of
+    the search by ``solve`` (the day's default solver)."""
     started = time.perf_counter()
     pool = Pool(
         "freighters",
@@ -364,23 +384,40 @@ def solve_2e(
         for p in (*inst.satellites, *inst.customers)
         for q in (*inst.satellites, *inst.customers)
     )
-    fixed = round(2 * span * SCALE * (len(inst.customers) + 1)) if tight else 0
+    fixed = round(2 * span * SCALE) if tight else 0
     n_sat = len(inst.satellites)
-    subsets = [sub for k in range(n_sat, 0, -1) for sub in itertools.combinations(range(n_sat), k)]
-    search_s = 0.8 * budget_s
-    # the full set of satellites gets a larger share: it holds every other subset's answers
-    weights = [3.0 if len(s) == n_sat else 1.0 for s in subsets]
-    candidates: list[tuple[float, list[FreighterRoute], str]] = []
-    for sub, w in zip(subsets, weights, strict=True):
-        problem = second_echelon_problem(inst, sub, pool, fixed)
-        share = search_s * w / sum(weights)
-        sol = solve(problem, SolveSettings(time_limit_s=max(0.05, share), work=work, seed=seed))
+    # the configurations searched: each subset of satellites open (closing one saves its
+    # trunk trips), and with few satellites each split of the pool among them (a split
+    # bounds each satellite's load, hence its trunk trips)
+    configs: list[tuple[tuple[int, ...], tuple[int, ...] | None]] = [
+        (sub, None) for k in range(n_sat, 0, -1) for sub in itertools.combinations(range(n_sat), k)
+    ]
+    for sub in [c[0] for c in configs if 1 < len(c[0]) <= SPLIT_SATELLITES]:
+        part = Pool(pool.name, tuple(f"s{s}" for s in sub), pool.total, pool.per_station)
+        configs += [(sub, split) for split in part.splits() if min(split) > 0]
+    found: list[tuple[float, list[FreighterRoute], str, _Config]] = []
+
+    def search(config: _Config, time_s: float, s: int, solver: Solver) -> None:
+        sub, split = config
+        problem = second_echelon_problem(inst, sub, pool, fixed, split)
+        sol = solver(problem, SolveSettings(time_limit_s=max(0.05, time_s), work=work, seed=s))
         routes = _freighter_routes(problem, sol)
         if not pool.allows([f"s{r.satellite}" for r in routes]):
-            continue
+            return
         if sorted(c for r in routes for c in r.customers) != list(range(len(inst.customers))):
-            continue
-        candidates.append((total_cost(inst, routes), routes, f"open {list(sub)}"))
+            return
+        what = f"open {list(sub)}" + ("" if split is None else f" split {list(split)}")
+        found.append((total_cost(inst, routes), routes, what, config))
+
+    # a first look at every configuration, then the rest of the search on the best two
+    search_s = 0.8 * budget_s
+    for config in configs:
+        search(config, FIRST_LOOK * search_s / len(configs), seed, look)
+    best_configs = list(dict.fromkeys(c for *_, c in sorted(found, key=lambda f: f[0])))[:2]
+    for k, config in enumerate(best_configs):
+        left = started + search_s - time.perf_counter()
+        search(config, left / (len(best_configs) - k), seed + 1, solve)
+    candidates = [(cost, routes, what) for cost, routes, what, _ in found]
     if not candidates:
         return TwoEchelonSolution((), ()), "no feasible second echelon found"
     candidates.sort(key=lambda c: c[0])
