@@ -22,7 +22,7 @@ Two levels:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from routing.budget import DayBudget
@@ -35,9 +35,11 @@ from routing.state import DayState, solve_all
 
 __all__ = [
     "NEIGHBOURS",
+    "HubProblems",
     "JointChoice",
     "assign_across_boundaries",
     "crossings",
+    "hub_problems",
     "keep_better",
     "plan_cost",
 ]
@@ -84,23 +86,26 @@ def _joint_nodes(
     return nodes, node_orders
 
 
-def assign_across_boundaries(
-    state: DayState, visited: set[str], deadline: Mapping[str, int]
-) -> list[JointChoice]:
-    """Choose the station that serves each village's orders (``state.serving``).
+@dataclass(frozen=True)
+class HubProblems:
+    """One hub's village runs twice over: each station's own problem (the tied plan's) and
+    the joint multi-depot problem made of their nodes (``node_orders`` behind its nodes)."""
 
-    Per hub, one multi-depot problem holds every station's vehicles and every village due
-    today; a village may be served by its own station or the :data:`NEIGHBOURS` nearest
-    others (by van time). Runs are assumed to leave at the earliest the trunk could be there.
-    The stations' own plans are solved first (half their village-run budget each); the joint
-    problem is searched twice with the work of all of them — by the day's solver (PyVRP's
-    multi-depot search, OR-Tools' polish) and by OR-Tools from the stations' own plans — and
-    the cheaper answer's assignment is kept only when it costs less than their sum. The real runs are then planned per station after the trunk, with its real
-    arrival times. Returns what was decided per hub."""
+    hub: str
+    own: tuple[BuiltProblem, ...]
+    joint: BuiltProblem
+
+
+def hub_problems(
+    state: DayState, visited: set[str], deadline: Mapping[str, int]
+) -> Iterator[HubProblems]:
+    """Per hub with at least two stations, the stations' own village-run problems and the
+    joint one: every station's vehicles, every village due today, a village open to its own
+    station and the :data:`NEIGHBOURS` nearest others (by van time); runs leave at the
+    earliest the trunk could be there and are back by the stations' deadlines."""
     day = state.day
     net, p = day.network, day.policy
     wave = p.wave(Direction.DOWN)
-    choices: list[JointChoice] = []
     for hub in net.hubs:
         stations = [s.id for s in net.stations if s.parent == hub.id]
         fleet = [v for v in day.fleet if v.home in stations]
@@ -158,6 +163,28 @@ def assign_across_boundaries(
             )
             for tv in problem.vehicles
         )
+        joint = replace(
+            problem, name=f"cross-boundary-{hub.id}", nodes=tuple(nodes), vehicles=vehicles
+        )
+        yield HubProblems(
+            hub.id, tuple(own_problems), BuiltProblem(joint, tuple(node_orders), fleet_all)
+        )
+
+
+def assign_across_boundaries(
+    state: DayState, visited: set[str], deadline: Mapping[str, int]
+) -> list[JointChoice]:
+    """Choose the station that serves each village's orders (``state.serving``).
+
+    Per hub (:func:`hub_problems`), the stations' own plans are solved first (half their
+    village-run budget each); the joint problem is searched twice with the work of all of
+    them — by the day's solver (PyVRP's multi-depot search, OR-Tools' polish) and by OR-Tools
+    from the stations' own plans — and the cheaper answer's assignment is kept only when it
+    costs less than their sum. The real runs are then planned per station after the trunk,
+    with its real arrival times. Returns what was decided per hub."""
+    choices: list[JointChoice] = []
+    for hp in hub_problems(state, visited, deadline):
+        own_problems = list(hp.own)
         own_settings = state.budget.last_mile([len(b.problem.nodes) for b in own_problems])
         own_solutions = solve_all(
             state.solve,
@@ -174,13 +201,8 @@ def assign_across_boundaries(
                         tuple(b.problem.nodes[v.node].key for v in visits) for _, visits, _ in trips
                     )
                     initial.append((b.problem.vehicles[vi].id, keys))
-        joint = replace(
-            problem,
-            name=f"cross-boundary-{hub.id}",
-            nodes=tuple(nodes),
-            vehicles=vehicles,
-            initial_routes=tuple(initial),
-        )
+        joint = replace(hp.joint.problem, initial_routes=tuple(initial))
+        node_orders = hp.joint.node_orders
         # the joint search does the work of every station's search it replaces
         joint_settings = state.budget.cross_boundary()
         if joint_settings.work is not None:
@@ -207,9 +229,9 @@ def assign_across_boundaries(
                             if home != state.station_of.get(o.site):
                                 moved[o.id] = home
             state.serving.update(moved)
-        choices.append(JointChoice(hub.id, joint_cost, tied_cost, keep, len(moved)))
+        choices.append(JointChoice(hp.hub, joint_cost, tied_cost, keep, len(moved)))
         state.say(
-            f"  {hub.name}: joint search {_yuan(joint_cost)}, stations alone {_yuan(tied_cost)}: "
+            f"  {hp.hub}: joint search {_yuan(joint_cost)}, stations alone {_yuan(tied_cost)}: "
             + (
                 f"{len(moved)} orders served across a boundary"
                 if keep
