@@ -63,6 +63,10 @@ searched too."""
 FIRST_LOOK = 0.4
 """Share of the search spent on a first look at every configuration."""
 
+SECONDS_PER_FINALIST = 5.0
+"""After the first look, one configuration per this many seconds of budget (at least two)
+gets the rest of the search: more budget searches more of them."""
+
 _Config = tuple[tuple[int, ...], tuple[int, ...] | None]
 """Open satellites, and the pool's split among them (``None``: each up to its maximum)."""
 
@@ -272,8 +276,8 @@ def improve(
     inst: TwoEchelonInstance, routes: Sequence[FreighterRoute], pool: Pool, deadline: float
 ) -> list[FreighterRoute]:
     """First-improvement local search priced with both echelons: move a customer to another
-    position (any route, any satellite, or a new route where the pool allows), or move a
-    whole route to another satellite; 2-opt inside a route. Stops at a local optimum or at
+    position (any route, any satellite, or a new route where the pool allows), swap two
+    customers of two routes, move a whole route to another satellite; 2-opt inside a route. Stops at a local optimum or at
     ``deadline`` (``time.perf_counter()``)."""
     rs = [[r.satellite, list(r.customers)] for r in routes if r.customers]
     cap = inst.freighter_capacity
@@ -340,6 +344,28 @@ def improve(
                     break
             if improved:
                 break
+        # swap two customers of two routes (each keeps the other's position)
+        if not improved:
+            for a in range(len(rs)):
+                for b in range(a + 1, len(rs)):
+                    load_a = sum(dem[c] for c in rs[a][1])
+                    load_b = sum(dem[c] for c in rs[b][1])
+                    for i, ca in enumerate(rs[a][1]):
+                        for j, cb in enumerate(rs[b][1]):
+                            if load_a - dem[ca] + dem[cb] > cap or load_b - dem[cb] + dem[ca] > cap:
+                                continue
+                            trial = [[r[0], list(r[1])] for r in rs]
+                            trial[a][1][i], trial[b][1][j] = cb, ca
+                            c = cost_of(trial)
+                            if c < current - 1e-9:
+                                rs, current, improved = trial, c, True
+                                break
+                        if improved:
+                            break
+                    if improved:
+                        break
+                if improved:
+                    break
         # 2-opt inside a route
         for r in rs:
             cs = r[1]
@@ -366,8 +392,9 @@ def solve_2e(
     search: deterministic), and a note saying what was searched.
 
     Every configuration (:data:`_Config`) gets a first look by ``look`` (PyVRP alone: the
-    hybrid's OR-Tools polish costs a fixed 0.05–0.25 s a search), the best two the rest of
-    the search by ``solve`` (the day's default solver)."""
+    hybrid's OR-Tools polish costs a fixed 0.05–0.25 s a search), the best few (one per
+    :data:`SECONDS_PER_FINALIST` of budget, at least two) the rest of the search by
+    ``solve`` (the day's default solver)."""
     started = time.perf_counter()
     pool = Pool(
         "freighters",
@@ -409,11 +436,12 @@ def solve_2e(
         what = f"open {list(sub)}" + ("" if split is None else f" split {list(split)}")
         found.append((total_cost(inst, routes), routes, what, config))
 
-    # a first look at every configuration, then the rest of the search on the best two
+    # a first look at every configuration, then the rest of the search on the best few
     search_s = 0.8 * budget_s
     for config in configs:
         search(config, FIRST_LOOK * search_s / len(configs), seed, look)
-    best_configs = list(dict.fromkeys(c for *_, c in sorted(found, key=lambda f: f[0])))[:2]
+    ranked = list(dict.fromkeys(c for *_, c in sorted(found, key=lambda f: f[0])))
+    best_configs = ranked[: max(2, math.floor(budget_s / SECONDS_PER_FINALIST))]
     for k, config in enumerate(best_configs):
         left = started + search_s - time.perf_counter()
         search(config, left / (len(best_configs) - k), seed + 1, solve)

@@ -52,6 +52,7 @@ from routing.plan import (
     Tier,
     final_stops,
 )
+from routing.pools import assign_pools
 from routing.problem import SolveStatus
 from routing.solvers import DEFAULT_SOLVER, Solver
 from routing.state import DayState, Progress, Stage, no_stage, solve_all
@@ -485,6 +486,11 @@ def _plan_day(
     """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison)."""
     started = time.perf_counter()
     p = day.policy
+    if day.pools:  # pool vehicles work from the stations they are assigned to
+        fleet, _ = assign_pools(
+            day.network, day.fleet, day.pools, day.orders, station_of(day.network)
+        )
+        day = replace(day, fleet=fleet, pools=())
     state = DayState(
         day,
         DayBudget(time_limit_s or p.time_limit_s, work, p.seed, max(1, workers)),

@@ -2,25 +2,25 @@
 
 A :class:`Pool` is a group of stations (or the hub's satellites) sharing a fleet: at most
 ``total`` of its vehicles work in a day, at most ``per_station`` of them from any one
-station. The plan assigns each pool vehicle to the station it starts its day at; the
-assignment is valid when :meth:`Pool.allows` says so, and the independent checker
-(:func:`routing.check.check_pools`) recomputes the same counts from a plan's routes.
+station. Its ``vehicles`` live at the hub (their ``home``); the plan assigns each to the
+station it starts its day at (:func:`assign_pools`), and its runs leave from there, the trip
+from its home and back costed (:func:`reposition`). The independent checker
+(:func:`routing.check.check_plan` with ``pools``) recomputes the counts and the costs.
 
-Nothing here solves: a search states the pool by giving each station ``at_most`` vehicles
-and, where the total binds, a fixed cost per route or a split of the total
-(:meth:`Pool.splits`) searched one by one.
+Units: metres and seconds from the road matrices; money in yuan, as on :class:`Vehicle`.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from networks import InvalidScenario
+from networks import InvalidScenario, Network
+from routing.model import Order, Vehicle
 
-__all__ = ["Pool"]
+__all__ = ["Pool", "assign_pools", "reposition"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,9 @@ class Pool:
     stations: tuple[str, ...]
     total: int
     per_station: int
+    vehicles: tuple[str, ...] = ()
+    """Ids of the fleet's vehicles in the pool (none for a pool stated only by its counts,
+    as the two-echelon benchmarks' freighters)."""
 
     def __post_init__(self) -> None:
         if not self.stations:
@@ -84,3 +87,72 @@ class Pool:
         for counts in itertools.product(range(cap + 1), repeat=len(self.stations)):
             if sum(counts) == want:
                 yield counts
+
+
+def reposition(network: Network, v: Vehicle, station: str) -> Vehicle:
+    """``v`` as it works from ``station`` for the day: it starts there after driving from its
+    home and ends there before driving back, the two drives paid as part of its fixed cost
+    (``2 × (km × cost_per_km + hours × cost_per_hour)``) and taken from its shift."""
+    m = network.road_index.matrix((v.home, station), v.vehicle_class)
+    d_m, t_s = int(m.distance_m[0, 1]), int(m.time_s[0, 1])
+    drive = 2 * (d_m / 1000 * v.cost_per_km + t_s / 3600 * v.cost_per_hour)
+    return replace(
+        v,
+        home=station,
+        fixed_cost=round(v.fixed_cost + drive, 2),
+        shift_start_s=v.shift_start_s + t_s,
+        shift_end_s=max(v.shift_start_s + t_s + 1, v.shift_end_s - t_s),
+        max_duration_s=max(1, v.max_duration_s - 2 * t_s),
+    )
+
+
+def assign_pools(
+    network: Network,
+    fleet: Sequence[Vehicle],
+    pools: Sequence[Pool],
+    orders: Sequence[Order],
+    station_of: Mapping[str, str],
+) -> tuple[tuple[Vehicle, ...], dict[str, str]]:
+    """The day's fleet with every pool vehicle either repositioned at a station
+    (:func:`reposition`) or left out, and the assignment (vehicle → station).
+
+    Greedy by need: a station's need is the parcels of its orders (both directions) over
+    the parcels its vehicles can carry in a day (capacity × 3 trips, :data:`TRIPS`); the
+    next pool vehicle goes to the station with the largest uncovered need that still has
+    room under ``per_station``, until none is uncovered or the pool's ``total`` is reached.
+    The pool vehicles are taken in the order the pool lists them.
+    """
+    parcels: dict[str, int] = {}
+    for o in orders:
+        st = station_of.get(o.site)
+        if st is not None:
+            parcels[st] = parcels.get(st, 0) + o.parcels
+    pooled = {vid for p in pools for vid in p.vehicles}
+    by_id = {v.id: v for v in fleet}
+    carry: dict[str, int] = {}
+    for v in fleet:
+        if v.id not in pooled:
+            carry[v.home] = carry.get(v.home, 0) + v.capacity_parcels * TRIPS
+    out = [v for v in fleet if v.id not in pooled]
+    assigned: dict[str, str] = {}
+    for pool in pools:
+        used = dict.fromkeys(pool.stations, 0)
+        for vid in pool.vehicles[: pool.total]:
+            v = by_id[vid]
+            open_ = [
+                st
+                for st in pool.stations
+                if used[st] < pool.per_station and parcels.get(st, 0) > carry.get(st, 0)
+            ]
+            if not open_:
+                break
+            st = max(open_, key=lambda s: (parcels.get(s, 0) - carry.get(s, 0), s))
+            used[st] += 1
+            carry[st] = carry.get(st, 0) + v.capacity_parcels * TRIPS
+            assigned[vid] = st
+            out.append(reposition(network, v, st))
+    return tuple(out), assigned
+
+
+TRIPS = 3
+"""Trips a day a vehicle is assumed to make when a pool's vehicles are shared out by need."""
