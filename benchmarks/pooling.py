@@ -4,6 +4,9 @@ search of the same last-mile problem as the peer.
 For each county (three shapes of :func:`scenarios.synthetic.generate_synthetic`) and demand
 level (×1, ×2.5: the day's orders plus 1.5 days' more, renamed), under one fixed work budget:
 
+The ×2.5 day gets the hub's trucks three times over (:func:`_fleet`: the generated fleet's
+trunk carries one day), the stations' vehicles unchanged.
+
 * ``tied`` — :func:`routing.plan_day` with ``cross_boundary = false``;
 * ``pooled`` — the same with ``cross_boundary = true`` (it plans the tied day too and keeps
   the cheaper; ``kept`` says which);
@@ -24,6 +27,7 @@ penalties of their deferrals. Every plan is checked by :func:`routing.check.chec
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -37,7 +41,7 @@ from routing.build import deadlines
 from routing.check import check_plan
 from routing.crossing import hub_problems, plan_cost
 from routing.day import apply_frequency
-from routing.model import Order
+from routing.model import Order, Vehicle
 from routing.plan import DeferralReason, Plan, Tier
 from routing.problem import COST_UNIT, SolveStatus
 from routing.solvers import SolveSettings, solve_ortools
@@ -66,6 +70,17 @@ def _orders(sc: Any, seed: int, scale: float) -> tuple[Order, ...]:
             extra += [replace(o, id=f"{o.id}-x{k}") for o in generate_demand(sc, DATE, seed + k)]
         orders = orders + tuple(extra[: round(len(orders) * (scale - 1))])
     return orders
+
+
+def _fleet(sc: Any, scale: float) -> tuple[Vehicle, ...]:
+    """The county's fleet, with the hub's trucks copied so that they can carry ``scale`` times
+    the day (the generator sizes them for one day's demand; without the copies the trunk
+    defers most of a ×2.5 day and the village runs have little to do). The stations' vans
+    and tricycles are kept: the village runs are what pooling is about."""
+    hubs = {h.id for h in sc.network.hubs}
+    trucks = [v for v in sc.fleet if v.home in hubs]
+    extra = [replace(v, id=f"{v.id}-c{k}") for k in range(1, math.ceil(scale)) for v in trucks]
+    return tuple(sc.fleet) + tuple(extra)
 
 
 def _last_mile(plan: Plan, orders: Sequence[Order], price: float) -> float:
@@ -114,7 +129,7 @@ def run_pooling(work: int, names: Sequence[str] | None = None) -> list[dict[str,
         sc = generate_synthetic(n, seed=seed, params=params)
         for scale in (1.0, 2.5):
             orders = _orders(sc, seed, scale)
-            base = DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, DATE)
+            base = DayInput(sc.name, sc.network, _fleet(sc, scale), sc.policy, orders, DATE)
             tied_day = replace(base, policy=replace(base.policy, cross_boundary=False))
             pooled_day = replace(base, policy=replace(base.policy, cross_boundary=True))
             price = base.policy.deferral_cost_per_parcel
