@@ -54,6 +54,8 @@ from benchmarks.formats import (
     read_instance,
     solution_routes,
 )
+from benchmarks.formats_2e import evaluate_2e, read_2e
+from benchmarks.solve_2e import solve_2e
 from routing.problem import SolveStatus
 from routing.solvers import (
     DEFAULT_SOLVER,
@@ -73,6 +75,7 @@ __all__ = [
     "machine_info",
     "main",
     "run_quality",
+    "run_quality_2e",
     "summarize",
 ]
 
@@ -409,6 +412,82 @@ def run_quality(
     return rows
 
 
+TWO_E_DIR = ROOT / "benchmarks" / "instances" / "2e"
+"""The two-echelon instances (Perboli Set 2) and their ``bks.csv``."""
+
+
+def load_bks_2e(directory: Path = TWO_E_DIR) -> list[Entry]:
+    """The two-echelon instances of ``bks.csv`` (instance, set, customers, …, bks)."""
+    with (directory / "bks.csv").open(newline="") as fh:
+        return [
+            Entry(
+                r["instance"],
+                f"{r['instance']}.dat",
+                r["set"],
+                int(r["customers"]),
+                float(r["bks"]),
+            )
+            for r in csv.DictReader(fh)
+        ]
+
+
+def run_quality_2e(
+    instances: list[str] | None,
+    budgets: list[float],
+    *,
+    directory: Path = TWO_E_DIR,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The two-echelon instances through the core (:func:`benchmarks.solve_2e.solve_2e`:
+    multi-depot last mile with the shared freighter pool, exact split-delivery trunk, both
+    echelons priced together), one at a time, seed 0. Rows as :func:`run_quality`'s, with
+    ``solver = "countyroute-2e"``; ``cost`` is recomputed unrounded by
+    :func:`benchmarks.formats_2e.evaluate_2e` and ``routes`` counts freighter routes.
+
+    Raises
+    ------
+    ValueError
+        On an unknown instance name.
+    """
+    entries = load_bks_2e(directory)
+    if instances is not None:
+        known = {e.instance for e in entries}
+        if unknown := [i for i in instances if i not in known]:
+            raise ValueError(f"unknown instance(s) {unknown}; bks.csv lists {sorted(known)}")
+        entries = [e for e in entries if e.instance in instances]
+    rows: list[dict[str, Any]] = []
+    for budget in budgets:
+        for entry in entries:
+            inst = read_2e(directory / entry.file)
+            started, cpu = time.perf_counter(), _cpu_s()
+            solution, note = solve_2e(inst, budget, seed=SEED)
+            wall = time.perf_counter() - started
+            cpu = _cpu_s() - cpu
+            ev = evaluate_2e(inst, solution)
+            gap = (ev.cost - entry.bks) / entry.bks * 100 if ev.feasible else None
+            row = {
+                "instance": entry.instance,
+                "family": entry.family,
+                "n": entry.n,
+                "solver": "countyroute-2e",
+                "budget_s": budget,
+                "feasible": ev.feasible,
+                "cost": round(ev.cost, 4) if ev.feasible else None,
+                "bks": entry.bks,
+                "gap_pct": None if gap is None else round(gap, 3),
+                "wall_s": round(wall, 2),
+                "cpu_s": round(cpu, 2),
+                "routes": ev.freighters,
+                "cores_used": 1,
+                "backend": f"trucks {ev.trucks}, freighters {list(ev.freighters_at)}",
+                "note": "; ".join(filter(None, (note, *ev.violations[:2]))),
+            }
+            rows.append(row)
+            if progress is not None:
+                progress(row)
+    return rows
+
+
 def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Write rows with the :data:`FIELDS` header (empty cells for missing values)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -433,7 +512,7 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-_KIND = {"X": "CVRP", "Solomon": "VRPTW", "HG200": "VRPTW"}
+_KIND = {"X": "CVRP", "Solomon": "VRPTW", "HG200": "VRPTW", "Set2a": "2E", "Set2b": "2E"}
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> str:
@@ -444,7 +523,10 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         for fam in (r["family"], _KIND.get(r["family"], r["family"])):
             groups.setdefault((fam, r["solver"], float(r["budget_s"])), []).append(r)
-    order = {f: i for i, f in enumerate(("X", "Solomon", "HG200", "CVRP", "VRPTW"))}
+    order = {
+        f: i
+        for i, f in enumerate(("X", "Solomon", "HG200", "CVRP", "VRPTW", "Set2a", "Set2b", "2E"))
+    }
     lines = [
         "| family | solver | budget (s) | mean gap % | max gap % | feasible | mean wall (s) "
         "| CPU share |",
@@ -462,7 +544,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
             if timed
             else "—"
         )
-        label = f"**{fam}**" if fam in ("CVRP", "VRPTW") else fam
+        label = f"**{fam}**" if fam in ("CVRP", "VRPTW", "2E") else fam
         lines.append(
             f"| {label} | {solver} | {budget:g} | {mean} | {worst} | "
             f"{len(gaps)}/{len(rs)} | {wall:.1f} | {share} |"
@@ -518,6 +600,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--instances-dir", type=Path, default=INSTANCES_DIR)
     parser.add_argument("--out", type=Path, help="CSV path (default results/quality-<date>.csv)")
     parser.add_argument("--summarize", type=Path, nargs="+", help="print the table of CSVs")
+    parser.add_argument(
+        "--family",
+        choices=("vrp", "2e"),
+        default="vrp",
+        help="vrp: the CVRP/VRPTW instances (default); 2e: the two-echelon Set 2 instances",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_info()}")
     if args.summarize:
@@ -530,6 +618,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     budgets = args.budget or [5.0]
     if any(not math.isfinite(b) or b <= 0 for b in budgets):
         parser.error("--budget must be a positive number of seconds")
+    if args.family == "2e":
+        try:
+            rows = run_quality_2e(
+                args.instance, budgets, progress=lambda r: print(_fmt(r), flush=True)
+            )
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        out = args.out or RESULTS_DIR / f"quality-2e-{dt.date.today().isoformat()}.csv"
+        write_csv(rows, out)
+        print(f"\nrows: {out}\n")
+        print(summarize(rows))
+        return 0
     try:
         rows = run_quality(
             args.instance,

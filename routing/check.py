@@ -13,11 +13,12 @@ one fen for costs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from networks import UNREACHABLE, Network, SiteKind, format_clock
 from routing.model import Direction, Order, Policy, Vehicle
 from routing.plan import Load, Plan, Route, StopKind, Tier, final_stops
+from routing.pools import Pool
 
 __all__ = ["CheckReport", "Violation", "check_plan"]
 
@@ -93,11 +94,17 @@ def check_plan(
     orders: Sequence[Order],
     *,
     earlier: tuple[int, Network] | None = None,
+    pools: Sequence[Pool] = (),
 ) -> CheckReport:
     """Recompute the plan from the inputs and list every violation.
 
     ``earlier`` = (time, network) checks legs that ended by that time on the network as it
     was then (a repaired plan after a road closure: legs already driven used the road).
+
+    ``pools`` (shared fleets): a pool vehicle's runs may leave from any station of its pool;
+    its drive there from its home and back is recomputed here and priced into its fixed
+    cost and taken from its shift; no more of a pool's vehicles work than its ``total``, nor
+    more than ``per_station`` from one station (code ``pool``).
 
     Returns
     -------
@@ -152,6 +159,8 @@ def check_plan(
                     up_pickup[oid] = s.start_s
                     up_at[oid] = s.site
 
+    pool_of = {vid: pool for pool in pools for vid in pool.vehicles}
+    pool_starts: dict[str, dict[str, set[str]]] = {pool.name: {} for pool in pools}
     for r in plan.routes:
         label = _route_label(r)
 
@@ -162,6 +171,27 @@ def check_plan(
         if v is None:
             add(-1, r.home, "vehicle", f"unknown vehicle {r.vehicle!r}")
             continue
+        pool = pool_of.get(r.vehicle)
+        if pool is not None:
+            pool_starts[pool.name].setdefault(r.home, set()).add(r.vehicle)
+            if r.home not in pool.stations:
+                add(-1, r.home, "pool", f"{r.vehicle} of pool {pool.name} works from {r.home}")
+            elif r.home != v.home:
+                # the drive from its home to the station and back, on its class's roads
+                drive = network.road_index.matrix((v.home, r.home), v.vehicle_class)
+                d_m, t_s = int(drive.distance_m[0, 1]), int(drive.time_s[0, 1])
+                v = replace(
+                    v,
+                    home=r.home,
+                    fixed_cost=round(
+                        v.fixed_cost
+                        + 2 * (d_m / 1000 * v.cost_per_km + t_s / 3600 * v.cost_per_hour),
+                        2,
+                    ),
+                    shift_start_s=v.shift_start_s + t_s,
+                    shift_end_s=v.shift_end_s - t_s,
+                    max_duration_s=v.max_duration_s - 2 * t_s,
+                )
         if v.vehicle_class != r.vehicle_class:
             add(-1, r.home, "vehicle", f"{r.vehicle} is a {v.vehicle_class}, not {r.vehicle_class}")
         if r.home != v.home:
@@ -410,6 +440,28 @@ def check_plan(
         total_cost += cost
         total_h += hours
         costs[label] = round(cost, 2)
+
+    for pool in pools:
+        starts = pool_starts[pool.name]
+        for station, used in sorted(starts.items()):
+            if len(used) > pool.per_station:
+                vio.append(
+                    Violation(
+                        f"pool {pool.name}",
+                        -1,
+                        station,
+                        "pool",
+                        f"{len(used)} vehicles from {station} > per-station maximum "
+                        f"{pool.per_station}",
+                    )
+                )
+        n_used = len({vid for used in starts.values() for vid in used})
+        if n_used > pool.total:
+            vio.append(
+                Violation(
+                    f"pool {pool.name}", -1, "", "pool", f"{n_used} vehicles > total {pool.total}"
+                )
+            )
 
     # the invariant: every order on exactly one final stop, or deferred, never both
     final: dict[str, int] = {}

@@ -35,10 +35,11 @@ from routing.build import (
     deadlines,
     is_due,
     next_day,
+    station_of,
     station_problem,
     trunk_problem,
 )
-from routing.crossing import assign_across_boundaries
+from routing.crossing import assign_across_boundaries, keep_better
 from routing.deferral import capacity_suggestions, why_dropped
 from routing.inputs import DayInput
 from routing.model import Direction, Order
@@ -51,6 +52,7 @@ from routing.plan import (
     Tier,
     final_stops,
 )
+from routing.pools import assign_pools
 from routing.problem import SolveStatus
 from routing.solvers import DEFAULT_SOLVER, Solver
 from routing.state import DayState, Progress, Stage, no_stage, solve_all
@@ -445,10 +447,68 @@ def plan_day(
     Returns
     -------
     Plan
-        Every order is on exactly one final stop or deferred with a reason.
+        Every order is on exactly one final stop or deferred with a reason. With the policy's
+        ``cross_boundary``, the day is planned twice — every village tied to its own station,
+        and with the joint assignment — each with half the time (the same work), and the
+        cheaper plan is kept (:func:`routing.crossing.keep_better`: it says which, and lists
+        the villages served across a boundary).
     """
     started = time.perf_counter()
     p = day.policy
+    if p.cross_boundary:
+        half = (time_limit_s or p.time_limit_s) / 2
+
+        def once(d: DayInput) -> Plan:
+            return _plan_day(
+                d,
+                half,
+                workers=workers,
+                solve=solve,
+                work=work,
+                previous=previous,
+                pins=pins,
+                progress=progress,
+                stage=stage,
+            )
+
+        tied = once(replace(day, policy=replace(p, cross_boundary=False)))
+        best = keep_better(
+            tied, once(day), day.orders, p.deferral_cost_per_parcel, station_of(day.network)
+        )
+        return replace(best, solve_s=round(time.perf_counter() - started, 3))
+    return _plan_day(
+        day,
+        time_limit_s,
+        workers=workers,
+        solve=solve,
+        work=work,
+        previous=previous,
+        pins=pins,
+        progress=progress,
+        stage=stage,
+    )
+
+
+def _plan_day(
+    day: DayInput,
+    time_limit_s: float | None,
+    *,
+    workers: int,
+    solve: Solver | None,
+    work: int | None,
+    previous: Plan | None,
+    pins: Mapping[str, str] | None,
+    progress: Progress | None,
+    stage: Stage | None,
+) -> Plan:
+    """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison)."""
+    started = time.perf_counter()
+    p = day.policy
+    if day.pools:  # pool vehicles work from the stations they are assigned to
+        fleet, _ = assign_pools(
+            day.network, day.fleet, day.pools, day.orders, station_of(day.network)
+        )
+        day = replace(day, fleet=fleet, pools=())
     state = DayState(
         day,
         DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers),

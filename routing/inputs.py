@@ -19,8 +19,16 @@ from dataclasses import dataclass
 
 from networks import InvalidScenario, Network, SiteKind, UnreachableSite
 from routing.model import Order, Policy, Vehicle
+from routing.pools import Pool
 
-__all__ = ["ORDER_SITES", "DayInput", "check_fleet", "check_orders", "check_reachability"]
+__all__ = [
+    "ORDER_SITES",
+    "DayInput",
+    "check_fleet",
+    "check_orders",
+    "check_pools",
+    "check_reachability",
+]
 
 ORDER_SITES = (SiteKind.VILLAGE_POINT, SiteKind.STATION, SiteKind.BULK_SHIPPER)
 """The kinds of site an order may go to or come from."""
@@ -38,6 +46,9 @@ class DayInput:
         The day's parts; see :mod:`routing.model`.
     date
         ISO date of the day (``"2026-12-01"``).
+    pools
+        Shared fleets (:class:`~routing.pools.Pool`): vehicles the plan assigns to a station
+        of their pool for the day, within its total and per-station maximum.
 
     Raises
     ------
@@ -51,6 +62,7 @@ class DayInput:
     policy: Policy
     orders: tuple[Order, ...]
     date: str
+    pools: tuple[Pool, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -61,6 +73,31 @@ class DayInput:
             ) from None
         check_fleet(self.network, self.fleet)
         check_orders(self.network, self.orders)
+        check_pools(self.network, self.fleet, self.pools)
+
+
+def check_pools(network: Network, fleet: tuple[Vehicle, ...], pools: tuple[Pool, ...]) -> None:
+    """Pool rules: distinct names, stations that are stations, vehicles of the fleet, each
+    vehicle in one pool at most."""
+    ids = {v.id for v in fleet}
+    seen: set[str] = set()
+    names: set[str] = set()
+    for pool in pools:
+        where = f"pool {pool.name!r}"
+        if pool.name in names:
+            raise InvalidScenario("duplicate pool name", location=where, field="name")
+        names.add(pool.name)
+        for st in pool.stations:
+            if st not in network.index or network.site(st).kind is not SiteKind.STATION:
+                raise InvalidScenario(f"{st!r} is not a station", location=where, field="stations")
+        for vid in pool.vehicles:
+            if vid not in ids:
+                raise InvalidScenario(f"unknown vehicle {vid!r}", location=where, field="vehicles")
+            if vid in seen:
+                raise InvalidScenario(
+                    f"vehicle {vid!r} is in two pools", location=where, field="vehicles"
+                )
+            seen.add(vid)
 
 
 def check_fleet(

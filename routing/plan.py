@@ -136,6 +136,17 @@ class Deferred:
     suggestion: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """A village point served across a boundary: by ``served_by``'s vehicle ``vehicle``
+    instead of its own station ``own`` (the plan's ``settings`` say what pooling saved)."""
+
+    site: str
+    own: str
+    served_by: str
+    vehicle: str
+
+
 @dataclass(frozen=True)
 class Plan:
     """The day's plan across the three tiers."""
@@ -152,6 +163,8 @@ class Plan:
     solve_s: float = 0.0
     settings: tuple[tuple[str, str], ...] = field(default=())
     schema_version: int = PLAN_SCHEMA_VERSION
+    crossings: tuple[Crossing, ...] = ()
+    """Village points served from another station than their own (cross-boundary service)."""
 
     def routes_of(self, tier: Tier) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.tier is tier)
@@ -236,6 +249,10 @@ def plan_from_dict(doc: dict[str, Any]) -> Plan:
         ),
         solve_s=float(doc.get("solve_s", 0.0)),
         settings=tuple((str(k), str(v)) for k, v in dict(doc.get("settings", {})).items()),
+        crossings=tuple(
+            Crossing(c["site"], c["own"], c["served_by"], c["vehicle"])
+            for c in doc.get("crossings", ())
+        ),
     )
 
 

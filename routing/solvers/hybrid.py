@@ -145,7 +145,7 @@ def solve_hybrid(
     start after :data:`START_SHARE` of the budget, and OR-Tools' answer is returned
     (``"pyvrp-start+ortools"``). Falls back to ``polish`` alone (plain OR-Tools) with the
     whole budget when the problem has a feature PyVRP cannot even approximate (repairs:
-    vehicles under way, late releases; several depots; soft windows).
+    vehicles under way, late releases; soft windows).
 
     Returns
     -------

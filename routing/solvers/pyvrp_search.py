@@ -3,7 +3,7 @@
 The only module besides :mod:`routing.solvers.parallel` that imports ``pyvrp``. PyVRP models
 exactly the tier problems whose OR-Tools model needs no depot copies:
 
-* one depot; vehicles grouped into vehicle types, with capacity in up to three resources,
+* one or several depots; vehicles grouped into vehicle types (per depot), with capacity in up to three resources,
   fixed cost, departure window, shift end and maximum duration;
 * pure deliveries or pure pickups, the load checked at every point;
 * time windows on the start of service, service times, waiting allowed;
@@ -15,8 +15,9 @@ exactly the tier problems whose OR-Tools model needs no depot copies:
 Refused by :func:`solve_pyvrp` with :class:`NotImplementedError` naming the feature (see
 :func:`unsupported_feature`): deliveries and pickups in one problem, reloads, vehicles under
 way, release times and parcels on board (the OR-Tools model adds load-dependent handling
-time at the depot for these), several depots, range limits, vehicle–stop compatibility and
-soft windows. :func:`pyvrp_start` approximates the first ones — mixed loads, reloads, range,
+time at the depot for these), range limits, vehicle–stop compatibility and soft windows.
+Several depots are modelled (PyVRP's depots, each vehicle type starting, reloading and ending
+at its vehicles' depot): a multi-depot problem such as the county's joint village runs. :func:`pyvrp_start` approximates the first ones — mixed loads, reloads, range,
 compatibility: the village runs — closely enough for a warm start (see its docstring). A
 warm start given to PyVRP (``initial_routes``) is a hint and is ignored here. Matrices are
 assumed to have a zero diagonal (stops at one site share a PyVRP location).
@@ -67,8 +68,6 @@ def unsupported_feature(problem: TierProblem) -> str | None:
     ``None``."""
     if (feature := depot_handling_feature(problem)) is not None:
         return feature
-    if len({v.depot for v in problem.vehicles}) > 1:
-        return "several depots"
     if any(v.range_m is not None for v in problem.vehicles):
         return "vehicle range limits"
     if any(n.allowed is not None for n in problem.nodes):
@@ -88,13 +87,11 @@ def empty_solution(
 def approximation_gap(problem: TierProblem) -> str | None:
     """The first feature of ``problem`` that even :func:`pyvrp_start` cannot approximate, or
     ``None``: vehicles under way and parcels released late or already on board (repairs),
-    several depots, soft windows."""
+    soft windows."""
     if any(v.start_site is not None or any(v.initial_load) for v in problem.vehicles):
         return "vehicles under way"
     if any(n.release_s is not None or n.onboard for n in problem.nodes):
         return "release times or parcels on board"
-    if len({v.depot for v in problem.vehicles}) > 1:
-        return "several depots"
     if any(n.soft_latest is not None for n in problem.nodes):
         return "soft time windows (soft_latest)"
     return None
@@ -209,21 +206,26 @@ def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolutio
     model = Model()
     pos = problem.site_index
     vehicles, nodes = problem.vehicles, problem.nodes
-    depot_site = vehicles[0].depot
+    # every depot first (PyVRP numbers depots before clients), in the order of the sites
+    depot_sites = sorted({v.depot for v in vehicles}, key=pos.__getitem__)
     # the OR-Tools model adds load-dependent depot time here: approximated below
     handling = approximate and depot_handling_feature(problem) is not None
     if approximate:
         # one location per stop: a stop some vehicles may not serve is far for them only
-        used_sites = [depot_site, *(n.site for n in nodes)]
+        used_sites = [*depot_sites, *(n.site for n in nodes)]
         locs = [model.add_location(0.0, 0.0, name=s) for s in used_sites]
-        loc_of = [locs[1 + i] for i in range(len(nodes))]
+        loc_of = [locs[len(depot_sites) + i] for i in range(len(nodes))]
     else:
-        used_sites = [depot_site, *dict.fromkeys(n.site for n in nodes if n.site != depot_site)]
+        used_sites = list(dict.fromkeys([*depot_sites, *(n.site for n in nodes)]))
         by_site = {s: model.add_location(0.0, 0.0, name=s) for s in used_sites}
         locs = list(by_site.values())
         loc_of = [by_site[n.site] for n in nodes]
     reload_s = max(v.reload_s for v in vehicles) if handling else 0
-    depot = model.add_depot(locs[0], service_duration=reload_s, name=depot_site)
+    depot_of = {
+        s: model.add_depot(locs[k], service_duration=reload_s, name=s)
+        for k, s in enumerate(depot_sites)
+    }
+    first_client = len(depot_sites)
     idx = np.array([pos[s] for s in used_sites])
 
     # per vehicle, the stops it may not serve (always none in the exact model)
@@ -249,7 +251,7 @@ def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolutio
         if max(int(cost.max()), int(dur.max())) >= _PYVRP_MAX_VALUE:
             raise ValueError(f"distances or times too large for PyVRP in {problem.name}")
         for i in key[2]:
-            cost[:, 1 + i] += _BANNED
+            cost[:, first_client + i] += _BANNED
         np.fill_diagonal(cost, 0)
         np.fill_diagonal(dur, 0)
         distances.append(cost)
@@ -261,6 +263,7 @@ def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolutio
         if v.latest_end_s - reload_s < v.earliest_start_s:
             continue  # its shift is over before it can leave: no route (as in OR-Tools)
         sig = (
+            v.depot,
             v.vehicle_class,
             v.cost_per_m,
             round(v.cost_per_s),
@@ -285,13 +288,13 @@ def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolutio
             if v.range_m is not None and v.cost_per_m > 0:
                 extra["max_distance"] = math.floor(v.range_m * v.cost_per_m)
             if v.max_trips > 1:
-                extra["reload_depots"] = [depot]
+                extra["reload_depots"] = [depot_of[v.depot]]
                 extra["max_reloads"] = v.max_trips - 1
         model.add_vehicle_type(
             num_available=len(members),
             capacity=[v.capacity[r] for r in dims],
-            start_depot=depot,
-            end_depot=depot,
+            start_depot=depot_of[v.depot],
+            end_depot=depot_of[v.depot],
             fixed_cost=v.fixed_cost,
             tw_early=v.earliest_start_s,
             tw_late=v.latest_end_s - reload_s,
