@@ -22,7 +22,7 @@ search divides its budget between PyVRP and OR-Tools is the hybrid solver's busi
 **Work, not the clock, stops the searches by default** (the policy's ``work_per_s``): each
 search gets ``work_per_s`` work units per second of its share, computed as if on one worker,
 so the plan does not depend on the machine's speed or its number of cores; the clock is only
-a safety net (``wall_cap`` times the share, plus a second), and :class:`DayBudget` counts the
+a safety net (``wall_cap`` times the share, plus :data:`CAP_SLACK_S`), and :class:`DayBudget` counts the
 searches it stopped (:meth:`DayBudget.capped`), which the plan reports. An explicit ``work``
 gives every search that same amount (the benchmarks' fixed work) under the time shares.
 """
@@ -37,6 +37,7 @@ from routing.problem import TierSolution
 from routing.solvers.settings import SolveSettings
 
 __all__ = [
+    "CAP_SLACK_S",
     "CROSS_BOUNDARY_SHARE",
     "LAST_MILE_SHARE",
     "MIN_WORK",
@@ -49,6 +50,10 @@ CROSS_BOUNDARY_SHARE = 0.3
 LAST_MILE_SHARE = 0.6
 MIN_WORK = 50
 """The least work a search is given (a small station still gets a real search)."""
+CAP_SLACK_S = 5.0
+"""Added to every wall-clock cap: a small search's fixed costs (building the OR-Tools model,
+starting PyVRP) do not shrink with its share, and on a loaded machine they alone can exceed
+ten times a tenth of a second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ class DayBudget:
     [9.0, 3.0]
     >>> w = DayBudget(time_limit_s=10, workers=2, work_per_s=100)  # work decides
     >>> [(s.work, s.time_limit_s) for s in w.last_mile([30, 10])]
-    [(450, 91.0), (150, 31.0)]
+    [(450, 95.0), (150, 35.0)]
     """
 
     time_limit_s: float
@@ -114,7 +119,9 @@ class DayBudget:
         if self.work is not None or self.work_per_s <= 0:
             return SolveSettings(time_limit_s=seconds, work=self.work, seed=self.seed)
         work = max(MIN_WORK, round(self.work_per_s * (work_seconds or seconds)))
-        return SolveSettings(time_limit_s=seconds * self.wall_cap + 1.0, work=work, seed=self.seed)
+        return SolveSettings(
+            time_limit_s=seconds * self.wall_cap + CAP_SLACK_S, work=work, seed=self.seed
+        )
 
     def trunk(self) -> SolveSettings:
         """One trunk wave of one hub."""

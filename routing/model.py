@@ -157,7 +157,7 @@ class Policy:
     repeatable)."""
     wall_cap: float = 10.0
     """With a work budget, a search is also stopped after this many times its share of the
-    time budget (plus a second): a safety net for a slow machine, which the plan reports."""
+    time budget (plus 5 s): a safety net for a slow machine, which the plan reports."""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
