@@ -835,7 +835,11 @@ def _kpis(plan: Plan, day: DayInput) -> _Kpis:
             factors[tier] = (kg, m3, pc, float(arr.max(axis=1).mean()))
     visits = 0
     late: list[tuple[str, str, str]] = []
+    # one rule with the planner and the checker: opening hours bind the village runs' stops;
+    # stations take their trunk whenever the wave brings it
     for r in plan.routes:
+        if r.tier is not Tier.LAST_MILE:
+            continue
         for s in r.stops:
             if s.kind is not StopKind.VISIT:
                 continue
@@ -912,7 +916,7 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
         "cost": "cost",
         "parcels": "parcels handed over at their own site",
         "cost_per_parcel": "cost per parcel",
-        "on_time": "on-time stops (service starts within opening hours)",
+        "on_time": "on-time village stops (service starts within opening hours)",
         "of": "of",
         "points": "village points served today",
         "had_parcels": "had parcels",
@@ -952,7 +956,7 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
         "cost": "成本",
         "parcels": "送达/揽收的件数（在本站点交接）",
         "cost_per_parcel": "单件成本",
-        "on_time": "准时停靠（在营业时间内开始作业）",
+        "on_time": "村级站点准时停靠（在营业时间内开始作业）",
         "of": "/",
         "points": "今日服务的村级服务点",
         "had_parcels": "个有包裹",

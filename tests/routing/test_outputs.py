@@ -309,3 +309,32 @@ def test_names_without_glyphs_draw_without_warnings(
         warnings.simplefilter("error", UserWarning)
         files = write_plan_outputs(plan, zh_day, tmp_path, lang="zh")
     assert files["map.png"].read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_on_time_counts_the_village_runs_like_the_checker(plan: Plan, day: DayInput) -> None:
+    """One rule for planner, checker and KPI: opening hours bind the village runs' stops, and
+    a trunk may reach a station before it opens (the checker accepts it, so does the KPI)."""
+    from dataclasses import replace as _replace
+
+    from routing import Tier, check_plan
+
+    early = tuple(
+        _replace(r, stops=tuple(_replace(s, start_s=min(s.start_s, 3600)) for s in r.stops))
+        if r.tier is Tier.TRUNK_DOWN
+        else r
+        for r in plan.routes
+    )
+    shifted = _replace(plan, routes=early)
+    runs = sum(
+        1
+        for r in plan.routes
+        if r.tier is Tier.LAST_MILE
+        for s in r.stops
+        if s.kind.value == "visit"
+    )
+    assert f"of {runs} stops start within opening hours" in summary_text(shifted, day)
+    codes = {
+        v.code
+        for v in check_plan(shifted, day.network, day.fleet, day.policy, day.orders).violations
+    }
+    assert "window" not in codes
