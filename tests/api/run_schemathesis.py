@@ -89,7 +89,7 @@ def _st(url: str, key: str, examples: int, extra: list[str], report: Path) -> in
         *extra,
     ]
     print("+", " ".join(c if "Bearer" not in c else "Authorization: Bearer …" for c in cmd))
-    return subprocess.call(cmd)
+    return subprocess.call(cmd, cwd=report.parent)  # its cache (.schemathesis/) goes there
 
 
 def main() -> int:
