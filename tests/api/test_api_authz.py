@@ -72,6 +72,7 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/plans/{plan}/geojson", None, STAFF),
     ("GET", "/plans/{plan}/view", None, STAFF),
     ("GET", "/plans/{plan}/events", None, STAFF),
+    ("GET", "/plans/{plan}/events/stream?max_s=1", None, STAFF),
     ("POST", "/plans/{plan}/edits/check", {"edits": []}, STAFF),
     ("POST", "/jobs/none/cancel", None, STAFF),
 ]

@@ -176,6 +176,7 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
         assert c.put(f"/plans/{plan_id}/events/{event_id}", json=body).status_code == 201
     page.wait_for_selector(f'#events li[data-event="{event_id}"]', timeout=2000)
     assert time.monotonic() - sent <= 2.0
+    assert any(f"/plans/{plan_id}/events/stream" in u for u in b.requests)  # pushed (SSE)
     page.wait_for_selector("#late-vehicles", timeout=5000)  # lateness: an hour after the plan
     assert run["vehicle"] in page.inner_text("#late-vehicles")
     assert page.locator("#route-list .late-badge").count() == 1
