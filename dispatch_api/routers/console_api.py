@@ -7,7 +7,9 @@ console does:
 - ``GET /plans/{id}/geojson`` — one LineString per route on the roads, with its tier;
 - ``GET /plans/{id}/view`` — the plan for display: stops with their times and loads, order
   lists replaced by counts, deferred orders grouped by site (a 5,000-point plan.json is 20 MB);
-- ``GET /plans/{id}/events`` — the day's courier events (the console's live view polls it);
+- ``GET /plans/{id}/events`` — the day's courier events; ``GET /plans/{id}/events/stream``
+  the same as server-sent events as they arrive (the console's live view; it polls the list
+  when the stream fails);
 - ``POST /plans/{id}/edits/check`` — apply a sequence of edits to a draft, re-time and check
   it, and answer the re-timed routes or the checker's violations, *without saving*;
 - ``POST /jobs/{id}/cancel`` — give up a queued or running job: it fails with "cancelled",
@@ -19,12 +21,16 @@ networks are returned in metres. Times: seconds after midnight of the plan's dat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -248,21 +254,70 @@ def list_events(
     stmt = select(Event).where(Event.network == row.network, Event.date == row.date)
     if since:
         stmt = stmt.where(Event.received_at > since)
-    return [
-        EventPublic(
-            id=e.id,
-            route=e.route,
-            vehicle=e.vehicle,
-            stop=e.stop,
-            site=e.site,
-            type=e.type,
-            reason=e.reason,
-            at=e.at,
-            at_s=e.at_s,
-            received_at=e.received_at,
-        )
-        for e in session.scalars(stmt.order_by(Event.received_at, Event.id))
-    ]
+    return [_event(e) for e in session.scalars(stmt.order_by(Event.received_at, Event.id))]
+
+
+def _event(e: Event) -> EventPublic:
+    return EventPublic(
+        id=e.id,
+        route=e.route,
+        vehicle=e.vehicle,
+        stop=e.stop,
+        site=e.site,
+        type=e.type,
+        reason=e.reason,
+        at=e.at,
+        at_s=e.at_s,
+        received_at=e.received_at,
+    )
+
+
+def _events_after(ctx: Any, network: str, date: str, after: str) -> list[EventPublic]:
+    with ctx.sessions() as s:
+        stmt = select(Event).where(Event.network == network, Event.date == date)
+        if after:
+            stmt = stmt.where(Event.received_at > after)
+        return [_event(e) for e in s.scalars(stmt.order_by(Event.received_at, Event.id))]
+
+
+@router.get(
+    "/plans/{plan_id}/events/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    plan_id: int,
+    request: Request,
+    ctx: Ctx,
+    who: StaffKey,
+    max_s: Annotated[
+        float, Query(ge=1, le=300, description="the stream ends after this; reconnect")
+    ] = 25,
+) -> StreamingResponse:
+    """The plan's day's courier events as server-sent events (``data``: one event as in
+    ``GET /plans/{id}/events``; ``id``: its ``received_at``), oldest first, read every 0.5 s.
+    A reconnecting ``EventSource`` sends ``Last-Event-ID`` and gets only what it missed. The
+    stream ends after ``max_s`` (a browser reconnects by itself), so a server can stop."""
+    with ctx.sessions() as s:
+        row = s.get(PlanRow, plan_id)
+        if row is None or not who.sees(row.network):
+            raise Problem(404, f"no plan {plan_id}", field="plan_id")
+        network, date = row.network, row.date
+    start_after = request.headers.get("last-event-id", "")
+
+    async def events() -> AsyncIterator[str]:
+        last = start_after
+        yield "retry: 500\n\n"
+        end = time.monotonic() + max_s
+        while time.monotonic() < end and not await request.is_disconnected():
+            for e in await run_in_threadpool(_events_after, ctx, network, date, last):
+                last = e.received_at
+                yield f"id: {last}\ndata: {e.model_dump_json()}\n\n"
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
 
 
 class EditCheck(BaseModel):

@@ -83,6 +83,7 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/plans/{plan}/geojson", None, STAFF),
     ("GET", "/v1/plans/{plan}/view", None, STAFF),
     ("GET", "/v1/plans/{plan}/events", None, STAFF),
+    ("GET", "/v1/plans/{plan}/events/stream?max_s=1", None, STAFF),
     ("POST", "/v1/plans/{plan}/edits/check", {"edits": []}, STAFF),
     ("POST", "/v1/jobs/{job}/cancel", None, STAFF),
     ("POST", "/v1/webhooks", {"network": "{net}", "url": "http://127.0.0.1:9/hook"}, DISPATCH),

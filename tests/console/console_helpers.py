@@ -157,8 +157,9 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[object]:
-    """Playwright per test module: it holds the thread's event loop while it runs, so it must
-    be stopped before anything else (the console benchmarks) starts its own."""
+    """Playwright for one test module: its sync API runs an event loop of its own, and a
+    second one (``benchmarks/bench_console.py`` in the same pytest run) may only start once
+    this one has stopped."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make setup does it)")
     from playwright.sync_api import sync_playwright

@@ -176,6 +176,7 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
         assert c.put(f"/plans/{plan_id}/events/{event_id}", json=body).status_code == 201
     page.wait_for_selector(f'#events li[data-event="{event_id}"]', timeout=2000)
     assert time.monotonic() - sent <= 2.0
+    assert any(f"/plans/{plan_id}/events/stream" in u for u in b.requests)  # pushed (SSE)
     page.wait_for_selector("#late-vehicles", timeout=5000)  # lateness: an hour after the plan
     assert run["vehicle"] in page.inner_text("#late-vehicles")
     assert page.locator("#route-list .late-badge").count() == 1
@@ -398,3 +399,27 @@ def test_planner_runs_placement_and_what_if(server: Server, browser_zh: Browser)
     assert not MISSING_LABEL.search(text), MISSING_LABEL.findall(text)
     shot(page, "zh-planner")
     assert browser_zh.foreign_hosts(server.url) == set()
+
+
+def test_base_map_tiles_with_the_gcj02_shift(server: Server, browser_en: Browser) -> None:
+    """A tile URL in the map settings adds a base map; with GCJ-02 tiles the network and the
+    routes are asked for in GCJ-02. (The tiles here are the app's own image, so the test
+    stays offline.)"""
+    page: Any = browser_en.page
+    plan_id = _draft(server)
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    page.goto(f"{server.url}/console/#/plan/{plan_id}")
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    page.click(".map-settings summary")
+    tile = f"{server.url}/console/static/vendor/leaflet/images/layers.png?z={{z}}&x={{x}}&y={{y}}"
+    page.fill("#tile-url", tile)
+    page.select_option("#tile-datum", "gcj02")
+    page.click(".map-settings button[type=submit]")
+    page.wait_for_selector("img.leaflet-tile", timeout=30_000)
+    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    asked = " ".join(browser_en.requests)
+    assert "/networks/yanshi/geojson?crs=gcj02" in asked
+    assert "crs=gcj02" in asked.split(f"/plans/{plan_id}/geojson")[-1]
+    assert "layers.png?z=" in asked
+    assert browser_en.foreign_hosts(server.url) == set()

@@ -478,3 +478,34 @@ def test_plan_view_counts_what_the_plan_lists(
             (s["site"], s["arrival_s"], len(s["drop"]), len(s["collect"])) for s in a["stops"]
         ] == [(s["site"], s["arrival_s"], s["drops"], s["collects"]) for s in b["stops"]]
     assert sum(d["orders"] for d in view["plan"]["deferred"]) == len(full["plan"]["deferred"])
+
+
+def test_events_stream_as_server_sent_events(
+    client: TestClient, tiny_plan: tuple[int, str]
+) -> None:
+    import json
+
+    plan_id, admin = tiny_plan
+    h = {"Authorization": f"Bearer {admin}"}
+    assert client.post(f"/plans/{plan_id}/publish", headers=h).status_code == 200
+    plan = client.get(f"/plans/{plan_id}", headers=h).json()["plan"]
+    route = next(r for r in plan["routes"] if r["tier"] == "last_mile")
+    stop = next(i for i, s in enumerate(route["stops"]) if s["kind"] == "visit")
+    body = {
+        "route": f"last_mile:{route['vehicle']}",
+        "stop": stop,
+        "site": route["stops"][stop]["site"],
+        "type": "arrived",
+        "at": f"{DATE}T10:00:00+08:00",
+    }
+    assert client.put(f"/plans/{plan_id}/events/sse-1", json=body, headers=h).status_code == 201
+    with client.stream("GET", f"/plans/{plan_id}/events/stream?max_s=1", headers=h) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    data = [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:")]
+    assert [e["id"] for e in data] == ["sse-1"]
+    last = next(line[3:].strip() for line in text.splitlines() if line.startswith("id:"))
+    again = {**h, "Last-Event-ID": last}
+    with client.stream("GET", f"/plans/{plan_id}/events/stream?max_s=1", headers=again) as r:
+        assert "data:" not in "".join(r.iter_text())  # nothing missed since

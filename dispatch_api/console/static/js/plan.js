@@ -488,12 +488,26 @@ export async function planView(view, session, planId) {
   // recomputed by the server from every order of the day, so it is read every few seconds and
   // whenever new events came in.
   let progressDue = 0;
+  function addEvents(list) {
+    const known = new Set(st.events.map((e) => e.id));
+    const fresh = list.filter((e) => !known.has(e.id));
+    if (!fresh.length) return false;
+    st.events = [...st.events, ...fresh];
+    drawFollow(); drawMap(); drawRouteList();
+    return true;
+  }
+  // Server-sent events first; when the stream cannot be kept, the event list is polled.
+  function listen() {
+    if (!window.EventSource) return;
+    const es = new EventSource(`/plans/${planId}/events/stream`);
+    st.stream = es;
+    es.onmessage = (m) => { if (addEvents([JSON.parse(m.data)])) progressDue = 0; };
+    es.onerror = () => { if (es.readyState === EventSource.CLOSED) { st.stream = null; } };
+  }
   async function poll() {
     try {
-      const events = await get(`/plans/${planId}/events`);
-      const fresh = events.length !== st.events.length;
-      st.events = events;
-      if (fresh) { drawFollow(); drawMap(); drawRouteList(); }
+      let fresh = false;
+      if (!st.stream) fresh = addEvents(await get(`/plans/${planId}/events`));
       if (fresh || performance.now() >= progressDue) {
         progressDue = performance.now() + 3000;
         const progress = await get(`/plans/${planId}/progress`);
@@ -582,13 +596,13 @@ export async function planView(view, session, planId) {
   drawActions(); drawKpis();
   st.selected = label(shownRoutes()[0] || original[0]);
   drawMap(); drawRouteList(); drawStops(); drawTimeline(); drawEdits(); drawDeferred(); drawCompare(); drawFollow(); drawRepair();
-  if (doc.status === "published") poll().then(() => { if (!st.closed) schedule(); });
+  if (doc.status === "published") { listen(); poll().then(() => { if (!st.closed) schedule(); }); }
   requestAnimationFrame(() => {
     pmap.invalidate();
     window.countyroutePlanRenderedMs = performance.now() - rendered;
     document.body.dataset.planRendered = String(planId);
   });
-  return () => { st.closed = true; st.timers.forEach(clearTimeout); document.removeEventListener("keydown", keys); document.removeEventListener("keydown", onEsc); delete document.body.dataset.planRendered; };
+  return () => { st.closed = true; st.timers.forEach(clearTimeout); if (st.stream) st.stream.close(); document.removeEventListener("keydown", keys); document.removeEventListener("keydown", onEsc); delete document.body.dataset.planRendered; };
 }
 
 /** The checker's own words are English: beside English labels only (always in the tooltip). */
