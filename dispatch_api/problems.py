@@ -142,10 +142,15 @@ def _methods_of(request: Request) -> list[str]:
     paths = request.app.openapi().get("paths", {})
     methods: set[str] = {m.upper() for m in paths.get(path, {})}  # a literal path wins
     if not methods:
+        # the most literal templates that match win (``…/events/stream`` over
+        # ``…/events/{event_id}``), as the schema documents them
+        matches: dict[int, set[str]] = {}
         for template, ops in paths.items():
             pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
             if re.match(pattern, path):
-                methods |= {m.upper() for m in ops}
+                matches.setdefault(template.count("{"), set()).update(m.upper() for m in ops)
+        if matches:
+            methods = matches[min(matches)]
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
