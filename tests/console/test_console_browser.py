@@ -12,7 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
-from console_helpers import DATE, SCREENSHOTS, Browser, Server, countyroute, shot
+from console_helpers import (  # the fixtures, here rather than in a conftest: a second
+    DATE,
+    SCREENSHOTS,
+    Browser,
+    Server,
+    browser_en,  # module named ``conftest`` would shadow tests/api's (from conftest import …)
+    browser_zh,
+    countyroute,
+    playwright_instance,
+    server,
+    shot,
+)
 
 pytestmark = pytest.mark.slow
 
