@@ -86,7 +86,8 @@ def network_row(session: Session, name: str) -> NetworkRow:
     return row
 
 
-def order_from_row(r: OrderRow) -> Order:
+def order_from_row(r: Any) -> Order:
+    """An order from its row (an ``OrderRow``, or a row of the same columns)."""
     return Order(
         id=r.id,
         carrier=r.carrier,
@@ -142,19 +143,7 @@ def orders_by_id(session: Session, network: str, date: str, ids: Iterable[str]) 
             )
         )
         for r in rows:
-            out[r.id] = Order(
-                id=r.id,
-                carrier=r.carrier,
-                direction=Direction(r.direction),
-                site=r.site,
-                weight_kg=r.weight_kg,
-                volume_m3=r.volume_m3,
-                parcels=r.parcels,
-                bulky=r.bulky,
-                priority=r.priority,
-                sector=r.sector,
-                lot=r.lot,
-            )
+            out[r.id] = order_from_row(r)
     return out
 
 
