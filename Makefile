@@ -32,10 +32,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# tests, doctests, browser tests and the benchmarks run once; coverage of the four packages,
+# tests, doctests, browser tests and the benchmarks run once (but the heavy ones, which
+# `make bench` runs); coverage of the four packages,
 # whose floor ([tool.coverage.report] fail_under in pyproject.toml) only ever rises
 pytest: $(STAMP) $(CHROMIUM)
-	$(PY) -m pytest --benchmark-disable --cov --cov-report=term:skip-covered
+	$(PY) -m pytest --benchmark-disable -m "not heavy" --cov --cov-report=term:skip-covered
 
 test: lint typecheck pytest
 

@@ -151,6 +151,7 @@ def _paced_fetches(
     return latencies
 
 
+@pytest.mark.heavy
 def test_courier_route_fetch_latency(benchmark: Any, day: dict[str, Any]) -> None:
     n = 200 if benchmark.disabled else 2000
     path = f"/courier/route?date={DAY}&crs=gcj02"
@@ -267,6 +268,7 @@ def _record(benchmark: Any, name: str, result: dict[str, Any]) -> None:
     print(f"\n{name}: {json.dumps(result)}")
 
 
+@pytest.mark.heavy
 def test_pg4_first_fetch_after_publication(benchmark: Any, county4: dict[str, Any]) -> None:
     from benchmarks.api_scale import cold_fetch_ms
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from benchmarks.ladder import (
     CAPTURE_BUDGET_S,
     DATE,
@@ -55,6 +57,7 @@ def record(
     )
 
 
+@pytest.mark.heavy
 def test_yanshi_day_end_to_end_at_the_default_limit(
     benchmark: Any, yanshi: Instance, yanshi_orders_csv: Path
 ) -> None:
@@ -99,6 +102,7 @@ def test_yanshi_day_fixed_work(benchmark: Any, yanshi_captured: CapturedDay) -> 
     assert plan.deferred == yanshi_captured.plan.deferred
 
 
+@pytest.mark.heavy
 def test_ladder_day_at_the_default_limit(
     benchmark: Any, ladder: Instance, ladder_points: int
 ) -> None:

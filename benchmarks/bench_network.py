@@ -145,6 +145,7 @@ def test_road_index_and_all_matrices_of_a_bundle(benchmark, bundle_path: Path) -
 
 
 # ----------------------------------------------------------------------------- big network
+@pytest.mark.heavy
 def test_all_pairs_matrix_of_a_big_network(benchmark, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     """All-pairs van matrix of the big grid (5,000 villages by default); the road index is
     built (snapped) outside the timed part, the class graph and Dijkstra inside it."""

@@ -58,7 +58,10 @@ def big_instance() -> PlacementInstance:
         PlacementParams(radius_m=3000, min_coverage=0.6),
         PlacementParams(radius_m=3000, min_coverage=0.9),
         PlacementParams(radius_m=3000, points=20),
-        PlacementParams(radius_m=3000, points=20, model=Model.P_MEDIAN),
+        pytest.param(
+            PlacementParams(radius_m=3000, points=20, model=Model.P_MEDIAN),
+            marks=pytest.mark.heavy,
+        ),
     ],
     ids=["set-cover-60", "set-cover-90", "max-cover-20", "p-median-20"],
 )
@@ -76,6 +79,7 @@ def _days(benchmark: object) -> int:
     return int(os.environ.get(DAYS_ENV, "30"))
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("workers", [1, 2])
 def test_simulate_yanshi_growth30(benchmark: pytest.FixtureRequest, workers: int) -> None:
     """Days of the built-in county, as is and +30 %, every tier search stopped after 5

@@ -58,6 +58,7 @@ def test_bench_hybrid_c101(benchmark: Any, c101: Instance) -> None:
     _bench(benchmark, solve_hybrid, c101, 1000)
 
 
+@pytest.mark.heavy
 def test_bench_two_cores_x251(benchmark: Any) -> None:
     """X-n251-k28 on two cores with a 5 s budget's cut into parts: 4,000 iterations (1,600
     per seed, then four rounds of 600 per part), OR-Tools' check and 40 solutions."""
