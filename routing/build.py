@@ -119,8 +119,11 @@ def next_day(date: str) -> str:
     return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
 
 
-def tier_vehicle(v: Vehicle, *, start: int, end: int, trips: int) -> TierVehicle:
-    """``v`` as the solver sees it, its shift cut to ``[start, end]``."""
+def tier_vehicle(
+    v: Vehicle, *, start: int, end: int, trips: int, reload_s: int = 600
+) -> TierVehicle:
+    """``v`` as the solver sees it, its shift cut to ``[start, end]``; ``reload_s`` is the
+    policy's ``unload_fixed_s``."""
     return TierVehicle(
         id=v.id,
         vehicle_class=v.vehicle_class,
@@ -134,6 +137,7 @@ def tier_vehicle(v: Vehicle, *, start: int, end: int, trips: int) -> TierVehicle
         max_duration_s=v.max_duration_s,
         range_m=None if v.range_km is None else round(v.range_km * 1000),
         max_trips=trips,
+        reload_s=reload_s,
     )
 
 
@@ -448,7 +452,7 @@ def station_problem(
     orders_by_id = {o.id: o for o in day.orders}
     vehicles = []
     for v in vehicles_here:
-        tv = tier_vehicle(v, start=start, end=end, trips=trips)
+        tv = tier_vehicle(v, start=start, end=end, trips=trips, reload_s=p.unload_fixed_s)
         st = states.get(v.id)
         if st is not None:
             collected = load_of(orders_by_id[o] for o in st.collected)
@@ -472,5 +476,7 @@ def station_problem(
         vehicles=tuple(vehicles),
         distance_m=dist,
         time_s=tim,
+        load_s_per_parcel=p.load_s_per_parcel,
+        unload_s_per_parcel=p.unload_s_per_parcel,
     )
     return BuiltProblem(problem, tuple(node_orders), tuple(vehicles_here))

@@ -134,6 +134,13 @@ class Policy:
     hub_outbound_cutoff_s: int = 18 * 3600 + 30 * 60
     trunk_service_fixed_s: int = 600
     trunk_service_per_parcel_s: float = 0.5
+    load_s_per_parcel: int = 2
+    """Loading one parcel into a van or tricycle at its station before a run (seconds)."""
+    unload_fixed_s: int = 600
+    """A run coming back to its station to unload what it collected or to reload for its next
+    trip stands this long there (parking, opening up), besides the per-parcel handling."""
+    unload_s_per_parcel: int = 2
+    """Unloading one collected parcel at the station after a run (seconds)."""
     daily_min_parcels: int = 20
     """Villages below this many parcels (both directions) are visited every other day."""
     poor_min_visits_per_week: int = 3
@@ -166,7 +173,14 @@ class Policy:
             raise InvalidScenario("wave ids must be distinct", field="waves")
         if not any(w.direction is Direction.DOWN for w in self.waves):
             raise InvalidScenario("a policy needs at least one down wave", field="waves")
-        for name in ("cross_dock_s", "trunk_service_fixed_s", "daily_min_parcels"):
+        for name in (
+            "cross_dock_s",
+            "trunk_service_fixed_s",
+            "daily_min_parcels",
+            "load_s_per_parcel",
+            "unload_fixed_s",
+            "unload_s_per_parcel",
+        ):
             if getattr(self, name) < 0:
                 raise InvalidScenario("must be >= 0", field=name)
         if not 0 <= self.poor_min_visits_per_week <= 7:

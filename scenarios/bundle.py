@@ -650,6 +650,9 @@ _POLICY_KEYS: Mapping[str, tuple[str, ...]] = {
         "hub_outbound_cutoff",
         "trunk_service_fixed_s",
         "trunk_service_per_parcel_s",
+        "load_s_per_parcel",
+        "unload_fixed_s",
+        "unload_s_per_parcel",
     ),
     "frequency": ("daily_min_parcels", "poor_min_visits_per_week"),
     "runs": ("reloads", "max_trips", "cross_boundary"),
@@ -779,6 +782,11 @@ def _policy_from_doc(doc: dict[str, Any], src: str) -> Policy:
             ),
             trunk_service_per_parcel_s=get(
                 "times", "trunk_service_per_parcel_s", _finite, d.trunk_service_per_parcel_s
+            ),
+            load_s_per_parcel=get("times", "load_s_per_parcel", _integer, d.load_s_per_parcel),
+            unload_fixed_s=get("times", "unload_fixed_s", _integer, d.unload_fixed_s),
+            unload_s_per_parcel=get(
+                "times", "unload_s_per_parcel", _integer, d.unload_s_per_parcel
             ),
             daily_min_parcels=get("frequency", "daily_min_parcels", _integer, d.daily_min_parcels),
             poor_min_visits_per_week=get(
@@ -1006,6 +1014,9 @@ def policy_to_toml(policy: Policy) -> str:
             "hub_outbound_cutoff": format_clock(policy.hub_outbound_cutoff_s),
             "trunk_service_fixed_s": policy.trunk_service_fixed_s,
             "trunk_service_per_parcel_s": _num(policy.trunk_service_per_parcel_s),
+            "load_s_per_parcel": policy.load_s_per_parcel,
+            "unload_fixed_s": policy.unload_fixed_s,
+            "unload_s_per_parcel": policy.unload_s_per_parcel,
         },
         "frequency": {
             "daily_min_parcels": policy.daily_min_parcels,
