@@ -29,6 +29,7 @@ from routing.plan import DeferralReason, Load
 from routing.problem import COST_UNIT, Resources, TierNode, TierProblem, TierVehicle
 
 __all__ = [
+    "MANDATORY_PENALTY",
     "OPEN_END_S",
     "BuiltProblem",
     "Defer",
@@ -49,6 +50,11 @@ __all__ = [
 
 OPEN_END_S = 48 * 3600
 """The end of a window that is not bounded within the day."""
+
+MANDATORY_PENALTY = 10**11
+"""The cost (cost units: 10 million yuan) of leaving out a node with a mandatory order:
+dearer than any day's routes, so a solver leaves one out only when it cannot serve it, and
+the plan then says so (infeasible, naming the order) instead of failing the whole problem."""
 
 Defer = Callable[[Sequence[Order], DeferralReason, str, str], None]
 """``defer(orders, reason, waits_at, suggestion)``: where building hands orders it cannot
@@ -143,7 +149,9 @@ def tier_vehicle(
 
 def penalty(orders: Sequence[Order], policy: Policy, scale: float = 1.0) -> int:
     """The cost (cost units) of deferring ``orders``: the policy's price per parcel,
-    weighted by priority and ``scale``."""
+    weighted by priority and ``scale``; :data:`MANDATORY_PENALTY` when one is mandatory."""
+    if any(o.mandatory for o in orders):
+        return MANDATORY_PENALTY
     total = sum(o.parcels * (1 + o.priority) for o in orders)
     return round(total * policy.deferral_cost_per_parcel * scale / COST_UNIT)
 

@@ -360,29 +360,6 @@ def check_plan(
                     if o in by_id
                 ]
                 load = _load(trip_drops) if s.kind is not StopKind.RETURN else Load()
-                if r.tier is Tier.LAST_MILE and s.kind is StopKind.RELOAD:
-                    # back from the road: unload the last trip's collections, load the next
-                    # trip's drops (the policy's handling times)
-                    brought = sum(
-                        by_id[o].parcels
-                        for st in r.stops
-                        if st.trip == s.trip - 1
-                        for o in st.collect
-                        if o in by_id
-                    )
-                    handling = (
-                        policy.unload_fixed_s
-                        + policy.unload_s_per_parcel * brought
-                        + policy.load_s_per_parcel * load.parcels
-                    )
-                    if s.departure_s - s.arrival_s + 1 < handling:
-                        add(
-                            i,
-                            s.site,
-                            "reload",
-                            f"stands {s.departure_s - s.arrival_s} s to unload and reload, "
-                            f"{handling} s needed",
-                        )
                 if r.tier is Tier.LAST_MILE and s.kind in (StopKind.RELOAD, StopKind.RETURN):
                     prev_trip = s.trip - 1 if s.kind is StopKind.RELOAD else s.trip
                     for st in r.stops:
@@ -510,6 +487,21 @@ def check_plan(
         if not n and o.id not in deferred_set:
             vio.append(
                 Violation("plan", -1, o.site, "order", f"order {o.id} neither served nor deferred")
+            )
+    # a mandatory order (or an order of a mandatory site) is never deferred
+    for entry in plan.deferred:
+        held = by_id.get(entry.order)
+        if held is None:
+            continue
+        if held.mandatory or (held.site in network.index and network.site(held.site).mandatory):
+            vio.append(
+                Violation(
+                    "plan",
+                    -1,
+                    held.site,
+                    "mandatory",
+                    f"mandatory order {held.id} is deferred ({entry.reason.value})",
+                )
             )
     for oid in deferred_set - set(by_id):
         vio.append(Violation("plan", -1, "", "order", f"deferred order {oid!r} is unknown"))

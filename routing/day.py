@@ -41,7 +41,7 @@ from routing.build import (
 )
 from routing.crossing import assign_across_boundaries, keep_better
 from routing.deferral import capacity_suggestions, why_dropped
-from routing.inputs import DayInput
+from routing.inputs import DayInput, with_mandatory_sites
 from routing.model import Direction, Order
 from routing.plan import (
     DeferralReason,
@@ -87,7 +87,13 @@ def apply_frequency(state: DayState) -> set[str]:
         if not orders:
             continue
         small = volume[point.id] < p.daily_min_parcels
-        if small and not (point.poor and daily_poor) and not is_due(point.id, day.date):
+        must = any(o.mandatory for o in orders)  # a mandatory order is never held back
+        if (
+            small
+            and not must
+            and not (point.poor and daily_poor)
+            and not is_due(point.id, day.date)
+        ):
             nxt = next_day(day.date)
             down = [o for o in orders if o.direction is Direction.DOWN]
             up = [o for o in orders if o.direction is Direction.UP]
@@ -331,6 +337,8 @@ def finish(
     status = PlanStatus.COMPLETE
     if any(d.reason is not DeferralReason.FREQUENCY for d in state.deferred.values()):
         status = PlanStatus.PARTIAL
+    if any(d.mandatory for d in state.deferred.values()):
+        status = PlanStatus.INFEASIBLE
     return Plan(
         scenario=day.name,
         network_version=net.version,
@@ -454,6 +462,7 @@ def plan_day(
         the villages served across a boundary).
     """
     started = time.perf_counter()
+    day = with_mandatory_sites(day)
     p = day.policy
     if p.cross_boundary:
         half = (time_limit_s or p.time_limit_s) / 2

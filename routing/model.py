@@ -36,7 +36,8 @@ class Order:
 
     ``site`` is where it is delivered (down) or collected (up): a village point, a station
     (town-seat parcels) or a bulk shipper. ``parcels`` > 1 is a consignment of several pieces.
-    ``priority`` orders deferral: lower priority is deferred first.
+    ``priority`` orders deferral: lower priority is deferred first. A ``mandatory`` order
+    is never deferred: a plan that cannot serve it is infeasible, naming it and why.
     """
 
     id: str
@@ -50,6 +51,7 @@ class Order:
     priority: int = 0
     sector: str = ""
     lot: str = ""
+    mandatory: bool = False
 
     def __post_init__(self) -> None:
         if self.weight_kg < 0:
@@ -150,6 +152,8 @@ class Policy:
     cross_boundary: bool = False
     """A village may be served from another station when cheaper."""
     deferral_cost_per_parcel: float = 50.0
+    """What the planner pays (yuan) to defer one parcel, × (1 + priority); a mandatory
+    order's price is prohibitive instead (:data:`routing.build.MANDATORY_PENALTY`)."""
     poor_village_weight: float = 5.0
     """Deferring a poor village's order costs this many times more."""
     stability_threshold: float = 0.02

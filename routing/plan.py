@@ -30,6 +30,7 @@ __all__ = [
     "StopKind",
     "Tier",
     "final_stops",
+    "infeasibilities",
     "plan_from_dict",
     "plan_to_dict",
 ]
@@ -65,6 +66,9 @@ class PlanStatus(StrEnum):
     """Every order is on a route, or deferred only by the visit-frequency policy."""
     PARTIAL = "partial"
     """Some orders are deferred for capacity, time or reachability."""
+    INFEASIBLE = "infeasible"
+    """A mandatory order could not be served: its :class:`Deferred` entry (``mandatory``)
+    names it, its site, the reason and the suggestion. The rest of the plan stands."""
     NO_SOLUTION = "no_solution"
 
 
@@ -134,6 +138,8 @@ class Deferred:
     waits_at: str = ""
     """Where it waits (the station for held down parcels, the village point for pickups)."""
     suggestion: str = ""
+    mandatory: bool = False
+    """The order (or its site) is mandatory: this entry makes the plan infeasible."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +174,17 @@ class Plan:
 
     def routes_of(self, tier: Tier) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.tier is tier)
+
+
+def infeasibilities(plan: Plan) -> tuple[str, ...]:
+    """One line per mandatory order the plan defers: the order, its site, the reason and
+    what would fit it (empty when the plan is not infeasible)."""
+    return tuple(
+        f"mandatory order {d.order} at {d.site} cannot be served: {d.reason.value}"
+        + (f" ({d.suggestion})" if d.suggestion else "")
+        for d in plan.deferred
+        if d.mandatory
+    )
 
 
 def final_stops(
@@ -233,6 +250,7 @@ def plan_from_dict(doc: dict[str, Any]) -> Plan:
             until=d["until"],
             waits_at=d.get("waits_at", ""),
             suggestion=d.get("suggestion", ""),
+            mandatory=bool(d.get("mandatory", False)),
         )
         for d in doc["deferred"]
     )

@@ -37,7 +37,7 @@ from routing.budget import DayBudget
 from routing.build import BuiltProblem, VehicleState, deadlines, station_problem
 from routing.consolidate import load_of
 from routing.day import finish, run_last_mile
-from routing.inputs import DayInput
+from routing.inputs import DayInput, with_mandatory_sites
 from routing.model import Direction, Order
 from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier
 from routing.solvers import DEFAULT_SOLVER, Solver
@@ -308,7 +308,7 @@ def replan(
         stops are unchanged; every order is on exactly one final stop or deferred.
     """
     started = time.perf_counter()
-    new_day = _apply_inputs(day, events)
+    new_day = with_mandatory_sites(_apply_inputs(day, events))
     p = new_day.policy
     b = DayState(
         new_day,

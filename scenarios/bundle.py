@@ -399,6 +399,7 @@ def _site(feat: Mapping[str, Any], ident: str, kind: str, where: str, src: str) 
         ),
         keeper=str(props.get("keeper") or ""),
         phone=str(props.get("phone") or ""),
+        mandatory=_field(props, "mandatory", _boolean, False, where, src),
     )
 
 
@@ -833,6 +834,7 @@ def _order(row: Mapping[str, str], where: str, src: str) -> Order:
             priority=c("priority", _integer, 0),
             sector=(row.get("sector") or "").strip(),
             lot=(row.get("lot") or "").strip(),
+            mandatory=c("mandatory", _boolean, False),
         )
     except InvalidScenario as exc:
         if exc.source:
@@ -914,6 +916,8 @@ def network_to_geojson(network: Network, meta: Mapping[str, Any]) -> dict[str, A
             props["keeper"] = s.keeper
         if s.phone:
             props["phone"] = s.phone
+        if s.mandatory:
+            props["mandatory"] = True
         features.append(
             {
                 "type": "Feature",
@@ -1043,10 +1047,11 @@ def policy_to_toml(policy: Policy) -> str:
 
 
 def orders_to_csv(orders: tuple[Order, ...]) -> str:
-    """Orders as orders.csv text."""
+    """Orders as orders.csv text (with a ``mandatory`` column when an order is)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(_ORDER_ALL)
+    mandatory = any(o.mandatory for o in orders)
+    w.writerow((*_ORDER_ALL, "mandatory") if mandatory else _ORDER_ALL)
     for o in orders:
         w.writerow(
             [
@@ -1061,6 +1066,7 @@ def orders_to_csv(orders: tuple[Order, ...]) -> str:
                 o.priority,
                 o.sector,
                 o.lot,
+                *(["true" if o.mandatory else "false"] if mandatory else []),
             ]
         )
     return buf.getvalue()

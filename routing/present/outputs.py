@@ -62,7 +62,18 @@ from networks import Crs, Network, SiteKind, UnreachableSite, route_line
 from routing.consolidate import load_of
 from routing.inputs import DayInput
 from routing.model import Direction, Order, Vehicle
-from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier, dumps, final_stops
+from routing.plan import (
+    DeferralReason,
+    Load,
+    Plan,
+    Route,
+    Stop,
+    StopKind,
+    Tier,
+    dumps,
+    final_stops,
+    infeasibilities,
+)
 
 __all__ = ["mask_phone", "summary_text", "write_plan_outputs"]
 
@@ -1000,6 +1011,7 @@ _REASON_ZH: Mapping[str, str] = {
 _STATUS_ZH: Mapping[str, str] = {
     "complete": "全部完成",
     "partial": "部分暂缓",
+    "infeasible": "必送订单无法送达",
     "no_solution": "无可行方案",
 }
 
@@ -1070,6 +1082,8 @@ def _summary_md(plan: Plan, day: DayInput, k: _Kpis, lang: str = "en") -> str:
             f"{_pct(max(f)) if f else '?'} | {r.cost:.2f} |"
         )
     out += ["", t["deferred"], ""]
+    # a mandatory order deferred makes the plan infeasible: said first, by name
+    out += [f"- **{line}**" for line in infeasibilities(plan)]
     if not plan.deferred:
         out.append(t["nothing"])
     else:
@@ -1172,6 +1186,7 @@ def summary_text(plan: Plan, day: DayInput) -> str:
         ),
         f"deferred      {len(plan.deferred)} orders ({deferred})",
     ]
+    lines += [f"infeasible    {line}" for line in infeasibilities(plan)]
     return "\n".join(lines)
 
 
@@ -1277,6 +1292,7 @@ _PIC: Mapping[str, Mapping[str, str]] = {
         "routes": "{title} — {n} routes, {km:.0f} km, status {status}",
         "complete": "complete",
         "partial": "partial",
+        "infeasible": "infeasible (a mandatory order cannot be served)",
         "no_solution": "no solution",
         "trunk_down": "trunk, down wave",
         "trunk_up": "trunk, up wave",
@@ -1308,6 +1324,7 @@ _PIC: Mapping[str, Mapping[str, str]] = {
         "routes": "{title} — {n} 条线路，{km:.0f} 公里，状态：{status}",
         "complete": "全部完成",
         "partial": "部分暂缓",
+        "infeasible": "必送订单无法送达",
         "no_solution": "无可行方案",
         "trunk_down": "干线下行",
         "trunk_up": "干线上行",

@@ -1,6 +1,6 @@
 """Loading and unloading at the station as policy fields (``[times] load_s_per_parcel``,
 ``unload_fixed_s``, ``unload_s_per_parcel``): they reach the built problem, the solver spends
-them between trips, the checker holds a reload stop to them, and re-timing honours them.
+them between trips, and re-timing a dispatcher's edit honours them.
 
 Solves are bounded by a solution count, never the clock.
 """
@@ -14,9 +14,8 @@ import pytest
 
 from networks import InvalidScenario
 from routing.build import station_problem
-from routing.check import check_plan
 from routing.model import Policy
-from routing.plan import Load, Plan, PlanStatus, Route, Stop, StopKind, Tier
+from routing.plan import Load, Route, Stop, StopKind, Tier
 from routing.problem import TierNode, TierProblem, TierVehicle
 from routing.retime import retime
 from routing.solvers import SolveSettings, solve_ortools
@@ -89,19 +88,6 @@ def _reload_route(dwell_s: int) -> Route:
         Stop("s1", StopKind.RETURN, 40_500, 40_500, 40_500, 1, (), (), Load()),
     )  # fmt: skip
     return Route("van1", "van", Tier.LAST_MILE, "down-1", "s1", stops, 0, 0.0)
-
-
-def test_checker_holds_a_reload_to_the_policy(tiny: Scenario) -> None:
-    day = tiny.day(DATE)
-    plan = Plan("tiny", "", DATE, PlanStatus.PARTIAL, (_reload_route(60),), ())
-    policy = replace(day.policy, unload_fixed_s=300, load_s_per_parcel=5)
-    codes = {
-        v.code for v in check_plan(plan, day.network, day.fleet, policy, day.orders).violations
-    }
-    assert "reload" in codes  # 60 s < 300 + 5 s
-    loose = replace(policy, unload_fixed_s=30)
-    codes = {v.code for v in check_plan(plan, day.network, day.fleet, loose, day.orders).violations}
-    assert "reload" not in codes  # 60 s >= 30 + 5 s
 
 
 def test_retime_stretches_a_reload_to_the_policy(tiny: Scenario) -> None:
