@@ -100,6 +100,7 @@ def order_from_row(r: Any) -> Order:
         priority=r.priority,
         sector=r.sector,
         lot=r.lot,
+        mandatory=bool(r.mandatory),
     )
 
 
@@ -118,6 +119,7 @@ def order_to_row(network: str, date: str, o: Order) -> dict[str, Any]:
         "priority": o.priority,
         "sector": o.sector,
         "lot": o.lot,
+        "mandatory": o.mandatory,
     }
 
 
@@ -159,6 +161,7 @@ _ORDER_COLUMNS = (
     "priority",
     "sector",
     "lot",
+    "mandatory",
 )
 
 

@@ -85,6 +85,28 @@ def test_import_orders_json_updates_changed_orders(client: TestClient, keys: Key
     assert r.json()["updated"] == 1
 
 
+def test_import_orders_reads_the_mandatory_flag(client: TestClient, keys: Keys) -> None:
+    h = auth(keys.dispatcher)
+    import_tiny_orders(client, keys.dispatcher)
+    item = {"id": "o05", "carrier": "ems", "direction": "down", "site": "v4"}
+    item |= {"weight_kg": 0.8, "volume_m3": 0.003, "mandatory": True}
+    r = client.post(f"/networks/tiny/orders?date={DATE}", json=[item], headers=h)
+    assert r.json()["updated"] == 1, r.text
+    csv = "id,carrier,direction,site,weight_kg,volume_m3,mandatory\no07,yto,down,v6,6.5,0.03,true\n"
+    r = client.post(
+        f"/networks/tiny/orders?date={DATE}",
+        content=csv.encode(),
+        headers={**h, "Content-Type": "text/csv"},
+    )
+    assert r.json()["updated"] == 1, r.text
+    listed = client.get(f"/networks/tiny/orders?date={DATE}", headers=h).json()["items"]
+    assert sorted(o["id"] for o in listed if o["mandatory"]) == ["o05", "o07"]
+    bad = client.post(
+        f"/networks/tiny/orders?date={DATE}", json=[item | {"mandatory": 3}], headers=h
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "body[0].mandatory"
+
+
 def test_import_orders_bad_row_imports_nothing(client: TestClient, keys: Keys) -> None:
     text = (TINY / "orders.csv").read_text().splitlines()
     text[3] = text[3].replace(",v1,", ",v1,").split(",")
