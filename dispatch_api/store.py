@@ -183,8 +183,13 @@ def closed_roads(plan: Plan) -> list[str]:
 
 
 def plan_day_input(session: Session, cache: ScenarioCache, row: PlanRow, plan: Plan) -> DayInput:
-    """The inputs a stored plan holds for: its day, with the roads its repairs closed."""
+    """The inputs a stored plan holds for: its day, with the roads its repairs closed (and
+    the orders it split in its parts)."""
     day = day_input(session, cache, row.network, row.date)
+    if plan.parts:
+        from routing.split import with_parts
+
+        day = replace(day, orders=with_parts(day.orders, plan.parts))
     roads = closed_roads(plan)
     if roads:
         from routing.repair import close_roads

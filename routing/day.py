@@ -55,6 +55,7 @@ from routing.plan import (
 from routing.pools import assign_pools
 from routing.problem import SolveStatus
 from routing.solvers import DEFAULT_SOLVER, Solver
+from routing.split import split_oversize
 from routing.state import DayState, Progress, Stage, no_stage, solve_all
 
 __all__ = [
@@ -455,7 +456,9 @@ def plan_day(
     Returns
     -------
     Plan
-        Every order is on exactly one final stop or deferred with a reason. With the policy's
+        Every order is on exactly one final stop or deferred with a reason; an order too big
+        for any vehicle that could carry it is split (:mod:`routing.split`) and its parts,
+        listed in ``parts``, stand for it. With the policy's
         ``cross_boundary``, the day is planned twice — every village tied to its own station,
         and with the joint assignment — each with half the time (the same work), and the
         cheaper plan is kept (:func:`routing.crossing.keep_better`: it says which, and lists
@@ -463,6 +466,7 @@ def plan_day(
     """
     started = time.perf_counter()
     day = with_mandatory_sites(day)
+    day, parts = split_oversize(day)  # oversize orders go in parts, on several vehicles/trips
     p = day.policy
     if p.cross_boundary:
         half = (time_limit_s or p.time_limit_s) / 2
@@ -484,8 +488,8 @@ def plan_day(
         best = keep_better(
             tied, once(day), day.orders, p.deferral_cost_per_parcel, station_of(day.network)
         )
-        return replace(best, solve_s=round(time.perf_counter() - started, 3))
-    return _plan_day(
+        return replace(best, solve_s=round(time.perf_counter() - started, 3), parts=parts)
+    plan = _plan_day(
         day,
         time_limit_s,
         workers=workers,
@@ -496,6 +500,7 @@ def plan_day(
         progress=progress,
         stage=stage,
     )
+    return replace(plan, parts=parts) if parts else plan
 
 
 def _plan_day(

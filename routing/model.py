@@ -52,6 +52,10 @@ class Order:
     sector: str = ""
     lot: str = ""
     mandatory: bool = False
+    part_of: str = ""
+    """For a part of an oversize order (:mod:`routing.split`): the order's id."""
+    part: int = 0
+    """For a part: its number (1-based)."""
 
     def __post_init__(self) -> None:
         if self.weight_kg < 0:

@@ -23,6 +23,7 @@ __all__ = [
     "DeferralReason",
     "Deferred",
     "Load",
+    "Part",
     "Plan",
     "PlanStatus",
     "Route",
@@ -143,6 +144,20 @@ class Deferred:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """Part ``part`` of ``parts`` of an oversize order (:mod:`routing.split`): routes and
+    deferrals name it by ``id``; the parts of an order add up to it."""
+
+    id: str
+    order: str
+    part: int
+    parts: int
+    weight_kg: float
+    volume_m3: float
+    parcels: int
+
+
+@dataclass(frozen=True, slots=True)
 class Crossing:
     """A village point served across a boundary: by ``served_by``'s vehicle ``vehicle``
     instead of its own station ``own`` (the plan's ``settings`` say what pooling saved)."""
@@ -171,6 +186,8 @@ class Plan:
     schema_version: int = PLAN_SCHEMA_VERSION
     crossings: tuple[Crossing, ...] = ()
     """Village points served from another station than their own (cross-boundary service)."""
+    parts: tuple[Part, ...] = ()
+    """Oversize orders split across vehicles or trips: the parts routes and deferrals name."""
 
     def routes_of(self, tier: Tier) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.tier is tier)
@@ -270,6 +287,18 @@ def plan_from_dict(doc: dict[str, Any]) -> Plan:
         crossings=tuple(
             Crossing(c["site"], c["own"], c["served_by"], c["vehicle"])
             for c in doc.get("crossings", ())
+        ),
+        parts=tuple(
+            Part(
+                str(p["id"]),
+                str(p["order"]),
+                int(p["part"]),
+                int(p["parts"]),
+                float(p["weight_kg"]),
+                float(p["volume_m3"]),
+                int(p["parcels"]),
+            )
+            for p in doc.get("parts", ())
         ),
     )
 

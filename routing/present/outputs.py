@@ -52,7 +52,7 @@ import subprocess
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ from routing.plan import (
     final_stops,
     infeasibilities,
 )
+from routing.split import with_parts
 
 __all__ = ["PICTURES", "mask_phone", "summary_text", "write_plan_outputs"]
 
@@ -164,6 +165,13 @@ def _readable(colour: str) -> str:
     if 0.299 * r + 0.587 * g + 0.114 * b < 0.6:
         return colour
     return f"#{round(r * 153):02x}{round(g * 153):02x}{round(b * 153):02x}"
+
+
+def _with_plan_parts(plan: Plan, day: DayInput) -> DayInput:
+    """The day with the orders the plan split replaced by its parts (the ids it names)."""
+    if not plan.parts:
+        return day
+    return replace(day, orders=with_parts(day.orders, plan.parts))
 
 
 def _orders(day: DayInput) -> dict[str, Order]:
@@ -471,6 +479,7 @@ _MANIFEST_COLUMNS: tuple[str, ...] = (
     "load_after_m3",
     "load_after_parcels",
     "lots",
+    "parts",
 )
 
 
@@ -498,7 +507,7 @@ def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -
         bags = _bags(stop, orders)
         if not bags:
             w.writerow(
-                [*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail, ""]
+                [*head, "", 0, "0.000", "0.0000", 0, "0.000", "0.0000", "", "", "", *tail, "", ""]
             )
         for bag in bags:
             d, c = load_of(bag.drop), load_of(bag.collect)
@@ -518,9 +527,21 @@ def _manifest_csv(route: Route, network: Network, orders: Mapping[str, Order]) -
                     ";".join(o.id for o in bag.collect),
                     *tail,
                     ";".join(dict.fromkeys(o.lot for o in (*bag.drop, *bag.collect) if o.lot)),
+                    # a split order's parts: "<order> part k/n", so the courier knows the
+                    # rest of the consignment travels on another vehicle or trip
+                    ";".join(
+                        f"{o.part_of} part {o.part}/{_part_count(o, orders)}"
+                        for o in (*bag.drop, *bag.collect)
+                        if o.part_of
+                    ),
                 ]
             )
     return buf.getvalue()
+
+
+def _part_count(part: Order, orders: Mapping[str, Order]) -> int:
+    """How many parts the order ``part`` belongs to was split into."""
+    return sum(1 for o in orders.values() if o.part_of == part.part_of)
 
 
 # ---------------------------------------------------------------------------------- sheets
@@ -1151,6 +1172,7 @@ def summary_text(plan: Plan, day: DayInput) -> str:
     str
         Lines separated by newlines, without a trailing newline.
     """
+    day = _with_plan_parts(plan, day)
     k = _kpis(plan, day)
     # a truck on both trunk waves is one vehicle
     per_class = Counter(cls for _v, cls in {(r.vehicle, r.vehicle_class) for r in plan.routes})
@@ -2044,6 +2066,7 @@ def write_plan_outputs(
     """
     if lang not in _LABELS:
         raise ValueError(f"lang must be one of {', '.join(_LABELS)}, got {lang!r}")
+    day = _with_plan_parts(plan, day)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
