@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from networks import UNREACHABLE, Network, SiteKind, format_clock
 from routing.model import Direction, Order, Policy, Vehicle
-from routing.plan import Load, Part, Plan, Route, StopKind, Tier, final_stops
+from routing.plan import Load, Part, Plan, Route, StopKind, Tier, final_stops, with_parts
 from routing.pools import Pool
 
 __all__ = ["CheckReport", "Violation", "check_plan"]
@@ -128,25 +128,7 @@ def _with_parts(plan: Plan, orders: Sequence[Order], vio: list[Violation]) -> li
                     f"the order is {o.parcels} parcels, {o.weight_kg:.3f} kg, {o.volume_m3:.6f} m3",
                 )
             )
-    out: list[Order] = []
-    for o in orders:
-        mine = by_order.get(o.id)
-        if not mine or o.part_of:
-            out.append(o)
-            continue
-        out.extend(
-            replace(
-                o,
-                id=p.id,
-                weight_kg=p.weight_kg,
-                volume_m3=p.volume_m3,
-                parcels=max(p.parcels, 1),
-                part_of=o.id,
-                part=p.part,
-            )
-            for p in sorted(mine, key=lambda p: p.part)
-        )
-    return out
+    return list(with_parts(orders, plan.parts))
 
 
 def check_plan(

@@ -13,10 +13,13 @@ distances in metres, costs in yuan. ``plan.json`` is the versioned serialisation
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routing.model import Order
 
 __all__ = [
     "PLAN_SCHEMA_VERSION",
@@ -34,6 +37,7 @@ __all__ = [
     "infeasibilities",
     "plan_from_dict",
     "plan_to_dict",
+    "with_parts",
 ]
 
 PLAN_SCHEMA_VERSION = 1
@@ -202,6 +206,38 @@ def infeasibilities(plan: Plan) -> tuple[str, ...]:
         for d in plan.deferred
         if d.mandatory
     )
+
+
+def with_parts(orders: Sequence[Order], parts: Sequence[Part]) -> tuple[Order, ...]:
+    """``orders`` with each split order replaced by its ``parts`` (a plan's), in place.
+
+    Orders that already are parts stay as given; the parts of an order ``orders`` does not
+    hold are left out, and a part with fewer than one parcel or a negative weight or volume
+    is taken at the least it can be (the checker reports both)."""
+    if not parts:
+        return tuple(orders)
+    by_order: dict[str, list[Part]] = {}
+    for p in parts:
+        by_order.setdefault(p.order, []).append(p)
+    out: list[Order] = []
+    for o in orders:
+        mine = by_order.get(o.id)
+        if not mine or o.part_of:
+            out.append(o)
+            continue
+        out.extend(
+            replace(
+                o,
+                id=p.id,
+                weight_kg=max(p.weight_kg, 0.0),
+                volume_m3=max(p.volume_m3, 0.0),
+                parcels=max(p.parcels, 1),
+                part_of=o.id,
+                part=p.part,
+            )
+            for p in sorted(mine, key=lambda p: p.part)
+        )
+    return tuple(out)
 
 
 def final_stops(

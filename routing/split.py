@@ -21,7 +21,7 @@ from networks import Network, SiteKind
 from routing.build import capacity, hub_of, resources, station_of
 from routing.inputs import DayInput
 from routing.model import Order, Vehicle
-from routing.plan import Load, Part
+from routing.plan import Load, Part, with_parts
 from routing.problem import Resources
 
 __all__ = ["part_id", "split_oversize", "with_parts"]
@@ -137,32 +137,3 @@ def split_oversize(day: DayInput) -> tuple[DayInput, tuple[Part, ...]]:
     if not parts:
         return day, ()
     return replace(day, orders=tuple(orders)), tuple(parts)
-
-
-def with_parts(orders: Sequence[Order], parts: Sequence[Part]) -> tuple[Order, ...]:
-    """``orders`` with each split order replaced by its ``parts`` (a plan's), in place; the
-    parts of an order ``orders`` does not hold are left out (the checker reports them)."""
-    if not parts:
-        return tuple(orders)
-    by_order: dict[str, list[Part]] = {}
-    for p in parts:
-        by_order.setdefault(p.order, []).append(p)
-    out: list[Order] = []
-    for o in orders:
-        mine = by_order.get(o.id)
-        if not mine or o.part_of:
-            out.append(o)
-            continue
-        out.extend(
-            replace(
-                o,
-                id=p.id,
-                weight_kg=p.weight_kg,
-                volume_m3=p.volume_m3,
-                parcels=p.parcels,
-                part_of=o.id,
-                part=p.part,
-            )
-            for p in sorted(mine, key=lambda p: p.part)
-        )
-    return tuple(out)
