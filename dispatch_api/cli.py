@@ -184,7 +184,7 @@ def _plan(args: argparse.Namespace) -> int:
     (out / "scenario.json").write_text(
         json.dumps(meta, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    files = write_plan_outputs(plan, day, out, lang=args.lang)
+    files = write_plan_outputs(plan, day, out, lang=args.lang, pictures=args.outputs == "all")
     if args.pdf:
         from routing.present.documents import write_pdf_documents
 
@@ -280,6 +280,38 @@ def _plan_folder(
     sc = load_bundle(scenario, orders=orders or (folder / "orders.csv"))
     sc = replace(sc, network=close_roads(sc.network, meta.get("closed_roads", [])))
     return plan, sc, meta
+
+
+def _outputs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--outputs",
+        choices=("essential", "all"),
+        default="essential",
+        help="essential (default): plan.json, summary.md, routes.geojson, manifests/, sheets/; "
+        "all: also map.png, timeline.png and roads.png (slow to draw; or later with "
+        "`countyroute render DIR`)",
+    )
+
+
+def _render(args: argparse.Namespace) -> int:
+    """``render DIR``: every output of a plan folder, pictures included, from its plan.json
+    and the inputs beside it (nothing is planned)."""
+    from routing import DayInput
+    from routing.present import write_plan_outputs
+    from scenarios.bundle import override_policy
+
+    plan, sc, meta = _plan_folder(args.plan)
+    folder = Path(args.plan) if Path(args.plan).is_dir() else Path(args.plan).parent
+    policy = override_policy(sc.policy, meta.get("set") or ())
+    day = DayInput(sc.name, sc.network, sc.fleet, policy, sc.orders, plan.date)
+    files = write_plan_outputs(plan, day, folder, lang=args.lang)
+    if args.pdf:
+        from routing.present.documents import write_pdf_documents
+
+        for path in write_pdf_documents(plan, day, folder / "pdf", lang=args.lang):
+            files[f"pdf/{path.name}"] = path
+    print(f"wrote {len(files)} outputs to {folder}/")
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -384,7 +416,7 @@ def _replan(args: argparse.Namespace) -> int:
         + "\n",
         encoding="utf-8",
     )
-    files = write_plan_outputs(new, new_day, out, lang=args.lang)
+    files = write_plan_outputs(new, new_day, out, lang=args.lang, pictures=args.outputs == "all")
     report = check_plan(
         new,
         new_day.network,
@@ -745,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument(
         "--out", metavar="DIR", help="output folder (e.g. out/zh; default out/NAME-DATE)"
     )
+    _outputs_option(pl)
     pl.set_defaults(func=_plan)
 
     rp = sub.add_parser("replan", help="repair a plan after events (vehicle down, road closed …)")
@@ -757,7 +790,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", choices=("en", "zh"), default="en", help="language of sheets, summary, pictures"
     )
     rp.add_argument("--out", help="folder for the repaired plan (default: PLAN-repair-HHMM)")
+    _outputs_option(rp)
     rp.set_defaults(func=_replan)
+
+    rd = sub.add_parser(
+        "render", help="draw a plan folder's pictures (map, timeline, roads) and, with --pdf, PDFs"
+    )
+    rd.add_argument("plan", help="a plan folder written by `plan` or `replan` (e.g. out/yanshi)")
+    rd.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="language of sheets, summary, pictures"
+    )
+    rd.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also write printable PDF route sheets and manifests (A4) into DIR/pdf/",
+    )
+    rd.set_defaults(func=_render)
 
     sv = sub.add_parser(
         "savings", help="joint distribution against each carrier alone, and the settlement"

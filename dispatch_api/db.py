@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     text,
 )
 from sqlalchemy.engine import Engine
@@ -131,6 +132,7 @@ class OrderRow(Base):
     priority: Mapped[int] = mapped_column(Integer)
     sector: Mapped[str] = mapped_column(String(40))
     lot: Mapped[str] = mapped_column(String(100))
+    mandatory: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     __table_args__ = (Index("ix_orders_lot", "lot"),)
 
 

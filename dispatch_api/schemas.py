@@ -230,6 +230,8 @@ class OrderPublic(BaseModel):
     priority: int
     sector: str
     lot: str
+    mandatory: bool = False
+    """Never deferred: a plan that cannot serve it is infeasible, naming it."""
 
 
 class OrderPage(BaseModel):

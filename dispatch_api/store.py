@@ -100,6 +100,7 @@ def order_from_row(r: Any) -> Order:
         priority=r.priority,
         sector=r.sector,
         lot=r.lot,
+        mandatory=bool(r.mandatory),
     )
 
 
@@ -118,6 +119,7 @@ def order_to_row(network: str, date: str, o: Order) -> dict[str, Any]:
         "priority": o.priority,
         "sector": o.sector,
         "lot": o.lot,
+        "mandatory": o.mandatory,
     }
 
 
@@ -159,6 +161,7 @@ _ORDER_COLUMNS = (
     "priority",
     "sector",
     "lot",
+    "mandatory",
 )
 
 
@@ -180,8 +183,13 @@ def closed_roads(plan: Plan) -> list[str]:
 
 
 def plan_day_input(session: Session, cache: ScenarioCache, row: PlanRow, plan: Plan) -> DayInput:
-    """The inputs a stored plan holds for: its day, with the roads its repairs closed."""
+    """The inputs a stored plan holds for: its day, with the roads its repairs closed (and
+    the orders it split in its parts)."""
     day = day_input(session, cache, row.network, row.date)
+    if plan.parts:
+        from routing.split import with_parts
+
+        day = replace(day, orders=with_parts(day.orders, plan.parts))
     roads = closed_roads(plan)
     if roads:
         from routing.repair import close_roads

@@ -89,6 +89,9 @@ class Site:
     service_per_parcel_s: float = 6.0
     keeper: str = ""
     phone: str = ""
+    mandatory: bool = False
+    """Every order of this site must be served today (never deferred): a plan that cannot
+    serve one is infeasible, naming it."""
 
     @property
     def is_village(self) -> bool:

@@ -29,6 +29,7 @@ from routing.plan import DeferralReason, Load
 from routing.problem import COST_UNIT, Resources, TierNode, TierProblem, TierVehicle
 
 __all__ = [
+    "MANDATORY_PENALTY",
     "OPEN_END_S",
     "BuiltProblem",
     "Defer",
@@ -49,6 +50,11 @@ __all__ = [
 
 OPEN_END_S = 48 * 3600
 """The end of a window that is not bounded within the day."""
+
+MANDATORY_PENALTY = 10**11
+"""The cost (cost units: 10 million yuan) of leaving out a node with a mandatory order:
+dearer than any day's routes, so a solver leaves one out only when it cannot serve it, and
+the plan then says so (infeasible, naming the order) instead of failing the whole problem."""
 
 Defer = Callable[[Sequence[Order], DeferralReason, str, str], None]
 """``defer(orders, reason, waits_at, suggestion)``: where building hands orders it cannot
@@ -119,8 +125,11 @@ def next_day(date: str) -> str:
     return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
 
 
-def tier_vehicle(v: Vehicle, *, start: int, end: int, trips: int) -> TierVehicle:
-    """``v`` as the solver sees it, its shift cut to ``[start, end]``."""
+def tier_vehicle(
+    v: Vehicle, *, start: int, end: int, trips: int, reload_s: int = 600
+) -> TierVehicle:
+    """``v`` as the solver sees it, its shift cut to ``[start, end]``; ``reload_s`` is the
+    policy's ``unload_fixed_s``."""
     return TierVehicle(
         id=v.id,
         vehicle_class=v.vehicle_class,
@@ -134,12 +143,15 @@ def tier_vehicle(v: Vehicle, *, start: int, end: int, trips: int) -> TierVehicle
         max_duration_s=v.max_duration_s,
         range_m=None if v.range_km is None else round(v.range_km * 1000),
         max_trips=trips,
+        reload_s=reload_s,
     )
 
 
 def penalty(orders: Sequence[Order], policy: Policy, scale: float = 1.0) -> int:
     """The cost (cost units) of deferring ``orders``: the policy's price per parcel,
-    weighted by priority and ``scale``."""
+    weighted by priority and ``scale``; :data:`MANDATORY_PENALTY` when one is mandatory."""
+    if any(o.mandatory for o in orders):
+        return MANDATORY_PENALTY
     total = sum(o.parcels * (1 + o.priority) for o in orders)
     return round(total * policy.deferral_cost_per_parcel * scale / COST_UNIT)
 
@@ -448,7 +460,7 @@ def station_problem(
     orders_by_id = {o.id: o for o in day.orders}
     vehicles = []
     for v in vehicles_here:
-        tv = tier_vehicle(v, start=start, end=end, trips=trips)
+        tv = tier_vehicle(v, start=start, end=end, trips=trips, reload_s=p.unload_fixed_s)
         st = states.get(v.id)
         if st is not None:
             collected = load_of(orders_by_id[o] for o in st.collected)
@@ -472,5 +484,7 @@ def station_problem(
         vehicles=tuple(vehicles),
         distance_m=dist,
         time_s=tim,
+        load_s_per_parcel=p.load_s_per_parcel,
+        unload_s_per_parcel=p.unload_s_per_parcel,
     )
     return BuiltProblem(problem, tuple(node_orders), tuple(vehicles_here))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from networks import UNREACHABLE, Network, SiteKind, format_clock
 from routing.model import Direction, Order, Policy, Vehicle
-from routing.plan import Load, Plan, Route, StopKind, Tier, final_stops
+from routing.plan import Load, Part, Plan, Route, StopKind, Tier, final_stops, with_parts
 from routing.pools import Pool
 
 __all__ = ["CheckReport", "Violation", "check_plan"]
@@ -86,6 +86,51 @@ def _ends_trip(route: Route, j: int, trip: int) -> bool:
     return st.kind is StopKind.RETURN and st.trip == trip
 
 
+def _with_parts(plan: Plan, orders: Sequence[Order], vio: list[Violation]) -> list[Order]:
+    """The orders with each order the plan split (``plan.parts``) replaced by its parts, after
+    checking that the parts add up to it: numbered 1..n, parcels exactly, weight and volume
+    within the tolerances (code ``split``). Orders that already are parts stay as given."""
+    if not plan.parts:
+        return list(orders)
+    by_order: dict[str, list[Part]] = {}
+    for p in plan.parts:
+        by_order.setdefault(p.order, []).append(p)
+    given = {o.id: o for o in orders}
+    for oid, parts in sorted(by_order.items()):
+        o = given.get(oid)
+        if o is None:
+            if not any(x.id == parts[0].id for x in orders):
+                vio.append(Violation("plan", -1, "", "split", f"parts of unknown order {oid!r}"))
+            continue
+        numbers = sorted(p.part for p in parts)
+        if numbers != list(range(1, len(parts) + 1)) or any(p.parts != len(parts) for p in parts):
+            vio.append(
+                Violation(
+                    "plan", -1, o.site, "split", f"order {oid}'s parts are numbered {numbers}"
+                )
+            )
+        kg = sum(p.weight_kg for p in parts)
+        m3 = sum(p.volume_m3 for p in parts)
+        n = sum(p.parcels for p in parts)
+        if (
+            n != o.parcels
+            or abs(kg - o.weight_kg) > _EPS_KG
+            or abs(m3 - o.volume_m3) > _EPS_M3
+            or any(p.parcels < 1 or p.weight_kg < 0 or p.volume_m3 < 0 for p in parts)
+        ):
+            vio.append(
+                Violation(
+                    "plan",
+                    -1,
+                    o.site,
+                    "split",
+                    f"order {oid}'s parts add up to {n} parcels, {kg:.3f} kg, {m3:.6f} m3; "
+                    f"the order is {o.parcels} parcels, {o.weight_kg:.3f} kg, {o.volume_m3:.6f} m3",
+                )
+            )
+    return list(with_parts(orders, plan.parts))
+
+
 def check_plan(
     plan: Plan,
     network: Network,
@@ -112,6 +157,7 @@ def check_plan(
         ``ok`` when nothing is violated.
     """
     vio: list[Violation] = []
+    orders = _with_parts(plan, orders, vio)
     vehicles = {v.id: v for v in fleet}
     by_id = {o.id: o for o in orders}
     station_of = {
@@ -487,6 +533,21 @@ def check_plan(
         if not n and o.id not in deferred_set:
             vio.append(
                 Violation("plan", -1, o.site, "order", f"order {o.id} neither served nor deferred")
+            )
+    # a mandatory order (or an order of a mandatory site) is never deferred
+    for entry in plan.deferred:
+        held = by_id.get(entry.order)
+        if held is None:
+            continue
+        if held.mandatory or (held.site in network.index and network.site(held.site).mandatory):
+            vio.append(
+                Violation(
+                    "plan",
+                    -1,
+                    held.site,
+                    "mandatory",
+                    f"mandatory order {held.id} is deferred ({entry.reason.value})",
+                )
             )
     for oid in deferred_set - set(by_id):
         vio.append(Violation("plan", -1, "", "order", f"deferred order {oid!r} is unknown"))

@@ -41,7 +41,7 @@ from routing.build import (
 )
 from routing.crossing import assign_across_boundaries, keep_better
 from routing.deferral import capacity_suggestions, why_dropped
-from routing.inputs import DayInput
+from routing.inputs import DayInput, with_mandatory_sites
 from routing.model import Direction, Order
 from routing.plan import (
     DeferralReason,
@@ -55,6 +55,7 @@ from routing.plan import (
 from routing.pools import assign_pools
 from routing.problem import SolveStatus
 from routing.solvers import DEFAULT_SOLVER, Solver
+from routing.split import split_oversize
 from routing.state import DayState, Progress, Stage, no_stage, solve_all
 
 __all__ = [
@@ -87,7 +88,13 @@ def apply_frequency(state: DayState) -> set[str]:
         if not orders:
             continue
         small = volume[point.id] < p.daily_min_parcels
-        if small and not (point.poor and daily_poor) and not is_due(point.id, day.date):
+        must = any(o.mandatory for o in orders)  # a mandatory order is never held back
+        if (
+            small
+            and not must
+            and not (point.poor and daily_poor)
+            and not is_due(point.id, day.date)
+        ):
             nxt = next_day(day.date)
             down = [o for o in orders if o.direction is Direction.DOWN]
             up = [o for o in orders if o.direction is Direction.UP]
@@ -331,6 +338,8 @@ def finish(
     status = PlanStatus.COMPLETE
     if any(d.reason is not DeferralReason.FREQUENCY for d in state.deferred.values()):
         status = PlanStatus.PARTIAL
+    if any(d.mandatory for d in state.deferred.values()):
+        status = PlanStatus.INFEASIBLE
     return Plan(
         scenario=day.name,
         network_version=net.version,
@@ -447,13 +456,17 @@ def plan_day(
     Returns
     -------
     Plan
-        Every order is on exactly one final stop or deferred with a reason. With the policy's
+        Every order is on exactly one final stop or deferred with a reason; an order too big
+        for any vehicle that could carry it is split (:mod:`routing.split`) and its parts,
+        listed in ``parts``, stand for it. With the policy's
         ``cross_boundary``, the day is planned twice — every village tied to its own station,
         and with the joint assignment — each with half the time (the same work), and the
         cheaper plan is kept (:func:`routing.crossing.keep_better`: it says which, and lists
         the villages served across a boundary).
     """
     started = time.perf_counter()
+    day = with_mandatory_sites(day)
+    day, parts = split_oversize(day)  # oversize orders go in parts, on several vehicles/trips
     p = day.policy
     if p.cross_boundary:
         half = (time_limit_s or p.time_limit_s) / 2
@@ -475,8 +488,8 @@ def plan_day(
         best = keep_better(
             tied, once(day), day.orders, p.deferral_cost_per_parcel, station_of(day.network)
         )
-        return replace(best, solve_s=round(time.perf_counter() - started, 3))
-    return _plan_day(
+        return replace(best, solve_s=round(time.perf_counter() - started, 3), parts=parts)
+    plan = _plan_day(
         day,
         time_limit_s,
         workers=workers,
@@ -487,6 +500,7 @@ def plan_day(
         progress=progress,
         stage=stage,
     )
+    return replace(plan, parts=parts) if parts else plan
 
 
 def _plan_day(

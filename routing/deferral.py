@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 from networks import UNREACHABLE, Network, SiteKind, format_clock
 from routing.build import capacity, chunks
@@ -118,5 +119,5 @@ def capacity_suggestions(
         else:
             text = f"{network.site(home).name} has no vehicles; add one to carry these {parcels} parcels"
         for d in items:
-            out[d.order] = Deferred(d.order, d.site, d.reason, d.until, d.waits_at, text)
+            out[d.order] = replace(d, suggestion=text)
     return out

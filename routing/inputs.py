@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from networks import InvalidScenario, Network, SiteKind, UnreachableSite
 from routing.model import Order, Policy, Vehicle
@@ -28,6 +28,7 @@ __all__ = [
     "check_orders",
     "check_pools",
     "check_reachability",
+    "with_mandatory_sites",
 ]
 
 ORDER_SITES = (SiteKind.VILLAGE_POINT, SiteKind.STATION, SiteKind.BULK_SHIPPER)
@@ -74,6 +75,16 @@ class DayInput:
         check_fleet(self.network, self.fleet)
         check_orders(self.network, self.orders)
         check_pools(self.network, self.fleet, self.pools)
+
+
+def with_mandatory_sites(day: DayInput) -> DayInput:
+    """The day with every order of a mandatory site marked mandatory (the same object when
+    there is none): the planner then reads one flag, :attr:`Order.mandatory`."""
+    sites = {s.id for s in day.network.sites if s.mandatory}
+    if not any(o.site in sites and not o.mandatory for o in day.orders):
+        return day
+    orders = tuple(replace(o, mandatory=True) if o.site in sites else o for o in day.orders)
+    return replace(day, orders=orders)
 
 
 def check_pools(network: Network, fleet: tuple[Vehicle, ...], pools: tuple[Pool, ...]) -> None:

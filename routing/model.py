@@ -36,7 +36,8 @@ class Order:
 
     ``site`` is where it is delivered (down) or collected (up): a village point, a station
     (town-seat parcels) or a bulk shipper. ``parcels`` > 1 is a consignment of several pieces.
-    ``priority`` orders deferral: lower priority is deferred first.
+    ``priority`` orders deferral: lower priority is deferred first. A ``mandatory`` order
+    is never deferred: a plan that cannot serve it is infeasible, naming it and why.
     """
 
     id: str
@@ -50,6 +51,11 @@ class Order:
     priority: int = 0
     sector: str = ""
     lot: str = ""
+    mandatory: bool = False
+    part_of: str = ""
+    """For a part of an oversize order (:mod:`routing.split`): the order's id."""
+    part: int = 0
+    """For a part: its number (1-based)."""
 
     def __post_init__(self) -> None:
         if self.weight_kg < 0:
@@ -134,6 +140,13 @@ class Policy:
     hub_outbound_cutoff_s: int = 18 * 3600 + 30 * 60
     trunk_service_fixed_s: int = 600
     trunk_service_per_parcel_s: float = 0.5
+    load_s_per_parcel: int = 2
+    """Loading one parcel into a van or tricycle at its station before a run (seconds)."""
+    unload_fixed_s: int = 600
+    """A run coming back to its station to unload what it collected or to reload for its next
+    trip stands this long there (parking, opening up), besides the per-parcel handling."""
+    unload_s_per_parcel: int = 2
+    """Unloading one collected parcel at the station after a run (seconds)."""
     daily_min_parcels: int = 20
     """Villages below this many parcels (both directions) are visited every other day."""
     poor_min_visits_per_week: int = 3
@@ -143,6 +156,8 @@ class Policy:
     cross_boundary: bool = False
     """A village may be served from another station when cheaper."""
     deferral_cost_per_parcel: float = 50.0
+    """What the planner pays (yuan) to defer one parcel, × (1 + priority); a mandatory
+    order's price is prohibitive instead (:data:`routing.build.MANDATORY_PENALTY`)."""
     poor_village_weight: float = 5.0
     """Deferring a poor village's order costs this many times more."""
     stability_threshold: float = 0.02
@@ -166,7 +181,14 @@ class Policy:
             raise InvalidScenario("wave ids must be distinct", field="waves")
         if not any(w.direction is Direction.DOWN for w in self.waves):
             raise InvalidScenario("a policy needs at least one down wave", field="waves")
-        for name in ("cross_dock_s", "trunk_service_fixed_s", "daily_min_parcels"):
+        for name in (
+            "cross_dock_s",
+            "trunk_service_fixed_s",
+            "daily_min_parcels",
+            "load_s_per_parcel",
+            "unload_fixed_s",
+            "unload_s_per_parcel",
+        ):
             if getattr(self, name) < 0:
                 raise InvalidScenario("must be >= 0", field=name)
         if not 0 <= self.poor_min_visits_per_week <= 7:

@@ -13,16 +13,20 @@ distances in metres, costs in yuan. ``plan.json`` is the versioned serialisation
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routing.model import Order
 
 __all__ = [
     "PLAN_SCHEMA_VERSION",
     "DeferralReason",
     "Deferred",
     "Load",
+    "Part",
     "Plan",
     "PlanStatus",
     "Route",
@@ -30,8 +34,10 @@ __all__ = [
     "StopKind",
     "Tier",
     "final_stops",
+    "infeasibilities",
     "plan_from_dict",
     "plan_to_dict",
+    "with_parts",
 ]
 
 PLAN_SCHEMA_VERSION = 1
@@ -65,6 +71,9 @@ class PlanStatus(StrEnum):
     """Every order is on a route, or deferred only by the visit-frequency policy."""
     PARTIAL = "partial"
     """Some orders are deferred for capacity, time or reachability."""
+    INFEASIBLE = "infeasible"
+    """A mandatory order could not be served: its :class:`Deferred` entry (``mandatory``)
+    names it, its site, the reason and the suggestion. The rest of the plan stands."""
     NO_SOLUTION = "no_solution"
 
 
@@ -134,6 +143,22 @@ class Deferred:
     waits_at: str = ""
     """Where it waits (the station for held down parcels, the village point for pickups)."""
     suggestion: str = ""
+    mandatory: bool = False
+    """The order (or its site) is mandatory: this entry makes the plan infeasible."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Part ``part`` of ``parts`` of an oversize order (:mod:`routing.split`): routes and
+    deferrals name it by ``id``; the parts of an order add up to it."""
+
+    id: str
+    order: str
+    part: int
+    parts: int
+    weight_kg: float
+    volume_m3: float
+    parcels: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +190,54 @@ class Plan:
     schema_version: int = PLAN_SCHEMA_VERSION
     crossings: tuple[Crossing, ...] = ()
     """Village points served from another station than their own (cross-boundary service)."""
+    parts: tuple[Part, ...] = ()
+    """Oversize orders split across vehicles or trips: the parts routes and deferrals name."""
 
     def routes_of(self, tier: Tier) -> tuple[Route, ...]:
         return tuple(r for r in self.routes if r.tier is tier)
+
+
+def infeasibilities(plan: Plan) -> tuple[str, ...]:
+    """One line per mandatory order the plan defers: the order, its site, the reason and
+    what would fit it (empty when the plan is not infeasible)."""
+    return tuple(
+        f"mandatory order {d.order} at {d.site} cannot be served: {d.reason.value}"
+        + (f" ({d.suggestion})" if d.suggestion else "")
+        for d in plan.deferred
+        if d.mandatory
+    )
+
+
+def with_parts(orders: Sequence[Order], parts: Sequence[Part]) -> tuple[Order, ...]:
+    """``orders`` with each split order replaced by its ``parts`` (a plan's), in place.
+
+    Orders that already are parts stay as given; the parts of an order ``orders`` does not
+    hold are left out, and a part with fewer than one parcel or a negative weight or volume
+    is taken at the least it can be (the checker reports both)."""
+    if not parts:
+        return tuple(orders)
+    by_order: dict[str, list[Part]] = {}
+    for p in parts:
+        by_order.setdefault(p.order, []).append(p)
+    out: list[Order] = []
+    for o in orders:
+        mine = by_order.get(o.id)
+        if not mine or o.part_of:
+            out.append(o)
+            continue
+        out.extend(
+            replace(
+                o,
+                id=p.id,
+                weight_kg=max(p.weight_kg, 0.0),
+                volume_m3=max(p.volume_m3, 0.0),
+                parcels=max(p.parcels, 1),
+                part_of=o.id,
+                part=p.part,
+            )
+            for p in sorted(mine, key=lambda p: p.part)
+        )
+    return tuple(out)
 
 
 def final_stops(
@@ -233,6 +303,7 @@ def plan_from_dict(doc: dict[str, Any]) -> Plan:
             until=d["until"],
             waits_at=d.get("waits_at", ""),
             suggestion=d.get("suggestion", ""),
+            mandatory=bool(d.get("mandatory", False)),
         )
         for d in doc["deferred"]
     )
@@ -252,6 +323,18 @@ def plan_from_dict(doc: dict[str, Any]) -> Plan:
         crossings=tuple(
             Crossing(c["site"], c["own"], c["served_by"], c["vehicle"])
             for c in doc.get("crossings", ())
+        ),
+        parts=tuple(
+            Part(
+                str(p["id"]),
+                str(p["order"]),
+                int(p["part"]),
+                int(p["parts"]),
+                float(p["weight_kg"]),
+                float(p["volume_m3"]),
+                int(p["parcels"]),
+            )
+            for p in doc.get("parts", ())
         ),
     )
 

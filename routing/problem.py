@@ -42,7 +42,9 @@ Resources = tuple[int, int, int]
 """(grams, cubic centimetres, parcels)."""
 
 HANDLING_S_PER_PARCEL = 2
-"""Loading or unloading one parcel at the depot (seconds) on reload-capable runs."""
+"""Loading or unloading one parcel at the depot (seconds) on reload-capable runs: the
+default of :attr:`TierProblem.load_s_per_parcel` and :attr:`TierProblem.unload_s_per_parcel`
+(the policy's ``load_s_per_parcel`` and ``unload_s_per_parcel``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,8 @@ class TierVehicle:
     range_m: int | None = None
     max_trips: int = 1
     reload_s: int = 600
+    """Coming back from the road to the depot to unload or reload takes this long, besides
+    the per-parcel handling (the policy's ``unload_fixed_s``)."""
     latest_start_s: int | None = None
     """Leave the depot no later than this (a wave's window)."""
     start_site: str | None = None
@@ -118,9 +122,15 @@ class TierProblem:
     time_s: Mapping[str, NDArray[np.int64]]
     initial_routes: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = field(default=())
     """Warm start: (vehicle id, trips of node keys)."""
+    load_s_per_parcel: int = HANDLING_S_PER_PARCEL
+    """Loading one delivered parcel at the depot before its trip (seconds)."""
+    unload_s_per_parcel: int = HANDLING_S_PER_PARCEL
+    """Unloading one collected parcel at the depot after its trip (seconds)."""
 
     def __post_init__(self) -> None:
         pos = set(self.sites)
+        if self.load_s_per_parcel < 0 or self.unload_s_per_parcel < 0:
+            raise InvalidScenario("handling times must be >= 0", source=self.name)
         keys = [n.key for n in self.nodes]
         if len(set(keys)) != len(keys):
             raise InvalidScenario("node keys must be unique", source=self.name, field="key")

@@ -37,10 +37,11 @@ from routing.budget import DayBudget
 from routing.build import BuiltProblem, VehicleState, deadlines, station_problem
 from routing.consolidate import load_of
 from routing.day import finish, run_last_mile
-from routing.inputs import DayInput
+from routing.inputs import DayInput, with_mandatory_sites
 from routing.model import Direction, Order
 from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier
 from routing.solvers import DEFAULT_SOLVER, Solver
+from routing.split import with_parts
 from routing.state import DayState
 
 __all__ = [
@@ -308,7 +309,9 @@ def replan(
         stops are unchanged; every order is on exactly one final stop or deferred.
     """
     started = time.perf_counter()
-    new_day = _apply_inputs(day, events)
+    given = with_mandatory_sites(_apply_inputs(day, events))
+    # the plan's parts of split orders stand for them (the inputs keep the orders whole)
+    new_day = replace(given, orders=with_parts(given.orders, plan.parts))
     p = new_day.policy
     b = DayState(
         new_day,
@@ -537,4 +540,4 @@ def replan(
     keep_up = None
     if at_s >= up_wave.departs_s:
         keep_up = list(plan.routes_of(Tier.TRUNK_UP))
-    return finish(b, run_end, truck_free, started, keep_up), new_day
+    return replace(finish(b, run_end, truck_free, started, keep_up), parts=plan.parts), given

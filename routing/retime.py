@@ -3,8 +3,8 @@
 Arithmetic on the core's own matrices, not search: arrival = previous departure + travel
 time, service starts when the site opens (village runs) or at the planned start (trunk runs),
 service = fixed + per parcel, loads recomputed per trip (a reload loads the next trip's
-drops), distance and cost from the vehicle's rates. Whether the result is feasible is the
-checker's call (:func:`routing.check.check_plan`), not this module's.
+drops, and stands at least the policy's unloading and loading time), distance and cost from
+the vehicle's rates. Whether the result is feasible is the checker's call (:func:`routing.check.check_plan`), not this module's.
 """
 
 from __future__ import annotations
@@ -80,9 +80,22 @@ def retime(route: Route, day: DayInput, vehicle: Vehicle) -> Route:
                 )
             )
         elif s.kind is StopKind.RELOAD:
-            dwell = s.departure_s - s.start_s
-            departure = max(s.departure_s, arrival + dwell)
             load = _load(trip_drops.get(trip, ()), orders)
+            # unload what the last trip collected, load the next trip (the policy's times)
+            brought = sum(
+                orders[o].parcels
+                for st, t in zip(route.stops, trip_of, strict=True)
+                if t == trip - 1
+                for o in st.collect
+                if o in orders
+            )
+            handling = (
+                policy.unload_fixed_s
+                + policy.unload_s_per_parcel * brought
+                + policy.load_s_per_parcel * load.parcels
+            )
+            dwell = max(s.departure_s - s.start_s, handling)
+            departure = max(s.departure_s, arrival + dwell)
             out.append(
                 replace(
                     s,

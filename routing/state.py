@@ -73,7 +73,13 @@ class DayState:
             self.deferred.setdefault(
                 o.id,
                 Deferred(
-                    o.id, o.site, reason, until or next_day(self.day.date), waits_at, suggestion
+                    o.id,
+                    o.site,
+                    reason,
+                    until or next_day(self.day.date),
+                    waits_at,
+                    suggestion,
+                    o.mandatory,
                 ),
             )
 

@@ -399,6 +399,7 @@ def _site(feat: Mapping[str, Any], ident: str, kind: str, where: str, src: str) 
         ),
         keeper=str(props.get("keeper") or ""),
         phone=str(props.get("phone") or ""),
+        mandatory=_field(props, "mandatory", _boolean, False, where, src),
     )
 
 
@@ -650,6 +651,9 @@ _POLICY_KEYS: Mapping[str, tuple[str, ...]] = {
         "hub_outbound_cutoff",
         "trunk_service_fixed_s",
         "trunk_service_per_parcel_s",
+        "load_s_per_parcel",
+        "unload_fixed_s",
+        "unload_s_per_parcel",
     ),
     "frequency": ("daily_min_parcels", "poor_min_visits_per_week"),
     "runs": ("reloads", "max_trips", "cross_boundary"),
@@ -780,6 +784,11 @@ def _policy_from_doc(doc: dict[str, Any], src: str) -> Policy:
             trunk_service_per_parcel_s=get(
                 "times", "trunk_service_per_parcel_s", _finite, d.trunk_service_per_parcel_s
             ),
+            load_s_per_parcel=get("times", "load_s_per_parcel", _integer, d.load_s_per_parcel),
+            unload_fixed_s=get("times", "unload_fixed_s", _integer, d.unload_fixed_s),
+            unload_s_per_parcel=get(
+                "times", "unload_s_per_parcel", _integer, d.unload_s_per_parcel
+            ),
             daily_min_parcels=get("frequency", "daily_min_parcels", _integer, d.daily_min_parcels),
             poor_min_visits_per_week=get(
                 "frequency", "poor_min_visits_per_week", _integer, d.poor_min_visits_per_week
@@ -825,6 +834,7 @@ def _order(row: Mapping[str, str], where: str, src: str) -> Order:
             priority=c("priority", _integer, 0),
             sector=(row.get("sector") or "").strip(),
             lot=(row.get("lot") or "").strip(),
+            mandatory=c("mandatory", _boolean, False),
         )
     except InvalidScenario as exc:
         if exc.source:
@@ -906,6 +916,8 @@ def network_to_geojson(network: Network, meta: Mapping[str, Any]) -> dict[str, A
             props["keeper"] = s.keeper
         if s.phone:
             props["phone"] = s.phone
+        if s.mandatory:
+            props["mandatory"] = True
         features.append(
             {
                 "type": "Feature",
@@ -1006,6 +1018,9 @@ def policy_to_toml(policy: Policy) -> str:
             "hub_outbound_cutoff": format_clock(policy.hub_outbound_cutoff_s),
             "trunk_service_fixed_s": policy.trunk_service_fixed_s,
             "trunk_service_per_parcel_s": _num(policy.trunk_service_per_parcel_s),
+            "load_s_per_parcel": policy.load_s_per_parcel,
+            "unload_fixed_s": policy.unload_fixed_s,
+            "unload_s_per_parcel": policy.unload_s_per_parcel,
         },
         "frequency": {
             "daily_min_parcels": policy.daily_min_parcels,
@@ -1032,10 +1047,11 @@ def policy_to_toml(policy: Policy) -> str:
 
 
 def orders_to_csv(orders: tuple[Order, ...]) -> str:
-    """Orders as orders.csv text."""
+    """Orders as orders.csv text (with a ``mandatory`` column when an order is)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(_ORDER_ALL)
+    mandatory = any(o.mandatory for o in orders)
+    w.writerow((*_ORDER_ALL, "mandatory") if mandatory else _ORDER_ALL)
     for o in orders:
         w.writerow(
             [
@@ -1050,6 +1066,7 @@ def orders_to_csv(orders: tuple[Order, ...]) -> str:
                 o.priority,
                 o.sector,
                 o.lot,
+                *(["true" if o.mandatory else "false"] if mandatory else []),
             ]
         )
     return buf.getvalue()

@@ -101,6 +101,13 @@ def _render(
         for oid in (*stop.drop, *stop.collect)
     ]
     orders = orders_by_id(session, row.network, row.date, ids)
+    if plan.parts:  # parts of a split order: the order's row, cut as the plan cut it
+        from routing.split import with_parts
+
+        named = set(ids)
+        split = {p.order for p in plan.parts if p.id in named}
+        whole = orders_by_id(session, row.network, row.date, split)
+        orders |= {o.id: o for o in with_parts(tuple(whole.values()), plan.parts)}
     doc = courier_route(
         row.id,
         row.revision,

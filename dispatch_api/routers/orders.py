@@ -40,10 +40,12 @@ _FIELDS = (
     "priority",
     "sector",
     "lot",
+    "mandatory",
 )
 _KNOWN = ("id", *_FIELDS)
 _TEXT = {"id": 100, "carrier": 40, "direction": 4, "site": 100, "sector": 40, "lot": 100}
 """Text fields and their longest value (the database's column lengths)."""
+_FLAGS = ("bulky", "mandatory")
 _NUMBERS = ("weight_kg", "volume_m3", "parcels", "priority")
 _NAMEABLE = re.compile(r"^[^\s/?#%\\\x00-\x1f\x7f]*$")
 """Order ids and lots are named in URLs (``/trace/{lot}``): no spaces, '/', '?', '#' …"""
@@ -90,7 +92,7 @@ def _check_columns(text: str, kind: str) -> None:
                 )
             ok = (
                 value is None
-                or (key == "bulky" and isinstance(value, bool | str))
+                or (key in _FLAGS and isinstance(value, bool | str))
                 or (
                     key in _NUMBERS
                     and isinstance(value, int | float | str)
@@ -99,7 +101,7 @@ def _check_columns(text: str, kind: str) -> None:
                 or (key in _TEXT and isinstance(value, str))
             )
             if not ok:
-                want = "a boolean" if key == "bulky" else "a number" if key in _NUMBERS else "text"
+                want = "a boolean" if key in _FLAGS else "a number" if key in _NUMBERS else "text"
                 raise Problem(
                     422,
                     f"item {n}: {key} must be {want}, not {type(value).__name__}",

@@ -6,6 +6,6 @@ It reads a plan and its input and never plans: the solver path (:mod:`routing.da
 (the command line, the API) and the planner tools use it.
 """
 
-from routing.present.outputs import mask_phone, summary_text, write_plan_outputs
+from routing.present.outputs import PICTURES, mask_phone, summary_text, write_plan_outputs
 
-__all__ = ["mask_phone", "summary_text", "write_plan_outputs"]
+__all__ = ["PICTURES", "mask_phone", "summary_text", "write_plan_outputs"]

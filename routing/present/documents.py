@@ -64,6 +64,7 @@ from routing.present.outputs import (
     _orders,
     _route_sort_key,
     _site_name,
+    _with_plan_parts,
 )
 
 __all__ = ["lot_codes", "manifest_pdf", "route_sheet_pdf", "write_pdf_documents"]
@@ -567,6 +568,7 @@ def write_pdf_documents(plan: Plan, day: DayInput, folder: Path, *, lang: str = 
     route into ``folder`` (created); returns the paths written."""
     if lang not in _LABELS:
         raise ValueError(f"lang must be one of {', '.join(_LABELS)}, got {lang!r}")
+    day = _with_plan_parts(plan, day)
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for vehicle_id in _vehicle_routes(plan):

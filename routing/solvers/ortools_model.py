@@ -28,7 +28,6 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
 from routing.problem import (
-    HANDLING_S_PER_PARCEL,
     SolveStatus,
     TierProblem,
     TierSolution,
@@ -153,7 +152,11 @@ def solve_ortools(problem: TierProblem, settings: SolveSettings) -> TierSolution
     service = np.array(
         [0] * n_anchor
         + [n.service_s for n in problem.nodes]
-        + [HANDLING_S_PER_PARCEL * copy_parcels(c) for c in copies],
+        + [
+            (problem.load_s_per_parcel if c.loading else problem.unload_s_per_parcel)
+            * copy_parcels(c)
+            for c in copies
+        ],
         dtype=np.int64,
     )
     # going straight from one stop to another at the same site skips the second one's setup

@@ -37,7 +37,6 @@ from pyvrp.stop import MaxIterations, MaxRuntime
 
 from routing.evaluate import depot_handling_feature, evaluate_solution
 from routing.problem import (
-    HANDLING_S_PER_PARCEL,
     SolveStatus,
     TierProblem,
     TierSolution,
@@ -133,7 +132,7 @@ def pyvrp_start(problem: TierProblem, settings: SolveSettings) -> TierSolution:
 
     * deliveries and pickups in one problem: PyVRP checks the load at every point of a
       route exactly (simultaneous pickup and delivery); the loading and unloading time at the
-      depot (:data:`~routing.problem.HANDLING_S_PER_PARCEL` per parcel) is added to the stop's
+      depot (the problem's ``load_s_per_parcel`` and ``unload_s_per_parcel``) is added to the stop's
       service instead, so times shift by up to a trip's loading time;
     * reloads: PyVRP's reload depots, ``max_trips − 1`` reloads, the reload time as the
       depot's service duration, and the shift shortened by it for the final unloading;
@@ -312,7 +311,11 @@ def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolutio
         type_members.append(members)
 
     for i, n in enumerate(nodes):
-        depot_time = HANDLING_S_PER_PARCEL * (n.delivery[2] + n.pickup[2]) if handling else 0
+        depot_time = (
+            problem.load_s_per_parcel * n.delivery[2] + problem.unload_s_per_parcel * n.pickup[2]
+            if handling
+            else 0
+        )
         model.add_client(
             loc_of[i],
             delivery=[n.delivery[r] for r in dims],

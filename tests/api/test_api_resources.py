@@ -85,6 +85,54 @@ def test_import_orders_json_updates_changed_orders(client: TestClient, keys: Key
     assert r.json()["updated"] == 1
 
 
+def test_import_orders_reads_the_mandatory_flag(client: TestClient, keys: Keys) -> None:
+    h = auth(keys.dispatcher)
+    import_tiny_orders(client, keys.dispatcher)
+    item = {"id": "o05", "carrier": "ems", "direction": "down", "site": "v4"}
+    item |= {"weight_kg": 0.8, "volume_m3": 0.003, "mandatory": True}
+    r = client.post(f"/networks/tiny/orders?date={DATE}", json=[item], headers=h)
+    assert r.json()["updated"] == 1, r.text
+    csv = "id,carrier,direction,site,weight_kg,volume_m3,mandatory\no07,yto,down,v6,6.5,0.03,true\n"
+    r = client.post(
+        f"/networks/tiny/orders?date={DATE}",
+        content=csv.encode(),
+        headers={**h, "Content-Type": "text/csv"},
+    )
+    assert r.json()["updated"] == 1, r.text
+    listed = client.get(f"/networks/tiny/orders?date={DATE}", headers=h).json()["items"]
+    assert sorted(o["id"] for o in listed if o["mandatory"]) == ["o05", "o07"]
+    bad = client.post(
+        f"/networks/tiny/orders?date={DATE}", json=[item | {"mandatory": 3}], headers=h
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "body[0].mandatory"
+
+
+def test_a_split_order_is_planned_in_parts_the_route_documents_follow(
+    client: TestClient, keys: Keys
+) -> None:
+    h = auth(keys.dispatcher)
+    import_tiny_orders(client, keys.dispatcher)
+    big = {"id": "o99", "carrier": "ems", "direction": "down", "site": "v1", "parcels": 100}
+    big |= {"weight_kg": 2000, "volume_m3": 4}  # East station's biggest van holds 800 kg
+    assert client.post(f"/networks/tiny/orders?date={DATE}", json=[big], headers=h).json()[
+        "created"
+    ]
+    r = client.post(
+        "/networks/tiny/plans",
+        json={"date": DATE, "time_limit_s": 5, "solution_limit": 300},
+        headers=h,
+    )
+    job = client.get(r.headers["Location"], headers=h).json()
+    assert job["status"] == "succeeded", job
+    plan = client.get(f"/plans/{job['plan']}", headers=h).json()["plan"]
+    assert [p["parcels"] for p in plan["parts"]] == [34, 33, 33]
+    named = {oid for r in plan["routes"] for s in r["stops"] for oid in s["drop"]}
+    assert {p["id"] for p in plan["parts"]} <= named | {d["order"] for d in plan["deferred"]}
+    for vehicle in {r["vehicle"] for r in plan["routes"]}:
+        doc = client.get(f"/plans/{job['plan']}/routes/{vehicle}", headers=h)
+        assert doc.status_code == 200, doc.text
+
+
 def test_import_orders_bad_row_imports_nothing(client: TestClient, keys: Keys) -> None:
     text = (TINY / "orders.csv").read_text().splitlines()
     text[3] = text[3].replace(",v1,", ",v1,").split(",")

@@ -68,6 +68,33 @@ def test_plan_writes_the_other_outputs(planned: Path) -> None:
     assert len(manifests) == len(plan.routes)
 
 
+def test_plan_writes_the_essential_outputs_and_no_pictures(planned: Path) -> None:
+    # what README and docs/plan-format.md promise of a default `countyroute plan`
+    for name in ("plan.json", "summary.md", "routes.geojson", "orders.csv", "scenario.json"):
+        assert (planned / name).is_file(), name
+    assert list((planned / "sheets").glob("*.md"))
+    for name in ("map.png", "timeline.png", "roads.png"):
+        assert not (planned / name).exists(), name
+
+
+def test_render_draws_the_pictures_of_a_plan_folder(plan_dir: Path) -> None:
+    before = (plan_dir / "plan.json").read_bytes()
+    assert main(["render", str(plan_dir)]) == 0
+    for name in ("map.png", "timeline.png", "roads.png"):
+        assert (plan_dir / name).read_bytes()[:4] == b"\x89PNG", name
+    assert (plan_dir / "plan.json").read_bytes() == before  # nothing is planned again
+
+
+def test_plan_with_all_outputs_draws_the_pictures(tiny_path: Path, tmp_path: Path) -> None:
+    argv = ["plan", str(tiny_path), "--date", DATE, "--solution-limit", "20", "--workers", "1"]
+    assert main([*argv, "--outputs", "all", "--out", str(tmp_path / "all")]) == 0
+    for name in ("map.png", "timeline.png", "roads.png"):
+        assert (tmp_path / "all" / name).stat().st_size > 0, name
+    # planned again into the same folder with essential outputs: no stale picture survives
+    assert main([*argv, "--out", str(tmp_path / "all")]) == 0
+    assert not (tmp_path / "all" / "map.png").exists()
+
+
 def test_plan_prints_the_checker_verdict(
     tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
