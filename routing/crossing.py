@@ -30,6 +30,7 @@ from routing.model import Direction, Order
 from routing.plan import Crossing, DeferralReason, Plan, Tier
 from routing.problem import COST_UNIT, SolveStatus, TierNode
 from routing.solvers import solve_ortools
+from routing.solvers.pyvrp_search import initial_routes as initial_routes_of
 from routing.state import DayState, solve_all
 
 __all__ = [
@@ -201,12 +202,12 @@ def assign_across_boundaries(
                     )
                     initial.append((b.problem.vehicles[vi].id, keys))
         joint = replace(hp.joint.problem, initial_routes=tuple(initial))
+        depot_of = {v.id: v.depot for v in joint.vehicles}
         node_orders = hp.joint.node_orders
         # the joint search does the work of every station's search it replaces
-        joint_settings = state.budget.cross_boundary()
-        if joint_settings.work is not None:
-            joint_settings = replace(joint_settings, work=joint_settings.work * len(own_problems))
-        sol = state.solve(joint, joint_settings)
+        joint_settings = state.budget.cross_boundary(len(own_problems))
+        # (PyVRP's own search, from nothing: the polish below starts from the stations' plans)
+        sol = state.solve(hp.joint.problem, joint_settings)
         state.solved([(joint, joint_settings)], [sol])
         # OR-Tools' local search from the stations' own plans: it accepts the start (its keys
         # are the joint problem's) and moves villages across boundaries only where that saves
@@ -232,6 +233,12 @@ def assign_across_boundaries(
                             if home != state.station_of.get(o.site):
                                 moved[o.id] = home
             state.serving.update(moved)
+        # the final station searches start where this one ended (the kept answer's routes, or
+        # the stations' own plans) and keep the better of that start polished and their own
+        starts: dict[str, list[tuple[str, tuple[tuple[str, ...], ...]]]] = {}
+        for vid, keys in initial_routes_of(joint, sol) if keep else initial:
+            starts.setdefault(depot_of[vid], []).append((vid, keys))
+        state.starts.update({st: tuple(r) for st, r in starts.items()})
         choices.append(JointChoice(hp.hub, joint_cost, tied_cost, keep, len(moved)))
         state.say(
             f"  {hp.hub}: joint search {_yuan(joint_cost)}, stations alone {_yuan(tied_cost)}: "

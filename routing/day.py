@@ -66,6 +66,7 @@ __all__ = [
     "plan_day",
     "plan_trunk_wave",
     "run_last_mile",
+    "started_from",
     "trunk_arrivals",
     "versions",
 ]
@@ -187,7 +188,7 @@ def run_last_mile(
     beside the free plan, each with half the budget; the free plan wins only by more than
     the policy's stability threshold."""
     down_wave = state.day.policy.wave(Direction.DOWN)
-    chosen = [pinned(b, state.pins) for b in problems]
+    chosen = [started_from(pinned(b, state.pins), state.starts) for b in problems]
     settings = state.budget.last_mile([len(b.problem.nodes) for b in chosen])
     jobs = list(zip(chosen, settings, strict=True))
     held: list[BuiltProblem | None] = [None] * len(chosen)
@@ -375,6 +376,29 @@ def pinned(built: BuiltProblem, pins: Mapping[str, str]) -> BuiltProblem:
     if not changed:
         return built
     return replace(built, problem=replace(built.problem, nodes=tuple(nodes)))
+
+
+def started_from(
+    built: BuiltProblem, starts: Mapping[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]]
+) -> BuiltProblem:
+    """The problem with its station's warm start (``DayState.starts``: where the
+    cross-boundary search ended), keys it does not have left out; the same object when there
+    is none. A solver given a start returns nothing worse than the start polished
+    (:func:`routing.solvers.hybrid.solve_hybrid`)."""
+    start = starts.get(built.problem.sites[0])
+    if not start:
+        return built
+    keys = {n.key for n in built.problem.nodes}
+    mine = {v.id for v in built.problem.vehicles}
+    routes = tuple(
+        (vid, kept)
+        for vid, trips in start
+        if vid in mine
+        and (kept := tuple(t for t in (tuple(k for k in trip if k in keys) for trip in trips) if t))
+    )
+    if not routes:
+        return built
+    return replace(built, problem=replace(built.problem, initial_routes=routes))
 
 
 def versions() -> str:

@@ -13,7 +13,7 @@ from routing.budget import DayBudget
 from routing.build import deadlines
 from routing.check import check_plan
 from routing.crossing import assign_across_boundaries, plan_cost
-from routing.day import apply_frequency
+from routing.day import apply_frequency, last_mile_problems, started_from
 from routing.plan import Crossing, Plan, dumps, plan_from_dict
 from routing.state import DayState
 from scenarios.bundle import Scenario
@@ -116,3 +116,27 @@ def test_the_joint_search_starts_from_the_stations_own_plans() -> None:
         assert c.joint_cost <= c.tied_cost
         assert c.kept_joint == (c.joint_cost < c.tied_cost)
         assert (c.moved_orders > 0) <= c.kept_joint
+
+
+def test_the_final_station_searches_start_where_the_joint_search_ended() -> None:
+    """After the joint search, every station's village runs start from its routes there (the
+    joint answer's, or the stations' own plans when those were kept): each start uses the
+    station's own vehicles, and the station's final problem carries it (keys it has)."""
+    sc = generate_synthetic(60, seed=1)
+    orders = generate_demand(sc, "2026-12-01", 1)
+    day = crossing(DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01"))
+    state = DayState(day, DayBudget(30.0, 20, 0, 1))
+    visited = apply_frequency(state)
+    assign_across_boundaries(state, visited, deadlines(day))
+    home = {v.id: v.home for v in day.fleet}
+    assert state.starts
+    for station, routes in state.starts.items():
+        assert routes and all(home[vid] == station for vid, _ in routes)
+    problems = last_mile_problems(state, visited, {}, deadlines(day))
+    started = [started_from(b, state.starts) for b in problems]
+    assert any(b.problem.initial_routes for b in started)
+    for b in started:
+        keys = {n.key for n in b.problem.nodes}
+        assert all(k in keys for _, trips in b.problem.initial_routes for t in trips for k in t)
+        if b.problem.sites[0] not in state.starts:
+            assert not b.problem.initial_routes
