@@ -23,7 +23,7 @@ under the budget :mod:`routing.budget` divides, and turned into routes by
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from networks import SiteKind
@@ -39,7 +39,7 @@ from routing.build import (
     station_problem,
     trunk_problem,
 )
-from routing.crossing import assign_across_boundaries, keep_better
+from routing.crossing import assign_across_boundaries, keep_better, plan_cost, trunk_relief
 from routing.deferral import capacity_suggestions, why_dropped
 from routing.inputs import DayInput
 from routing.model import Direction, Order
@@ -65,6 +65,7 @@ __all__ = [
     "pinned",
     "plan_day",
     "plan_trunk_wave",
+    "relieve_trunk",
     "run_last_mile",
     "started_from",
     "trunk_arrivals",
@@ -482,7 +483,7 @@ def plan_day(
     if p.cross_boundary:
         half = (time_limit_s or p.time_limit_s) / 2
 
-        def once(d: DayInput) -> Plan:
+        def once(d: DayInput, serving: DayState | None = None) -> tuple[Plan, DayState]:
             return _plan_day(
                 d,
                 half,
@@ -493,11 +494,14 @@ def plan_day(
                 pins=pins,
                 progress=progress,
                 stage=stage,
+                assigned=serving,
             )
 
-        tied = once(replace(day, policy=replace(p, cross_boundary=False)))
+        tied, _ = once(replace(day, policy=replace(p, cross_boundary=False)))
+        pooled, state = once(day)
+        pooled = relieve_trunk(pooled, state, once)
         best = keep_better(
-            tied, once(day), day.orders, p.deferral_cost_per_parcel, station_of(day.network)
+            tied, pooled, day.orders, p.deferral_cost_per_parcel, station_of(day.network)
         )
         return replace(best, solve_s=round(time.perf_counter() - started, 3))
     return _plan_day(
@@ -510,7 +514,29 @@ def plan_day(
         pins=pins,
         progress=progress,
         stage=stage,
-    )
+    )[0]
+
+
+def relieve_trunk(
+    pooled: Plan,
+    state: DayState,
+    once: Callable[[DayInput, DayState | None], tuple[Plan, DayState]],
+) -> Plan:
+    """The trunk weighed in the assignment: where a station's down load just exceeds a
+    whole number of truckloads, the day is planned again with boundary villages served from
+    a neighbour (:func:`routing.crossing.trunk_relief`) and the cheaper day kept; the plan
+    says whether it was tried and kept (``settings``: ``trunk_relief``)."""
+    day = state.day
+    serving = trunk_relief(state)
+    if serving is None:
+        return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "none")))
+    state.say("trunk relief: boundary villages moved to save a truckload; planning again")
+    relieved = replace(state, serving=serving)
+    again, _ = once(day, relieved)
+    price = day.policy.deferral_cost_per_parcel
+    if plan_cost(again, day.orders, price) < plan_cost(pooled, day.orders, price):
+        return replace(again, settings=(*again.settings, ("trunk_relief", "kept")))
+    return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "tried")))
 
 
 def _plan_day(
@@ -524,8 +550,11 @@ def _plan_day(
     pins: Mapping[str, str] | None,
     progress: Progress | None,
     stage: Stage | None,
-) -> Plan:
-    """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison)."""
+    assigned: DayState | None = None,
+) -> tuple[Plan, DayState]:
+    """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison), and
+    its ledger. With ``assigned`` (a ledger of the same day), its stations serving each
+    village and its warm starts are taken instead of a new joint search."""
     started = time.perf_counter()
     p = day.policy
     if day.pools:  # pool vehicles work from the stations they are assigned to
@@ -545,7 +574,10 @@ def _plan_day(
     with state.stage("plan: other"):
         visited = apply_frequency(state)
         deadline = deadlines(day)
-    if p.cross_boundary:
+    if assigned is not None:
+        state.serving.update(assigned.serving)
+        state.starts.update(assigned.starts)
+    elif p.cross_boundary:
         state.say("cross-boundary: choosing the station that serves each village")
         with state.stage("cross-boundary"):
             assign_across_boundaries(state, visited, deadline)
@@ -567,4 +599,4 @@ def _plan_day(
         run_end = run_last_mile(state, problems, trunk_at)
     state.say("trunk, up wave")
     with state.stage("assemble"):
-        return finish(state, run_end, truck_free, started)
+        return finish(state, run_end, truck_free, started), state
