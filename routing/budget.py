@@ -70,7 +70,7 @@ class DayBudget:
     [9.0, 3.0]
     >>> w = DayBudget(time_limit_s=10, workers=2, work_per_s=100)  # work decides
     >>> [(s.work, s.time_limit_s) for s in w.last_mile([30, 10])]
-    [(450, 95.0), (150, 35.0)]
+    [(450, 185.0), (150, 65.0)]
     """
 
     time_limit_s: float
@@ -78,7 +78,7 @@ class DayBudget:
     seed: int = 0
     workers: int = 1
     work_per_s: float = 0.0
-    wall_cap: float = 10.0
+    wall_cap: float = 20.0
 
     @classmethod
     def of(
