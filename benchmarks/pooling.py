@@ -121,13 +121,15 @@ def _peer(day: DayInput, seconds: float) -> tuple[float, str]:
     return total, "; ".join(notes)
 
 
-def run_pooling(work: int, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def run_pooling(
+    work: int, names: Sequence[str] | None = None, scales: Sequence[float] = (1.0, 2.5)
+) -> list[dict[str, Any]]:
     """One row per county and demand level (see the module docstring)."""
     rows = []
     for name in names or list(COUNTIES):
         n, seed, params = COUNTIES[name]
         sc = generate_synthetic(n, seed=seed, params=params)
-        for scale in (1.0, 2.5):
+        for scale in scales:
             orders = _orders(sc, seed, scale)
             base = DayInput(sc.name, sc.network, _fleet(sc, scale), sc.policy, orders, DATE)
             tied_day = replace(base, policy=replace(base.policy, cross_boundary=False))
@@ -174,9 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pooling", description=__doc__)
     parser.add_argument("--work", type=int, default=100, help="work per search (default 100)")
     parser.add_argument("--county", action="append", choices=sorted(COUNTIES))
+    parser.add_argument(
+        "--scale", type=float, action="append", help="demand level (repeatable; 1 and 2.5)"
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_info()}")
-    rows = run_pooling(args.work, args.county)
+    rows = run_pooling(args.work, args.county, args.scale or (1.0, 2.5))
     cols = list(rows[0]) if rows else []
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))

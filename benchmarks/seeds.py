@@ -25,6 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--date", default="2026-12-01")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--wall-cap",
+        type=float,
+        default=None,
+        help="the policy's wall_cap instead of its own (a loaded machine: keep the clock out)",
+    )
     args = ap.parse_args(argv)
     sc = load_bundle(args.bundle)
     orders = sc.orders or generate_demand(sc, args.date, 7)
@@ -33,7 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| seed | cost (yuan) | capacity-deferred parcels | time-deferred | wall s | capped |")
     print("|---:|---:|---:|---:|---:|---:|")
     for seed in range(args.seeds):
-        day = sc.day(args.date, orders=orders, policy=replace(sc.policy, seed=seed))
+        policy = replace(sc.policy, seed=seed)
+        if args.wall_cap is not None:
+            policy = replace(policy, wall_cap=args.wall_cap)
+        day = sc.day(args.date, orders=orders, policy=policy)
         started = time.perf_counter()
         plan = plan_day(day, workers=args.workers)
         wall = time.perf_counter() - started

@@ -25,15 +25,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from routing.build import OPEN_END_S, BuiltProblem, station_problem
+from routing.build import OPEN_END_S, BuiltProblem, capacity, chunks, station_problem
 from routing.model import Direction, Order
 from routing.plan import Crossing, DeferralReason, Plan, Tier
 from routing.problem import COST_UNIT, SolveStatus, TierNode
 from routing.solvers import solve_ortools
+from routing.solvers.pyvrp_search import initial_routes as initial_routes_of
 from routing.state import DayState, solve_all
 
 __all__ = [
     "NEIGHBOURS",
+    "TRUNK_OVERFLOW_SHARE",
     "HubProblems",
     "JointChoice",
     "assign_across_boundaries",
@@ -41,6 +43,7 @@ __all__ = [
     "hub_problems",
     "keep_better",
     "plan_cost",
+    "trunk_relief",
 ]
 
 NEIGHBOURS = 2
@@ -201,12 +204,12 @@ def assign_across_boundaries(
                     )
                     initial.append((b.problem.vehicles[vi].id, keys))
         joint = replace(hp.joint.problem, initial_routes=tuple(initial))
+        depot_of = {v.id: v.depot for v in joint.vehicles}
         node_orders = hp.joint.node_orders
         # the joint search does the work of every station's search it replaces
-        joint_settings = state.budget.cross_boundary()
-        if joint_settings.work is not None:
-            joint_settings = replace(joint_settings, work=joint_settings.work * len(own_problems))
-        sol = state.solve(joint, joint_settings)
+        joint_settings = state.budget.cross_boundary(len(own_problems))
+        # (PyVRP's own search, from nothing: the polish below starts from the stations' plans)
+        sol = state.solve(hp.joint.problem, joint_settings)
         state.solved([(joint, joint_settings)], [sol])
         # OR-Tools' local search from the stations' own plans: it accepts the start (its keys
         # are the joint problem's) and moves villages across boundaries only where that saves
@@ -232,6 +235,12 @@ def assign_across_boundaries(
                             if home != state.station_of.get(o.site):
                                 moved[o.id] = home
             state.serving.update(moved)
+        # the final station searches start where this one ended (the kept answer's routes, or
+        # the stations' own plans) and keep the better of that start polished and their own
+        starts: dict[str, list[tuple[str, tuple[tuple[str, ...], ...]]]] = {}
+        for vid, keys in initial_routes_of(joint, sol) if keep else initial:
+            starts.setdefault(depot_of[vid], []).append((vid, keys))
+        state.starts.update({st: tuple(r) for st, r in starts.items()})
         choices.append(JointChoice(hp.hub, joint_cost, tied_cost, keep, len(moved)))
         state.say(
             f"  {hp.hub}: joint search {_yuan(joint_cost)}, stations alone {_yuan(tied_cost)}: "
@@ -242,6 +251,125 @@ def assign_across_boundaries(
             )
         )
     return choices
+
+
+# -- the trunk weighed in the assignment ----------------------------------------------------
+TRUNK_OVERFLOW_SHARE = 0.25
+"""A station whose down load exceeds a whole number of truckloads by at most this share of
+a truck (in its tightest resource) is relieved by :func:`trunk_relief`: the last, small
+truckload costs a truck visit (often a truck) of its own."""
+
+MAX_RELIEF_VILLAGES = 3
+"""At most this many villages leave one station to save it a truckload."""
+
+
+def _van_time(state: DayState, hub: str, sites: Sequence[str]) -> Mapping[tuple[str, str], int]:
+    """Van travel seconds between ``sites`` (the smallest station vehicle class of ``hub``)."""
+    net = state.day.network
+    stations = {s.id for s in net.stations if s.parent == hub}
+    classes = {v.vehicle_class for v in state.day.fleet if v.home in stations}
+    if not classes:
+        return {}
+    van = min(classes, key=lambda c: net.vehicle_class(c).gross_weight_t)
+    m = net.road_index.matrix(tuple(sites), van).time_s
+    return {(a, b): int(m[i, j]) for i, a in enumerate(sites) for j, b in enumerate(sites)}
+
+
+def trunk_relief(state: DayState) -> dict[str, str] | None:
+    """Villages to serve from a neighbouring station so that a station whose down load just
+    exceeds a whole number of truckloads (by at most :data:`TRUNK_OVERFLOW_SHARE` of the
+    hub's largest truck) needs one truckload fewer, without adding one at the neighbour.
+
+    Per hub and overloaded station (in id order), the station's villages that a neighbour may
+    serve (its own station or one of the :data:`NEIGHBOURS` nearest, as in the joint search)
+    are moved, cheapest extra van time first, until the last truckload is gone (at most
+    :data:`MAX_RELIEF_VILLAGES`). Returns the whole new order → station map (``serving``
+    with the moves), or ``None`` when nothing would move. The caller plans the day with it
+    and keeps the cheaper day (:func:`routing.day.plan_day`)."""
+    day = state.day
+    net = day.network
+    serving = dict(state.serving)
+    villages = {pt.id for pt in net.village_points}
+    moved_any = False
+    for hub in net.hubs:
+        trucks = [v for v in day.fleet if v.home == hub.id]
+        stations = sorted(s.id for s in net.stations if s.parent == hub.id)
+        if not trucks or len(stations) < 2:
+            continue
+        cap = capacity(max(trucks, key=lambda v: v.capacity_kg))
+        down: dict[str, list[Order]] = {st: [] for st in stations}
+        village_orders: dict[str, list[Order]] = {}
+        for o in day.orders:
+            own = state.station_of.get(o.site)
+            d = state.deferred.get(o.id)
+            if (d is not None and d.reason is DeferralReason.FREQUENCY) or own not in down:
+                continue  # (orders deferred later, at the village runs, still rode the trunk)
+            village_orders.setdefault(o.site, []).append(o)
+            if o.direction is Direction.DOWN:
+                down[serving.get(o.id, own)].append(o)
+        points = sorted(pt for pt in village_orders if pt in villages)
+        tim = _van_time(state, hub.id, (*stations, *points))
+        if not tim:
+            continue
+
+        for st in stations:
+            n = _truckloads(down[st], cap)
+            if n < 2:
+                continue
+            last = min(chunks(down[st], cap)[0], key=len)
+            used = [sum(x) for x in zip(*(_need(o) for o in last), strict=True)]
+            if max(u / c for u, c in zip(used, cap, strict=True)) > TRUNK_OVERFLOW_SHARE:
+                continue
+            own_points = [
+                pt
+                for pt in points
+                if serving.get(village_orders[pt][0].id, state.station_of[pt]) == st
+            ]
+            options = []
+            for pt in own_points:
+                near = sorted((x for x in stations if x != st), key=lambda x: (tim[(x, pt)], x))[
+                    :NEIGHBOURS
+                ]
+                home = state.station_of[pt]
+                for other in ([home] if home != st else []) + near:
+                    extra = 2 * (tim[(other, pt)] - tim[(st, pt)])
+                    options.append((extra, pt, other))
+            options.sort()
+            left = list(down[st])
+            moves: dict[str, str] = {}
+            taken: set[str] = set()
+            for _, pt, other in options:
+                if pt in taken or len(moves) >= MAX_RELIEF_VILLAGES:
+                    continue
+                going = [o for o in village_orders[pt] if o.direction is Direction.DOWN]
+                if _truckloads(down[other] + going, cap) > _truckloads(down[other], cap):
+                    continue
+                moves[pt] = other
+                taken.add(pt)
+                left = [o for o in left if o.site != pt]
+                if _truckloads(left, cap) < n:
+                    break
+            if not moves or _truckloads(left, cap) >= n:
+                continue
+            for pt, other in moves.items():
+                for o in village_orders[pt]:
+                    if other == state.station_of[pt]:
+                        serving.pop(o.id, None)
+                    else:
+                        serving[o.id] = other
+                    if o.direction is Direction.DOWN:
+                        down[other].append(o)
+                down[st] = [o for o in down[st] if o.site != pt]
+            moved_any = True
+    return serving if moved_any else None
+
+
+def _truckloads(orders: Sequence[Order], cap: tuple[int, int, int]) -> int:
+    return len(chunks(orders, cap)[0])
+
+
+def _need(o: Order) -> tuple[int, int, int]:
+    return (round(o.weight_kg * 1000), round(o.volume_m3 * 1_000_000), o.parcels)
 
 
 def _yuan(cost: int | None) -> str:

@@ -23,7 +23,7 @@ under the budget :mod:`routing.budget` divides, and turned into routes by
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from networks import SiteKind
@@ -39,7 +39,7 @@ from routing.build import (
     station_problem,
     trunk_problem,
 )
-from routing.crossing import assign_across_boundaries, keep_better
+from routing.crossing import assign_across_boundaries, keep_better, plan_cost, trunk_relief
 from routing.deferral import capacity_suggestions, why_dropped
 from routing.inputs import DayInput, with_mandatory_sites
 from routing.model import Direction, Order
@@ -66,7 +66,9 @@ __all__ = [
     "pinned",
     "plan_day",
     "plan_trunk_wave",
+    "relieve_trunk",
     "run_last_mile",
+    "started_from",
     "trunk_arrivals",
     "versions",
 ]
@@ -194,7 +196,7 @@ def run_last_mile(
     beside the free plan, each with half the budget; the free plan wins only by more than
     the policy's stability threshold."""
     down_wave = state.day.policy.wave(Direction.DOWN)
-    chosen = [pinned(b, state.pins) for b in problems]
+    chosen = [started_from(pinned(b, state.pins), state.starts) for b in problems]
     settings = state.budget.last_mile([len(b.problem.nodes) for b in chosen])
     jobs = list(zip(chosen, settings, strict=True))
     held: list[BuiltProblem | None] = [None] * len(chosen)
@@ -386,6 +388,29 @@ def pinned(built: BuiltProblem, pins: Mapping[str, str]) -> BuiltProblem:
     return replace(built, problem=replace(built.problem, nodes=tuple(nodes)))
 
 
+def started_from(
+    built: BuiltProblem, starts: Mapping[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]]
+) -> BuiltProblem:
+    """The problem with its station's warm start (``DayState.starts``: where the
+    cross-boundary search ended), keys it does not have left out; the same object when there
+    is none. A solver given a start returns nothing worse than the start polished
+    (:func:`routing.solvers.hybrid.solve_hybrid`)."""
+    start = starts.get(built.problem.sites[0])
+    if not start:
+        return built
+    keys = {n.key for n in built.problem.nodes}
+    mine = {v.id for v in built.problem.vehicles}
+    routes = tuple(
+        (vid, kept)
+        for vid, trips in start
+        if vid in mine
+        and (kept := tuple(t for t in (tuple(k for k in trip if k in keys) for trip in trips) if t))
+    )
+    if not routes:
+        return built
+    return replace(built, problem=replace(built.problem, initial_routes=routes))
+
+
 def versions() -> str:
     """The versions a plan depends on: countyroute and its solvers."""
     from importlib.metadata import PackageNotFoundError, version
@@ -471,7 +496,7 @@ def plan_day(
     if p.cross_boundary:
         half = (time_limit_s or p.time_limit_s) / 2
 
-        def once(d: DayInput) -> Plan:
+        def once(d: DayInput, serving: DayState | None = None) -> tuple[Plan, DayState]:
             return _plan_day(
                 d,
                 half,
@@ -482,11 +507,14 @@ def plan_day(
                 pins=pins,
                 progress=progress,
                 stage=stage,
+                assigned=serving,
             )
 
-        tied = once(replace(day, policy=replace(p, cross_boundary=False)))
+        tied, _ = once(replace(day, policy=replace(p, cross_boundary=False)))
+        pooled, state = once(day)
+        pooled = relieve_trunk(pooled, state, once)
         best = keep_better(
-            tied, once(day), day.orders, p.deferral_cost_per_parcel, station_of(day.network)
+            tied, pooled, day.orders, p.deferral_cost_per_parcel, station_of(day.network)
         )
         return replace(best, solve_s=round(time.perf_counter() - started, 3), parts=parts)
     plan = _plan_day(
@@ -499,8 +527,30 @@ def plan_day(
         pins=pins,
         progress=progress,
         stage=stage,
-    )
+    )[0]
     return replace(plan, parts=parts) if parts else plan
+
+
+def relieve_trunk(
+    pooled: Plan,
+    state: DayState,
+    once: Callable[[DayInput, DayState | None], tuple[Plan, DayState]],
+) -> Plan:
+    """The trunk weighed in the assignment: where a station's down load just exceeds a
+    whole number of truckloads, the day is planned again with boundary villages served from
+    a neighbour (:func:`routing.crossing.trunk_relief`) and the cheaper day kept; the plan
+    says whether it was tried and kept (``settings``: ``trunk_relief``)."""
+    day = state.day
+    serving = trunk_relief(state)
+    if serving is None:
+        return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "none")))
+    state.say("trunk relief: boundary villages moved to save a truckload; planning again")
+    relieved = replace(state, serving=serving)
+    again, _ = once(day, relieved)
+    price = day.policy.deferral_cost_per_parcel
+    if plan_cost(again, day.orders, price) < plan_cost(pooled, day.orders, price):
+        return replace(again, settings=(*again.settings, ("trunk_relief", "kept")))
+    return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "tried")))
 
 
 def _plan_day(
@@ -514,8 +564,11 @@ def _plan_day(
     pins: Mapping[str, str] | None,
     progress: Progress | None,
     stage: Stage | None,
-) -> Plan:
-    """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison)."""
+    assigned: DayState | None = None,
+) -> tuple[Plan, DayState]:
+    """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison), and
+    its ledger. With ``assigned`` (a ledger of the same day), its stations serving each
+    village and its warm starts are taken instead of a new joint search."""
     started = time.perf_counter()
     p = day.policy
     if day.pools:  # pool vehicles work from the stations they are assigned to
@@ -535,7 +588,10 @@ def _plan_day(
     with state.stage("plan: other"):
         visited = apply_frequency(state)
         deadline = deadlines(day)
-    if p.cross_boundary:
+    if assigned is not None:
+        state.serving.update(assigned.serving)
+        state.starts.update(assigned.starts)
+    elif p.cross_boundary:
         state.say("cross-boundary: choosing the station that serves each village")
         with state.stage("cross-boundary"):
             assign_across_boundaries(state, visited, deadline)
@@ -557,4 +613,4 @@ def _plan_day(
         run_end = run_last_mile(state, problems, trunk_at)
     state.say("trunk, up wave")
     with state.stage("assemble"):
-        return finish(state, run_end, truck_free, started)
+        return finish(state, run_end, truck_free, started), state

@@ -170,7 +170,7 @@ class Policy:
     budget: the day's searches stop after a fixed amount of work, so the same inputs, seed and
     budget give the same plan. 0 lets the clock stop them instead (faster to the budget, not
     repeatable)."""
-    wall_cap: float = 10.0
+    wall_cap: float = 20.0
     """With a work budget, a search is also stopped after this many times its share of the
     time budget (plus 5 s): a safety net for a slow machine, which the plan reports."""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)

@@ -180,7 +180,9 @@ class TierSolution:
     """Routes as node sequences with service start times, and the nodes left out.
 
     ``routes`` holds, per vehicle index, its trips; each trip is ``(leave_depot_s,
-    visits, back_at_depot_s)``. Unused vehicles have no trips.
+    visits, back_at_depot_s)``. Unused vehicles have no trips. ``clock_stopped`` says that
+    a search given a fixed amount of work was stopped by its time limit first (the solver's
+    own account, e.g. OR-Tools' search status), so the answer may differ between runs.
     """
 
     status: SolveStatus
@@ -189,3 +191,4 @@ class TierSolution:
     objective: int
     wall_s: float
     backend: str
+    clock_stopped: bool = False

@@ -51,6 +51,11 @@ class DayState:
     serving: dict[str, str] = field(default_factory=dict)
     """Order → the station whose runs serve it, where that is not its village's own
     (cross-boundary service)."""
+    starts: dict[str, tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]] = field(
+        default_factory=dict
+    )
+    """Station → a warm start of its village runs (vehicle id, trips of node keys): where the
+    cross-boundary search ended, carried into the station's final search."""
     short_of: dict[str, str] = field(default_factory=dict)
     """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
     capped: int = 0

@@ -100,6 +100,38 @@ def _warm(problem: TierProblem, first: TierSolution) -> TierProblem:
     return replace(problem, initial_routes=initial_routes(problem, first))
 
 
+def _keep_callers_start(
+    problem: TierProblem,
+    settings: SolveSettings,
+    polish: Solver,
+    found: TierSolution,
+    started: float,
+    per: int,
+) -> TierSolution:
+    """``found``, or OR-Tools' polish of the caller's own warm start
+    (``problem.initial_routes``, e.g. the routes a joint search ended with) when that is
+    cheaper: a search handed a start never returns worse than the start polished.
+
+    Both answers are OR-Tools' on the same model, so their objectives compare. Without a
+    caller's start, ``found`` as it is."""
+    if not problem.initial_routes:
+        return found
+    least = max(0.05, MIN_POLISH_S * min(1.0, len(problem.nodes) / 200))
+    left = max(least, settings.time_limit_s - (time.perf_counter() - started))
+    kept = polish(problem, _polish_settings(settings, left, per))
+    wall = time.perf_counter() - started
+    if kept.status is SolveStatus.FEASIBLE and (
+        found.status is not SolveStatus.FEASIBLE or kept.objective < found.objective
+    ):
+        return replace(
+            kept,
+            wall_s=wall,
+            backend="start+ortools",
+            clock_stopped=kept.clock_stopped or found.clock_stopped,
+        )
+    return replace(found, wall_s=wall, clock_stopped=kept.clock_stopped or found.clock_stopped)
+
+
 def _start_then_polish(
     problem: TierProblem, settings: SolveSettings, polish: Solver
 ) -> TierSolution:
@@ -113,9 +145,11 @@ def _start_then_polish(
     least = max(0.05, MIN_POLISH_S * min(1.0, len(problem.nodes) / 200))
     left = max(least, budget - (time.perf_counter() - started))
     if first.status is not SolveStatus.FEASIBLE:
-        return replace(polish(problem, settings.with_time(left)), backend="ortools")
-    second = polish(_warm(problem, first), _polish_settings(settings, left, START_POLISH_PER))
-    return replace(second, wall_s=time.perf_counter() - started, backend="pyvrp-start+ortools")
+        found = replace(polish(problem, settings.with_time(left)), backend="ortools")
+    else:
+        second = polish(_warm(problem, first), _polish_settings(settings, left, START_POLISH_PER))
+        found = replace(second, wall_s=time.perf_counter() - started, backend="pyvrp-start+ortools")
+    return _keep_callers_start(problem, settings, polish, found, started, START_POLISH_PER)
 
 
 def solve_hybrid(
@@ -180,5 +214,10 @@ def solve_hybrid(
     # OR-Tools found nothing in its share (a rejected warm start, or time out before it took
     # it): PyVRP's routes, exact for this problem and checked by the evaluator, say so.
     if ev_first.feasible:
-        return replace(first, wall_s=wall, backend="pyvrp (not confirmed by ortools)")
+        return replace(
+            first,
+            wall_s=wall,
+            backend="pyvrp (not confirmed by ortools)",
+            clock_stopped=first.clock_stopped or second.clock_stopped,
+        )
     return replace(second, wall_s=wall, backend="ortools")

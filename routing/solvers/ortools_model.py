@@ -86,6 +86,13 @@ def _none_performed(
     )
 
 
+def _timed_out(model: pywrapcp.RoutingModel, settings: SolveSettings) -> bool:
+    """Whether OR-Tools' last search, given ``settings.work`` solutions, ended on its time
+    limit instead: guided local search ends only at a limit, so fewer solutions than that
+    (its own count, not a guess from the wall time) mean the clock stopped it."""
+    return settings.work is not None and model.solver().Solutions() < settings.work
+
+
 def solve_ortools(problem: TierProblem, settings: SolveSettings) -> TierSolution:
     """Solve one tier problem with OR-Tools' routing library.
 
@@ -350,6 +357,7 @@ def solve_ortools(problem: TierProblem, settings: SolveSettings) -> TierSolution
         if warm is not None
         else model.SolveWithParameters(params)
     )
+    clock = _timed_out(model, settings)
     for fallback in _FALLBACK_STRATEGIES:
         # Insertion can fail where a stop sits in two pairs (it both drops and collects);
         # building paths another way may not. Retry with the time that is left.
@@ -359,6 +367,7 @@ def solve_ortools(problem: TierProblem, settings: SolveSettings) -> TierSolution
         params.first_solution_strategy = fallback
         params.time_limit.FromMilliseconds(max(1, round(left_s * 1000)))
         solution = model.SolveWithParameters(params)
+        clock = clock or _timed_out(model, settings)
     if solution is None or _none_performed(model, solution, problem):
         # The time limit bounds the improvement, not the search for a first plan: under load a
         # tight budget can run out before insertion has placed anything (every stop dropped),
@@ -368,12 +377,19 @@ def solve_ortools(problem: TierProblem, settings: SolveSettings) -> TierSolution
         )
         params.time_limit.FromMilliseconds(round(max(2.0, 5 * settings.time_limit_s) * 1000))
         retry = model.SolveWithParameters(params)
+        clock = True  # the time limit ran out before a first plan: the clock decided
         if retry is not None:
             solution = retry
     wall = time.perf_counter() - started
     if solution is None:
         return TierSolution(
-            SolveStatus.NO_SOLUTION, tuple(() for _ in vehicles), (), 0, wall, "ortools"
+            SolveStatus.NO_SOLUTION,
+            tuple(() for _ in vehicles),
+            (),
+            0,
+            wall,
+            "ortools",
+            clock_stopped=clock and settings.work is not None,
         )
 
     routes_out: list[list[tuple[int, tuple[TierVisit, ...], int]]] = [[] for _ in vehicles]
@@ -412,4 +428,5 @@ def solve_ortools(problem: TierProblem, settings: SolveSettings) -> TierSolution
         objective=solution.ObjectiveValue(),
         wall_s=wall,
         backend="ortools",
+        clock_stopped=clock and settings.work is not None,
     )

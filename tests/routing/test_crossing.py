@@ -12,8 +12,14 @@ from routing import DayInput, plan_day
 from routing.budget import DayBudget
 from routing.build import deadlines
 from routing.check import check_plan
-from routing.crossing import assign_across_boundaries, plan_cost
-from routing.day import apply_frequency
+from routing.crossing import assign_across_boundaries, crossings, plan_cost, trunk_relief
+from routing.day import (
+    _plan_day,
+    apply_frequency,
+    last_mile_problems,
+    relieve_trunk,
+    started_from,
+)
 from routing.plan import Crossing, Plan, dumps, plan_from_dict
 from routing.state import DayState
 from scenarios.bundle import Scenario
@@ -116,3 +122,89 @@ def test_the_joint_search_starts_from_the_stations_own_plans() -> None:
         assert c.joint_cost <= c.tied_cost
         assert c.kept_joint == (c.joint_cost < c.tied_cost)
         assert (c.moved_orders > 0) <= c.kept_joint
+
+
+def test_the_final_station_searches_start_where_the_joint_search_ended() -> None:
+    """After the joint search, every station's village runs start from its routes there (the
+    joint answer's, or the stations' own plans when those were kept): each start uses the
+    station's own vehicles, and the station's final problem carries it (keys it has)."""
+    sc = generate_synthetic(60, seed=1)
+    orders = generate_demand(sc, "2026-12-01", 1)
+    day = crossing(DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01"))
+    state = DayState(day, DayBudget(30.0, 20, 0, 1))
+    visited = apply_frequency(state)
+    assign_across_boundaries(state, visited, deadlines(day))
+    home = {v.id: v.home for v in day.fleet}
+    assert state.starts
+    for station, routes in state.starts.items():
+        assert routes and all(home[vid] == station for vid, _ in routes)
+    problems = last_mile_problems(state, visited, {}, deadlines(day))
+    started = [started_from(b, state.starts) for b in problems]
+    assert any(b.problem.initial_routes for b in started)
+    for b in started:
+        keys = {n.key for n in b.problem.nodes}
+        assert all(k in keys for _, trips in b.problem.initial_routes for t in trips for k in t)
+        if b.problem.sites[0] not in state.starts:
+            assert not b.problem.initial_routes
+
+
+def trucks_of_parcels(day: DayInput, parcels: int) -> DayInput:
+    """The tiny day, every village visited, with two trunk trucks that carry ``parcels``
+    parcels each (station s1 gets 7 parcels down, s2 gets 4)."""
+    truck = next(v for v in day.fleet if v.home == "h")
+    small = replace(truck, capacity_parcels=parcels)
+    fleet = (*(v for v in day.fleet if v.home != "h"), small, replace(small, id="truck2"))
+    return replace(day, fleet=fleet, policy=replace(day.policy, daily_min_parcels=0))
+
+
+def test_trunk_relief_moves_a_boundary_village_that_saves_a_truckload(tiny: Scenario) -> None:
+    """Trucks of 6 parcels: s1's 7 parcels need a second truckload for one parcel, s2's 4
+    leave room. One of s1's villages is moved to s2, s1 then fits one truckload, s2 still
+    one; the day planned with the move is kept only when it is cheaper, and says so."""
+    day = crossing(trucks_of_parcels(tiny_day(tiny), 6))
+    state = DayState(day, DayBudget(2.0, 50, 0, 1))
+    apply_frequency(state)
+    serving = trunk_relief(state)
+    assert serving is not None
+    moved = {o.site for o in day.orders if serving.get(o.id) == "s2"}
+    assert len(moved) == 1 and moved <= {"v1", "v2", "v3"}
+    down = [o for o in day.orders if o.direction.value == "down"]
+    at_s1 = sum(o.parcels for o in down if o.site in {"s1", "v1", "v2", "v3"} - moved)
+    at_s2 = sum(o.parcels for o in down if o.site in {"v4", "v5", "v6"} | moved)
+    assert at_s1 <= 6 and at_s2 <= 6
+
+    # the day with every village at its own station (no joint search), then relieved
+    def once(d: DayInput, assigned: DayState | None) -> tuple[Plan, DayState]:
+        return _plan_day(d, 1.0, workers=1, solve=None, work=50, previous=None, pins=None,
+                         progress=None, stage=None, assigned=assigned)  # fmt: skip
+
+    tied, tied_state = once(day, DayState(day, DayBudget(1.0, 50, 0, 1)))
+    relieved = relieve_trunk(tied, tied_state, once)
+    assert_checked(relieved, day)
+    # here s1's last truckload rides on the truck that goes to s2 anyway, and s2's van
+    # would drive far for the moved village: the day with the move is dearer, so the tied
+    # day is kept (the plan says the relief was tried)
+    price = day.policy.deferral_cost_per_parcel
+    assert plan_cost(relieved, day.orders, price) <= plan_cost(tied, day.orders, price)
+    kept = settings(relieved)["trunk_relief"]
+    assert kept in {"kept", "tried"}
+    if kept == "tried":
+        assert relieved.routes == tied.routes
+    else:
+        assert {c.site for c in crossings(relieved, tied_state.station_of)} == moved
+
+
+@pytest.mark.parametrize(
+    "parcels",
+    [
+        600,  # everything fits one truck: nothing to relieve
+        4,  # s1's last truckload is 3 of 4 parcels: worth its own truck, nothing moves
+    ],
+)
+def test_trunk_relief_leaves_the_assignment_when_no_truckload_is_saved(
+    tiny: Scenario, parcels: int
+) -> None:
+    day = crossing(trucks_of_parcels(tiny_day(tiny), parcels))
+    state = DayState(day, DayBudget(2.0, 50, 0, 1))
+    apply_frequency(state)
+    assert trunk_relief(state) is None

@@ -511,3 +511,41 @@ def test_drops_and_collections_at_one_village_set_up_once() -> None:
     first, second = visits
     assert second.start_s - first.start_s == 60 - 50
     assert back - leave == 100 + 60 + 10 + 100
+
+
+# ------------------------------------------------------------ a caller's start, the clock's say
+def _reload_problem() -> TierProblem:
+    """Two deliveries of 60 on a lane, one van of capacity 100 that may reload: two trips."""
+    sites = ("D", "a", "b")
+    nodes = [node("a", delivery=(60, 0, 1)), node("b", delivery=(60, 0, 1))]
+    return problem(sites, nodes, [vehicle(max_trips=2)], {"van": LINE[:3, :3]})
+
+
+@pytest.mark.parametrize("start_wins", [True, False])
+def test_a_search_handed_a_start_returns_the_better_of_it_polished_and_its_own(
+    start_wins: bool,
+) -> None:
+    """The day hands a station's search the routes its joint search ended with: the answer is
+    never above that start polished by OR-Tools, nor above the search's own answer. A polish
+    that overprices one of the two answers shows which one is kept."""
+    p = replace(_reload_problem(), initial_routes=(("van", (("a",), ("b",))),))
+
+    def polish(q: TierProblem, s: SolveSettings) -> TierSolution:
+        sol = solve_ortools(q, s)
+        from_callers = q is p  # the search's own answer is polished from a copy with its routes
+        return replace(sol, objective=sol.objective + (0 if from_callers == start_wins else 500))
+
+    sol = solve_hybrid(p, settings(), polish=polish)
+    verify(p, sol)
+    honest = solve_ortools(p, settings(1)).objective
+    assert sol.objective == honest
+    assert (sol.backend == "start+ortools") == start_wins
+
+
+def test_a_search_the_clock_stopped_says_so(line4: TierProblem) -> None:
+    """OR-Tools reports whether its time limit, not its solution count, ended the search
+    (``clock_stopped``; the plan's ``wall_capped`` counts these): a million solutions do not
+    fit in 20 ms, one does."""
+    stopped = solve_ortools(line4, SolveSettings(time_limit_s=0.02, work=10**6))
+    assert stopped.status is SolveStatus.FEASIBLE and stopped.clock_stopped
+    assert not solve_ortools(line4, SolveSettings(time_limit_s=30, work=1)).clock_stopped
