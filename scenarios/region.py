@@ -68,6 +68,7 @@ __all__ = [
     "load_region",
     "regions_dir",
     "resolve_region",
+    "trunk_reach_s",
 ]
 
 REGION_FILE = "region.toml"
@@ -132,6 +133,19 @@ class RegionParams:
     """Whether a prefecture (or province) hub feeds the county hubs on a night line-haul."""
     kind: str = "prefecture"
     """``prefecture`` or ``province``: what the region and its top hub are called."""
+    max_county_km2: float = 1100.0
+    """Counties are at most this large (Henan's ~160 county-level units average ~1,060 km²
+    [est]); bigger counties have denser villages, as on the North China plain."""
+    max_trunk_s: int = 45 * 60
+    """Every station and bulk shipper lies within this truck time of its hub (the reference
+    county's farthest station is 41 min away). The up wave leaves the hub at 15:30 and must be
+    back by 17:30; a station farther out cannot send its up parcels the same day, so a county
+    that breaks this is generated again (another seed drawn from its own, and a little
+    smaller: deterministic)."""
+    max_reshapes: int = 4
+    """Further attempts at a county whose trunk reach is too long; the last one is kept."""
+    reshape_area: float = 0.92
+    """Each new attempt at a county is this much smaller in area."""
     gap_m: float = 3000.0
     """Least gap between two counties' outlines on the layout grid."""
     road_circuity: float = 1.3
@@ -342,18 +356,54 @@ def _sums(orders: Sequence[Order], direction: Direction) -> tuple[int, float, fl
     )
 
 
-def _county(
-    draft: _CountyDraft, origin: tuple[float, float], region: str, p: RegionParams
-) -> Scenario:
-    """One county's bundle: a synthetic county around ``origin`` with its hub named after
-    it, and the day's orders."""
-    shape = replace(
+def _shape(draft: _CountyDraft, p: RegionParams) -> SyntheticParams:
+    """A county's shape parameters: its stations, river and area (capped)."""
+    km2 = min(p.county.km2_per_village, p.max_county_km2 / draft.villages)
+    return replace(
         p.county,
+        km2_per_village=km2,
         villages_per_station=draft.villages / draft.stations,
         river_name=draft.river,
-        origin=origin,
     )
-    sc = generate_synthetic(draft.villages, seed=draft.seed, crs=Crs.WGS84, params=shape)
+
+
+def _attempts(draft: _CountyDraft, p: RegionParams) -> list[tuple[int, SyntheticParams]]:
+    """Seed and shape of each attempt at a county, in order (the layout makes room for the
+    largest outline of them all)."""
+    shape = _shape(draft, p)
+    reseed = np.random.default_rng(draft.seed)
+    out = [(draft.seed, shape)]
+    for _ in range(p.max_reshapes):
+        shape = replace(shape, km2_per_village=shape.km2_per_village * p.reshape_area)
+        out.append((int(reseed.integers(0, 2**31 - 1)), shape))
+    return out
+
+
+def trunk_reach_s(scenario: Scenario, vehicle_class: str = "truck") -> int:
+    """The longest truck time (either way) between a hub and a station or bulk shipper."""
+    net = scenario.network
+    far = tuple(s.id for s in (*net.stations, *net.of_kind(SiteKind.BULK_SHIPPER)))
+    worst = 0
+    for hub in net.hubs:
+        m = net.road_index.matrix((hub.id, *far), vehicle_class)
+        worst = max(worst, int(m.time_s[0, 1:].max(initial=0)), int(m.time_s[1:, 0].max(initial=0)))
+    return worst
+
+
+def _county(
+    draft: _CountyDraft, origin: tuple[float, float], region: str, p: RegionParams
+) -> tuple[Scenario, int, int, float]:
+    """One county's bundle, its seed, its trunk reach (s) and its area (km²): a synthetic county around ``origin`` with its hub named after
+    it, and the day's orders; shrunk and generated again while a station is out of the
+    trunk's reach (:attr:`RegionParams.max_trunk_s`): its hub is then too far off-centre or
+    behind the river's weak bridges, and another county of about its size is drawn."""
+    truck = p.county.fleet.truck.vehicle_class
+    for seed, shape in _attempts(draft, p):
+        shape = replace(shape, origin=origin)
+        sc = generate_synthetic(draft.villages, seed=seed, crs=Crs.WGS84, params=shape)
+        reach = trunk_reach_s(sc, truck)
+        if reach <= p.max_trunk_s:
+            break
     orders = generate_demand(sc, p.date, draft.demand_seed, p.demand)
     hubs = sc.network.hubs
     sites = tuple(
@@ -364,7 +414,7 @@ def _county(
     )
     name = f"{region}-{draft.folder}"
     network = replace(sc.network, name=name, sites=sites)
-    return replace(
+    county = replace(
         sc,
         name=name,
         network=network,
@@ -372,6 +422,7 @@ def _county(
         date=p.date,
         attribution="synthetic region (countyroute scenarios.region)",
     )
+    return county, seed, reach, shape.km2_per_village * draft.villages
 
 
 def _point(lon: float, lat: float) -> list[float]:
@@ -419,9 +470,11 @@ def generate_region(
     rng = np.random.default_rng([p.seed, 15])
     drafts = _drafts(p, rng)
     extents = []
-    for d in drafts:
-        shape = replace(p.county, villages_per_station=d.villages / d.stations)
-        extents.append(tuple(synthetic_outline(d.villages, seed=d.seed, params=shape).bounds))
+    for d in drafts:  # room for whichever attempt at the county is kept
+        bounds = np.array(
+            [synthetic_outline(d.villages, seed=s, params=a).bounds for s, a in _attempts(d, p)]
+        )
+        extents.append((*bounds[:, :2].min(axis=0).tolist(), *bounds[:, 2:].max(axis=0).tolist()))
     centres = _layout(extents, p.gap_m, rng)
     proj = LocalProjection(Crs.WGS84, *p.county.origin)
     cxs, cys = proj.from_metres(
@@ -436,7 +489,7 @@ def generate_region(
         features: list[dict[str, Any]] = []
         hubs: list[tuple[str, float, float]] = []
         for d, lon, lat in zip(drafts, cxs.tolist(), cys.tolist(), strict=True):
-            sc = _county(d, (round(lon, 7), round(lat, 7)), region_name, p)
+            sc, seed, reach, km2 = _county(d, (round(lon, 7), round(lat, 7)), region_name, p)
             save_bundle(sc, tmp / d.folder, meta={"county": d.name, "region": region_name})
             if progress is not None:
                 progress(f"  {d.folder} {d.name}: {d.villages} villages, {len(sc.orders)} orders")
@@ -448,7 +501,7 @@ def generate_region(
             summaries.append(
                 {
                     "name": d.name,
-                    "seed": d.seed,
+                    "seed": seed,
                     "demand_seed": d.demand_seed,
                     "villages": len(net.village_points) + len(net.of_kind(SiteKind.VILLAGE)),
                     "stations": len(net.stations),
@@ -460,6 +513,8 @@ def generate_region(
                     "parcels_down": down[0],
                     "parcels_up": up[0],
                     "hub": hub.id,
+                    "area_km2": round(km2, 1),
+                    "trunk_reach_s": reach,
                     "hub_lon": hub.x,
                     "hub_lat": hub.y,
                 }
