@@ -74,7 +74,7 @@ __all__ = [
 REGION_FILE = "region.toml"
 REGION_GEOJSON = "region.geojson"
 REGION_SCHEMA = 1
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped when the generator's output changes: a cached named region of another version is
 generated again."""
 REGIONS_ENV = "COUNTYROUTE_REGIONS"
@@ -228,6 +228,9 @@ class CountySummary:
     parcels_down: int
     parcels_up: int
     hub: str
+    demand_seed: int | None = None
+    """The county's demand seed: its orders for another day are
+    ``generate_demand(bundle, day, demand_seed)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -858,6 +861,9 @@ def _summaries(raw: Any, counties: Sequence[str], path: Path) -> tuple[CountySum
                 folder=folder,
                 name=_get(t, "name", str, path, where),
                 hub=_get(t, "hub", str, path, where),
+                demand_seed=_get(t, "demand_seed", int, path, where)
+                if "demand_seed" in t
+                else None,
                 **counts,
             )
         )

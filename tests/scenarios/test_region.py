@@ -24,6 +24,7 @@ from routing.model import Direction
 from routing.plan import DeferralReason
 from scenarios import region as region_module
 from scenarios.bundle import Scenario, load_bundle
+from scenarios.demand import generate_demand
 from scenarios.region import (
     REGION_FILE,
     REGION_GEOJSON,
@@ -87,6 +88,10 @@ def test_region_summary_matches_the_bundles(tiny_region: Path, counties: list[Sc
         assert summary.parcels_down == leg.down_parcels == down
         assert leg.hub == summary.hub == net.hubs[0].id
         assert sc.date == "2026-12-01"
+    # another day's orders come from the county's demand seed: the same seed gives today's
+    first = region.summaries[0]
+    assert first.demand_seed is not None
+    assert generate_demand(counties[0], "2026-12-01", first.demand_seed) == counties[0].orders
 
 
 def test_generate_region_is_deterministic(tmp_path: Path, tiny_region: Path) -> None:
