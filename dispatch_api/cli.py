@@ -663,7 +663,7 @@ def _region_generate(args: argparse.Namespace) -> int:
 def _region_show(args: argparse.Namespace) -> int:
     from scenarios.region import load_region, resolve_region
 
-    region = load_region(resolve_region(args.region))
+    region = load_region(resolve_region(args.region, progress=print))
     when = f" for {region.date} (seed {region.seed})" if region.date else ""
     print(f"region {region.name} at {region.path}{when}")
     _region_table(region)

@@ -964,13 +964,15 @@ def regions_dir() -> Path:
     return Path(env) if env else Path.cwd() / "out" / "regions"
 
 
-def resolve_region(name_or_path: str | os.PathLike[str]) -> Path:
+def resolve_region(
+    name_or_path: str | os.PathLike[str], *, progress: Callable[[str], object] | None = None
+) -> Path:
     """A region folder given by path or by a generated name.
 
     A path is returned as is when it holds region.toml or bundle subfolders. A name
     ``prefecture-<N>`` or ``province-<N>`` is generated with seed 1 (a prefecture or province
     hub, N counties) into :func:`regions_dir` on first use and reused afterwards (generated
-    again when the generator has changed since).
+    again when the generator has changed since). ``progress`` hears of a generation.
 
     Raises
     ------
@@ -998,7 +1000,9 @@ def resolve_region(name_or_path: str | os.PathLike[str]) -> Path:
     cache.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{text}-", dir=cache.parent))
     try:
-        built = generate_region(params, scratch / text)
+        if progress is not None:
+            progress(f"generating {text} into {cache} (first use)")
+        built = generate_region(params, scratch / text, progress=progress)
         try:
             if cache.exists():
                 shutil.rmtree(cache)

@@ -256,7 +256,7 @@ def test_named_region_is_generated_once_then_reused(
     made: list[RegionParams] = []
     real = region_module.generate_region
 
-    def small(params: RegionParams, out: Path) -> Path:
+    def small(params: RegionParams, out: Path, **_: object) -> Path:
         made.append(params)
         return real(
             RegionParams(
