@@ -88,6 +88,11 @@ def test_region_summary_matches_the_bundles(tiny_region: Path, counties: list[Sc
         assert summary.parcels_down == leg.down_parcels == down
         assert leg.hub == summary.hub == net.hubs[0].id
         assert sc.date == "2026-12-01"
+    # the region's totals are its counties' (three counties of 150–170 villages)
+    villages = sum(s.villages for s in region.summaries)
+    assert 450 <= villages <= 510
+    doc = tomllib.loads((tiny_region / REGION_FILE).read_text(encoding="utf-8"))
+    assert f"3 synthetic counties, {villages} villages" in doc["description"]
     # another day's orders come from the county's demand seed: the same seed gives today's
     first = region.summaries[0]
     assert first.demand_seed is not None
