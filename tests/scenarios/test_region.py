@@ -10,6 +10,7 @@ built-in county), the folder's format and determinism, and the reader's errors.
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -300,6 +301,11 @@ def test_cli_generates_a_region_without_prefecture_hub_and_shows_it(
     shown = capsys.readouterr().out
     row = next(line for line in shown.splitlines() if line.startswith("county-01"))
     assert row.split()[2] == "150"  # villages
+    loose = tmp_path / "loose"  # bundles without region.toml: counted from the bundles
+    shutil.copytree(out / "county-02", loose / "a")
+    assert main(["region", "show", str(loose)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("a "))
+    assert row.split()[2:4] == ["150", "8"]  # villages, stations
     assert main(["region", "show", str(tmp_path / "nowhere")]) == 2
     assert "no region" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
