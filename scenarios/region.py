@@ -75,7 +75,7 @@ __all__ = [
 REGION_FILE = "region.toml"
 REGION_GEOJSON = "region.geojson"
 REGION_SCHEMA = 1
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Bumped when the generator's output changes: a cached named region of another version is
 generated again."""
 REGIONS_ENV = "COUNTYROUTE_REGIONS"
@@ -143,7 +143,7 @@ class RegionParams:
     back by 17:30; a station farther out cannot send its up parcels the same day, so a county
     that breaks this is generated again (another seed drawn from its own, and a little
     smaller: deterministic)."""
-    max_reshapes: int = 4
+    max_reshapes: int = 8
     """Further attempts at a county whose trunk reach is too long; the last one is kept."""
     reshape_area: float = 0.92
     """Each new attempt at a county is this much smaller in area."""
