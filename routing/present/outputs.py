@@ -1987,7 +1987,7 @@ def _write(path: Path, text: str, *, bom: bool = False) -> Path:
 
 
 def write_plan_outputs(
-    plan: Plan, day: DayInput, out_dir: Path, *, lang: str = "en"
+    plan: Plan, day: DayInput, out_dir: Path, *, lang: str = "en", pictures: bool = True
 ) -> dict[str, Path]:
     """Write the plan's data files, manifests, route sheets, summary and pictures.
 
@@ -2003,6 +2003,9 @@ def write_plan_outputs(
         ``manifests/`` and ``sheets/`` are removed so no stale manifest survives.
     lang
         ``"en"`` or ``"zh"``: the language of the route sheets' headings and labels.
+    pictures
+        Draw ``map.png``, ``timeline.png`` and ``roads.png`` (most of the time this takes:
+        a batch of many counties may leave them out).
 
     Returns
     -------
@@ -2053,6 +2056,8 @@ def write_plan_outputs(
         out_dir / "summary.md", _summary_md(plan, day, _kpis(plan, day), lang)
     )
 
+    if not pictures:
+        return written
     _draw(plan, day, lines, colours, out_dir, lang)
     written["map.png"] = out_dir / "map.png"
     written["timeline.png"] = out_dir / "timeline.png"
