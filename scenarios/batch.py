@@ -38,10 +38,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from networks import CountyrouteError, InvalidScenario
 from scenarios.scaleout import Executor, SerialExecutor
+
+if TYPE_CHECKING:
+    from routing.model import Order
+    from routing.plan import Plan
 
 __all__ = [
     "COUNTY_FILE",
@@ -51,6 +55,7 @@ __all__ = [
     "CountyResult",
     "plan_batch",
     "plan_county",
+    "plan_figures",
     "region_counties",
     "summary_table",
 ]
@@ -245,6 +250,20 @@ def _peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def plan_figures(plan: Plan, orders: Sequence[Order]) -> dict[str, Any]:
+    """What a region summary shows of a county's plan: orders, routes, vehicles, parcels
+    served, deferred orders by reason and the route cost (yuan)."""
+    deferred_ids = {d.order for d in plan.deferred}
+    return {
+        "orders": len(orders),
+        "routes": len(plan.routes),
+        "vehicles": len({r.vehicle for r in plan.routes}),
+        "parcels": sum(o.parcels for o in orders if o.id not in deferred_ids),
+        "deferred": dict(sorted(Counter(d.reason.value for d in plan.deferred).items())),
+        "cost": round(sum(r.cost for r in plan.routes), 2),
+    }
+
+
 def _failed(county: County, settings: BatchSettings, error: str, started: float) -> CountyResult:
     return CountyResult(
         county.name,
@@ -296,20 +315,14 @@ def plan_county(settings: BatchSettings, county: County, out: str) -> CountyResu
         return _failed(county, settings, f"input: {exc}", started)
     except Exception as exc:  # a bug in the planner must not take the other counties down
         return _failed(county, settings, f"plan failed: {type(exc).__name__}: {exc}", started)
-    deferred_ids = {d.order for d in plan.deferred}
     result = CountyResult(
         county.name,
         county.bundle,
         settings.date,
         "planned" if report.ok else "failed",
         error="" if report.ok else f"checker: {len(report.violations)} violations",
-        orders=len(orders),
         orders_source=source,
-        routes=len(plan.routes),
-        vehicles=len({r.vehicle for r in plan.routes}),
-        parcels=sum(o.parcels for o in orders if o.id not in deferred_ids),
-        deferred=dict(sorted(Counter(d.reason.value for d in plan.deferred).items())),
-        cost=round(sum(r.cost for r in plan.routes), 2),
+        **plan_figures(plan, orders),
         check_ok=report.ok,
         violations=len(report.violations),
         solve_s=plan.solve_s,
