@@ -76,9 +76,7 @@ def test_a_key_sees_region_jobs_only_over_its_networks(
     job = client.post("/v1/region-jobs", json=both, headers=auth(keys.admin)).json()
     assert client.get(f"/v1/jobs/{job['id']}", headers=auth(limited)).status_code == 404
     assert client.post(f"/v1/jobs/{job['id']}/cancel", headers=auth(limited)).status_code == 404
-    own = client.post(
-        "/v1/region-jobs", json={**BODY, "networks": ["tiny"]}, headers=auth(limited)
-    )
+    own = client.post("/v1/region-jobs", json={**BODY, "networks": ["tiny"]}, headers=auth(limited))
     assert own.status_code == 202
     assert client.get(f"/v1/jobs/{own.json()['id']}", headers=auth(limited)).status_code == 200
     feed = client.get("/v1/feed?wait_s=0", headers=auth(limited)).text
