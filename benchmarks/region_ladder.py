@@ -5,7 +5,8 @@ on ``RayExecutor("local", workers)``, a fresh Ray instance per size, every plan 
 pictures off, resume off) and measured:
 
 * **wall** — the whole batch, Ray's start included;
-* **per county** — each county's own wall time in its worker (load, plan, check, write);
+* **per county** — each county's own wall and CPU time in its worker (load, plan, check,
+  write); on a shared machine the CPU time is the figure that does not depend on the load;
 * **peak per worker** — the largest ``ru_maxrss`` a worker reported (a worker plans many
   counties one after the other; this is its peak over all of them);
 * **peak total** — the largest sum of resident memory (``VmRSS`` from ``/proc``) over this
@@ -138,10 +139,21 @@ def run_size(
     started = time.perf_counter()
     with PeakSampler() as sampler:
         with RayExecutor("local", workers=workers) as ex:
-            batch: BatchResult = plan_batch(counties, settings, out, executor=ex, resume=False)
+            batch: BatchResult = plan_batch(
+                counties,
+                settings,
+                out,
+                executor=ex,
+                resume=False,
+                progress=lambda d, t, c: print(
+                    f"  [{d}/{t}] {c.county} {c.status} {c.wall_s:.0f} s ({c.cpu_s:.0f} s CPU)",
+                    flush=True,
+                ),
+            )
         wall = time.perf_counter() - started
     done = [c for c in batch.counties if c.ok]
     per = sorted(c.wall_s for c in done)
+    cpu = sorted(c.cpu_s for c in done)
     return {
         "counties": len(counties),
         "failed": len(batch.failed),
@@ -150,6 +162,9 @@ def run_size(
         "county_s_median": round(per[len(per) // 2], 1) if per else None,
         "county_s_max": round(per[-1], 1) if per else None,
         "county_s_sum": round(sum(per), 1),
+        "county_cpu_s_median": round(cpu[len(cpu) // 2], 1) if cpu else None,
+        "county_cpu_s_sum": round(sum(cpu), 1),
+        "load_avg_1min": round(os.getloadavg()[0], 1),
         "peak_worker_mib": max((c.peak_rss_mib for c in done), default=0.0),
         "peak_total_mib": round(sampler.peak_mib, 1),
         "orders": sum(c.orders for c in done),
@@ -159,12 +174,12 @@ def run_size(
     }
 
 
-def exponent(rows: list[dict[str, Any]]) -> float | None:
-    """Slope of log(wall) against log(counties), least squares (None below two sizes)."""
+def exponent(rows: list[dict[str, Any]], key: str = "wall_s") -> float | None:
+    """Slope of log(``key``) against log(counties), least squares (None below two sizes)."""
     if len(rows) < 2:
         return None
     x = np.log([r["counties"] for r in rows])
-    y = np.log([r["wall_s"] for r in rows])
+    y = np.log([r[key] for r in rows])
     return float(np.polyfit(x, y, 1)[0])
 
 
@@ -204,11 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(
             f"| {r['counties']} | {r['villages']:,} | {r['wall_s'] / 60:.1f} min "
-            f"| {r['county_s_median']} / {r['county_s_max']} s | {r['peak_worker_mib']:.0f} MiB "
-            f"| {r['peak_total_mib'] / 1024:.2f} GiB | {r['checked_ok']} | {r['failed']} |"
+            f"| {r['county_s_median']} / {r['county_s_max']} s | {r['county_cpu_s_median']} s "
+            f"| {r['peak_worker_mib']:.0f} MiB | {r['peak_total_mib'] / 1024:.2f} GiB "
+            f"| {r['checked_ok']} | {r['failed']} | {r['load_avg_1min']} |"
         )
-    if fit is not None:
-        print(f"exponent of wall time vs counties: {fit:.2f}")
+    cpu_fit = exponent(rows, "county_cpu_s_sum")
+    if fit is not None and cpu_fit is not None:
+        print(f"exponent vs counties: wall {fit:.2f}, the counties' CPU time {cpu_fit:.2f}")
     if args.json:
         path = Path(args.json)
         doc = json.loads(path.read_text()) if path.is_file() else []
@@ -221,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 "workers": args.workers,
                 "rows": rows,
                 "exponent": None if fit is None or math.isnan(fit) else round(fit, 3),
+                "exponent_cpu": None if cpu_fit is None else round(cpu_fit, 3),
             }
         )
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,9 @@ class CountyResult:
     solve_s: float = 0.0
     wall_s: float = 0.0
     """Load, plan, check and write, in the worker."""
+    cpu_s: float = 0.0
+    """The worker's CPU time for the county (user + system): what it costs on an idle core,
+    whatever else the machine runs."""
     peak_rss_mib: float = 0.0
     """The worker process's peak resident memory so far."""
     worker: str = ""
@@ -167,6 +170,7 @@ class BatchResult:
             "deferred": dict(sorted(deferred.items())),
             "checked_ok": sum(c.check_ok for c in done),
             "county_wall_s": round(sum(c.wall_s for c in done), 1),
+            "county_cpu_s": round(sum(c.cpu_s for c in done), 1),
         }
 
     def slowest(self, n: int = 5) -> list[CountyResult]:
@@ -264,14 +268,24 @@ def plan_figures(plan: Plan, orders: Sequence[Order]) -> dict[str, Any]:
     }
 
 
-def _failed(county: County, settings: BatchSettings, error: str, started: float) -> CountyResult:
+def _clocks(started: tuple[float, float]) -> dict[str, float]:
+    """Wall and CPU seconds since ``started`` (``perf_counter``, ``process_time``)."""
+    return {
+        "wall_s": round(time.perf_counter() - started[0], 2),
+        "cpu_s": round(time.process_time() - started[1], 2),
+    }
+
+
+def _failed(
+    county: County, settings: BatchSettings, error: str, started: tuple[float, float]
+) -> CountyResult:
     return CountyResult(
         county.name,
         county.bundle,
         settings.date,
         "failed",
         error=error,
-        wall_s=round(time.perf_counter() - started, 2),
+        **_clocks(started),
         peak_rss_mib=_peak_rss_mib(),
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
@@ -298,7 +312,7 @@ def plan_county(settings: BatchSettings, county: County, out: str) -> CountyResu
     from routing.present import write_plan_outputs
     from scenarios.bundle import load_bundle, orders_to_csv
 
-    started = time.perf_counter()
+    started = (time.perf_counter(), time.process_time())
     try:
         sc = load_bundle(county.bundle)
         orders = sc.orders
@@ -349,7 +363,7 @@ def plan_county(settings: BatchSettings, county: County, out: str) -> CountyResu
         (tmp / "check.json").write_text(json.dumps(check, indent=1) + "\n", encoding="utf-8")
         result = replace(
             result,
-            wall_s=round(time.perf_counter() - started, 2),
+            **_clocks(started),
             peak_rss_mib=_peak_rss_mib(),
             worker=f"{socket.gethostname()}:{os.getpid()}",
         )

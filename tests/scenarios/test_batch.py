@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +170,72 @@ def test_ray_writes_the_same_plans_as_local(region: Path, tmp_path: Path) -> Non
     assert batch.backend == "ray" and not batch.failed
     for c in counties:
         assert _files(tmp_path / "serial" / c.name) == _files(tmp_path / "ray" / c.name)
+
+
+# ------------------------------------------------------------------------------ a local cluster
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.is_file() and text in log.read_text(errors="replace"):
+            return
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        time.sleep(0.5)
+    pytest.fail(f"{log.name}: no {text!r} within {timeout_s:.0f} s")
+
+
+@pytest.mark.slow
+def test_plan_batch_runs_unchanged_on_a_two_node_local_ray_cluster(
+    region: Path, tmp_path: Path
+) -> None:
+    """docs/region.md's recipe: a head and a second node on this machine (one CPU each),
+    ``plan-batch --ray ADDRESS``, then both nodes stopped. Each ``ray start --block`` is
+    stopped by its own pid (``ray stop`` would stop every Ray on a shared machine)."""
+    pytest.importorskip("ray")
+    ray_bin = Path(sys.executable).parent / "ray"
+    port = _free_port()
+    short = Path(tempfile.mkdtemp(prefix="cr-ray-", dir="/tmp"))  # Ray's socket paths are short
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    }
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--block"]
+    head_cmd = [str(ray_bin), "start", "--head", "--port", str(port), *common]
+    head_cmd += ["--include-dashboard=false", "--temp-dir", str(short / "t")]
+    head_cmd += ["--dashboard-agent-listen-port", str(_free_port())]
+    node_cmd = [str(ray_bin), "start", "--address", f"127.0.0.1:{port}", *common]
+    node_cmd += ["--dashboard-agent-listen-port", str(_free_port())]
+    nodes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, cmd in (("head", head_cmd), ("node", node_cmd)):
+            log = tmp_path / f"{name}.log"
+            with log.open("wb") as f:
+                nodes.append(subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env))
+            _wait_for(log, "block forever", nodes[-1], 120)
+        out = tmp_path / "out"
+        cmd = [sys.executable, "-m", "dispatch_api.cli", "plan-batch", "--region", str(region)]
+        cmd += ["--date", DATE, "--out", str(out), "--solution-limit", "20"]
+        cmd += ["--ray", f"127.0.0.1:{port}"]
+        run = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
+        assert run.returncode == 1, run.stderr.decode()[-2000:]  # the broken county
+        summary = json.loads((out / "region-summary.json").read_text())
+        assert summary["backend"] == "ray" and summary["workers"] == 2  # both nodes' CPUs
+        planned = [c for c in summary["counties"] if c["status"] == "planned"]
+        assert len(planned) == 3 and all(c["check_ok"] for c in planned)
+    finally:
+        for proc in reversed(nodes):
+            proc.send_signal(signal.SIGTERM)
+        for proc in reversed(nodes):
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(short, ignore_errors=True)
