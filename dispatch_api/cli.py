@@ -619,6 +619,113 @@ def _bench(args: argparse.Namespace) -> int:
     )
 
 
+def _width(value: object) -> int:
+    """Columns a value takes in a terminal (Chinese characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(value))
+
+
+def _region_table(region: Any) -> None:
+    """The counties of a region with their counts, then the totals and the top tier."""
+    from scenarios.bundle import load_bundle
+    from scenarios.region import CountySummary
+
+    rows = list(region.summaries)
+    if not rows:  # a folder of bundles without region.toml: count them
+        for folder, path in zip(region.counties, region.county_paths, strict=True):
+            sc = load_bundle(path)
+            net = sc.network
+            rows.append(
+                CountySummary(
+                    folder=folder,
+                    name=str(net.name),
+                    villages=len(net.village_points) + len(net.of_kind(SiteKind.VILLAGE)),
+                    stations=len(net.stations),
+                    village_points=len(net.village_points),
+                    vehicles=len(sc.fleet),
+                    orders=len(sc.orders),
+                    parcels_down=sum(o.parcels for o in sc.orders if o.direction.value == "down"),
+                    parcels_up=sum(o.parcels for o in sc.orders if o.direction.value == "up"),
+                    hub=net.hubs[0].id if net.hubs else "",
+                )
+            )
+    head = ("county", "name", "villages", "stations", "points", "vehicles", "orders", "down", "up")
+    table: list[tuple[object, ...]] = [
+        (
+            r.folder,
+            r.name,
+            r.villages,
+            r.stations,
+            r.village_points,
+            r.vehicles,
+            r.orders,
+            r.parcels_down,
+            r.parcels_up,
+        )
+        for r in rows
+    ]
+    counts = ("villages", "stations", "village_points", "vehicles", "orders")
+    sums = [sum(int(getattr(r, f)) for r in rows) for f in (*counts, "parcels_down", "parcels_up")]
+    table.append(("total", f"{len(rows)} counties", *sums))
+    widths = [max(_width(x) for x in col) for col in zip(head, *table, strict=True)]
+    for line in (head, *table):
+        cells = (
+            str(x) + " " * (w - _width(x)) if k < 2 else " " * (w - _width(x)) + str(x)
+            for k, (x, w) in enumerate(zip(line, widths, strict=True))
+        )
+        print("  ".join(cells).rstrip())
+    top = region.prefecture
+    if top is None:
+        print("prefecture tier: none")
+    else:
+        longest = max(top.legs, key=lambda leg: leg.time_s)
+        print(
+            f"{top.kind} hub {top.hub} {top.name}: {len(top.legs)} night line-haul legs, "
+            f"longest {longest.length_m / 1000:.1f} km / {longest.time_s / 3600:.1f} h "
+            f"(to {longest.county})"
+        )
+
+
+def _region_generate(args: argparse.Namespace) -> int:
+    from scenarios.region import RegionParams, generate_region, load_region
+
+    params = RegionParams(
+        counties=args.counties,
+        seed=args.seed,
+        date=args.date,
+        villages=args.villages,
+        prefecture_hub=args.prefecture_hub,
+    )
+    out = generate_region(params, args.out, progress=print)
+    region = load_region(out)
+    print(f"wrote {out}: region {region.name} for {region.date} (seed {region.seed})")
+    _region_table(region)
+    return EXIT_OK
+
+
+def _region_show(args: argparse.Namespace) -> int:
+    from scenarios.region import load_region, resolve_region
+
+    region = load_region(resolve_region(args.region))
+    when = f" for {region.date} (seed {region.seed})" if region.date else ""
+    print(f"region {region.name} at {region.path}{when}")
+    _region_table(region)
+    return EXIT_OK
+
+
+def _villages_range(text: str) -> tuple[int, int]:
+    """``--villages 150-600``: fewest and most villages per county."""
+    lo, sep, hi = text.partition("-")
+    try:
+        low, high = int(lo), int(hi if sep else lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX (e.g. 150-600), got {text!r}") from None
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"expected 1 <= MIN <= MAX, got {text!r}")
+    return low, high
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``error: countyroute plan: argument --date: …`` and exit 2."""
 
@@ -730,6 +837,33 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("scenario", help="a bundle folder or a built-in name (e.g. yanshi)")
     exp.add_argument("out", help="the folder to write (e.g. my-county)")
     exp.set_defaults(func=_scenario_export)
+
+    rg = sub.add_parser("region", help="generate or show a region (a prefecture or province)")
+    rgs = rg.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    gen = rgs.add_parser("generate", help="generate a region of synthetic counties")
+    gen.add_argument("--counties", type=_count(1), required=True, help="counties (e.g. 10)")
+    gen.add_argument("--seed", type=_count(0), default=1, help="region seed (e.g. 1; default 1)")
+    gen.add_argument("--out", required=True, help="the folder to write (e.g. out/prefecture)")
+    gen.add_argument(
+        "--villages",
+        type=_villages_range,
+        default=(150, 600),
+        metavar="MIN-MAX",
+        help="villages per county (default 150-600)",
+    )
+    gen.add_argument(
+        "--prefecture-hub",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a prefecture hub feeding the county hubs on a night line-haul (default on)",
+    )
+    gen.add_argument(
+        "--date", type=_date, default="2026-12-01", help="the orders' day (e.g. 2026-12-01)"
+    )
+    gen.set_defaults(func=_region_generate)
+    rsh = rgs.add_parser("show", help="the counties of a region and their counts")
+    rsh.add_argument("region", help="a region folder or a generated name (e.g. prefecture-10)")
+    rsh.set_defaults(func=_region_show)
 
     dem = sub.add_parser("demand", help="generate one day's orders")
     dem.add_argument("scenario", help="a bundle folder or a built-in name (e.g. yanshi)")

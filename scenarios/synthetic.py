@@ -69,6 +69,7 @@ __all__ = [
     "river_side",
     "roads_from_drafts",
     "size_fleet",
+    "synthetic_outline",
     "to_crs",
     "uniform_in",
     "village_names",
@@ -1088,6 +1089,16 @@ def size_fleet(
 
 
 # ------------------------------------------------------------------------------ synthetic
+def synthetic_outline(
+    n_villages: int, *, seed: int = 0, params: SyntheticParams | None = None
+) -> shapely.Polygon:
+    """The outline :func:`generate_synthetic` draws for these arguments (planar metres,
+    centred on the origin), without the rest of the county: for laying counties side by side
+    before generating them (:mod:`scenarios.region`)."""
+    p = params or SyntheticParams()
+    return _outline(n_villages * p.km2_per_village * 1e6, np.random.default_rng(seed))
+
+
 def _outline(area_m2: float, rng: np.random.Generator) -> shapely.Polygon:
     theta = np.linspace(0.0, 2.0 * np.pi, 72, endpoint=False)
     r = np.ones_like(theta)
