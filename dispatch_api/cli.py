@@ -998,8 +998,9 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("bundles", nargs="*", help="county bundle folders or built-in names")
     pb.add_argument(
         "--region",
-        metavar="DIR",
-        help="a region folder: one county bundle per subfolder, listed in region.toml",
+        metavar="NAME|DIR",
+        help="a region folder (one county bundle per subfolder, listed in region.toml) or a "
+        "generated name (e.g. prefecture-10)",
     )
     pb.add_argument("--date", required=True, type=_date, help="the day (e.g. 2026-12-01)")
     pb.add_argument(

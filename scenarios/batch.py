@@ -2,8 +2,8 @@
 
 A **region** is a folder with one ordinary county bundle per subfolder (each loadable by
 :func:`scenarios.bundle.load_bundle`) and a ``region.toml`` whose ``counties`` lists the
-subfolders in order; :func:`region_counties` finds them (without a ``region.toml``: every
-subfolder holding a ``network.geojson``, sorted by name).
+subfolders in order (docs/region-format.md, :mod:`scenarios.region`); :func:`region_counties`
+finds them.
 
 :func:`plan_batch` hands the counties to an :class:`~scenarios.scaleout.Executor` (local
 processes or Ray). Each task (:func:`plan_county`) gets only the bundle's **path** and loads,
@@ -32,7 +32,6 @@ import resource
 import shutil
 import socket
 import time
-import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -190,40 +189,22 @@ class BatchResult:
 
 # ------------------------------------------------------------------------------ discovery
 def region_counties(region: str | os.PathLike[str]) -> list[County]:
-    """The counties of a region folder, in the order its ``region.toml`` lists them.
+    """The counties of a region, in its ``region.toml`` order: a region folder, or a
+    generated name (``prefecture-10``, ``province-110``) made on first use
+    (:func:`scenarios.region.resolve_region`, :func:`scenarios.region.load_region`).
 
     Raises
     ------
     InvalidScenario
-        When the folder does not exist, ``region.toml`` is not valid or names a missing
-        subfolder, or no county is found.
+        When there is no such region, or its ``region.toml`` is wrong (naming the field).
     """
-    folder = Path(region)
-    if not folder.is_dir():
-        raise InvalidScenario("no region folder here", source=str(folder))
-    toml = folder / "region.toml"
-    names: list[str]
-    if toml.is_file():
-        try:
-            doc = tomllib.loads(toml.read_text(encoding="utf-8-sig"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidScenario(f"not valid TOML: {exc}", source=str(toml)) from None
-        listed = doc.get("counties")
-        if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
-            raise InvalidScenario(
-                "counties must be a list of subfolder names", source=str(toml), field="counties"
-            )
-        names = list(listed)
-        for n in names:
-            if not (folder / n).is_dir():
-                raise InvalidScenario(
-                    f"county {n!r} has no folder {folder / n}", source=str(toml), field="counties"
-                )
-    else:
-        names = sorted(p.name for p in folder.iterdir() if (p / "network.geojson").is_file())
-    if not names:
-        raise InvalidScenario("no county bundles in the region", source=str(folder))
-    return [County(n, str((folder / n).resolve())) for n in names]
+    from scenarios.region import load_region, resolve_region
+
+    found = load_region(resolve_region(region))
+    return [
+        County(name, str(path.resolve()))
+        for name, path in zip(found.counties, found.county_paths, strict=True)
+    ]
 
 
 def counties_of(bundles: Sequence[str]) -> list[County]:

@@ -43,7 +43,7 @@ def make_region(tiny_path: Path, folder: Path, names: list[str]) -> Path:
         shutil.copytree(tiny_path, folder / n)
     listed = ", ".join(f'"{n}"' for n in names)
     (folder / "region.toml").write_text(
-        f'name = "test"\ndate = "{DATE}"\ncounties = [{listed}]\n', encoding="utf-8"
+        f'name = "test"\ndate = "{DATE}"\nseed = 1\ncounties = [{listed}]\n', encoding="utf-8"
     )
     return folder
 
@@ -62,7 +62,9 @@ def test_counties_come_in_region_toml_order_else_sorted(tiny_path: Path, tmp_pat
     assert [c.name for c in region_counties(folder)] == ["b", "a"]
     (folder / "region.toml").unlink()
     assert [c.name for c in region_counties(folder)] == ["a", "b"]
-    (folder / "region.toml").write_text('counties = ["a", "zz"]\n')
+    (folder / "region.toml").write_text(
+        f'name = "r"\ndate = "{DATE}"\nseed = 1\ncounties = ["a", "zz"]\n'
+    )
     with pytest.raises(InvalidScenario, match="zz"):
         region_counties(folder)
 
@@ -141,7 +143,7 @@ def _files(folder: Path) -> dict[str, bytes]:
         data = path.read_bytes()
         if path.name in ("plan.json", COUNTY_FILE):
             doc = json.loads(data)
-            for key in ("solve_s", "wall_s", "peak_rss_mib", "worker"):
+            for key in ("solve_s", "wall_s", "cpu_s", "peak_rss_mib", "worker"):
                 doc.pop(key, None)
             data = json.dumps(doc, sort_keys=True).encode()
         if path.name == "summary.md":  # "solved in 0.1 s"
