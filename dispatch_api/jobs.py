@@ -20,8 +20,8 @@ Kinds (:data:`PLANNER_KINDS` are the planner's):
 ``region``
     Several networks' days (a prefecture's counties), each planned and checked on its own
     (a local pool of ``workers``) → one plan row per network; ``jobs.result`` lists the
-    networks with their state as they go (:func:`region_counties`). A network that cannot
-    be read or planned is reported and the others go on; the job fails when any did.
+    networks with their state as they go (``counties`` of ``GET /jobs/{id}``). A network that
+    cannot be read or planned is reported and the others go on; the job fails when any did.
 
 Planner jobs report their progress (``jobs.progress``, ``jobs.stage``) as their tasks finish
 and may use a small pool of local processes of their own (``workers``); it dies with them.
@@ -305,7 +305,7 @@ def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int)
             return
         kind, network, date, params = job.kind, job.network, job.date, json.loads(job.params)
     if kind == REGION:
-        _execute_region(engine, cache, job_id, attempt, date, params)
+        _execute_region(engine, job_id, attempt, date, params)
     elif kind in PLANNER_KINDS:
         _execute_planner(engine, cache, job_id, attempt, kind, network, params)
     else:
@@ -686,7 +686,6 @@ def _write_county_plan(
 
 def _execute_region(
     engine: Engine,
-    cache: ScenarioCache,
     job_id: str,
     attempt: int,
     date: str,
@@ -727,8 +726,8 @@ def _execute_region(
                 days.clear()
                 for k in range(first, min(first + executor.workers, len(networks))):
                     try:
-                        with Session(engine) as s:
-                            day = day_input(s, cache, networks[k], date)
+                        with Session(engine) as s:  # a cache of its own: one round in memory
+                            day = day_input(s, ScenarioCache(), networks[k], date)
                         if not day.orders:
                             raise CountyrouteError(
                                 f"no orders imported for {networks[k]} on {date}"
