@@ -249,12 +249,12 @@ def plan_figures(plan: Plan, orders: Sequence[Order]) -> dict[str, Any]:
     }
 
 
-def _clocks(started: tuple[float, float]) -> dict[str, float]:
+def _clocks(started: tuple[float, float]) -> tuple[float, float]:
     """Wall and CPU seconds since ``started`` (``perf_counter``, ``process_time``)."""
-    return {
-        "wall_s": round(time.perf_counter() - started[0], 2),
-        "cpu_s": round(time.process_time() - started[1], 2),
-    }
+    return (
+        round(time.perf_counter() - started[0], 2),
+        round(time.process_time() - started[1], 2),
+    )
 
 
 def _failed(
@@ -266,7 +266,8 @@ def _failed(
         settings.date,
         "failed",
         error=error,
-        **_clocks(started),
+        wall_s=_clocks(started)[0],
+        cpu_s=_clocks(started)[1],
         peak_rss_mib=_peak_rss_mib(),
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
@@ -342,9 +343,11 @@ def plan_county(settings: BatchSettings, county: County, out: str) -> CountyResu
             "vehicle_hours": round(report.vehicle_hours, 2),
         }
         (tmp / "check.json").write_text(json.dumps(check, indent=1) + "\n", encoding="utf-8")
+        wall_s, cpu_s = _clocks(started)
         result = replace(
             result,
-            **_clocks(started),
+            wall_s=wall_s,
+            cpu_s=cpu_s,
             peak_rss_mib=_peak_rss_mib(),
             worker=f"{socket.gethostname()}:{os.getpid()}",
         )
