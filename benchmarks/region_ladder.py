@@ -15,12 +15,12 @@ pictures off, resume off) and measured:
 
 The exponent is the slope of a least-squares fit of log(wall) against log(counties).
 
-The region: ``--region DIR`` (a region folder, e.g. written by ``countyroute region
-generate``), else one made here and kept in ``--work``: county k is
-``generate_synthetic(v_k, seed=k)`` with v_k drawn between 150 and 600 villages (seeded),
-written as a bundle; the sizes take the first N of the same counties, so a larger size
-contains the smaller ones. Each county is planned with ``--time-limit`` seconds of budget
-(the policy's ``work_per_s`` turns it into a fixed amount of work per search)::
+The region: ``--region NAME|DIR``, default ``province-<largest size>`` generated on first use
+by :func:`scenarios.region.resolve_region` (counties of 150–600 villages, each with its hub,
+stations, fleet and a day's orders; ``COUNTYROUTE_REGIONS`` says where); the sizes take the
+first N of its counties, so a larger size contains the smaller ones. Each county is planned
+with ``--time-limit`` seconds of budget (the policy's ``work_per_s`` turns it into a fixed
+amount of work per search)::
 
     python -m benchmarks.region_ladder --sizes 10 --time-limit 1
     python -m benchmarks.region_ladder --sizes 10 50 110 --json out/region-ladder.json
@@ -44,8 +44,6 @@ import numpy as np
 from scenarios.batch import BatchResult, BatchSettings, County, plan_batch, region_counties
 
 DATE = "2026-12-01"
-VILLAGES = (150, 600)
-"""County sizes of the generated region (villages), as the issue's realistic counties."""
 
 
 def _tree_rss_mib(root: int) -> float:
@@ -95,30 +93,6 @@ class PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def make_region(folder: Path, counties: int, seed: int = 11) -> list[County]:
-    """``counties`` synthetic counties of 150–600 villages in ``folder`` (kept: existing
-    bundles are reused, so the ladder's sizes share their counties)."""
-    from scenarios.bundle import save_bundle
-    from scenarios.synthetic import generate_synthetic
-
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(VILLAGES[0], VILLAGES[1] + 1, size=counties)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = [f"county-{k:03d}" for k in range(counties)]
-    for k, (name, n) in enumerate(zip(names, sizes, strict=True)):
-        if (folder / name / "network.geojson").is_file():
-            continue
-        started = time.perf_counter()
-        save_bundle(generate_synthetic(int(n), seed=seed + k), folder / name, meta={"name": name})
-        print(f"  generated {name}: {n} villages in {time.perf_counter() - started:.1f} s")
-    listed = ", ".join(f'"{n}"' for n in names)
-    (folder / "region.toml").write_text(
-        f'name = "ladder"\ndate = "{DATE}"\nseed = {seed}\ncounties = [{listed}]\n',
-        encoding="utf-8",
-    )
-    return region_counties(folder)
 
 
 def villages_of(county: County) -> int:
@@ -188,17 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 110])
     parser.add_argument("--time-limit", type=float, default=1.0, help="budget per county (s)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--region", help="an existing region folder (default: made in --work)")
-    parser.add_argument("--work", default="out/region-ladder", help="region and plans go here")
+    parser.add_argument("--region", help="a region folder or name (default province-<largest>)")
+    parser.add_argument("--work", default="out/region-ladder", help="the plans go here")
     parser.add_argument("--json", help="append the rows to this JSON file")
     args = parser.parse_args(argv)
 
     work = Path(args.work)
-    if args.region:
-        every = region_counties(args.region)
-    else:
-        print(f"making a region of {max(args.sizes)} counties in {work / 'region'} ...")
-        every = make_region(work / "region", max(args.sizes))
+    region = args.region or f"province-{max(args.sizes)}"
+    print(f"region {region} ...", flush=True)
+    every = region_counties(region)
     settings = BatchSettings(DATE, time_limit_s=args.time_limit)
     rows = []
     for n in sorted(args.sizes):
