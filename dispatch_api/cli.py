@@ -334,6 +334,7 @@ def _plan_batch(args: argparse.Namespace) -> int:
         seed=args.seed,
         pictures=args.pictures,
         lang=args.lang,
+        wall_cap=args.wall_cap,
     )
 
     def progress(done: int, total: int, c: Any) -> None:
@@ -1017,6 +1018,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pb.add_argument(
         "--seed", type=_count(0), default=7, help="demand seed where a bundle has no orders"
+    )
+    pb.add_argument(
+        "--wall-cap",
+        type=_number(1),
+        metavar="X",
+        help="the clock's safety net as a multiple of each search's share, replacing the "
+        "policies' wall_cap (e.g. 100: work alone stops the searches on a loaded machine)",
     )
     pb.add_argument(
         "--workers",

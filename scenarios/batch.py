@@ -89,6 +89,11 @@ class BatchSettings:
     pictures: bool = False
     """Draw map, timeline and roads pictures for every county (most of the writing time)."""
     lang: str = "en"
+    wall_cap: float | None = None
+    """Replaces every county policy's ``[solver] wall_cap``: the clock's safety net, a
+    multiple of each search's share. Work stops the searches; a search the clock stops
+    instead (on an overloaded machine) makes that plan depend on the machine, so an
+    overnight batch that must give the same plans everywhere can raise it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,9 +309,12 @@ def plan_county(settings: BatchSettings, county: County, out: str) -> CountyResu
 
             orders = generate_demand(sc, settings.date, settings.seed)
             source = f"generated (seed {settings.seed})"
-        day = DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, settings.date)
+        policy = sc.policy
+        if settings.wall_cap is not None:
+            policy = replace(policy, wall_cap=settings.wall_cap)
+        day = DayInput(sc.name, sc.network, sc.fleet, policy, orders, settings.date)
         plan = plan_day(day, time_limit_s=settings.time_limit_s, workers=1, work=settings.work)
-        report = check_plan(plan, sc.network, sc.fleet, sc.policy, orders)
+        report = check_plan(plan, sc.network, sc.fleet, policy, orders)
     except CountyrouteError as exc:
         return _failed(county, settings, f"input: {exc}", started)
     except Exception as exc:  # a bug in the planner must not take the other counties down
@@ -330,7 +338,8 @@ def plan_county(settings: BatchSettings, county: County, out: str) -> CountyResu
     try:
         tmp.mkdir()
         (tmp / "orders.csv").write_text(orders_to_csv(orders), encoding="utf-8")
-        meta = {"scenario": county.bundle, "date": settings.date, "set": [], "pins": {}}
+        sets = [] if settings.wall_cap is None else [f"solver.wall_cap={settings.wall_cap:g}"]
+        meta = {"scenario": county.bundle, "date": settings.date, "set": sets, "pins": {}}
         (tmp / "scenario.json").write_text(
             json.dumps({**meta, "previous": None}, ensure_ascii=False) + "\n", encoding="utf-8"
         )

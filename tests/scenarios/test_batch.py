@@ -241,3 +241,14 @@ def test_plan_batch_runs_unchanged_on_a_two_node_local_ray_cluster(
                 proc.kill()
                 proc.wait()
         shutil.rmtree(short, ignore_errors=True)
+
+
+def test_a_county_folder_plans_again_the_same_with_its_wall_cap(
+    region: Path, tmp_path: Path
+) -> None:
+    """A county's folder records its inputs and budget: ``plan --reproduce`` gives the same
+    plan, with the batch's wall cap (the clock's safety net) recorded in its settings."""
+    county = region_counties(region)[0]
+    batch = plan_batch([county], BatchSettings(DATE, wall_cap=100), tmp_path / "out")
+    assert batch.counties[0].settings["wall_cap"] == "100.0"
+    assert main(["plan", "--reproduce", str(tmp_path / "out" / county.name)]) == 0
