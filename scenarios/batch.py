@@ -311,7 +311,7 @@ def plan_county(settings: BatchSettings, county: County, out: str) -> CountyResu
             source = f"generated (seed {settings.seed})"
         policy = sc.policy
         if settings.wall_cap is not None:
-            policy = replace(policy, wall_cap=settings.wall_cap)
+            policy = replace(policy, wall_cap=float(settings.wall_cap))
         day = DayInput(sc.name, sc.network, sc.fleet, policy, orders, settings.date)
         plan = plan_day(day, time_limit_s=settings.time_limit_s, workers=1, work=settings.work)
         report = check_plan(plan, sc.network, sc.fleet, policy, orders)
