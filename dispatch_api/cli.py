@@ -1014,10 +1014,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--solution-limit",
         type=_count(1),
         metavar="N",
-        help="give every search N units of work instead of the policy's work_per_s share",
+        help="give every search N units of work instead of the policy's work_per_s share "
+        "(e.g. --solution-limit 50)",
     )
     pb.add_argument(
-        "--seed", type=_count(0), default=7, help="demand seed where a bundle has no orders"
+        "--seed",
+        type=_count(0),
+        default=7,
+        help="demand seed where a bundle has no orders for the day (default 7)",
     )
     pb.add_argument(
         "--wall-cap",
