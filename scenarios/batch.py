@@ -52,6 +52,7 @@ __all__ = [
     "BatchSettings",
     "County",
     "CountyResult",
+    "counties_of",
     "plan_batch",
     "plan_county",
     "plan_figures",
