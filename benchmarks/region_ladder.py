@@ -184,10 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     fit = exponent(rows)
     print()
     print(
-        "| counties | villages | wall | per county median / max | peak per worker | "
-        "peak total | checked | failed |"
+        "| counties | villages | wall | per county median / max | CPU per county median "
+        "| peak per worker | peak total | checked | failed | load |"
     )
-    print("|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in rows:
         print(
             f"| {r['counties']} | {r['villages']:,} | {r['wall_s'] / 60:.1f} min "
