@@ -34,6 +34,7 @@ from dispatch_api.routers import (
     orders,
     planner,
     plans,
+    regions,
     trace,
 )
 from dispatch_api.routers import live as live_router
@@ -297,6 +298,7 @@ def create_app(settings: Settings) -> FastAPI:
         orders,
         plans,
         planner,
+        regions,
         courier,
         trace,
         live_router,

@@ -342,6 +342,51 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_VIOLATIONS
 
 
+def _plan_batch(args: argparse.Namespace) -> int:
+    """``plan-batch``: every county of a region (or the bundles named) planned for a day on
+    local processes or Ray, each plan checked; the logic is scenarios.batch's."""
+    from scenarios.batch import (
+        BatchSettings,
+        counties_of,
+        plan_batch,
+        region_counties,
+        summary_table,
+    )
+    from scenarios.scaleout import make_executor
+
+    if bool(args.bundles) == bool(args.region):
+        raise CountyrouteError("plan-batch: name bundles or --region (one of the two)")
+    counties = region_counties(args.region) if args.region else counties_of(args.bundles)
+    label = Path(args.region).name if args.region else "batch"
+    out = Path(args.out or f"out/{label}-{args.date}")
+    settings = BatchSettings(
+        date=args.date,
+        time_limit_s=args.time_limit,
+        work=args.solution_limit,
+        seed=args.seed,
+        pictures=args.pictures,
+        lang=args.lang,
+        wall_cap=args.wall_cap,
+    )
+
+    def progress(done: int, total: int, c: Any) -> None:
+        what = c.status if c.ok else f"FAILED: {c.error}"
+        print(f"[{done}/{total}] {c.county} {what} {c.wall_s:.1f} s", file=sys.stderr, flush=True)
+
+    with make_executor(args.workers, args.ray) as ex:
+        print(
+            f"planning {len(counties)} counties for {args.date} on {ex.name} "
+            f"({ex.workers} workers) into {out}/",
+            flush=True,
+        )
+        batch = plan_batch(
+            counties, settings, out, executor=ex, resume=not args.fresh, progress=progress
+        )
+    print(summary_table(batch))
+    print(f"wrote {out}/region-summary.json")
+    return EXIT_VIOLATIONS if batch.failed else EXIT_OK
+
+
 def _serve(args: argparse.Namespace) -> int:
     from dispatch_api.server import serve
 
@@ -980,6 +1025,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ck.add_argument("--orders", help="orders CSV/JSON (default: the folder's orders.csv)")
     ck.set_defaults(func=_check)
+
+    pb = sub.add_parser(
+        "plan-batch", help="plan every county of a region for a day (processes or Ray)"
+    )
+    pb.add_argument("bundles", nargs="*", help="county bundle folders or built-in names")
+    pb.add_argument(
+        "--region",
+        metavar="NAME|DIR",
+        help="a region folder (one county bundle per subfolder, listed in region.toml) or a "
+        "generated name (e.g. prefecture-10)",
+    )
+    pb.add_argument("--date", required=True, type=_date, help="the day (e.g. 2026-12-01)")
+    pb.add_argument(
+        "--time-limit",
+        type=_seconds,
+        metavar="S",
+        help="search budget of each county's day in seconds (default: its policy's)",
+    )
+    pb.add_argument(
+        "--solution-limit",
+        type=_count(1),
+        metavar="N",
+        help="give every search N units of work instead of the policy's work_per_s share "
+        "(e.g. --solution-limit 50)",
+    )
+    pb.add_argument(
+        "--seed",
+        type=_count(0),
+        default=7,
+        help="demand seed where a bundle has no orders for the day (default 7)",
+    )
+    pb.add_argument(
+        "--wall-cap",
+        type=_number(1),
+        metavar="X",
+        help="the clock's safety net as a multiple of each search's share, replacing the "
+        "policies' wall_cap (e.g. 100: work alone stops the searches on a loaded machine)",
+    )
+    pb.add_argument(
+        "--workers",
+        type=_WORKERS,
+        metavar="N",
+        help="counties planned at once in local processes (default: the CPU count)",
+    )
+    pb.add_argument(
+        "--ray", metavar="auto|local|ADDRESS", help="plan the counties on Ray (e.g. --ray auto)"
+    )
+    pb.add_argument(
+        "--fresh",
+        action="store_true",
+        help="plan every county again (default: keep counties already planned and checked)",
+    )
+    pb.add_argument(
+        "--pictures", action="store_true", help="also draw each county's map and timeline"
+    )
+    pb.add_argument(
+        "--lang", choices=("en", "zh"), default="en", help="language of sheets and summaries"
+    )
+    pb.add_argument("--out", metavar="DIR", help="output folder (default out/REGION-DATE)")
+    pb.set_defaults(func=_plan_batch)
 
     srv = sub.add_parser("serve", help="run the dispatch API (docs at /docs)")
     srv.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")

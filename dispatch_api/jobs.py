@@ -17,6 +17,11 @@ Kinds (:data:`PLANNER_KINDS` are the planner's):
     ``scenarios.placement.run_placement`` → ``PlacementResult.to_dict()`` in ``jobs.result``.
 ``simulation``
     ``scenarios.whatif.run_simulation`` → ``SimulationResult.to_dict()`` in ``jobs.result``.
+``region``
+    Several networks' days (a prefecture's counties), each planned and checked on its own
+    (a local pool of ``workers``) → one plan row per network; ``jobs.result`` lists the
+    networks with their state as they go (``counties`` of ``GET /jobs/{id}``). A network that
+    cannot be read or planned is reported and the others go on; the job fails when any did.
 
 Planner jobs report their progress (``jobs.progress``, ``jobs.stage``) as their tasks finish
 and may use a small pool of local processes of their own (``workers``); it dies with them.
@@ -98,12 +103,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLANNER_KINDS",
+    "RESULT_KINDS",
     "InlineJobRunner",
     "JobRunner",
     "ProcessJobRunner",
     "change_of",
     "execute_job",
     "job_budget_s",
+    "job_networks",
     "placement_params",
     "recover_jobs",
     "repair_function",
@@ -112,6 +119,9 @@ __all__ = [
 
 PLANNER_KINDS = frozenset({"placement", "simulation"})
 """Job kinds that end in a result document rather than a plan."""
+REGION = "region"
+RESULT_KINDS = PLANNER_KINDS | {REGION}
+"""Job kinds with a result document and progress reported by their worker."""
 
 log = logging.getLogger("countyroute.jobs")
 
@@ -150,6 +160,13 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def job_networks(job: Job) -> list[str]:
+    """The networks a job touches: a key must see every one of them to see the job."""
+    if job.kind == REGION:
+        return [str(n) for n in json.loads(job.params)["networks"]]
+    return [job.network]
+
+
 def claim(engine: Engine, job_id: str, owner: str | None = None) -> int | None:
     """Mark a queued job running (next attempt); returns the attempt or None if taken."""
     with engine.begin() as conn:
@@ -185,7 +202,7 @@ def claim_next(engine: Engine, limit: int, owner: str) -> list[tuple[str, int]]:
             select(Job.id, Job.attempt)
             .where(Job.status == "queued")
             # the day's plans and repairs go before the planners' long runs
-            .order_by(case((Job.kind.in_(PLANNER_KINDS), 1), else_=0), Job.created_at)
+            .order_by(case((Job.kind.in_(RESULT_KINDS), 1), else_=0), Job.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
@@ -242,7 +259,7 @@ def _owner_dead(owner: str | None, host: str) -> bool:
 def job_ended(conn: Any, job_id: str) -> None:
     """Put the job's end on the live feed (in the caller's transaction)."""
     row = conn.execute(
-        select(Job.network, Job.kind, Job.status, Job.plan, Job.error, Job.date).where(
+        select(Job.network, Job.kind, Job.status, Job.plan, Job.error, Job.date, Job.params).where(
             Job.id == job_id
         )
     ).first()
@@ -256,15 +273,18 @@ def job_ended(conn: Any, job_id: str) -> None:
         "date": row.date or None,
         "error": row.error,
     }
-    conn.execute(
-        insert(FeedItem).values(
-            network=row.network,
-            kind="job",
-            vehicle=None,
-            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-            at=now_iso(),
+    # a region job's end reaches the feed of each of its networks
+    networks = json.loads(row.params)["networks"] if row.kind == REGION else [row.network]
+    for network in networks:
+        conn.execute(
+            insert(FeedItem).values(
+                network=network,
+                kind="job",
+                vehicle=None,
+                payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                at=now_iso(),
+            )
         )
-    )
 
 
 def fail(engine: Engine, job_id: str, attempt: int | None, reason: str) -> None:
@@ -284,7 +304,9 @@ def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int)
         if job is None or job.status != "running" or job.attempt != attempt:
             return
         kind, network, date, params = job.kind, job.network, job.date, json.loads(job.params)
-    if kind in PLANNER_KINDS:
+    if kind == REGION:
+        _execute_region(engine, job_id, attempt, date, params)
+    elif kind in PLANNER_KINDS:
         _execute_planner(engine, cache, job_id, attempt, kind, network, params)
     else:
         _execute_solve(engine, cache, job_id, attempt, kind, network, date, params)
@@ -604,6 +626,137 @@ def _execute_planner(
     ):
         with engine.begin() as conn:
             job_ended(conn, job_id)
+
+
+# ------------------------------------------------------------------------------ region jobs
+def _region_task(params: Mapping[str, Any], day: DayInput) -> tuple[Plan | None, dict[str, Any]]:
+    """Plan and check one network's day (in a worker): the plan and its figures, or None and
+    the error — a network's failure must not end the others'."""
+    from routing.check import check_plan
+    from scenarios.batch import plan_figures
+
+    started = time.perf_counter()
+    try:
+        limit = params.get("solution_limit")
+        plan = plan_day(
+            day,
+            time_limit_s=float(params["time_limit_s"]),
+            workers=1,
+            work=int(limit) if limit else None,
+        )
+        report = check_plan(plan, day.network, day.fleet, day.policy, day.orders)
+    except CountyrouteError as exc:
+        return None, {"error": f"input: {exc}"}
+    except Exception as exc:
+        return None, {"error": f"solver error: {type(exc).__name__}: {exc}"}
+    figures = plan_figures(plan, day.orders)
+    figures["check_ok"] = report.ok
+    figures["seconds"] = round(time.perf_counter() - started, 2)
+    return plan, figures
+
+
+def _write_county_plan(
+    engine: Engine, job_id: str, attempt: int, network: str, plan: Plan, day: DayInput
+) -> int:
+    """A region job's plan row for one network, written only while the attempt owns the job."""
+    with Session(engine) as s, s.begin():
+        owns = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "running", Job.attempt == attempt)
+            .values(heartbeat_at=now_iso())
+        )
+        if not getattr(owns, "rowcount", 0):
+            raise _Superseded
+        row = PlanRow(
+            network=network,
+            network_version=plan.network_version,
+            date=day.date,
+            status="draft",
+            revision=1,
+            parent=None,
+            job=job_id,
+            document=plan_document(plan),
+            kpis=json.dumps(_kpis(plan, day, {})),
+            created_at=now_iso(),
+        )
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+def _execute_region(
+    engine: Engine,
+    job_id: str,
+    attempt: int,
+    date: str,
+    params: Mapping[str, Any],
+) -> None:
+    """A region job: the networks' days planned ``workers`` at a time (so only that many
+    networks are in memory), each written as it finishes; the job's result lists them."""
+    networks = [str(n) for n in params["networks"]]
+    counties: list[dict[str, Any]] = [{"network": n, "state": "queued"} for n in networks]
+
+    def publish(**end: Any) -> None:
+        ended = sum(c["state"] in ("planned", "failed") for c in counties)
+        doc = json.dumps({"date": date, "counties": counties}, ensure_ascii=False)
+        values = {"result": doc, "progress": ended / len(counties), **end}
+        values.setdefault("stage", f"planned {ended}/{len(counties)} networks")
+        if not _set(engine, job_id, attempt, **values):
+            raise _Superseded
+
+    days: dict[int, DayInput] = {}  # the networks of the current round, by position
+    order: list[int] = []
+
+    def each(i: int, outcome: tuple[Plan | None, dict[str, Any]]) -> None:
+        k = order[i]
+        plan, figures = outcome
+        if plan is None:
+            counties[k].update(state="failed", **figures)
+        else:
+            plan_id = _write_county_plan(engine, job_id, attempt, networks[k], plan, days[k])
+            if not figures["check_ok"]:
+                figures["error"] = "the checker found violations"
+            state = "planned" if figures["check_ok"] else "failed"
+            counties[k].update(state=state, plan=plan_id, plan_url=f"/plans/{plan_id}", **figures)
+        publish()
+
+    try:
+        with _executor(int(params.get("workers", 1))) as executor:
+            for first in range(0, len(networks), executor.workers):
+                days.clear()
+                for k in range(first, min(first + executor.workers, len(networks))):
+                    try:
+                        with Session(engine) as s:  # a cache of its own: one round in memory
+                            day = day_input(s, ScenarioCache(), networks[k], date)
+                        if not day.orders:
+                            raise CountyrouteError(
+                                f"no orders imported for {networks[k]} on {date}"
+                            )
+                    except Exception as exc:
+                        counties[k].update(state="failed", error=f"cannot read the inputs: {exc}")
+                        continue
+                    days[k] = day
+                    counties[k]["state"] = "running"
+                publish()
+                order[:] = list(days)
+                executor.map(_region_task, dict(params), [days[k] for k in order], each=each)
+    except _Superseded:
+        return
+    failed = [c for c in counties if c["state"] == "failed"]
+    end: dict[str, Any] = {"finished_at": now_iso(), "stage": "done"}
+    if failed:
+        listed = "; ".join(f"{c['network']}: {c.get('error', '')}" for c in failed)
+        end.update(
+            status="failed", error=f"{len(failed)} of {len(counties)} networks failed: {listed}"
+        )
+    else:
+        end.update(status="succeeded", progress=1.0)
+    try:
+        publish(**end)
+    except _Superseded:
+        return
+    with engine.begin() as conn:
+        job_ended(conn, job_id)
 
 
 # ------------------------------------------------------------------------------ plan results

@@ -257,6 +257,28 @@ class PlanCreate(_In):
     (``pin_village`` edits) hold."""
 
 
+class RegionJobCreate(_In):
+    networks: Annotated[
+        list[
+            Annotated[
+                str,
+                StringConstraints(
+                    min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+                ),
+            ]
+        ],
+        Field(min_length=1, max_length=200),
+    ]
+    """The networks (counties) to plan, each with its orders for ``date`` imported."""
+    date: DateText
+    time_limit_s: Annotated[float, Field(gt=0, le=3600)] | None = None
+    """Solver budget of each network's day (default: the server's)."""
+    solution_limit: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    """Stop each search after this many solutions: the same plans on every run."""
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    """Networks planned at once (at most the server's ``planner_max_workers``)."""
+
+
 class JobKind(StrEnum):
     PLAN = "plan"
     """Plan a day (``POST /networks/{n}/plans``): ends in a plan."""
@@ -266,6 +288,9 @@ class JobKind(StrEnum):
     """Place village points or stations (``POST /networks/{n}/placements``): ends in a result."""
     SIMULATION = "simulation"
     """Simulate a change (``POST /networks/{n}/simulations``): ends in a result."""
+    REGION = "region"
+    """Plan a day of several networks (``POST /region-jobs``): ends in one plan per network
+    and a result listing them."""
 
 
 class JobStatus(StrEnum):
@@ -273,6 +298,27 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class CountyState(BaseModel):
+    """One network of a region job."""
+
+    network: str
+    state: str
+    """``queued``, ``running``, ``planned`` or ``failed``."""
+    plan: int | None = None
+    plan_url: str | None = None
+    error: str | None = None
+    cost: float | None = None
+    """Route cost of the plan (yuan)."""
+    vehicles: int | None = None
+    parcels: int | None = None
+    """Parcels served today."""
+    deferred: dict[str, int] | None = None
+    """Deferred orders by reason."""
+    check_ok: bool | None = None
+    """The independent checker's verdict on the plan."""
+    seconds: float | None = None
 
 
 class JobPublic(BaseModel):
@@ -297,6 +343,11 @@ class JobPublic(BaseModel):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    networks: list[str] | None = None
+    """Region jobs: every network the job plans (``network`` is then a label)."""
+    counties: list[CountyState] | None = None
+    """Region jobs: each network's state as the job goes (queued, running, planned, failed)
+    with its plan once there."""
 
 
 class PlanSummary(BaseModel):

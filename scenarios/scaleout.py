@@ -9,10 +9,11 @@ One small interface, :class:`Executor`, with three implementations:
 
 ``executor.map(fn, shared, items)`` calls ``fn(shared, item)`` for every item and returns the
 results **in the order of the items**, whatever the backend and whatever order tasks finish
-in; ``shared`` is pickled once and unpickled once per worker process (local), or put once
-into the object store and fetched once per Ray worker process, so what it caches (a network's
-road index and matrices) serves every task of the map that lands there. ``fn``
-must be a module-level function (it is pickled by reference).
+in (``each(index, result)``, when given, sees every result as its task finishes);
+``shared`` is pickled once and unpickled once per worker process (local), or put once into
+the object store and fetched once per Ray worker process, so what it caches (a network's road
+index and matrices) serves every task of the map that lands there. ``fn`` must be a
+module-level function (it is pickled by reference).
 
 Simulated days (:mod:`scenarios.whatif`), the placement curve's solves
 (:mod:`scenarios.placement`) and several counties' days at once (:func:`plan_many`) all run
@@ -61,6 +62,10 @@ R = TypeVar("R")
 Progress = Callable[[int, int], None]
 """``progress(done, total)``, called as tasks finish."""
 
+Each = Callable[[int, Any], None]
+"""``each(index, result)``, called in the caller's process as each task finishes (in the
+order they finish): batch planning reports and records every county as it is done."""
+
 
 class Executor(Protocol):
     """Runs ``fn(shared, item)`` for every item; results in the order of the items."""
@@ -75,6 +80,7 @@ class Executor(Protocol):
         items: Sequence[T],
         *,
         progress: Progress | None = None,
+        each: Each | None = None,
     ) -> list[R]: ...
 
     def close(self) -> None: ...
@@ -118,10 +124,13 @@ class SerialExecutor(_Closing):
         items: Sequence[T],
         *,
         progress: Progress | None = None,
+        each: Each | None = None,
     ) -> list[R]:
         out = []
         for k, item in enumerate(items):
             out.append(fn(shared, item))
+            if each:
+                each(k, out[-1])
             if progress:
                 progress(k + 1, len(items))
         return out
@@ -172,6 +181,7 @@ class LocalExecutor(_Closing):
         items: Sequence[T],
         *,
         progress: Progress | None = None,
+        each: Each | None = None,
     ) -> list[R]:
         if not items:
             return []
@@ -186,6 +196,8 @@ class LocalExecutor(_Closing):
         results: list[Any] = [None] * len(items)
         for done, fut in enumerate(as_completed(futures), start=1):
             results[futures[fut]] = fut.result()
+            if each:
+                each(futures[fut], results[futures[fut]])
             if progress:
                 progress(done, len(items))
         return results
@@ -248,6 +260,7 @@ class RayExecutor(_Closing):
         items: Sequence[T],
         *,
         progress: Progress | None = None,
+        each: Each | None = None,
     ) -> list[R]:
         if not items:
             return []
@@ -257,10 +270,14 @@ class RayExecutor(_Closing):
         holder = [ray.put(shared)]  # inside a list, so Ray passes the reference, not the value
         refs = [remote.remote(fn, token, holder, item) for item in items]
         pending = list(refs)
+        index = {ref: k for k, ref in enumerate(refs)}
         done = 0
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             done += len(ready)
+            if each:
+                for ref in ready:
+                    each(index[ref], ray.get(ref))
             if progress:
                 progress(done, len(items))
         return list(ray.get(refs))

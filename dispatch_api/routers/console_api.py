@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from dispatch_api.db import Event, Job, OrderRow, PlanRow
 from dispatch_api.deps import Ctx, DbSession, LruCache, StaffKey
 from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
-from dispatch_api.jobs import PLANNER_KINDS, fail
+from dispatch_api.jobs import PLANNER_KINDS, fail, job_networks
 from dispatch_api.problems import Problem
 from dispatch_api.routers.plans import _summary, job_public
 from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, Violation
@@ -510,7 +510,7 @@ def cancel_job(job_id: str, session: DbSession, ctx: Ctx, who: StaffKey) -> JobP
     discarded (a job's outcome is written only while the job is still running). Who may start
     a kind of job may cancel it; 409 when it has already ended. Audited."""
     job = session.get(Job, job_id)
-    if job is None or not who.sees(job.network):
+    if job is None or not all(who.sees(n) for n in job_networks(job)):
         raise Problem(404, f"no job {job_id!r}", field="job_id")
     may = {
         JobKind.REPAIR.value: {Role.ADMIN, Role.DISPATCHER},

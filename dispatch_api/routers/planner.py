@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from dispatch_api.deps import Ctx, DbSession, PlannerKey, StaffKey, visible_network
-from dispatch_api.jobs import PLANNER_KINDS, placement_params, simulation_settings
+from dispatch_api.jobs import RESULT_KINDS, placement_params, simulation_settings
 from dispatch_api.problems import Problem
 from dispatch_api.routers.plans import JobId, job_public, job_row, new_job
 from dispatch_api.schemas import (
@@ -247,9 +247,10 @@ def start_simulation(
 @router.get("/jobs/{job_id}/result", response_model=dict[str, Any])
 def read_job_result(job_id: JobId, session: DbSession, who: StaffKey) -> Response:
     """A planner job's result document: ``PlacementResult.to_dict()`` or
-    ``SimulationResult.to_dict()`` (docs/planner.md). 409 while the job is not done."""
+    ``SimulationResult.to_dict()`` (docs/planner.md); a region job's networks with their
+    plans (docs/region.md). 409 while the job is not done."""
     job = job_row(session, job_id, who)
-    if job.kind not in PLANNER_KINDS:
+    if job.kind not in RESULT_KINDS:
         where = f" (its result is /plans/{job.plan})" if job.plan is not None else ""
         raise Problem(404, f"a {job.kind} job ends in a plan, not a result{where}", field="job_id")
     if job.status != "succeeded" or job.result is None:

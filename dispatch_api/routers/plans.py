@@ -26,13 +26,14 @@ from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_i
 from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
 from dispatch_api.edits import apply_edit, pins_of
 from dispatch_api.events import local_seconds
-from dispatch_api.jobs import PLANNER_KINDS, job_budget_s, repair_function
+from dispatch_api.jobs import REGION, RESULT_KINDS, job_budget_s, job_networks, repair_function
 from dispatch_api.live import publish_feed
 from dispatch_api.pages import Cursor, Limit, page_of, set_next
 from dispatch_api.problems import Problem
 from dispatch_api.routers.courier import prerender_in_background
 from dispatch_api.schemas import (
     AuditPublic,
+    CountyState,
     DateText,
     JobKind,
     JobPublic,
@@ -67,7 +68,7 @@ router = APIRouter(tags=["plans"])
 def job_public(job: Job) -> JobPublic:
     """A job as clients see it (plan, repair and planner jobs alike)."""
     progress = {"queued": 0.0, "succeeded": 1.0, "failed": 1.0}.get(job.status)
-    if progress is None and job.kind in PLANNER_KINDS:  # planner jobs report theirs
+    if progress is None and job.kind in RESULT_KINDS:  # planner and region jobs report theirs
         progress = round(min(0.99, job.progress or 0.0), 3)
     if progress is None:
         budget = job_budget_s(json.loads(job.params))
@@ -75,6 +76,13 @@ def job_public(job: Job) -> JobPublic:
         elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else 0.0
         progress = round(min(0.95, 0.05 + 0.9 * elapsed / max(budget, 0.1)), 3)
     done = job.status == "succeeded" and job.result is not None
+    networks = counties = None
+    if job.kind == REGION:  # the networks' states, as the worker last wrote them
+        networks = job_networks(job)
+        states = json.loads(job.result)["counties"] if job.result else []
+        counties = [CountyState(**c) for c in states] or [
+            CountyState(network=n, state="queued") for n in networks
+        ]
     return JobPublic(
         id=job.id,
         kind=JobKind(job.kind),
@@ -92,6 +100,8 @@ def job_public(job: Job) -> JobPublic:
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        networks=networks,
+        counties=counties,
     )
 
 
@@ -261,7 +271,7 @@ def start_plan(
 def job_row(session: DbSession, job_id: str, who: Principal) -> Job:
     """A job of a network the key sees, else 404."""
     job = session.get(Job, job_id)
-    if job is None or not who.sees(job.network):
+    if job is None or not all(who.sees(n) for n in job_networks(job)):
         raise Problem(404, f"no job {job_id!r}", field="job_id")
     return job
 

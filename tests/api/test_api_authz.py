@@ -50,6 +50,7 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"/v1/networks/{{net}}/orders?date={DATE}", None, STAFF),
     ("POST", "/v1/networks/{net}/plans", {"date": "2031-01-01"}, STAFF),
     ("GET", "/v1/jobs/{job}", None, STAFF),
+    ("POST", "/v1/region-jobs", {"networks": ["{net}"], "date": "2031-01-01"}, STAFF),
     ("GET", "/v1/jobs/{job}/result", None, STAFF),
     ("POST", "/v1/networks/{net}/placements", {"points": 1, "curve": False}, PLANNERS),
     (
