@@ -12,8 +12,8 @@ console does:
   when the stream fails);
 - ``POST /plans/{id}/edits/check`` — apply a sequence of edits to a draft, re-time and check
   it, and answer the re-timed routes or the checker's violations, *without saving*;
-- ``POST /jobs/{id}/cancel`` — give up a queued or running job: it fails with "cancelled",
-  and whatever its worker still produces is discarded.
+- ``POST /jobs/{id}/cancel`` — give up a queued or running job: it ends ``cancelled`` and its
+  worker is stopped (nothing of it is written).
 
 Coordinates: ``crs=wgs84`` (the network's own) or ``gcj02`` (for Amap-style tiles); planar
 networks are returned in metres. Times: seconds after midnight of the plan's date.
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from dispatch_api.db import Event, Job, OrderRow, PlanRow
 from dispatch_api.deps import Ctx, DbSession, LruCache, StaffKey
 from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
-from dispatch_api.jobs import PLANNER_KINDS, fail
+from dispatch_api.jobs import PLANNER_KINDS, cancel
 from dispatch_api.problems import Problem
 from dispatch_api.routers.plans import _summary, job_public
 from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, Violation
@@ -505,10 +505,10 @@ def check_edits(
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
 def cancel_job(job_id: str, session: DbSession, ctx: Ctx, who: StaffKey) -> JobPublic:
-    """Give up a queued or running job: it fails with "cancelled by …" at once. A running
-    worker is not interrupted — it ends within its own time limit — but its result is
-    discarded (a job's outcome is written only while the job is still running). Who may start
-    a kind of job may cancel it; 409 when it has already ended. Audited."""
+    """Give up a queued or running job: it ends ``cancelled`` at once (``error``: "cancelled
+    by …"), and the runner that owns its worker process kills it within a moment (its search
+    stops; a result is written only while its job is running, so nothing of it is kept). Who
+    may start a kind of job may cancel it; 409 when it has already ended. Audited."""
     job = session.get(Job, job_id)
     if job is None or not who.sees(job.network):
         raise Problem(404, f"no job {job_id!r}", field="job_id")
@@ -520,7 +520,9 @@ def cancel_job(job_id: str, session: DbSession, ctx: Ctx, who: StaffKey) -> JobP
         raise Problem(403, f"a {who.role.value} key may not cancel a {job.kind} job")
     if job.status not in ("queued", "running"):
         raise Problem(409, f"job {job_id} has already {job.status}", field="job_id")
-    fail(ctx.engine, job_id, None, f"cancelled by {who.name}")
+    if not cancel(ctx.engine, job_id, f"cancelled by {who.name}"):
+        raise Problem(409, f"job {job_id} has already ended", field="job_id")
+    ctx.runner.cancelled(job_id)
     audit(session, who, "job.cancel", f"job/{job_id}", {"kind": job.kind})
     session.commit()
     session.refresh(job)

@@ -66,7 +66,7 @@ router = APIRouter(tags=["plans"])
 
 def job_public(job: Job) -> JobPublic:
     """A job as clients see it (plan, repair and planner jobs alike)."""
-    progress = {"queued": 0.0, "succeeded": 1.0, "failed": 1.0}.get(job.status)
+    progress = {"queued": 0.0, "succeeded": 1.0, "failed": 1.0, "cancelled": 1.0}.get(job.status)
     if progress is None and job.kind in PLANNER_KINDS:  # planner jobs report theirs
         progress = round(min(0.99, job.progress or 0.0), 3)
     if progress is None:

@@ -43,7 +43,7 @@ export async function followJob(jobId, onTick, { every = 400, stopped = () => fa
   for (;;) {
     const job = await get(`/jobs/${jobId}`);
     onTick(job, (performance.now() - started) / 1000);
-    if (job.status === "succeeded" || job.status === "failed" || stopped()) return job;
+    if (job.status === "succeeded" || job.status === "failed" || job.status === "cancelled" || stopped()) return job;
     await new Promise((r) => setTimeout(r, every));
   }
 }
