@@ -104,6 +104,7 @@ __all__ = [
     "ProcessJobRunner",
     "cancel",
     "change_of",
+    "error_code",
     "execute_job",
     "job_budget_s",
     "placement_params",
@@ -281,6 +282,31 @@ def fail(engine: Engine, job_id: str, attempt: int | None, reason: str) -> None:
             stmt = stmt.where(Job.attempt == attempt)
         if conn.execute(stmt.values(status="failed", error=reason, finished_at=now_iso())).rowcount:
             job_ended(conn, job_id)
+
+
+_ERRORS: tuple[tuple[str, str], ...] = (
+    ("cancelled by ", "cancelled"),
+    ("input: no orders imported", "no_orders"),
+    ("input: ", "input"),
+    ("cannot read the inputs: ", "inputs_unreadable"),
+    ("solver error: ", "solver_error"),
+    ("time limit exceeded", "time_limit"),
+    ("worker process died", "worker_died"),
+    ("interrupted: ", "interrupted"),
+)
+"""How each ``jobs.error`` this module writes begins, and its code."""
+
+
+def error_code(error: str | None) -> tuple[str | None, dict[str, str]]:
+    """The code of a job's ``error`` and the values it names (``cancelled``: ``by``, the key's
+    name), so that a client can say it in its own words; ("other", {}) for an error this
+    module did not write, (None, {}) for no error."""
+    if not error:
+        return None, {}
+    for prefix, code in _ERRORS:
+        if error.startswith(prefix):
+            return code, ({"by": error.removeprefix(prefix)} if code == "cancelled" else {})
+    return "other", {}
 
 
 def cancel(engine: Engine, job_id: str, reason: str) -> bool:

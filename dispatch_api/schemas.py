@@ -287,6 +287,12 @@ class JobPublic(BaseModel):
     their worker reports it; done 1."""
     attempt: int
     error: str | None
+    error_code: str | None = None
+    """What kind of error (``cancelled``, ``no_orders``, ``input``, ``inputs_unreadable``,
+    ``solver_error``, ``time_limit``, ``worker_died``, ``interrupted``, ``other``), for a
+    client to say in its own words; ``error`` is the English sentence."""
+    error_params: dict[str, str] = {}
+    """The values the error names (``cancelled``: ``by``)."""
     plan: int | None
     plan_url: str | None
     result_url: str | None = None

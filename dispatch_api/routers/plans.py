@@ -26,7 +26,7 @@ from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_i
 from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
 from dispatch_api.edits import apply_edit, pins_of
 from dispatch_api.events import local_seconds
-from dispatch_api.jobs import PLANNER_KINDS, job_budget_s, repair_function
+from dispatch_api.jobs import PLANNER_KINDS, error_code, job_budget_s, repair_function
 from dispatch_api.live import publish_feed
 from dispatch_api.pages import Cursor, Limit, page_of, set_next
 from dispatch_api.problems import Problem
@@ -75,6 +75,7 @@ def job_public(job: Job) -> JobPublic:
         elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds() if started else 0.0
         progress = round(min(0.95, 0.05 + 0.9 * elapsed / max(budget, 0.1)), 3)
     done = job.status == "succeeded" and job.result is not None
+    code, params = error_code(job.error)
     return JobPublic(
         id=job.id,
         kind=JobKind(job.kind),
@@ -85,6 +86,8 @@ def job_public(job: Job) -> JobPublic:
         progress=progress,
         attempt=job.attempt,
         error=job.error,
+        error_code=code,
+        error_params=params,
         plan=job.plan,
         plan_url=f"/plans/{job.plan}" if job.plan is not None else None,
         result_url=f"/jobs/{job.id}/result" if done else None,
