@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch_api.cachebus import announce
 from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_iso
-from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
+from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network, visible_plan
 from dispatch_api.edits import apply_edit, pins_of
 from dispatch_api.events import local_seconds
 from dispatch_api.jobs import PLANNER_KINDS, error_code, job_budget_s, repair_function
@@ -309,10 +309,7 @@ def _summary(row: PlanRow) -> PlanSummary:
 
 def _plan_row(session: DbSession, plan_id: int, who: Principal) -> PlanRow:
     """A plan of a network the key sees, else 404 (as if there were none)."""
-    row = session.get(PlanRow, plan_id)
-    if row is None or not who.sees(row.network):
-        raise Problem(404, f"no plan {plan_id}", field="plan_id")
-    return row
+    return visible_plan(who, session.get(PlanRow, plan_id), plan_id)
 
 
 @router.get("/plans", response_model=list[PlanSummary])

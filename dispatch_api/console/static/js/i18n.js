@@ -171,6 +171,7 @@ const MESSAGES = {
     apply: "Apply",
     close: "Close",
     back_to_day: "Back to the day board",
+    show_all: "Show all ({n})",
     // the server's errors by code (problem+json "type", a job's error_code, an upload row's
     // code): English shows the server's own sentence, these are for the other languages
     row_n: "row {n}", vdetail_window: ": service starts {start}, open {opens}–{closes}",
@@ -360,6 +361,7 @@ const MESSAGES = {
     apply: "应用",
     close: "关闭",
     back_to_day: "返回当日看板",
+    show_all: "显示全部（{n}）",
     row_n: "第 {n} 行", vdetail_window: "：{start} 开始作业，营业时间 {opens}–{closes}",
     carrier_ems: "中国邮政", carrier_zto: "中通", carrier_yto: "圆通", carrier_sto: "申通", carrier_yunda: "韵达", carrier_jt: "极兔", carrier_jd: "京东",
     change_growth30: "业务量增长 30%", "change_growth30-fleet": "业务量增长 30% 并扩充车队", "change_every-other-day": "小村隔日配送",
@@ -412,13 +414,24 @@ export function has(key) { return MESSAGES[current][key] !== undefined; }
 
 const locale = () => (current === "zh" ? "zh-CN" : "en-GB");
 
-export function num(v, digits = 0) {
-  return new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+// Formatters are made once per language and kind: making one costs about as much as a
+// thousand uses (a large plan formats tens of thousands of numbers).
+const formats = new Map();
+function formatter(kind, digits) {
+  const key = `${current}|${kind}|${digits}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = kind === "pct"
+      ? new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 0 })
+      : new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    formats.set(key, f);
+  }
+  return f;
 }
 
-export function pct(v) {
-  return new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 0 }).format(v);
-}
+export function num(v, digits = 0) { return formatter("num", digits).format(v); }
+
+export function pct(v) { return formatter("pct", 0).format(v); }
 
 export function clock(seconds) {
   const s = Math.max(0, Math.round(seconds));

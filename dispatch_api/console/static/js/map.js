@@ -151,13 +151,19 @@ export class PlanMap {
     this.placeLabels();
   }
 
+  /** Deferred orders' sites: {site, text}, text a function (made when the tooltip opens).
+   *  Many (a large county's hundreds) are drawn on a canvas rather than as an element each. */
   setDeferred(items) {
     this.deferredLayer.clearLayers();
+    const many = items.length > 200;
+    if (many && !this.deferredRenderer) this.deferredRenderer = L.canvas({ padding: 0.2 });
     for (const d of items) {
       const site = this.sites[d.site];
       if (!site) continue;
-      L.marker(site.latlng, { icon: L.divIcon({ className: "deferred-mark", html: "✕", iconSize: [16, 16] }), keyboard: false })
-        .bindTooltip(d.text).addTo(this.deferredLayer);
+      const mark = many
+        ? L.circleMarker(site.latlng, { radius: 6, color: "#c00", weight: 2, fill: false, dashArray: "2 2", renderer: this.deferredRenderer })
+        : L.marker(site.latlng, { icon: L.divIcon({ className: "deferred-mark", html: "✕", iconSize: [16, 16] }), keyboard: false });
+      mark.bindTooltip(d.text).addTo(this.deferredLayer);
     }
   }
 

@@ -12,6 +12,8 @@ const TIERS = ["trunk_down", "last_mile", "trunk_up"];
 const LARGE_ROUTES = 150;
 /** Timeline rows drawn at most (a large plan shows the selected route's station). */
 const TIMELINE_ROWS = 60;
+/** Sites of the deferred list shown before "show all". */
+const DEFERRED_ROWS = 100;
 const label = (r) => `${r.tier}:${r.vehicle}`;
 const copy = (x) => JSON.parse(JSON.stringify(x));
 
@@ -202,7 +204,7 @@ export async function planView(view, session, planId) {
     // the core writes its suggestions in English: shown beside English labels only
     return lang() === "en" && list[0].suggestion ? `${text} — ${list[0].suggestion}` : text;
   }
-  pmap.setDeferred(Object.entries(deferredBySite).map(([site, list]) => ({ site, text: deferredText(site, list) })));
+  pmap.setDeferred(Object.entries(deferredBySite).map(([site, list]) => ({ site, text: () => deferredText(site, list) })));
 
   // ---- route list: a listbox (arrow keys, Enter)
   function shownRoutes() { return st.routes.filter((r) => st.tier === "all" || r.tier === st.tier); }
@@ -500,10 +502,14 @@ export async function planView(view, session, planId) {
   }
 
   // ---- deferred and comparison
-  function drawDeferred() {
+  function drawDeferred(all = false) {
     const entries = Object.entries(deferredBySite);
+    const shown = all ? entries : entries.slice(0, DEFERRED_ROWS);
     clear(deferredEl).append(h("h2", {}, `${t("deferred_title")} (${num(doc.plan.deferred.reduce((sum, d) => sum + d.orders, 0))})`),
-      entries.length ? h("ul", {}, entries.map(([site, list]) => h("li", {}, deferredText(site, list)))) : h("p", {}, "—"));
+      entries.length ? h("ul", {}, shown.map(([site, list]) => h("li", {}, deferredText(site, list)))) : h("p", {}, "—"));
+    if (shown.length < entries.length) {
+      deferredEl.append(h("button", { type: "button", class: "secondary", id: "deferred-all", onclick: () => drawDeferred(true) }, t("show_all", { n: num(entries.length) })));
+    }
   }
   function drawCompare() {
     clear(compareEl).append(h("h2", {}, t("compare_title")));
