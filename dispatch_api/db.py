@@ -170,7 +170,7 @@ class Job(Base):
     date: Mapped[str] = mapped_column(String(10))
     params: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
-    """queued, running, succeeded, failed."""
+    """queued, running, succeeded, failed, cancelled."""
     stage: Mapped[str] = mapped_column(String(40), default="")
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

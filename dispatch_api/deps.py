@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -244,6 +244,22 @@ def visible_network(who: Principal, network: str) -> None:
     """404 — as for a network that does not exist — when the key may not see ``network``."""
     if not who.sees(network):
         raise Problem(404, f"no network {network!r}", field="network")
+
+
+class _OfNetwork(Protocol):
+    @property
+    def network(self) -> str: ...
+
+
+PlanLike = TypeVar("PlanLike", bound=_OfNetwork)
+
+
+def visible_plan(who: Principal, row: PlanLike | None, plan_id: int) -> PlanLike:
+    """The plan (a ``PlanRow`` or a row of some of its columns) when it exists and the key may
+    see its network; else 404, the same for both, so another network's plans are not there."""
+    if row is None or not who.sees(row.network):
+        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    return row
 
 
 AnyKey = Annotated[Principal, Depends(current_key)]

@@ -1,6 +1,6 @@
 """Jobs that survive: persisted, run outside the request path, never half-written.
 
-A job row goes ``queued → running → succeeded | failed``. :func:`execute_job` does the work
+A job row goes ``queued → running → succeeded | failed | cancelled``. :func:`execute_job` does the work
 of one attempt: it reads its inputs, calls the core and writes its outcome and the job's end
 state in **one transaction** that only commits while the job is still ``running`` at the same
 ``attempt`` — so a worker left over from a killed server can never overwrite a newer attempt,
@@ -32,7 +32,8 @@ Runners:
     The server's: a dispatcher thread claims queued jobs and runs each in its own worker
     process (at most ``settings.job_workers`` at once, ``spawn``ed, killed with the server via
     ``PR_SET_PDEATHSIG``), kills those past their hard time limit and fails them with the
-    reason. On start it recovers jobs a dead server left ``running``: re-queued while they
+    reason, and kills at once the worker of a job that is no longer its running attempt
+    (:func:`cancel`led, or failed by another process). On start it recovers jobs a dead server left ``running``: re-queued while they
     have attempts left, else failed with the reason. Several API processes (and hosts) may
     share one PostgreSQL database: each claims jobs with ``FOR UPDATE SKIP LOCKED``
     (:func:`claim_next`), keeps a heartbeat on the jobs it runs, and recovers only jobs whose
@@ -107,7 +108,9 @@ __all__ = [
     "InlineJobRunner",
     "JobRunner",
     "ProcessJobRunner",
+    "cancel",
     "change_of",
+    "error_code",
     "execute_job",
     "job_budget_s",
     "job_networks",
@@ -130,6 +133,10 @@ class JobRunner(Protocol):
     """Where the API hands jobs to."""
 
     def submit(self, job_id: str) -> None: ...
+
+    def cancelled(self, job_id: str) -> None:
+        """The job was :func:`cancel`led: stop its worker now (if this runner runs it)."""
+        ...
 
     def start(self) -> None: ...
 
@@ -295,6 +302,47 @@ def fail(engine: Engine, job_id: str, attempt: int | None, reason: str) -> None:
             stmt = stmt.where(Job.attempt == attempt)
         if conn.execute(stmt.values(status="failed", error=reason, finished_at=now_iso())).rowcount:
             job_ended(conn, job_id)
+
+
+_ERRORS: tuple[tuple[str, str], ...] = (
+    ("cancelled by ", "cancelled"),
+    ("input: no orders imported", "no_orders"),
+    ("input: ", "input"),
+    ("cannot read the inputs: ", "inputs_unreadable"),
+    ("solver error: ", "solver_error"),
+    ("time limit exceeded", "time_limit"),
+    ("worker process died", "worker_died"),
+    ("interrupted: ", "interrupted"),
+)
+"""How each ``jobs.error`` this module writes begins, and its code."""
+
+
+def error_code(error: str | None) -> tuple[str | None, dict[str, str]]:
+    """The code of a job's ``error`` and the values it names (``cancelled``: ``by``, the key's
+    name), so that a client can say it in its own words; ("other", {}) for an error this
+    module did not write, (None, {}) for no error."""
+    if not error:
+        return None, {}
+    for prefix, code in _ERRORS:
+        if error.startswith(prefix):
+            return code, ({"by": error.removeprefix(prefix)} if code == "cancelled" else {})
+    return "other", {}
+
+
+def cancel(engine: Engine, job_id: str, reason: str) -> bool:
+    """End a queued or running job as ``cancelled`` with the reason (whatever attempt runs);
+    False when it had already ended. Its worker's result can no longer be written (a result
+    commits only while its attempt is running); the runner that owns the worker kills it."""
+    with engine.begin() as conn:
+        res = conn.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(("running", "queued")))
+            .values(status="cancelled", stage="cancelled", error=reason, finished_at=now_iso())
+        )
+        if not res.rowcount:
+            return False
+        job_ended(conn, job_id)
+    return True
 
 
 def execute_job(engine: Engine, cache: ScenarioCache, job_id: str, attempt: int) -> None:
@@ -877,6 +925,9 @@ class InlineJobRunner:
         if attempt is not None:
             execute_job(self.engine, self.cache, job_id, attempt)
 
+    def cancelled(self, job_id: str) -> None:
+        return None  # a job runs inside submit: never still running when cancelled
+
     def start(self) -> None:
         recover_jobs(self.engine, 1, everything=True)
 
@@ -938,6 +989,10 @@ class ProcessJobRunner:
     def submit(self, job_id: str) -> None:
         self._wake.set()
 
+    def cancelled(self, job_id: str) -> None:
+        # the dispatcher thread owns the workers: it finds the job ended and kills the worker
+        self._wake.set()
+
     def start(self) -> None:
         requeued, failed = recover_jobs(
             self.engine, self.settings.job_max_attempts, stale_s=self.settings.job_stale_s
@@ -979,8 +1034,24 @@ class ProcessJobRunner:
             self._wake.wait(timeout=0.5)
             self._wake.clear()
 
+    def _owned(self) -> set[str]:
+        """The running jobs whose row still says this attempt runs (else: cancelled, or
+        failed or re-queued by another process)."""
+        if not self._running:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(Job.id, Job.status, Job.attempt).where(Job.id.in_(list(self._running)))
+            ).all()
+        return {
+            str(job_id)
+            for job_id, status, attempt in rows
+            if status == "running" and attempt == self._running[str(job_id)].attempt
+        }
+
     def _tick(self) -> None:
         now = time.monotonic()
+        owned = self._owned()
         for job_id, run in list(self._running.items()):
             if not run.process.is_alive():
                 run.process.join()
@@ -989,6 +1060,13 @@ class ProcessJobRunner:
                     fail(
                         self.engine, job_id, run.attempt, f"worker process died (exit code {code})"
                     )
+                del self._running[job_id]
+            elif job_id not in owned:
+                # the job ended without its worker (cancelled): stop the search now rather
+                # than at its time limit; its result could not be written anyway
+                _kill(run.process)
+                run.process.join(timeout=5)
+                log.info("job %s is no longer running here: its worker was stopped", job_id)
                 del self._running[job_id]
             elif now > run.deadline:
                 _kill(run.process)

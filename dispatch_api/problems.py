@@ -119,7 +119,15 @@ def problem_response(
 def invalid_scenario_problem(exc: InvalidScenario, *, prefix: str = "") -> Problem:
     """An input error of the core as a 422 naming source, location and field."""
     field = exc.field or ""
-    error = {"field": field, "source": exc.source, "location": exc.location, "detail": exc.message}
+    error: dict[str, Any] = {
+        "field": field,
+        "source": exc.source,
+        "location": exc.location,
+        "detail": exc.message,
+    }
+    if exc.code:  # what kind of fault, and the values it names: a client's own words
+        error["code"] = exc.code
+        error["params"] = exc.params
     return Problem(
         422,
         str(exc),

@@ -298,6 +298,7 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class CountyState(BaseModel):
@@ -334,6 +335,12 @@ class JobPublic(BaseModel):
     their worker reports it; done 1."""
     attempt: int
     error: str | None
+    error_code: str | None = None
+    """What kind of error (``cancelled``, ``no_orders``, ``input``, ``inputs_unreadable``,
+    ``solver_error``, ``time_limit``, ``worker_died``, ``interrupted``, ``other``), for a
+    client to say in its own words; ``error`` is the English sentence."""
+    error_params: dict[str, str] = {}
+    """The values the error names (``cancelled``: ``by``)."""
     plan: int | None
     plan_url: str | None
     result_url: str | None = None

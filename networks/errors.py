@@ -27,6 +27,12 @@ class InvalidScenario(CountyrouteError):
         The row (``row 7``) or feature (``feature 12 (id=v031)``) inside the source.
     field
         The field name, when one field is at fault.
+    code
+        What kind of fault, for programs that show it in their own words (``missing``,
+        ``bad_value``, ``unknown_site``, ``duplicate_id``, ``missing_columns``, ``row_width``);
+        empty when none was given.
+    params
+        The values ``message`` names, by name (``{"value": "v999"}``), to go with ``code``.
     """
 
     def __init__(
@@ -36,11 +42,15 @@ class InvalidScenario(CountyrouteError):
         source: str = "",
         location: str = "",
         field: str = "",
+        code: str = "",
+        params: dict[str, str] | None = None,
     ) -> None:
         self.message = message
         self.source = source
         self.location = location
         self.field = field
+        self.code = code
+        self.params = dict(params or {})
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -51,12 +61,24 @@ class InvalidScenario(CountyrouteError):
         )
         return f"{where}: {self.message}" if where else self.message
 
-    def __reduce__(self) -> tuple[object, ...]:  # keep source/location/field across processes
-        return (_rebuild_invalid, (self.message, self.source, self.location, self.field))
+    def __reduce__(self) -> tuple[object, ...]:  # keep every part across processes
+        return (
+            _rebuild_invalid,
+            (self.message, self.source, self.location, self.field, self.code, self.params),
+        )
 
 
-def _rebuild_invalid(message: str, source: str, location: str, field: str) -> InvalidScenario:
-    return InvalidScenario(message, source=source, location=location, field=field)
+def _rebuild_invalid(
+    message: str,
+    source: str,
+    location: str,
+    field: str,
+    code: str = "",
+    params: dict[str, str] | None = None,
+) -> InvalidScenario:
+    return InvalidScenario(
+        message, source=source, location=location, field=field, code=code, params=params
+    )
 
 
 class UnreachableSite(InvalidScenario):

@@ -163,12 +163,22 @@ def check_orders(
         where = locate(i) if locate else f"order {o.id!r}"
         if o.id in seen:
             raise InvalidScenario(
-                f"duplicate order id {o.id!r}", source=source, location=where, field="id"
+                f"duplicate order id {o.id!r}",
+                source=source,
+                location=where,
+                field="id",
+                code="duplicate_id",
+                params={"value": o.id},
             )
         seen.add(o.id)
         if o.site not in network.index:
             raise InvalidScenario(
-                f"unknown site {o.site!r}", source=source, location=where, field="site"
+                f"unknown site {o.site!r}",
+                source=source,
+                location=where,
+                field="site",
+                code="unknown_site",
+                params={"value": o.site},
             )
         kind = network.site(o.site).kind
         if kind not in ORDER_SITES:

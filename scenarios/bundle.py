@@ -511,6 +511,8 @@ def _rows(text: str, src: str, required: tuple[str, ...]) -> Iterator[tuple[str,
             source=src,
             location="line 1",
             field=missing[0],
+            code="missing_columns",
+            params={"columns": ", ".join(missing)},
         )
     for row in reader:
         where = f"row {reader.line_num - 1} (line {reader.line_num})"
@@ -519,10 +521,19 @@ def _rows(text: str, src: str, required: tuple[str, ...]) -> Iterator[tuple[str,
                 f"{len(header) + len(row[None])} values for {len(header)} columns",
                 source=src,
                 location=where,
+                code="row_width",
+                params={"values": str(len(header) + len(row[None])), "columns": str(len(header))},
             )
         if any(v is None for v in row.values()):
             raise InvalidScenario(
-                f"too few values for {len(header)} columns", source=src, location=where
+                f"too few values for {len(header)} columns",
+                source=src,
+                location=where,
+                code="row_width",
+                params={
+                    "values": str(sum(v is not None for v in row.values())),
+                    "columns": str(len(header)),
+                },
             )
         yield where, row
 
@@ -539,7 +550,9 @@ def _cell(
     if raw == "":
         if default is not None:
             return default
-        raise InvalidScenario("value is missing", source=src, location=where, field=name)
+        raise InvalidScenario(
+            "value is missing", source=src, location=where, field=name, code="missing"
+        )
     try:
         return convert(raw)
     except (TypeError, ValueError) as exc:
@@ -547,7 +560,12 @@ def _cell(
         if isinstance(convert, type) and issubclass(convert, Enum):
             reason = f"expected one of {', '.join(str(m.value) for m in convert)}"
         raise InvalidScenario(
-            f"bad value {raw!r}: {reason}", source=src, location=where, field=name
+            f"bad value {raw!r}: {reason}",
+            source=src,
+            location=where,
+            field=name,
+            code="bad_value",
+            params={"value": raw},
         ) from None
 
 

@@ -12,8 +12,8 @@ console does:
   when the stream fails);
 - ``POST /plans/{id}/edits/check`` — apply a sequence of edits to a draft, re-time and check
   it, and answer the re-timed routes or the checker's violations, *without saving*;
-- ``POST /jobs/{id}/cancel`` — give up a queued or running job: it fails with "cancelled",
-  and whatever its worker still produces is discarded.
+- ``POST /jobs/{id}/cancel`` — give up a queued or running job: it ends ``cancelled`` and its
+  worker is stopped (nothing of it is written).
 
 Coordinates: ``crs=wgs84`` (the network's own) or ``gcj02`` (for Amap-style tiles); planar
 networks are returned in metres. Times: seconds after midnight of the plan's date.
@@ -22,9 +22,10 @@ networks are returned in metres. Times: seconds after midnight of the plan's dat
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Annotated, Any, Literal, cast
 
@@ -35,12 +36,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch_api.db import Event, Job, OrderRow, PlanRow
-from dispatch_api.deps import Ctx, DbSession, LruCache, StaffKey
+from dispatch_api.db import Event, NetworkRow, OrderRow, PlanRow
+from dispatch_api.deps import (
+    Ctx,
+    DbSession,
+    LruCache,
+    StaffKey,
+    visible_network,
+    visible_plan,
+)
 from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
-from dispatch_api.jobs import PLANNER_KINDS, fail, job_networks
+from dispatch_api.jobs import PLANNER_KINDS, cancel
 from dispatch_api.problems import Problem
-from dispatch_api.routers.plans import _summary, job_public
+from dispatch_api.routers.plans import _summary, job_public, job_row
 from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, Violation
 from dispatch_api.security import Principal, Role
 from dispatch_api.store import audit, closed_roads, network_row, order_from_row, plan_of
@@ -53,53 +61,73 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["console"])
 
+
+def _cached_json(
+    request: Request, ctx: Any, key: tuple[Any, ...], build: Callable[[], Any]
+) -> Response:
+    """A read model's JSON, built and serialised once per key (which names the versions it
+    depends on) and gzipped once: a large county's network is 10 MB of JSON, and compressing
+    it again on every request (the app's gzip middleware) took longer than sending it."""
+    cached: tuple[bytes, bytes] | None = ctx.routes.get(key)
+    if cached is None:
+        body = json.dumps(build(), ensure_ascii=False, separators=(",", ":")).encode()
+        cached = (body, gzip.compress(body, compresslevel=5))
+        ctx.routes.put(key, cached)
+    body, packed = cached
+    if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 1024:
+        # already encoded: the middleware passes it on as it is
+        return Response(
+            packed,
+            media_type="application/json",
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return Response(body, media_type="application/json")
+
+
 CrsParam = Annotated[Literal["wgs84", "gcj02"], Query(description="coordinates of the answer")]
 
 
 def _plan_row(session: DbSession, plan_id: int, who: Principal) -> PlanRow:
-    """The plan, if the key may see its network (another network's plan is not there)."""
-    row = session.get(PlanRow, plan_id)
-    if row is None or not who.sees(row.network):
-        raise Problem(404, f"no plan {plan_id}", field="plan_id")
-    return row
+    return visible_plan(who, session.get(PlanRow, plan_id), plan_id)
 
 
 @router.get("/networks/{network}/geojson", response_model=dict[str, Any])
 def network_geojson(
-    network: str, session: DbSession, ctx: Ctx, who: StaffKey, crs: CrsParam = "wgs84"
+    network: str,
+    request: Request,
+    session: DbSession,
+    ctx: Ctx,
+    who: StaffKey,
+    crs: CrsParam = "wgs84",
 ) -> Response:
     """The network as GeoJSON: its boundary, every site (kind, Chinese name, parent, poor)
     and every road (class, closures). Keepers' phones are left out."""
-    if not who.sees(network):
+    visible_network(who, network)
+    # the version alone (the row holds the bundle's files: megabytes on a large county)
+    version = session.scalar(select(NetworkRow.version).where(NetworkRow.name == network))
+    if version is None:
         raise Problem(404, f"no network {network!r}", field="network")
-    row = network_row(session, network)
-    cache_key = ("network-geojson", network, row.version, crs)
-    cached: bytes | None = ctx.routes.get(cache_key)
-    if cached is not None:
-        return Response(cached, media_type="application/json")
-    net = ctx.scenarios.get(row).network
-    doc: dict[str, Any] = json.loads(json.loads(row.files)["network.geojson"])
-    if net.crs is not Crs.WGS84 or crs == "wgs84":
-        out_crs = "planar" if net.crs is Crs.PLANAR else "wgs84"
-    else:
-        out_crs = "gcj02"
-    features = []
-    for f in doc.get("features", []):
-        props = {k: v for k, v in f.get("properties", {}).items() if k != "phone"}
-        geom = f["geometry"]
-        if out_crs == "gcj02":
-            geom = _shift(geom, net)
-        features.append(
-            {"type": "Feature", "id": f.get("id"), "geometry": geom, "properties": props}
-        )
-    # serialised once and kept (a 5,000-point county's network is 10 MB of GeoJSON)
-    body = json.dumps(
-        {"type": "FeatureCollection", "crs_name": out_crs, "features": features},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
-    ctx.routes.put(cache_key, body)
-    return Response(body, media_type="application/json")
+
+    def build() -> dict[str, Any]:
+        row = network_row(session, network)
+        net = ctx.scenarios.get(row).network
+        doc: dict[str, Any] = json.loads(json.loads(row.files)["network.geojson"])
+        if net.crs is not Crs.WGS84 or crs == "wgs84":
+            out_crs = "planar" if net.crs is Crs.PLANAR else "wgs84"
+        else:
+            out_crs = "gcj02"
+        features = []
+        for f in doc.get("features", []):
+            props = {k: v for k, v in f.get("properties", {}).items() if k != "phone"}
+            geom = f["geometry"]
+            if out_crs == "gcj02":
+                geom = _shift(geom, net)
+            features.append(
+                {"type": "Feature", "id": f.get("id"), "geometry": geom, "properties": props}
+            )
+        return {"type": "FeatureCollection", "crs_name": out_crs, "features": features}
+
+    return _cached_json(request, ctx, ("network-geojson", network, version, crs), build)
 
 
 def _shift(geom: dict[str, Any], net: Any) -> dict[str, Any]:
@@ -129,6 +157,7 @@ GeometryParam = Annotated[
 @router.get("/plans/{plan_id}/geojson", response_model=dict[str, Any])
 def plan_geojson(
     plan_id: int,
+    request: Request,
     session: DbSession,
     ctx: Ctx,
     who: StaffKey,
@@ -142,9 +171,17 @@ def plan_geojson(
     ``tier:vehicle``), with its tier, wave, vehicle and visited sites in order."""
     row = _plan_row(session, plan_id, who)
     cache_key = ("plan-geojson", plan_id, row.revision, row.network_version, crs, geometry, route)
-    cached: bytes | None = ctx.routes.get(cache_key)
-    if cached is not None:
-        return Response(cached, media_type="application/json")
+    # the roads a route follows are the slow part (shortest paths); a plan's revision and its
+    # network's version fix them, so the answer is kept with the courier routes' cache
+    return _cached_json(
+        request, ctx, cache_key, lambda: _plan_lines(session, ctx, row, crs, geometry, route)
+    )
+
+
+def _plan_lines(
+    session: Session, ctx: Any, row: PlanRow, crs: str, geometry: str, route: str | None
+) -> dict[str, Any]:
+    plan_id = row.id
     net = ctx.scenarios.get(network_row(session, row.network)).network
     plan = plan_of(row)
     routes = [r for r in plan.routes if route is None or route_label(r) == route]
@@ -157,7 +194,7 @@ def plan_geojson(
         xy = [convert_xy(net, net.site(s.site).x, net.site(s.site).y, crs) for s in r.stops]
         return xy if len(xy) > 1 else xy * 2
 
-    doc = {
+    return {
         "type": "FeatureCollection",
         "plan": plan_id,
         "revision": row.revision,
@@ -179,24 +216,23 @@ def plan_geojson(
             for r in routes
         ],
     }
-    # the roads a route follows are the slow part (shortest paths); a plan's revision and its
-    # network's version fix them, so the answer is kept with the courier routes' cache
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    ctx.routes.put(cache_key, body)
-    return Response(body, media_type="application/json")
 
 
 @router.get("/plans/{plan_id}/view", response_model=dict[str, Any])
-def plan_view(plan_id: int, session: DbSession, ctx: Ctx, who: StaffKey) -> Response:
+def plan_view(
+    plan_id: int, request: Request, session: DbSession, ctx: Ctx, who: StaffKey
+) -> Response:
     """``GET /plans/{id}`` made small for display: each stop keeps its site, kind, trip,
     times and load after, its ``drop``/``collect`` order lists become ``drops``/``collects``
     counts; ``deferred`` becomes one entry per site, reason and day (``orders``: how many,
     ``suggestion`` of the first). Summary fields and ``kpis`` as in ``GET /plans/{id}``."""
     row = _plan_row(session, plan_id, who)
-    cache_key = ("plan-view", plan_id, row.revision, row.status)
-    cached: bytes | None = ctx.routes.get(cache_key)
-    if cached is not None:
-        return Response(cached, media_type="application/json")
+    return _cached_json(
+        request, ctx, ("plan-view", plan_id, row.revision, row.status), lambda: _view(row)
+    )
+
+
+def _view(row: PlanRow) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(row.document)
     for route in doc.get("routes", []):
         for stop in route.get("stops", []):
@@ -217,13 +253,7 @@ def plan_view(plan_id: int, session: DbSession, ctx: Ctx, who: StaffKey) -> Resp
         )
         g["orders"] += 1
     doc["deferred"] = list(groups.values())
-    body = json.dumps(
-        {**_summary(row).model_dump(), "network_version": row.network_version, "plan": doc},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
-    ctx.routes.put(cache_key, body)
-    return Response(body, media_type="application/json")
+    return {**_summary(row).model_dump(), "network_version": row.network_version, "plan": doc}
 
 
 class EventPublic(BaseModel):
@@ -299,9 +329,7 @@ async def stream_events(
     A reconnecting ``EventSource`` sends ``Last-Event-ID`` and gets only what it missed. The
     stream ends after ``max_s`` (a browser reconnects by itself), so a server can stop."""
     with ctx.sessions() as s:
-        row = s.get(PlanRow, plan_id)
-        if row is None or not who.sees(row.network):
-            raise Problem(404, f"no plan {plan_id}", field="plan_id")
+        row = visible_plan(who, s.get(PlanRow, plan_id), plan_id)
         network, date = row.network, row.date
     start_after = request.headers.get("last-event-id", "")
 
@@ -505,13 +533,11 @@ def check_edits(
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic)
 def cancel_job(job_id: str, session: DbSession, ctx: Ctx, who: StaffKey) -> JobPublic:
-    """Give up a queued or running job: it fails with "cancelled by …" at once. A running
-    worker is not interrupted — it ends within its own time limit — but its result is
-    discarded (a job's outcome is written only while the job is still running). Who may start
-    a kind of job may cancel it; 409 when it has already ended. Audited."""
-    job = session.get(Job, job_id)
-    if job is None or not all(who.sees(n) for n in job_networks(job)):
-        raise Problem(404, f"no job {job_id!r}", field="job_id")
+    """Give up a queued or running job: it ends ``cancelled`` at once (``error``: "cancelled
+    by …"), and the runner that owns its worker process kills it within a moment (its search
+    stops; a result is written only while its job is running, so nothing of it is kept). Who
+    may start a kind of job may cancel it; 409 when it has already ended. Audited."""
+    job = job_row(session, job_id, who)
     may = {
         JobKind.REPAIR.value: {Role.ADMIN, Role.DISPATCHER},
         **{k: {Role.ADMIN, Role.PLANNER} for k in PLANNER_KINDS},
@@ -520,7 +546,9 @@ def cancel_job(job_id: str, session: DbSession, ctx: Ctx, who: StaffKey) -> JobP
         raise Problem(403, f"a {who.role.value} key may not cancel a {job.kind} job")
     if job.status not in ("queued", "running"):
         raise Problem(409, f"job {job_id} has already {job.status}", field="job_id")
-    fail(ctx.engine, job_id, None, f"cancelled by {who.name}")
+    if not cancel(ctx.engine, job_id, f"cancelled by {who.name}"):
+        raise Problem(409, f"job {job_id} has already ended", field="job_id")
+    ctx.runner.cancelled(job_id)
     audit(session, who, "job.cancel", f"job/{job_id}", {"kind": job.kind})
     session.commit()
     session.refresh(job)

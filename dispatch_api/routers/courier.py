@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import Courier, NetworkRow, OrderDay, PlanRow, RouteDoc, now_iso
-from dispatch_api.deps import AppContext, Ctx, DbSession, EventKey, RouteReader
+from dispatch_api.deps import AppContext, Ctx, DbSession, EventKey, RouteReader, visible_plan
 from dispatch_api.events import courier_vehicle, ingest
 from dispatch_api.problems import Problem
 from dispatch_api.schemas import (
@@ -243,9 +243,7 @@ def read_route(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One vehicle's compact route in a plan (couriers: their own vehicle, published plans)."""
-    row = _plan_head(session, PlanRow.id == plan_id)
-    if row is None or not who.sees(row.network):
-        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    row = visible_plan(who, _plan_head(session, PlanRow.id == plan_id), plan_id)
     _check_courier(session, who, row, vehicle)
     return _route_response(session, ctx, row, vehicle, crs, if_none_match)
 
@@ -261,9 +259,7 @@ def _pdf(
 ) -> Response:
     from routing.present.documents import manifest_pdf, route_sheet_pdf
 
-    row = session.get(PlanRow, plan_id)
-    if row is None or not who.sees(row.network):  # another network's plan: not there at all
-        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    row = visible_plan(who, session.get(PlanRow, plan_id), plan_id)
     _check_courier(session, who, row, vehicle)
     plan = plan_of(row)
     if not any(r.vehicle == vehicle for r in plan.routes):
@@ -372,9 +368,7 @@ def cached_plan(session: Session, ctx: AppContext, head: Any) -> Plan:
 
 
 def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> Any:
-    row = _plan_head(session, PlanRow.id == plan_id)
-    if row is None or not who.sees(row.network):
-        raise Problem(404, f"no plan {plan_id}", field="plan_id")
+    row = visible_plan(who, _plan_head(session, PlanRow.id == plan_id), plan_id)
     if who.role is Role.COURIER and row.status == "draft":
         raise Problem(403, "this plan is not published", field="plan_id")
     if row.status != "published":

@@ -23,10 +23,17 @@ from sqlalchemy.exc import IntegrityError
 
 from dispatch_api.cachebus import announce
 from dispatch_api.db import Audit, Courier, Event, Job, OrderRow, PlanRow, now_iso
-from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network
+from dispatch_api.deps import Ctx, DbSession, DispatchKey, StaffKey, visible_network, visible_plan
 from dispatch_api.edits import apply_edit, pins_of
 from dispatch_api.events import local_seconds
-from dispatch_api.jobs import REGION, RESULT_KINDS, job_budget_s, job_networks, repair_function
+from dispatch_api.jobs import (
+    REGION,
+    RESULT_KINDS,
+    error_code,
+    job_budget_s,
+    job_networks,
+    repair_function,
+)
 from dispatch_api.live import publish_feed
 from dispatch_api.pages import Cursor, Limit, page_of, set_next
 from dispatch_api.problems import Problem
@@ -67,7 +74,7 @@ router = APIRouter(tags=["plans"])
 
 def job_public(job: Job) -> JobPublic:
     """A job as clients see it (plan, repair and planner jobs alike)."""
-    progress = {"queued": 0.0, "succeeded": 1.0, "failed": 1.0}.get(job.status)
+    progress = {"queued": 0.0, "succeeded": 1.0, "failed": 1.0, "cancelled": 1.0}.get(job.status)
     if progress is None and job.kind in RESULT_KINDS:  # planner and region jobs report theirs
         progress = round(min(0.99, job.progress or 0.0), 3)
     if progress is None:
@@ -83,6 +90,7 @@ def job_public(job: Job) -> JobPublic:
         counties = [CountyState(**c) for c in states] or [
             CountyState(network=n, state="queued") for n in networks
         ]
+    code, params = error_code(job.error)
     return JobPublic(
         id=job.id,
         kind=JobKind(job.kind),
@@ -93,6 +101,8 @@ def job_public(job: Job) -> JobPublic:
         progress=progress,
         attempt=job.attempt,
         error=job.error,
+        error_code=code,
+        error_params=params,
         plan=job.plan,
         plan_url=f"/plans/{job.plan}" if job.plan is not None else None,
         result_url=f"/jobs/{job.id}/result" if done else None,
@@ -316,10 +326,7 @@ def _summary(row: PlanRow) -> PlanSummary:
 
 def _plan_row(session: DbSession, plan_id: int, who: Principal) -> PlanRow:
     """A plan of a network the key sees, else 404 (as if there were none)."""
-    row = session.get(PlanRow, plan_id)
-    if row is None or not who.sees(row.network):
-        raise Problem(404, f"no plan {plan_id}", field="plan_id")
-    return row
+    return visible_plan(who, session.get(PlanRow, plan_id), plan_id)
 
 
 @router.get("/plans", response_model=list[PlanSummary])

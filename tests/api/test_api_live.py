@@ -205,3 +205,63 @@ def test_a_server_killed_mid_solve_comes_back_with_the_job_done(
         assert [p["id"] for p in plans] == [job["plan"]]  # exactly one plan, nothing half-written
     finally:
         server.stop()
+
+
+def _job_workers(server_pid: int) -> set[int]:
+    """Live job worker processes of a server: its children started by multiprocessing's
+    ``spawn`` (a killed and reaped worker is no longer listed)."""
+    workers = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == server_pid and state != "Z" and b"spawn_main" in cmdline:
+            workers.add(int(proc.name))
+    return workers
+
+
+def test_cancelling_a_running_plan_job_stops_its_worker(live: LiveServer) -> None:
+    admin = admin_key_for(live.database_url)
+    h = auth(admin)
+    http = httpx.Client(base_url=live.url, timeout=60)
+    http.post("/networks", json={"builtin": "yanshi"}, headers=h)
+    orders = generate_demand(load_bundle("yanshi"), DAY, 3)
+    http.post(
+        f"/networks/yanshi/orders?date={DAY}",
+        content=orders_to_csv(orders).encode(),
+        headers={**h, "Content-Type": "text/csv"},
+    )
+    # a search that would run for minutes: only a kill ends it within this test
+    r = http.post("/networks/yanshi/plans", json={"date": DAY, "time_limit_s": 300}, headers=h)
+    job_url = r.headers["Location"]
+    deadline = time.monotonic() + 60
+    while http.get(job_url, headers=h).json()["stage"] != "solving":
+        assert time.monotonic() < deadline, "the job never started solving"
+        time.sleep(0.1)
+    workers = _job_workers(live.process.pid)
+    assert len(workers) == 1, workers
+
+    r = http.post(f"{job_url}/cancel", headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled"
+    deadline = time.monotonic() + 30  # generous: the server checks twice a second
+    while _job_workers(live.process.pid):
+        assert time.monotonic() < deadline, "the cancelled job's worker still runs"
+        time.sleep(0.1)
+    job = http.get(job_url, headers=h).json()
+    assert job["status"] == "cancelled" and job["error"].startswith("cancelled by"), job
+    assert job["plan"] is None
+    assert http.get("/plans?network=yanshi", headers=h).json() == []  # nothing written
+    assert http.post(f"{job_url}/cancel", headers=h).status_code == 409
+    # the worker's slot is free again (one worker in all): the next job is claimed at once
+    r = http.post("/networks/yanshi/plans", json={"date": DAY, "time_limit_s": 300}, headers=h)
+    deadline = time.monotonic() + 30
+    while http.get(r.headers["Location"], headers=h).json()["status"] != "running":
+        assert time.monotonic() < deadline, "the next job was never claimed"
+        time.sleep(0.1)
+    assert http.post(f"{r.headers['Location']}/cancel", headers=h).json()["status"] == "cancelled"

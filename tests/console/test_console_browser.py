@@ -32,9 +32,51 @@ MISSING_LABEL = re.compile(r"\[[a-z][a-z0-9_]+\]|\bnull\b|\bundefined\b|\[object
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 TEXT = {
-    "en": {"rejected": "nothing was stored", "checked": "no violations", "sign_in": "Sign in"},
-    "zh": {"rejected": "未保存任何数据", "checked": "无违规", "sign_in": "登录"},
+    "en": {
+        "rejected": "nothing was stored",
+        "checked": "no violations",
+        "sign_in": "Sign in",
+        "row": "row 3",
+    },
+    "zh": {"rejected": "未保存任何数据", "checked": "无违规", "sign_in": "登录", "row": "第 3 行"},
 }
+LATIN_ALLOWED = {
+    "countyroute",  # the product's name
+    "English",  # the language switch
+    "CSV",
+    "PDF",
+    "API",
+    "EMS",
+    "OSM",
+    "km",
+    "kg",
+    "m",  # m³
+    "Esc",
+}
+"""Latin-script words a Chinese screen may show besides ids: the product's name, file formats,
+brand and unit abbreviations."""
+
+
+def latin_leaks(text: str, names: set[str]) -> set[str]:
+    """Words in Latin script on a Chinese screen that are neither ids (a vehicle, site, road,
+    plan or order id holds a digit, a hyphen or an underscore, a file name a dot; a network's
+    or key's name or a file's column is in ``names``) nor in :data:`LATIN_ALLOWED`: English
+    that leaked into the page."""
+    words = re.findall(r"[A-Za-z0-9][A-Za-z0-9_.&'-]*[A-Za-z0-9]|[A-Za-z]", text)
+    return {
+        w
+        for w in words
+        if re.search(r"[A-Za-z]", w)
+        and not re.search(r"[0-9_.-]", w)
+        and w not in LATIN_ALLOWED
+        and w not in names
+    }
+
+
+def assert_no_english(page: Any, server: Server, where: str, names: tuple[str, ...] = ()) -> None:
+    """The visible text of a Chinese page has no English words (ids, units and names aside)."""
+    leaks = latin_leaks(page.inner_text("body"), {"yanshi", *server.keys, *names})
+    assert not leaks, f"{where}: {sorted(leaks)}"
 
 
 def sign_in(page: Any, server: Server, role: str) -> None:
@@ -112,8 +154,10 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     )
     page.wait_for_selector("#rejected-rows")
     table = page.inner_text("#rejected-rows")
-    assert "site" in table and "row 3" in table and "no-such-village" in table
+    assert "site" in table and text["row"] in table and "no-such-village" in table
     assert text["rejected"] in page.inner_text("#upload-result")
+    if lang == "zh":
+        assert_no_english(page, server, "rejected rows", tuple(cols))  # columns: ids
     with server.api("dispatcher") as c:
         assert c.get(f"/networks/yanshi/orders?date={date}&limit=1").json()["total"] == 0
     shot(page, f"{lang}-2-rejected-rows")
@@ -123,6 +167,14 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     page.wait_for_selector("#upload-result .msg-ok")
     with server.api("dispatcher") as c:
         assert c.get(f"/networks/yanshi/orders?date={date}&limit=1").json()["total"] == len(rows)
+
+    if lang == "zh":  # a job cancelled from the page: said so, in the page's language
+        page.fill("#budget", "120")
+        page.click("#start-plan")
+        page.click("#cancel-job")
+        page.wait_for_selector('#job .job-status[data-status="cancelled"]', timeout=60_000)
+        assert "取消" in page.inner_text("#job")
+        assert_no_english(page, server, "cancelled job")
 
     # plan with a small budget; the job's progress is shown until it ends
     page.fill("#budget", "2")
@@ -137,6 +189,8 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     assert page.locator(".site-label").count() >= 10  # sites labelled
     assert page.locator(".legend-vehicle").count() >= 5  # one colour per vehicle, in the legend
     shot(page, f"{lang}-3-plan-view")
+    if lang == "zh":
+        assert_no_english(page, server, "plan view")
     page.locator("#timeline").screenshot(path=str(shot_path(f"{lang}-4-timeline")))
 
     # a move the checker rejects: the violation is shown at the stop, nothing saved
@@ -156,6 +210,8 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     assert page.locator("#edit-state[role=alert]").count() == 1
     flagged.scroll_into_view_if_needed()
     shot(page, f"{lang}-5-violation")
+    if lang == "zh":
+        assert_no_english(page, server, "violation")
     page.click("#undo")
     page.wait_for_selector("body[data-edit-state=checked]")
     assert page.locator("#stops tr.violation").count() == 0
@@ -203,6 +259,8 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     assert page.locator("#repair-result tr.changed").count() >= 1
     page.locator("#repair").scroll_into_view_if_needed()
     shot(page, f"{lang}-7-repair")
+    if lang == "zh":
+        assert_no_english(page, server, "repair")
 
     text_all = page.inner_text("body")
     assert not MISSING_LABEL.search(text_all), MISSING_LABEL.findall(text_all)
@@ -408,6 +466,7 @@ def test_planner_runs_placement_and_what_if(server: Server, browser_zh: Browser)
     assert page.locator("#whatif-report svg.chart rect.spread").count() >= 3
     text = page.inner_text("body")
     assert not MISSING_LABEL.search(text), MISSING_LABEL.findall(text)
+    assert_no_english(page, server, "planner")
     shot(page, "zh-planner")
     assert browser_zh.foreign_hosts(server.url) == set()
 

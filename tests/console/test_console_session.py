@@ -402,8 +402,9 @@ def test_cancel_a_queued_job(app: FastAPI, client: TestClient, tiny_plan: tuple[
     planner = {"Authorization": f"Bearer {key(app, Role.PLANNER)}"}
     r = client.post(f"/jobs/{job_id}/cancel", headers=planner)
     assert r.status_code == 200, r.text  # a plan job: any staff key
-    assert r.json()["status"] == "failed" and r.json()["error"].startswith("cancelled by")
-    assert client.get(f"/jobs/{job_id}", headers=h).json()["status"] == "failed"
+    assert r.json()["status"] == "cancelled" and r.json()["error"].startswith("cancelled by")
+    assert client.get(f"/jobs/{job_id}", headers=h).json()["status"] == "cancelled"
+    assert client.post(f"/jobs/{job_id}/cancel", headers=h).status_code == 409  # ended
     assert client.post("/jobs/nope/cancel", headers=h).status_code == 404
 
 

@@ -1,13 +1,15 @@
 // The public HTTP API, called with the session cookie; state-changing calls carry the CSRF
 // token the sign-in answered. Problem details (RFC 9457) become ApiError.
 
+import { problemText } from "./i18n.js";
+
 let csrf = null;
 
 export function setCsrf(token) { csrf = token; }
 
 export class ApiError extends Error {
   constructor(status, problem) {
-    super((problem && problem.detail) || `HTTP ${status}`);
+    super(problemText(problem || {}, status)); // in the page's language
     this.status = status;
     this.problem = problem || {};
   }
@@ -43,7 +45,7 @@ export async function followJob(jobId, onTick, { every = 400, stopped = () => fa
   for (;;) {
     const job = await get(`/jobs/${jobId}`);
     onTick(job, (performance.now() - started) / 1000);
-    if (job.status === "succeeded" || job.status === "failed" || stopped()) return job;
+    if (job.status === "succeeded" || job.status === "failed" || job.status === "cancelled" || stopped()) return job;
     await new Promise((r) => setTimeout(r, every));
   }
 }

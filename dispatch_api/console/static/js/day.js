@@ -4,7 +4,7 @@
 
 import { ApiError, followJob, get, post } from "./api.js";
 import { clear, field, h, message } from "./dom.js";
-import { day as fmtDay, has, num, t } from "./i18n.js";
+import { day as fmtDay, has, inputErrorText, jobErrorText, lang, locationText, num, t } from "./i18n.js";
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -66,12 +66,12 @@ export async function dayBoard(view, session) {
       message(uploadOut, t("upload_ok", { rows: num(r.rows), created: num(r.created), updated: num(r.updated), unchanged: num(r.unchanged) }), "ok");
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      const errors = err.problem.errors && err.problem.errors.length ? err.problem.errors : [{ detail: err.message, field: err.problem.field }];
+      const errors = err.problem.errors && err.problem.errors.length ? err.problem.errors : [{ detail: err.message, code: "-", field: err.problem.field }];
       clear(uploadOut).append(
         h("p", { class: "msg msg-error", role: "alert" }, t("upload_rejected")),
         h("table", { class: "rejected", id: "rejected-rows" },
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("col_file")), h("th", { scope: "col" }, t("col_row")), h("th", { scope: "col" }, t("col_field")), h("th", { scope: "col" }, t("col_problem")))),
-          h("tbody", {}, errors.map((e) => h("tr", {}, h("td", {}, e.source || file.name), h("td", {}, e.location || ""), h("td", {}, e.field || ""), h("td", {}, e.detail || ""))))));
+          h("tbody", {}, errors.map((e) => h("tr", {}, h("td", {}, e.source || file.name), h("td", {}, locationText(e.location)), h("td", {}, e.field || ""), h("td", {}, e.code === "-" ? e.detail : inputErrorText(e)))))));
     }
     await refresh();
   }
@@ -115,7 +115,7 @@ export async function showJob(out, job, isStopped, stop) {
     if (j.stage && j.stage !== last) { last = j.stage; stages.append(h("li", {}, t("stage", { stage: stageText(j.stage) }))); }
   }, { stopped: isStopped });
   stopBtn.remove();
-  if (done.status === "failed") out.append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: done.error || "" })));
+  if (done.status === "failed" || done.status === "cancelled") out.append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: jobErrorText(done) })));
   if (done.status === "succeeded" && done.plan) out.append(h("p", {}, h("a", { href: `#/plan/${done.plan}`, id: "open-new-plan" }, `${t("open")} ${t("plan_n", { id: done.plan })}`)));
   return done;
 }
@@ -125,7 +125,7 @@ function stageText(stage) {
   const m = stage.match(/^(coverage curve|simulating|planned) (\d+)\/(\d+)( days)?$/);
   if (m) return t(`stage_${m[1].replace(" ", "_")}_n`, { done: m[2], total: m[3] });
   const key = `stage_${stage.replace(/ /g, "_")}`;
-  return has(key) ? t(key) : stage;
+  return has(key) ? t(key) : lang() === "en" ? stage : t("stage_other");
 }
 
 function plansTable(plans) {

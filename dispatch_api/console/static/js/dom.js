@@ -47,3 +47,20 @@ export function put(el, ...children) {
   }
   return el;
 }
+
+/** A select of [value, text] options. A long one (a large plan's thousand vehicles, in every
+ *  stop row) holds only its chosen option until it is first used, then gets them all. */
+export function choices(attrs, options, selected, eager = 100) {
+  const opt = ([v, text]) => h("option", { value: v, selected: v === selected }, text);
+  if (options.length <= eager) return h("select", attrs, options.map(opt));
+  const chosen = options.find(([v]) => v === selected) || options[0];
+  const el = h("select", attrs, chosen ? opt(chosen) : null);
+  const fill = () => {
+    if (el.dataset.filled) return;
+    el.dataset.filled = "1";
+    const value = el.value;
+    el.replaceChildren(...options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
+  };
+  for (const type of ["focus", "pointerdown", "keydown"]) el.addEventListener(type, fill);
+  return el;
+}

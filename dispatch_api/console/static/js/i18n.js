@@ -38,12 +38,12 @@ const MESSAGES = {
     budget: "Solver budget (seconds)",
     start_plan: "Start planning",
     job_status: "Job",
-    job_queued: "queued", job_running: "running", job_succeeded: "finished", job_failed: "failed",
+    job_queued: "queued", job_running: "running", job_succeeded: "finished", job_failed: "failed", job_cancelled: "cancelled",
     elapsed: "elapsed {s} s",
     stage: "stage: {stage}",
     stage_queued: "queued", stage_loading: "loading", stage_solving: "solving", stage_writing: "writing", stage_done: "done",
     stage_placing: "placing", stage_coverage_curve_n: "coverage curve {done}/{total}", stage_simulating_n: "simulating {done}/{total} days",
-    stage_planned_n: "planned {done}/{total} days", stage_simulating: "simulating", "stage_re-queued_on_shutdown": "re-queued on shutdown",
+    stage_planned_n: "planned {done}/{total} days", stage_simulating: "simulating", "stage_re-queued_on_shutdown": "re-queued on shutdown", stage_cancelled: "cancelled",
     cancel_job: "Cancel",
     plans_of_day: "Plans of the day",
     open: "Open",
@@ -171,6 +171,26 @@ const MESSAGES = {
     apply: "Apply",
     close: "Close",
     back_to_day: "Back to the day board",
+    show_all: "Show all ({n})",
+    // the server's errors by code (problem+json "type", a job's error_code, an upload row's
+    // code): English shows the server's own sentence, these are for the other languages
+    row_n: "row {n}", vdetail_window: ": service starts {start}, open {opens}–{closes}",
+    carrier_ems: "EMS", carrier_zto: "ZTO", carrier_yto: "YTO", carrier_sto: "STO", carrier_yunda: "Yunda", carrier_jt: "J&T", carrier_jd: "JD",
+    change_growth30: "Volumes +30 %", "change_growth30-fleet": "Volumes +30 % with a larger fleet", "change_every-other-day": "Small villages every other day",
+    "change_carriers-alone": "Each carrier alone", "change_bus-dakou": "Parcels on the Dakou bus", "change_new-points": "New village points",
+    "stage_re-queued_after_a_server_stop": "re-queued after a server stop", stage_other: "working",
+    "problem_bad-request": "Bad request", problem_unauthorized: "Not signed in, or the key is not valid", problem_forbidden: "Not allowed", "problem_not-found": "Not found",
+    "problem_method-not-allowed": "Not supported", "problem_not-acceptable": "Format not available", problem_conflict: "Conflicts with the current data (changed meanwhile?); reload and retry",
+    "problem_precondition-failed": "The data changed; reload and retry", "problem_content-too-large": "Too large", "problem_unsupported-media-type": "File type not supported",
+    "problem_unprocessable-content": "Invalid input", "problem_invalid-input": "Invalid input", "problem_too-many-requests": "Too many requests; retry shortly",
+    "problem_edit-rejected": "Rejected by the checker", problem_unavailable: "Busy; retry shortly", problem_internal: "Internal error (logged)",
+    "problem_internal-server-error": "Internal error (logged)", "problem_not-implemented": "Not available in this build", problem_csrf: "Session check failed; reload the page",
+    "problem_courier-refused": "Courier keys cannot open the console", problem_other: "Request failed ({status})", problem_field: "{text} (field: {field})",
+    inerr_missing: "value is missing", inerr_bad_value: "bad value: {value}", inerr_unknown_site: "unknown site: {value}", inerr_duplicate_id: "duplicate order id: {value}",
+    inerr_missing_columns: "missing columns: {columns}", inerr_row_width: "{values} values for {columns} columns", inerr_other: "invalid row",
+    joberr_cancelled: "cancelled by {by}", joberr_no_orders: "no orders imported for the day", joberr_input: "bad input", joberr_inputs_unreadable: "cannot read the inputs",
+    joberr_solver_error: "solver error (logged)", joberr_time_limit: "time limit exceeded: stopped", joberr_worker_died: "the job's process died",
+    joberr_interrupted: "interrupted by server restarts", joberr_other: "failed",
   },
   zh: {
     app_title: "县域物流调度台",
@@ -208,12 +228,12 @@ const MESSAGES = {
     budget: "求解时限（秒）",
     start_plan: "开始编制",
     job_status: "任务",
-    job_queued: "排队中", job_running: "运行中", job_succeeded: "已完成", job_failed: "失败",
+    job_queued: "排队中", job_running: "运行中", job_succeeded: "已完成", job_failed: "失败", job_cancelled: "已取消",
     elapsed: "已用 {s} 秒",
     stage: "阶段：{stage}",
     stage_queued: "排队中", stage_loading: "加载数据", stage_solving: "求解中", stage_writing: "写入结果", stage_done: "完成",
     stage_placing: "选址求解", stage_coverage_curve_n: "覆盖曲线 {done}/{total}", stage_simulating_n: "模拟 {done}/{total} 天",
-    stage_planned_n: "已规划 {done}/{total} 天", stage_simulating: "模拟中", "stage_re-queued_on_shutdown": "停机后重新排队",
+    stage_planned_n: "已规划 {done}/{total} 天", stage_simulating: "模拟中", "stage_re-queued_on_shutdown": "停机后重新排队", stage_cancelled: "已取消",
     cancel_job: "取消",
     plans_of_day: "当日计划",
     open: "打开",
@@ -341,6 +361,24 @@ const MESSAGES = {
     apply: "应用",
     close: "关闭",
     back_to_day: "返回当日看板",
+    show_all: "显示全部（{n}）",
+    row_n: "第 {n} 行", vdetail_window: "：{start} 开始作业，营业时间 {opens}–{closes}",
+    carrier_ems: "中国邮政", carrier_zto: "中通", carrier_yto: "圆通", carrier_sto: "申通", carrier_yunda: "韵达", carrier_jt: "极兔", carrier_jd: "京东",
+    change_growth30: "业务量增长 30%", "change_growth30-fleet": "业务量增长 30% 并扩充车队", "change_every-other-day": "小村隔日配送",
+    "change_carriers-alone": "各快递公司单独配送", "change_bus-dakou": "大口客货邮班车捎带", "change_new-points": "新增村级服务点",
+    "stage_re-queued_after_a_server_stop": "服务重启后重新排队", stage_other: "处理中",
+    "problem_bad-request": "请求有误", problem_unauthorized: "未登录或密钥无效", problem_forbidden: "无权执行此操作", "problem_not-found": "未找到",
+    "problem_method-not-allowed": "不支持此操作", "problem_not-acceptable": "无法提供所需格式", problem_conflict: "与当前数据冲突（可能已被他人修改），请刷新后重试",
+    "problem_precondition-failed": "数据已变更，请刷新后重试", "problem_content-too-large": "内容过大", "problem_unsupported-media-type": "不支持的文件类型",
+    "problem_unprocessable-content": "输入无效", "problem_invalid-input": "输入无效", "problem_too-many-requests": "请求过于频繁，请稍后再试",
+    "problem_edit-rejected": "校验未通过", problem_unavailable: "服务繁忙，请稍后重试", problem_internal: "服务器内部错误（已记录）",
+    "problem_internal-server-error": "服务器内部错误（已记录）", "problem_not-implemented": "此版本不支持该功能", problem_csrf: "会话校验失败，请刷新页面",
+    "problem_courier-refused": "快递员密钥不能登录调度台", problem_other: "请求失败（{status}）", problem_field: "{text}（字段：{field}）",
+    inerr_missing: "缺少取值", inerr_bad_value: "取值无效：{value}", inerr_unknown_site: "未知站点：{value}", inerr_duplicate_id: "订单编号重复：{value}",
+    inerr_missing_columns: "缺少列：{columns}", inerr_row_width: "该行有 {values} 个值，应为 {columns} 个", inerr_other: "该行数据无效",
+    joberr_cancelled: "已被 {by} 取消", joberr_no_orders: "当日尚未导入订单", joberr_input: "输入数据有误", joberr_inputs_unreadable: "无法读取输入数据",
+    joberr_solver_error: "求解器出错（已记录）", joberr_time_limit: "超出时限，任务已终止", joberr_worker_died: "任务进程意外退出",
+    joberr_interrupted: "服务多次重启，任务中断", joberr_other: "任务失败",
   },
 };
 
@@ -376,13 +414,24 @@ export function has(key) { return MESSAGES[current][key] !== undefined; }
 
 const locale = () => (current === "zh" ? "zh-CN" : "en-GB");
 
-export function num(v, digits = 0) {
-  return new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v);
+// Formatters are made once per language and kind: making one costs about as much as a
+// thousand uses (a large plan formats tens of thousands of numbers).
+const formats = new Map();
+function formatter(kind, digits) {
+  const key = `${current}|${kind}|${digits}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = kind === "pct"
+      ? new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 0 })
+      : new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    formats.set(key, f);
+  }
+  return f;
 }
 
-export function pct(v) {
-  return new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 0 }).format(v);
-}
+export function num(v, digits = 0) { return formatter("num", digits).format(v); }
+
+export function pct(v) { return formatter("pct", 0).format(v); }
 
 export function clock(seconds) {
   const s = Math.max(0, Math.round(seconds));
@@ -395,5 +444,36 @@ export function day(iso) {
   return new Intl.DateTimeFormat(locale(), { year: "numeric", month: "long", day: "numeric", weekday: "short", timeZone: "UTC" })
     .format(new Date(Date.UTC(y, m - 1, d)));
 }
+
+/** A problem+json answer in the page's language: English shows the server's sentence; other
+ *  languages say what its ``type`` code means, with the field it names. */
+export function problemText(problem, status) {
+  if (current === "en") return problem.detail || `HTTP ${status}`;
+  const code = String(problem.type || "").replace(/^\/problems\//, "");
+  const text = has(`problem_${code}`) ? t(`problem_${code}`) : t("problem_other", { status });
+  return problem.field ? t("problem_field", { text, field: problem.field }) : text;
+}
+
+/** One rejected row of an upload (``errors[]``): the server's sentence in English, its
+ *  ``code`` and ``params`` said in the page's language otherwise. */
+export function inputErrorText(e) {
+  if (current === "en") return e.detail || "";
+  return has(`inerr_${e.code}`) ? t(`inerr_${e.code}`, e.params || {}) : t("inerr_other");
+}
+
+/** Where in a file ("row 7 (line 8)"), in the page's language. */
+export function locationText(location) {
+  const m = /^row (\d+)/.exec(location || "");
+  return m ? t("row_n", { n: m[1] }) : location || "";
+}
+
+/** A failed or cancelled job's error, from its ``error_code`` outside English. */
+export function jobErrorText(job) {
+  if (current === "en" || !job.error_code) return job.error || "";
+  return t(has(`joberr_${job.error_code}`) ? `joberr_${job.error_code}` : "joberr_other", job.error_params || {});
+}
+
+/** An option label of the page's language for a code, else the code (carriers, changes). */
+export function named(prefix, code) { return has(prefix + code) ? t(prefix + code) : code; }
 
 export const MESSAGES_FOR_TESTS = MESSAGES;

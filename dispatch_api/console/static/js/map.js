@@ -58,8 +58,13 @@ export class PlanMap {
 
   setNetwork(geo) {
     this.roadLayer.clearLayers();
-    this.roads = {};
+    this.roadLines = {};
+    this.roadPickLayer = null;
     let bounds = null;
+    // Roads are many (tens of thousands on a large county) and only looked at: drawn as one
+    // multi-line per style on one canvas. Each road gets a clickable line of its own only
+    // while a road is being picked (pickRoad).
+    const styles = {};
     for (const f of geo.features) {
       const p = f.properties || {};
       if (f.geometry.type === "Point") {
@@ -71,19 +76,19 @@ export class PlanMap {
         bounds = layer.getBounds();
       } else if (f.geometry.type === "LineString" && p.kind === "road") {
         const major = p.road_class === "national" || p.road_class === "provincial" || p.road_class === "county";
-        // roads are many (tens of thousands on a large county): one canvas, not SVG paths
-        if (!this.roadRenderer) {
-          this.map.createPane("roads").style.zIndex = "350"; // under the routes (overlay: 400)
-          this.roadRenderer = L.canvas({ padding: 0.2, tolerance: 5, pane: "roads" });
-        }
-        const line = L.polyline(f.geometry.coordinates.map(([x, y]) => [y, x]), {
-          color: p.closed ? "#c00" : "#cfcac0", weight: major ? 2 : 1, opacity: 0.9, renderer: this.roadRenderer,
-        });
-        line.roadId = f.id;
-        line.on("click", (e) => { if (this.roadPicker) { L.DomEvent.stop(e); this.roadPicker(f.id, p); } });
-        line.addTo(this.roadLayer);
-        this.roads[f.id] = line;
+        const latlngs = f.geometry.coordinates.map(([x, y]) => [y, x]);
+        this.roadLines[f.id] = latlngs;
+        const style = p.closed ? "closed" : major ? "major" : "minor";
+        (styles[style] = styles[style] || []).push(latlngs);
       }
+    }
+    if (!this.roadRenderer) {
+      this.map.createPane("roads").style.zIndex = "350"; // under the routes (overlay: 400)
+      this.roadRenderer = L.canvas({ padding: 0.2, tolerance: 5, pane: "roads" });
+    }
+    for (const [style, lines] of Object.entries(styles)) {
+      L.polyline(lines, { color: style === "closed" ? "#c00" : "#cfcac0", weight: style === "major" ? 2 : 1, opacity: 0.9, renderer: this.roadRenderer, interactive: false })
+        .addTo(this.roadLayer);
     }
     this.bounds = bounds || L.latLngBounds(Object.values(this.sites).map((s) => s.latlng));
     this.map.fitBounds(this.bounds, { padding: [10, 10] });
@@ -146,13 +151,19 @@ export class PlanMap {
     this.placeLabels();
   }
 
+  /** Deferred orders' sites: {site, text}, text a function (made when the tooltip opens).
+   *  Many (a large county's hundreds) are drawn on a canvas rather than as an element each. */
   setDeferred(items) {
     this.deferredLayer.clearLayers();
+    const many = items.length > 200;
+    if (many && !this.deferredRenderer) this.deferredRenderer = L.canvas({ padding: 0.2 });
     for (const d of items) {
       const site = this.sites[d.site];
       if (!site) continue;
-      L.marker(site.latlng, { icon: L.divIcon({ className: "deferred-mark", html: "✕", iconSize: [16, 16] }), keyboard: false })
-        .bindTooltip(d.text).addTo(this.deferredLayer);
+      const mark = many
+        ? L.circleMarker(site.latlng, { radius: 6, color: "#c00", weight: 2, fill: false, dashArray: "2 2", renderer: this.deferredRenderer })
+        : L.marker(site.latlng, { icon: L.divIcon({ className: "deferred-mark", html: "✕", iconSize: [16, 16] }), keyboard: false });
+      mark.bindTooltip(d.text).addTo(this.deferredLayer);
     }
   }
 
@@ -216,31 +227,43 @@ export class PlanMap {
     );
   }
 
-  /** Road picking: the routes are taken off the map until a road is clicked. */
+  /** Road picking: the routes are taken off the map until a road is clicked; each road is
+   *  then a line of its own (built on the first pick). */
   pickRoad(callback) {
     this.roadPicker = callback;
     this.el.classList.add("picking");
     for (const layer of [this.routeLayer, this.stopLayer, this.markLayer, this.deferredLayer]) layer.remove();
     this.roadLayer.addTo(this.map);
+    if (!this.roadPickLayer) {
+      this.roadPickLayer = L.layerGroup();
+      for (const [id, latlngs] of Object.entries(this.roadLines || {})) {
+        const line = L.polyline(latlngs, { color: "#cfcac0", weight: 1, opacity: 0, renderer: this.roadRenderer });
+        line.on("click", (e) => { if (this.roadPicker) { L.DomEvent.stop(e); this.roadPicker(id); } });
+        line.addTo(this.roadPickLayer);
+      }
+    }
+    this.roadPickLayer.addTo(this.map);
   }
   stopPicking() {
     this.roadPicker = null;
     this.el.classList.remove("picking");
+    if (this.roadPickLayer) this.roadPickLayer.remove();
     for (const layer of [this.routeLayer, this.stopLayer, this.markLayer, this.deferredLayer]) layer.addTo(this.map);
   }
   /** Where a road's middle is on the screen (tests click there). */
   roadPoint(id) {
-    const line = this.roads && this.roads[id];
-    if (!line) return null;
-    const pts = line.getLatLngs();
+    const pts = this.roadLines && this.roadLines[id];
+    if (!pts) return null;
     const k = Math.floor((pts.length - 1) / 2);
-    const mid = L.latLng((pts[k].lat + pts[k + 1].lat) / 2, (pts[k].lng + pts[k + 1].lng) / 2);
+    const mid = L.latLng((pts[k][0] + pts[k + 1][0]) / 2, (pts[k][1] + pts[k + 1][1]) / 2);
     const p = this.map.latLngToContainerPoint(mid);
     const box = this.el.getBoundingClientRect();
     return { x: box.left + p.x, y: box.top + p.y };
   }
   highlightRoad(id) {
-    for (const [rid, line] of Object.entries(this.roads || {})) line.setStyle(rid === id ? { color: "#d00", weight: 5 } : { color: "#cfcac0" });
+    if (this.roadHighlight) this.roadHighlight.remove();
+    const pts = this.roadLines && this.roadLines[id];
+    this.roadHighlight = pts ? L.polyline(pts, { color: "#d00", weight: 5, renderer: this.roadRenderer, interactive: false }).addTo(this.roadLayer) : null;
   }
   invalidate() { this.map.invalidateSize(); this.placeLabels(); }
 }

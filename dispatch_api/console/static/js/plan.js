@@ -3,8 +3,8 @@
 // until "Save"); publish; following the day; repair.
 
 import { ApiError, api, get, post } from "./api.js";
-import { clear, field, h, message, put, svg } from "./dom.js";
-import { clock, day as fmtDay, has, lang, num, pct, t } from "./i18n.js";
+import { choices, clear, field, h, message, put, svg } from "./dom.js";
+import { clock, day as fmtDay, has, lang, named, num, pct, t } from "./i18n.js";
 import { PlanMap, shortName, vehicleColours } from "./map.js";
 import { showJob } from "./day.js";
 
@@ -12,6 +12,8 @@ const TIERS = ["trunk_down", "last_mile", "trunk_up"];
 const LARGE_ROUTES = 150;
 /** Timeline rows drawn at most (a large plan shows the selected route's station). */
 const TIMELINE_ROWS = 60;
+/** Sites of the deferred list shown before "show all". */
+const DEFERRED_ROWS = 100;
 const label = (r) => `${r.tier}:${r.vehicle}`;
 const copy = (x) => JSON.parse(JSON.stringify(x));
 
@@ -202,7 +204,7 @@ export async function planView(view, session, planId) {
     // the core writes its suggestions in English: shown beside English labels only
     return lang() === "en" && list[0].suggestion ? `${text} — ${list[0].suggestion}` : text;
   }
-  pmap.setDeferred(Object.entries(deferredBySite).map(([site, list]) => ({ site, text: deferredText(site, list) })));
+  pmap.setDeferred(Object.entries(deferredBySite).map(([site, list]) => ({ site, text: () => deferredText(site, list) })));
 
   // ---- route list: a listbox (arrow keys, Enter)
   function shownRoutes() { return st.routes.filter((r) => st.tier === "all" || r.tier === st.tier); }
@@ -226,42 +228,71 @@ export async function planView(view, session, planId) {
     const p = isToday ? lateOf(lbl) : null;
     return { minutes: worst, overdue: p ? p.late_stops : 0 };
   }
+  // A large plan's list is rendered a page at a time: the rows up to the selected one and
+  // the next page, the rest as the list is scrolled (or walked with the arrow keys) to its end.
+  const LIST_PAGE = 60;
+  function routeItem(r, routes) {
+    const s = routeStats(r);
+    const lbl = label(r);
+    const prog = lateOf(lbl);
+    const late = lateMinutes(lbl);
+    const bad = st.violations.some((v) => v.route === lbl);
+    const item = h("li", {
+      role: "option", tabindex: lbl === (st.selected || label(routes[0])) ? "0" : "-1", "aria-selected": String(lbl === st.selected),
+      class: `route-item${bad ? " has-violation" : ""}${late.minutes || late.overdue ? " late" : ""}`, dataset: { route: lbl },
+    },
+    h("span", { class: "sw-line", style: `background:${colours[r.vehicle]}` }),
+    h("span", { class: "rv" }, r.vehicle),
+    h("span", { class: "rt" }, `${num(s.stops)} · ${t("km", { v: num(s.km, 1) })} · ${t("hours", { v: num(s.hours, 1) })} · ${t("yuan", { v: num(s.cost) })}`),
+    s.load ? h("span", { class: "rl", title: t("col_load") }, s.load.map((x) => pct(x)).join(" / ")) : null,
+    h("span", { class: "ro", title: t("col_ontime") }, pct(s.ontime)),
+    prog ? h("span", { class: "rp" }, `${t("col_progress")} ${prog.stops_done}/${prog.stops_total}`) : null,
+    late.minutes || late.overdue ? h("span", { class: "badge late-badge" }, late.minutes ? t("late_by", { m: late.minutes }) : t("overdue", { n: late.overdue })) : null,
+    bad ? h("span", { class: "badge violation-badge" }, t("violation")) : null);
+    return item;
+  }
   function drawRouteList() {
     const routes = shownRoutes();
     const list = h("ul", { role: "listbox", class: "route-list", "aria-labelledby": "routes-h", "aria-describedby": "routes-help", tabindex: "-1" });
-    routes.forEach((r) => {
-      const s = routeStats(r);
-      const lbl = label(r);
-      const prog = lateOf(lbl);
-      const late = lateMinutes(lbl);
-      const bad = st.violations.some((v) => v.route === lbl);
-      const item = h("li", {
-        role: "option", tabindex: lbl === (st.selected || label(routes[0])) ? "0" : "-1", "aria-selected": String(lbl === st.selected),
-        class: `route-item${bad ? " has-violation" : ""}${late.minutes || late.overdue ? " late" : ""}`, dataset: { route: lbl },
-      },
-      h("span", { class: "sw-line", style: `background:${colours[r.vehicle]}` }),
-      h("span", { class: "rv" }, r.vehicle),
-      h("span", { class: "rt" }, `${num(s.stops)} · ${t("km", { v: num(s.km, 1) })} · ${t("hours", { v: num(s.hours, 1) })} · ${t("yuan", { v: num(s.cost) })}`),
-      s.load ? h("span", { class: "rl", title: t("col_load") }, s.load.map((x) => pct(x)).join(" / ")) : null,
-      h("span", { class: "ro", title: t("col_ontime") }, pct(s.ontime)),
-      prog ? h("span", { class: "rp" }, `${t("col_progress")} ${prog.stops_done}/${prog.stops_total}`) : null,
-      late.minutes || late.overdue ? h("span", { class: "badge late-badge" }, late.minutes ? t("late_by", { m: late.minutes }) : t("overdue", { n: late.overdue })) : null,
-      bad ? h("span", { class: "badge violation-badge" }, t("violation")) : null);
-      item.addEventListener("click", () => select(lbl));
-      item.addEventListener("dragover", (e) => { if (r.tier === "last_mile" || st.drag) { e.preventDefault(); item.classList.add("over"); } });
-      item.addEventListener("dragleave", () => item.classList.remove("over"));
-      item.addEventListener("drop", (e) => {
-        e.preventDefault(); item.classList.remove("over");
-        const d = JSON.parse(e.dataTransfer.getData("application/x-countyroute-stop") || "null");
-        if (d && d.route !== lbl) addEdit({ op: "move_stop", route: d.route, stop: d.stop, to_route: lbl });
-      });
-      list.append(item);
+    // one set of listeners on the list, not one per row
+    const itemOf = (e) => e.target.closest("[role=option]");
+    list.addEventListener("click", (e) => { const item = itemOf(e); if (item) select(item.dataset.route); });
+    list.addEventListener("dragover", (e) => {
+      const item = itemOf(e);
+      if (item && (item.dataset.route.startsWith("last_mile:") || st.drag)) { e.preventDefault(); item.classList.add("over"); }
     });
+    list.addEventListener("dragleave", (e) => { const item = itemOf(e); if (item) item.classList.remove("over"); });
+    list.addEventListener("drop", (e) => {
+      const item = itemOf(e);
+      if (!item) return;
+      e.preventDefault(); item.classList.remove("over");
+      const d = JSON.parse(e.dataTransfer.getData("application/x-countyroute-stop") || "null");
+      if (d && d.route !== item.dataset.route) addEdit({ op: "move_stop", route: d.route, stop: d.stop, to_route: item.dataset.route });
+    });
+    let shown = 0;
+    let observer = null;
+    const more = h("li", { role: "presentation", class: "route-more", "aria-hidden": "true" });
+    function renderMore(upTo) {
+      const end = Math.min(routes.length, Math.max(upTo, shown + LIST_PAGE));
+      const frag = document.createDocumentFragment();
+      for (; shown < end; shown++) frag.append(routeItem(routes[shown], routes));
+      more.before(frag);
+      more.textContent = shown < routes.length ? `${num(shown)} / ${num(routes.length)}` : "";
+      if (shown >= routes.length) { more.remove(); if (observer) observer.disconnect(); }
+    }
+    list.append(more);
+    const at = routes.findIndex((r) => label(r) === st.selected);
+    renderMore(at + 1 + LIST_PAGE);
+    if (shown < routes.length && window.IntersectionObserver) {
+      observer = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) renderMore(0); }, { root: list, rootMargin: "200px" });
+      observer.observe(more);
+    }
     list.addEventListener("keydown", (e) => {
       const items = [...list.querySelectorAll("[role=option]")];
       const i = items.indexOf(document.activeElement);
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
+        if (e.key === "ArrowDown" && i === items.length - 1 && shown < routes.length) { renderMore(0); items.push(...[...list.querySelectorAll("[role=option]")].slice(items.length)); }
         const next = items[Math.min(items.length - 1, Math.max(0, i + (e.key === "ArrowDown" ? 1 : -1)))];
         items.forEach((x) => x.setAttribute("tabindex", "-1"));
         next.setAttribute("tabindex", "0");
@@ -293,19 +324,19 @@ export async function planView(view, session, planId) {
     const r = st.routes.find((x) => label(x) === st.selected);
     if (!r) return;
     const editable = doc.status === "draft";
-    const targets = st.routes.filter((x) => x.tier === r.tier);
+    const targets = st.routes.filter((x) => x.tier === r.tier).map((x) => [label(x), x.vehicle]);
     stopsEl.append(h("h2", {}, t("stops_of", { vehicle: `${r.vehicle} (${t("tier_" + r.tier)})` })),
       // Route sheets as PDF are the API's (issue 14): the console links to them.
       h("p", {}, h("a", { href: `/plans/${planId}/routes/${encodeURIComponent(r.vehicle)}/sheet.pdf?lang=${lang()}`, id: "route-sheet", target: "_blank", rel: "noopener" }, t("route_sheet"))));
     if (editable) stopsEl.append(h("p", { class: "hint" }, t("drag_hint")));
     const rows = r.stops.map((s, i) => {
       const vs = condense(st.violations.filter((v) => v.route === label(r) && v.stop === i));
-      const sel = h("select", { "aria-label": `${t("move_to")} ${siteName(s.site)}` }, targets.map((x) => h("option", { value: label(x), selected: label(x) === label(r) }, x.vehicle)));
+      const sel = choices({ "aria-label": `${t("move_to")} ${siteName(s.site)}` }, targets, label(r));
       const pos = h("input", { type: "number", min: "1", step: "1", size: 3, "aria-label": `${t("position")} ${siteName(s.site)}` });
       const row = h("tr", { class: `${vs.length ? "violation" : ""}${st.pins.has(s.site) ? " pinned" : ""}`, dataset: { site: s.site, stop: String(i) }, draggable: editable && s.kind === "visit" ? "true" : null },
         h("td", {}, String(i)),
         h("td", { title: `${siteName(s.site)} (${s.site})` }, shortName(sites[s.site]) || s.site, st.pins.has(s.site) ? h("span", { class: "badge" }, t("pinned")) : null,
-          vs.map((v) => h("div", { class: "violation-msg", title: v.messages.join("\n") }, `⚠ ${vcode(v.code)}${detail(v)}`))),
+          vs.map((v) => { const n = vnote(v); return h("div", { class: "violation-msg", title: n.title }, `⚠ ${vcode(v.code)}${n.text}`); })),
         h("td", {}, t("kind_" + s.kind)),
         h("td", {}, clock(s.arrival_s)), h("td", {}, clock(s.start_s)), h("td", {}, clock(s.departure_s)),
         h("td", { class: "num" }, s.drops ? num(s.drops) : ""), h("td", { class: "num" }, s.collects ? num(s.collects) : ""),
@@ -325,6 +356,18 @@ export async function planView(view, session, planId) {
     stopsEl.append(h("table", { class: "stops" },
       h("thead", {}, h("tr", {}, ["col_seq", "col_site", "col_tier", "col_arrive", "col_start", "col_leave", "col_drop", "col_collect", "col_actions"].map((k) => h("th", { scope: "col" }, k === "col_tier" ? "" : t(k))))),
       h("tbody", {}, rows)));
+  }
+
+  /** A violation's particulars: the checker's own (English) sentences beside English labels;
+   *  in another language what the page knows itself (the re-timed stop, the opening hours). */
+  function vnote(v) {
+    if (lang() === "en") return { text: detail(v), title: v.messages.join("\n") };
+    const r = st.routes.find((x) => label(x) === v.route);
+    const s = r && v.stop >= 0 ? r.stops[v.stop] : null;
+    const site = sites[v.site];
+    let text = v.messages.length > 1 ? ` ×${v.messages.length}` : "";
+    if (v.code === "window" && s && site && site.closes) text = t("vdetail_window", { start: clock(s.start_s), opens: site.opens, closes: site.closes });
+    return { text, title: `${vcode(v.code)}${text}` };
   }
 
   // ---- edits: local list, server check on each change
@@ -410,8 +453,8 @@ export async function planView(view, session, planId) {
         h("button", { type: "button", id: "redo", onclick: redo, disabled: !st.redo.length, "aria-keyshortcuts": "Control+Y" }, t("redo")),
         h("button", { type: "button", id: "save-edits", onclick: saveEdits, disabled: !st.edits.length || bad }, t("save_edits")),
         h("button", { type: "button", class: "secondary", onclick: () => { st.edits = []; st.redo = []; recheck(); }, disabled: !st.edits.length }, t("discard_edits"))),
-      bad ? h("ul", { class: "violations" }, condense(st.violations).map((v) => h("li", { title: v.messages.join("\n") },
-        `${v.route.split(":")[1] || v.route} #${v.stop} ${siteName(v.site)}: ${vcode(v.code)}${detail(v)}`))) : null);
+      bad ? h("ul", { class: "violations" }, condense(st.violations).map((v) => { const n = vnote(v); return h("li", { title: n.title },
+        `${v.route.split(":")[1] || v.route} #${v.stop} ${siteName(v.site)}: ${vcode(v.code)}${n.text}`); })) : null);
   }
   const keys = (e) => {
     if (!(e.ctrlKey || e.metaKey) || doc.status !== "draft") return;
@@ -459,10 +502,14 @@ export async function planView(view, session, planId) {
   }
 
   // ---- deferred and comparison
-  function drawDeferred() {
+  function drawDeferred(all = false) {
     const entries = Object.entries(deferredBySite);
+    const shown = all ? entries : entries.slice(0, DEFERRED_ROWS);
     clear(deferredEl).append(h("h2", {}, `${t("deferred_title")} (${num(doc.plan.deferred.reduce((sum, d) => sum + d.orders, 0))})`),
-      entries.length ? h("ul", {}, entries.map(([site, list]) => h("li", {}, deferredText(site, list)))) : h("p", {}, "—"));
+      entries.length ? h("ul", {}, shown.map(([site, list]) => h("li", {}, deferredText(site, list)))) : h("p", {}, "—"));
+    if (shown.length < entries.length) {
+      deferredEl.append(h("button", { type: "button", class: "secondary", id: "deferred-all", onclick: () => drawDeferred(true) }, t("show_all", { n: num(entries.length) })));
+    }
   }
   function drawCompare() {
     clear(compareEl).append(h("h2", {}, t("compare_title")));
@@ -532,12 +579,12 @@ export async function planView(view, session, planId) {
     if (!canDispatch || doc.status === "superseded") { repairEl.hidden = true; return; }
     const type = h("select", {}, ["vehicle_down", "road_closed", "trunk_late", "urgent_pickup"].map((x) => h("option", { value: x }, t("dis_" + x))));
     const at = h("input", { type: "time", value: "11:00", required: true });
-    const vehicleSel = h("select", {}, original.map((r) => r.vehicle).filter((v, i, a) => a.indexOf(v) === i).map((v) => h("option", { value: v }, v)));
-    const truckSel = h("select", {}, original.filter((r) => r.tier === "trunk_down").map((r) => h("option", { value: r.vehicle }, r.vehicle)));
+    const vehicleSel = choices({}, [...new Set(original.map((r) => r.vehicle))].map((v) => [v, v]));
+    const truckSel = choices({}, original.filter((r) => r.tier === "trunk_down").map((r) => [r.vehicle, r.vehicle]));
     const road = h("input", { type: "text", size: 10 });
     const delay = h("input", { type: "number", min: "1", value: "40" });
-    const siteSel = h("select", {}, Object.values(sites).filter((s) => s.kind === "village_point").map((s) => h("option", { value: s.id }, `${s.name} (${s.id})`)));
-    const carrier = h("select", {}, ["ems", "zto", "yto", "sto", "yunda", "jt", "jd"].map((c) => h("option", { value: c }, c)));
+    const siteSel = choices({}, Object.values(sites).filter((s) => s.kind === "village_point").map((s) => [s.id, `${s.name} (${s.id})`]));
+    const carrier = h("select", {}, ["ems", "zto", "yto", "sto", "yunda", "jt", "jd"].map((c) => h("option", { value: c }, named("carrier_", c))));
     const kg = h("input", { type: "number", min: "0", step: "0.1", value: "12" });
     const m3 = h("input", { type: "number", min: "0", step: "0.01", value: "0.05" });
     const parcels = h("input", { type: "number", min: "1", step: "1", value: "3" });

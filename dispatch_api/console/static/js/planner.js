@@ -3,7 +3,7 @@
 
 import { followJob, get, post } from "./api.js";
 import { clear, field, h, message, svg } from "./dom.js";
-import { num, pct, t } from "./i18n.js";
+import { named, num, pct, t } from "./i18n.js";
 import { showJob } from "./day.js";
 
 const CHANGES = ["growth30", "growth30-fleet", "every-other-day", "carriers-alone", "bus-dakou", "new-points"];
@@ -16,7 +16,7 @@ export async function plannerView(view, session) {
   const cover = h("input", { type: "number", min: "0", max: "1", step: "0.05", value: "0.6" });
   const limit = h("input", { type: "number", min: "1", step: "1", value: "2" });
   const placeOut = h("div", { id: "placement-out", "aria-live": "polite" });
-  const change = h("select", {}, CHANGES.map((c) => h("option", { value: c }, c)));
+  const change = h("select", {}, CHANGES.map((c) => h("option", { value: c }, named("change_", c))));
   const days = h("input", { type: "number", min: "1", max: "60", step: "1", value: "2" });
   const simLimit = h("input", { type: "number", min: "1", step: "1", value: "1" });
   const simOut = h("div", { id: "whatif-out", "aria-live": "polite" });
