@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -117,13 +118,38 @@ def county_day(database_url: str, processes: int, folder: Path) -> Iterator[dict
             "processes": processes,
             "admin": admin,
             "vehicles": vehicles,
+            "server_pid": server.process.pid,
         }
     finally:
         server.stop()
 
 
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its descendants
+    (Linux ``/proc``; PostgreSQL's own processes are not among them). On a shared machine
+    the server's CPU per request says more than its latency, which waits for other work."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats.get(p, (0, 0.0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == p]
+    return total
+
+
 def run_load(cfg: dict[str, Any], mode: str, **params: Any) -> dict[str, Any]:
-    """``api_load.py`` in its own process; its JSON result."""
+    """``api_load.py`` in its own process; its JSON result, with the server's CPU per
+    request (or per event: ingest) and the load average when it ended."""
+    cpu0 = server_cpu_s(cfg["server_pid"])
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({**cfg, **params}, f)
     out = subprocess.run(
@@ -135,6 +161,12 @@ def run_load(cfg: dict[str, Any], mode: str, **params: Any) -> dict[str, Any]:
     )
     Path(f.name).unlink()
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu_ms = (server_cpu_s(cfg["server_pid"]) - cpu0) * 1000
+    done = result.get("events") or result.get("requests")
+    if done is None:  # mixed: PUTs and fetches
+        done = result["put"]["requests"] + result["get"]["requests"]
+    result["server_cpu_ms_per_item"] = round(cpu_ms / max(1, int(done)), 3)
+    result["load_average_1min"] = os.getloadavg()[0]
     return result
 
 

@@ -20,10 +20,11 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch_api.cachebus import CacheBus
+from dispatch_api.cachebus import make_bus
 from dispatch_api.console import install_console
 from dispatch_api.db import make_engine, migrate, sessions
-from dispatch_api.deps import AppContext, AuthThrottle, LruCache
+from dispatch_api.deps import AppContext, LruCache
+from dispatch_api.fastpath import CourierFastPath
 from dispatch_api.jobs import InlineJobRunner, JobRunner, ProcessJobRunner
 from dispatch_api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, install_handlers
 from dispatch_api.routers import (
@@ -42,6 +43,7 @@ from dispatch_api.routers import webhooks as webhooks_router
 from dispatch_api.security import key_pepper
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
+from dispatch_api.throttle import AuthThrottle, database_counter, redis_counter
 from dispatch_api.webhooks import WebhookSender
 
 __all__ = ["create_app"]
@@ -256,9 +258,19 @@ def create_app(settings: Settings) -> FastAPI:
         runner=runner,
         routes=LruCache(settings.route_cache_size),
         pepper=key_pepper(engine),
-        throttle=AuthThrottle(settings.auth_failures_per_minute),
+        throttle=AuthThrottle(
+            settings.auth_failures_per_minute,
+            counter=(
+                redis_counter(settings.redis_url)
+                if settings.redis_url
+                else database_counter(engine)
+            ),
+        ),
     )
-    ctx.bus = CacheBus(engine, on_change=[ctx.keys.clear])
+    ctx.bus = make_bus(engine, settings.redis_url, on_change=[ctx.keys.clear])
+    # a block counted by any process reaches every process
+    ctx.throttle.broadcast = ctx.bus.broadcast
+    ctx.bus.on_block = ctx.throttle.block
     sender = WebhookSender(engine) if settings.webhooks else None
 
     @asynccontextmanager
@@ -274,6 +286,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sender.stop()
             ctx.runner.stop()
             ctx.bus.stop()
+            ctx.touches_done()
 
     app = FastAPI(
         title="countyroute dispatch API",
@@ -339,6 +352,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
     app.add_middleware(HeadAsGet)
     app.add_middleware(CleanInput)
+    app.add_middleware(CourierFastPath, ctx=ctx)  # outermost: the courier's hot requests
     return app
 
 

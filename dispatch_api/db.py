@@ -8,6 +8,7 @@ documents as JSON text exactly as ``routing.plan.plan_to_dict`` writes them.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,16 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy import exc as exc_module
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = [
     "ApiKey",
     "Audit",
+    "AuthFailure",
     "Base",
+    "ConsoleSessionRow",
     "Courier",
     "Event",
     "FeedItem",
@@ -304,6 +308,29 @@ class Webhook(Base):
     created_at: Mapped[str] = mapped_column(String(40))
 
 
+class AuthFailure(Base):
+    """Failed authentications of one client address in its current window (shared by every
+    API process: :mod:`dispatch_api.throttle`). ``window_start``: seconds since the epoch."""
+
+    __tablename__ = "auth_failures"
+    client: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[float] = mapped_column(Float)
+    failures: Mapped[int] = mapped_column(Integer)
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in console browser (:mod:`dispatch_api.console.sessions`): the SHA-256 of its
+    token, its CSRF token and the digest of the key it signed in with (never the key).
+    Expiry times: seconds since the epoch."""
+
+    __tablename__ = "console_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float)
+    hard_expires_at: Mapped[float] = mapped_column(Float)
+
+
 class Secret(Base):
     """Server secrets kept in the database when the environment gives none (the key pepper)."""
 
@@ -335,8 +362,9 @@ def make_engine(url: str, *, pool_size: int = 8, max_overflow: int = 4) -> Engin
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = max_overflow
         kwargs["pool_timeout"] = 10
-        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
+    if not url.startswith("sqlite"):
+        _ping_idle_connections(engine)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine, "connect")
@@ -348,6 +376,33 @@ def make_engine(url: str, *, pool_size: int = 8, max_overflow: int = 4) -> Engin
             cur.close()
 
     return engine
+
+
+_PING_IDLE_S = 10.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before use."""
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle for a while (a database
+    restart is found then), not on every checkout: a ping is a round trip, as much as the
+    single statement of a stop event. A connection that broke while in steady use fails its
+    request with a 503 (clients retry) and the pool drops every older connection."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < _PING_IDLE_S:
+            return
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as exc:  # the pool connects again (up to three times)
+            raise exc_module.DisconnectionError() from exc
 
 
 def sessions(engine: Engine) -> sessionmaker[Any]:

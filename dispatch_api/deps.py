@@ -7,19 +7,21 @@ context (``create_app(settings, runner=...)``) without touching a route.
 from __future__ import annotations
 
 import datetime as dt
-import math
+import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from dispatch_api.db import ApiKey, now_iso
 from dispatch_api.jobs import JobRunner
@@ -27,8 +29,10 @@ from dispatch_api.problems import Problem
 from dispatch_api.security import Principal, Role, hash_key, legacy_hash, principal_of
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
+from dispatch_api.throttle import AuthThrottle
 
 __all__ = [
+    "SESSION_KEY",
     "AdminKey",
     "AnyKey",
     "AppContext",
@@ -38,8 +42,12 @@ __all__ = [
     "EventKey",
     "PlannerKey",
     "StaffKey",
+    "known_caller",
+    "principal_by_digest",
     "visible_network",
 ]
+
+log = logging.getLogger("countyroute.api")
 
 _KEY_TTL_S = 5.0
 """How long an authenticated key is remembered (a revoked key stops working within this)."""
@@ -72,35 +80,6 @@ class LruCache:
             self._items.clear()
 
 
-class AuthThrottle:
-    """Failed authentications per client address over a sliding minute (per process)."""
-
-    def __init__(self, per_minute: int, window_s: float = 60.0) -> None:
-        self.per_minute = per_minute
-        self.window_s = window_s
-        self._lock = threading.Lock()
-        self._fails: dict[str, deque[float]] = {}
-
-    def retry_after(self, client: str) -> int | None:
-        """Seconds until ``client`` may try again, or None when it may now."""
-        now = time.monotonic()
-        with self._lock:
-            q = self._fails.get(client)
-            if q is None:
-                return None
-            while q and q[0] <= now - self.window_s:
-                q.popleft()
-            if len(q) < self.per_minute:
-                return None
-            return max(1, math.ceil(q[0] + self.window_s - now))
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            if len(self._fails) > 100_000:
-                self._fails.clear()
-            self._fails.setdefault(client, deque()).append(time.monotonic())
-
-
 @dataclass
 class AppContext:
     """What one app instance owns: settings, database, caches and the job runner."""
@@ -116,6 +95,33 @@ class AppContext:
     throttle: AuthThrottle = field(default_factory=lambda: AuthThrottle(20))
     bus: Any = None
     """What this process remembers and its invalidation (:class:`~dispatch_api.cachebus.CacheBus`)."""
+    _touches: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="countyroute-touch")
+    )
+
+    def touch(self, key_id: int, at: str) -> None:
+        """Write a key's ``last_used_at`` after the request that used it (one worker thread:
+        the write is off the request's path and the writes of a burst queue up in order)."""
+        self._touches.submit(_touch, self.engine, key_id, at)
+
+    def touches_done(self) -> None:
+        """Wait until the ``last_used_at`` writes asked for so far are written."""
+        self._touches.submit(lambda: None).result()
+
+
+def _touch(engine: Engine, key_id: int, at: str) -> None:
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(ApiKey)
+                .where(
+                    ApiKey.id == key_id,
+                    (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < at),
+                )
+                .values(last_used_at=at)
+            )
+    except Exception:  # the time a key was last used is worth no failed request
+        log.warning("could not record when key %s was last used", key_id, exc_info=True)
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -139,27 +145,33 @@ _LAST_USED_EVERY_S = 60.0
 """``last_used_at`` is written at most this often per key (not on every request)."""
 
 
-def _lookup(ctx: AppContext, key: str, digest: str) -> Principal | None:
+def _lookup(ctx: AppContext, key: str | None, digest: str) -> Principal | None:
+    """The caller of a key (by its digest; ``key``: to find a key made before the pepper).
+    ``last_used_at`` is written by a worker thread after the answer (:func:`_touch`)."""
     with ctx.sessions() as s:
+        if ctx.engine.dialect.name == "postgresql":  # a read: no transaction round trips
+            s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = s.scalars(select(ApiKey).where(ApiKey.hash == digest)).one_or_none()
-        if row is None:  # a key made before the pepper: found by its old hash, re-hashed
+        if row is None and key is not None:  # a key made before the pepper: re-hashed
             row = s.scalars(
                 select(ApiKey).where(
                     ApiKey.hash == legacy_hash(key), ApiKey.hash_scheme == "sha256"
                 )
             ).one_or_none()
             if row is not None:
-                row.hash, row.hash_scheme = digest, "hmac"
+                s.execute(
+                    update(ApiKey)
+                    .where(ApiKey.id == row.id)
+                    .values(hash=digest, hash_scheme="hmac")
+                )
+                s.commit()
         if row is None or row.revoked:
-            s.commit()
             return None
         now = dt.datetime.now(dt.UTC)
         last = dt.datetime.fromisoformat(row.last_used_at) if row.last_used_at else None
         if last is None or (now - last).total_seconds() > _LAST_USED_EVERY_S:
-            row.last_used_at = now.isoformat(timespec="microseconds")
-        who = principal_of(row)
-        s.commit()
-        return who
+            ctx.touch(row.id, now.isoformat(timespec="microseconds"))
+        return principal_of(row)
 
 
 _MISS = object()
@@ -193,6 +205,30 @@ def _principal(ctx: AppContext, key: str) -> Principal | None:
     return _expired(who)
 
 
+def known_caller(ctx: AppContext, key: str, client: str) -> Principal | None:
+    """The caller of a key this process checked in the last seconds (an address that is not
+    throttled): what the fast path (:mod:`dispatch_api.fastpath`) may answer without the
+    full check; None when only :func:`current_key` can say."""
+    if ctx.throttle.retry_after(client) is not None:
+        return None
+    found = _remembered(ctx, hash_key(key, ctx.pepper))
+    return None if found is _MISS else _expired(found)
+
+
+SESSION_KEY = "countyroute.session_key"
+"""ASGI scope state: the key digest of a console session (:mod:`dispatch_api.console`),
+set by the session middleware, never by a client."""
+
+
+def principal_by_digest(ctx: AppContext, digest: str) -> Principal | None:
+    """The caller of a key known by its digest (a console session), checked as a key is."""
+    who = _remembered(ctx, digest)
+    if who is _MISS:
+        who = _lookup(ctx, None, digest)
+        _remember(ctx, digest, who)
+    return _expired(who)
+
+
 async def current_key(
     request: Request,
     ctx: Ctx,
@@ -211,18 +247,21 @@ async def current_key(
             headers={"Retry-After": str(wait)},
             field="authorization",
         )
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    session_digest = request.scope.get("state", {}).get(SESSION_KEY)
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        key: str | None = credentials.credentials
+        digest = hash_key(credentials.credentials, ctx.pepper)
+    elif credentials is None and session_digest:
+        key, digest = None, str(session_digest)
+    else:
         raise Problem(401, "an API key is required (Authorization: Bearer …)", headers=challenge)
-    digest = hash_key(credentials.credentials, ctx.pepper)
     found = _remembered(ctx, digest)
     if found is _MISS:
-        found = await ctx.bus.once(
-            ("key", digest), _lookup, ctx, credentials.credentials, digest, remember=False
-        )
+        found = await ctx.bus.once(("key", digest), _lookup, ctx, key, digest, remember=False)
         _remember(ctx, digest, found)
     who = _expired(found)
     if who is None:
-        ctx.throttle.failed(client)
+        await run_in_threadpool(ctx.throttle.failed, client)
         raise Problem(401, "unknown, expired or revoked API key", headers=challenge)
     return who
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert as sql_insert
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -145,6 +145,115 @@ def _validate(
     return row, None, route.vehicle
 
 
+def _feed_payload(plan_id: int, row: Mapping[str, Any]) -> str:
+    return json.dumps(
+        {
+            "plan": plan_id,
+            "route": row["route"],
+            "stop": row["stop"],
+            "site": row["site"],
+            "type": row["type"],
+            "at": row["at"],
+            "orders": json.loads(row["orders"]),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _store(session: Session, rows: list[dict[str, Any]], plan_row: Any) -> set[str]:
+    """Insert the events that are new and their feed items (in the session's transaction);
+    the ids inserted. Any database but PostgreSQL (SQLite: one process)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(Event)
+        .on_conflict_do_nothing(index_elements=["plan", "author", "id"])
+        .returning(Event.id)
+    )
+    inserted = set(session.scalars(stmt, rows).all())
+    if inserted:
+        at = now_iso()
+        session.execute(
+            sql_insert(FeedItem),
+            [
+                {
+                    "network": plan_row.network,
+                    "kind": "stop.event",
+                    "vehicle": r["vehicle"],
+                    "at": at,
+                    "payload": _feed_payload(plan_row.id, r),
+                }
+                for r in rows
+                if r["id"] in inserted
+            ],
+        )
+    return inserted
+
+
+_PG_STORE = text(
+    """
+WITH src AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS varchar[]), CAST(:routes AS varchar[]), CAST(:vehicles AS varchar[]),
+        CAST(:stops AS integer[]), CAST(:sites AS varchar[]), CAST(:types AS varchar[]),
+        CAST(:reasons AS varchar[]), CAST(:orders AS text[]), CAST(:ats AS varchar[]),
+        CAST(:at_ss AS integer[]), CAST(:digests AS varchar[]), CAST(:payloads AS text[])
+    ) WITH ORDINALITY
+      AS u(id, route, vehicle, stop, site, type, reason, orders, at, at_s, digest, payload, ord)
+), ins AS (
+    INSERT INTO events (id, author, network, "date", plan, route, vehicle, stop, site, "type",
+                        reason, orders, "at", at_s, courier, digest, received_at)
+    SELECT id, :author, :network, :date, :plan, route, vehicle, stop, site, "type",
+           reason, orders, "at", at_s, :courier, digest, :received
+    FROM src ORDER BY ord
+    ON CONFLICT (plan, author, id) DO NOTHING
+    RETURNING id
+), fed AS (
+    INSERT INTO feed (network, kind, vehicle, payload, "at")
+    SELECT :network, 'stop.event', src.vehicle, src.payload, :received
+    FROM src JOIN ins ON ins.id = src.id ORDER BY src.ord
+    RETURNING seq
+)
+SELECT id FROM ins
+"""
+)
+
+
+def _store_postgresql(session: Session, rows: list[dict[str, Any]], plan_row: Any) -> set[str]:
+    """The events that are new and their feed items in one statement (one round trip, atomic
+    by itself): the rows go as one array per column through ``unnest``, so the statement's
+    text is the same for any batch size and the driver prepares it once."""
+    first = rows[0]
+    params: dict[str, Any] = {
+        "author": first["author"],
+        "network": first["network"],
+        "date": first["date"],
+        "plan": first["plan"],
+        "courier": first["courier"],
+        "received": first["received_at"],
+        "payloads": [_feed_payload(plan_row.id, r) for r in rows],
+    }
+    for column, name in _PG_COLUMNS:
+        params[name] = [r[column] for r in rows]
+    return set(session.scalars(_PG_STORE, params).all())
+
+
+_PG_COLUMNS = (
+    ("id", "ids"),
+    ("route", "routes"),
+    ("vehicle", "vehicles"),
+    ("stop", "stops"),
+    ("site", "sites"),
+    ("type", "types"),
+    ("reason", "reasons"),
+    ("orders", "orders"),
+    ("at", "ats"),
+    ("at_s", "at_ss"),
+    ("digest", "digests"),
+)
+
+
 def ingest(
     session: Session,
     plan_row: Any,
@@ -203,54 +312,20 @@ def ingest(
             **row,
         }
     inserted: set[str] = set()
+    existing: dict[str, str] = {}
     if rows:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(Event)
-            .on_conflict_do_nothing(index_elements=["plan", "author", "id"])
-            .returning(Event.id)
-        )
-        inserted = set(session.scalars(stmt, list(rows.values())).all())
+        if session.get_bind().dialect.name == "postgresql":
+            inserted = _store_postgresql(session, list(rows.values()), plan_row)
+        else:
+            inserted = _store(session, list(rows.values()), plan_row)
         missing = [i for i in rows if i not in inserted]
-        existing = (
-            dict(
+        if missing:
+            existing = dict(
                 session.execute(
                     select(Event.id, Event.digest).where(
                         Event.plan == plan_row.id, Event.author == author, Event.id.in_(missing)
                     )
                 ).all()
-            )
-            if missing
-            else {}
-        )
-        if inserted:
-            at = now_iso()
-            session.execute(
-                sql_insert(FeedItem),
-                [
-                    {
-                        "network": plan_row.network,
-                        "kind": "stop.event",
-                        "vehicle": rows[i]["vehicle"],
-                        "at": at,
-                        "payload": json.dumps(
-                            {
-                                "plan": plan_row.id,
-                                "route": rows[i]["route"],
-                                "stop": rows[i]["stop"],
-                                "site": rows[i]["site"],
-                                "type": rows[i]["type"],
-                                "at": rows[i]["at"],
-                                "orders": json.loads(rows[i]["orders"]),
-                            },
-                            ensure_ascii=False,
-                            separators=(",", ":"),
-                        ),
-                    }
-                    for i in rows
-                    if i in inserted
-                ],
             )
     for k, (event_id, _) in enumerate(items):
         if results[k] is not None or event_id not in rows:

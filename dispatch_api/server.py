@@ -83,7 +83,15 @@ def serve(
         workers=settings.processes,
         log_level="info",
         access_log=False,
+        # uvicorn kills a worker that does not answer its health check in time (5 s by
+        # default); on a busy host a worker importing the app can take longer, and was
+        # killed and restarted again and again, never serving
+        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
     )
+
+
+_WORKER_HEALTHCHECK_S = 60
+"""Seconds a worker process may take to answer uvicorn's health check."""
 
 
 def app_from_env() -> Any:

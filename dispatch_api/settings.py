@@ -67,6 +67,10 @@ class Settings:
     """Database connections one API process keeps (and may add under load), PostgreSQL."""
     webhooks: bool = True
     """Deliver outgoing webhooks from this process (a sender thread)."""
+    redis_url: str = ""
+    """``COUNTYROUTE_REDIS_URL``: when given (``redis://host:6379/0``), the processes tell
+    each other about changes through Redis publish/subscribe instead of PostgreSQL's
+    LISTEN/NOTIFY (:mod:`dispatch_api.cachebus`)."""
     migrate: bool = True
     """Run migrations on start (``serve --processes N`` migrates once, before the workers)."""
 
@@ -95,7 +99,14 @@ class Settings:
             "feed_max_wait_s",
         }
         changes: dict[str, object] = {}
-        for name in ("database_url", "host", "timezone", *sorted(ints), *sorted(floats)):
+        for name in (
+            "database_url",
+            "host",
+            "timezone",
+            "redis_url",
+            *sorted(ints),
+            *sorted(floats),
+        ):
             raw = env.get(f"COUNTYROUTE_{name.upper()}")
             if raw:
                 changes[name] = int(raw) if name in ints else float(raw) if name in floats else raw

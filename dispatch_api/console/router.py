@@ -2,9 +2,10 @@
 
 The session cookie (``countyroute_session``: HttpOnly, SameSite=Strict, Path=/) stands in for
 the ``Authorization`` header on every API request: :class:`SessionAuth` finds the session,
-checks the CSRF header on state-changing methods, and hands the request on with the session's
-key as ``Authorization: Bearer …``. So the console goes through exactly the checks a script
-does (roles, revocation), and nothing is reachable through it that the API does not offer.
+checks the CSRF header on state-changing methods, and hands the request on with the digest
+of the session's key (:data:`~dispatch_api.deps.SESSION_KEY`), which the API authenticates
+exactly as the key itself. So the console goes through exactly the checks a script does
+(roles, revocation), and nothing is reachable through it that the API does not offer.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dispatch_api.console.sessions import SessionStore
-from dispatch_api.deps import AppContext, LruCache, _principal
+from dispatch_api.console.sessions import DatabaseSessionStore, SessionStore
+from dispatch_api.deps import SESSION_KEY, AppContext, LruCache, _principal, principal_by_digest
 from dispatch_api.problems import MEDIA_TYPE, Problem
-from dispatch_api.security import Role
+from dispatch_api.security import Role, hash_key
 
 __all__ = ["COOKIE", "CSRF_HEADER", "SessionAuth", "install_console"]
 
@@ -56,7 +57,7 @@ class SessionAuth:
     is sent on with the session's key; a state-changing one must carry the session's CSRF
     token in ``X-CSRF-Token`` (else 403), so another site cannot act with the cookie."""
 
-    def __init__(self, app: ASGIApp, store: SessionStore) -> None:
+    def __init__(self, app: ASGIApp, store: SessionStore | DatabaseSessionStore) -> None:
         self.app = app
         self.store = store
 
@@ -80,8 +81,8 @@ class SessionAuth:
             if not secrets.compare_digest(sent, session.csrf):
                 await _forbidden(send, scope.get("path", ""))
                 return
-        headers = [*headers, (b"authorization", f"Bearer {session.key}".encode())]
-        await self.app({**scope, "headers": headers}, receive, send)
+        state = {**scope.get("state", {}), SESSION_KEY: session.key}
+        await self.app({**scope, "state": state}, receive, send)
 
 
 async def _forbidden(send: Send, path: str) -> None:
@@ -123,8 +124,8 @@ class SessionPublic(BaseModel):
     """The session ends after this long without a request (and after 16 h in any case)."""
 
 
-def _store(request: Request) -> SessionStore:
-    store: SessionStore = request.app.state.console_sessions
+def _store(request: Request) -> SessionStore | DatabaseSessionStore:
+    store: SessionStore | DatabaseSessionStore = request.app.state.console_sessions
     return store
 
 
@@ -166,7 +167,7 @@ def sign_in(body: SignIn, request: Request, response: Response) -> SessionPublic
     old = request.cookies.get(COOKIE)
     if old:
         store.delete(old)
-    s = store.create(body.key.strip(), who)
+    s = store.create(hash_key(body.key.strip(), _ctx(request).pepper), who)
     response.set_cookie(
         COOKIE,
         s.token,
@@ -187,7 +188,7 @@ def read_session(request: Request) -> SessionPublic:
     store = _store(request)
     token = request.cookies.get(COOKIE)
     s = store.get(token) if token else None
-    who = _principal(_ctx(request), s.key) if s else None
+    who = principal_by_digest(_ctx(request), s.key) if s else None
     if s is None or who is None:
         raise Problem(401, "not signed in (or the session expired)")
     return SessionPublic(
@@ -261,10 +262,16 @@ def redoc_docs(request: Request) -> HTMLResponse:
     return page
 
 
-def install_console(app: FastAPI, store: SessionStore | None = None, **_: Any) -> None:
+def install_console(
+    app: FastAPI, store: SessionStore | DatabaseSessionStore | None = None, **_: Any
+) -> None:
     """Add the console to ``app`` (create the app with ``docs_url=None, redoc_url=None``:
-    ``/docs`` and ``/redoc`` come from here, with local assets)."""
-    app.state.console_sessions = store or SessionStore()
+    ``/docs`` and ``/redoc`` come from here, with local assets). Sessions are kept in the
+    app's database (every process knows them) unless ``store`` says otherwise."""
+    ctx = getattr(app.state, "ctx", None)
+    app.state.console_sessions = store or (
+        DatabaseSessionStore(ctx.engine) if ctx is not None else SessionStore()
+    )
     # plans after accepted edit prefixes, for POST /plans/{id}/edits/check (a few per user)
     app.state.edit_checks = LruCache(64)
     app.include_router(router)

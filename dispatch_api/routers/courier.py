@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import threading
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
@@ -60,14 +60,27 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def _doc_key(
-    session: DbSession, plan: Any, vehicle: str, crs: str, who: Courier | None
+    session: DbSession,
+    plan: Any,
+    vehicle: str,
+    crs: str,
+    who: Courier | None,
+    seen: tuple[Any, Any] | None = None,
 ) -> tuple[str, str]:
     """The digest of everything a route document shows (so a cached one is never stale):
-    the plan version, the network's import, the day's orders version, who drives."""
-    imported = session.scalar(select(NetworkRow.imported_at).where(NetworkRow.name == plan.network))
-    orders = session.scalar(
-        select(OrderDay.version).where(OrderDay.network == plan.network, OrderDay.date == plan.date)
-    )
+    the plan version, the network's import, the day's orders version, who drives.
+    ``seen``: the network's import time and the orders version when the caller read them."""
+    if seen is not None:
+        imported, orders = seen
+    else:
+        imported = session.scalar(
+            select(NetworkRow.imported_at).where(NetworkRow.name == plan.network)
+        )
+        orders = session.scalar(
+            select(OrderDay.version).where(
+                OrderDay.network == plan.network, OrderDay.date == plan.date
+            )
+        )
     parts = [
         plan.id,
         plan.revision,
@@ -129,9 +142,11 @@ def _document(
     vehicle: str,
     crs: str,
     driver: Courier | bool | None = False,
+    seen: tuple[Any, Any] | None = None,
 ) -> tuple[str, bytes]:
     """The route document and its ETag: from this process's cache, else the shared table,
-    else rendered (and shared). The ETag is a digest of the body itself."""
+    else rendered (and shared). The ETag is a digest of the body itself. ``seen``: see
+    :func:`_doc_key`."""
     who: Courier | None
     if driver is False:
         who = session.scalars(
@@ -142,7 +157,7 @@ def _document(
         ).first()
     else:
         who = driver if isinstance(driver, Courier) else None
-    key, _ = _doc_key(session, plan, vehicle, crs, who)
+    key, _ = _doc_key(session, plan, vehicle, crs, who, seen)
     hit: tuple[str, bytes] | None = ctx.routes.get(key)
     if hit is None:
         found = session.execute(
@@ -212,6 +227,16 @@ def _route_response(
     driver: Courier | bool | None = False,
 ) -> Response:
     return _answer(_document(session, ctx, plan, vehicle, crs, driver), if_none_match)
+
+
+class _Head(NamedTuple):
+    """A plan's head, as :func:`_plan_head` reads it."""
+
+    id: int
+    network: str
+    date: str
+    status: str
+    revision: int
 
 
 def _plan_head(session: DbSession, *where: Any) -> Any:
@@ -311,21 +336,45 @@ def read_manifest_pdf(
 
 
 def _resolve_mine(ctx: AppContext, who: Principal, date: str, crs: str) -> Any:
-    """A courier's route for a date: (ETag, body), or the problem to answer."""
+    """A courier's route for a date: (ETag, body), or the problem to answer. One query
+    finds the courier, the day's published plan and what the document's key digests (the
+    network's import, the day's orders version); a second reads the stored document (the
+    first fetch after publication finds it pre-rendered)."""
     with ctx.sessions() as session:
-        me = session.get(Courier, (who.network, who.courier))
-        if me is None or me.vehicle is None:
+        if ctx.engine.dialect.name == "postgresql":  # reads only: no transaction round trips
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        found = session.execute(
+            select(
+                Courier,
+                PlanRow.id,
+                PlanRow.network,
+                PlanRow.date,
+                PlanRow.status,
+                PlanRow.revision,
+                NetworkRow.imported_at,
+                OrderDay.version,
+            )
+            .join(NetworkRow, NetworkRow.name == Courier.network)
+            .outerjoin(
+                PlanRow,
+                (PlanRow.network == Courier.network)
+                & (PlanRow.date == date)
+                & (PlanRow.status == "published"),
+            )
+            .outerjoin(OrderDay, (OrderDay.network == Courier.network) & (OrderDay.date == date))
+            .where(Courier.network == who.network, Courier.id == who.courier)
+            .limit(1)
+        ).first()
+        me = found[0] if found is not None else None
+        if found is None or me is None or me.vehicle is None:
             return (404, "no vehicle is assigned to you", "courier")
-        row = _plan_head(
-            session,
-            PlanRow.network == who.network,
-            PlanRow.date == date,
-            PlanRow.status == "published",
-        )
-        if row is None:
+        _, plan_id, network, day, status, revision, imported, orders = found
+        vehicle: str = me.vehicle
+        if plan_id is None:
             return (404, f"no published plan for {date}", "date")
+        head = _Head(plan_id, network, day, status, revision)
         try:
-            return _document(session, ctx, row, me.vehicle, crs, driver=me)
+            return _document(session, ctx, head, vehicle, crs, driver=me, seen=(imported, orders))
         except Problem as exc:
             return (exc.status, exc.detail, exc.field)
 
@@ -367,8 +416,20 @@ def cached_plan(session: Session, ctx: AppContext, head: Any) -> Plan:
     return plan
 
 
-def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> Any:
-    row = visible_plan(who, _plan_head(session, PlanRow.id == plan_id), plan_id)
+def _plan_head_cached(session: DbSession, ctx: AppContext, plan_id: int) -> Any:
+    """A plan's head (:func:`_plan_head`), remembered by this process until the cache bus
+    says something changed (publishing and edits announce it)."""
+    ident = ("head", plan_id)
+    generation = ctx.bus.generation
+    hit = ctx.bus.get(ident)
+    if hit is None:
+        hit = (_plan_head(session, PlanRow.id == plan_id),)
+        ctx.bus.put(ident, hit, generation)
+    return hit[0]
+
+
+def _published_or_draft(session: DbSession, ctx: AppContext, plan_id: int, who: Principal) -> Any:
+    row = visible_plan(who, _plan_head_cached(session, ctx, plan_id), plan_id)
     if who.role is Role.COURIER and row.status == "draft":
         raise Problem(403, "this plan is not published", field="plan_id")
     if row.status != "published":
@@ -383,9 +444,14 @@ def _published_or_draft(session: DbSession, plan_id: PlanId, who: Principal) -> 
 def _ingest(
     ctx: AppContext, plan_id: int, who: Principal, items: list[tuple[str, EventCreate]]
 ) -> list[EventResult]:
-    """Events against a plan, in one session (one trip to the thread pool per request)."""
+    """Events against a plan, in one session (one trip to the thread pool per request). On
+    PostgreSQL the session runs in autocommit: the events and their feed items are one
+    statement (atomic by itself), and with the plan's head, the plan and the courier's
+    vehicle remembered by the process, a request costs one round trip to the database."""
     with ctx.sessions() as session:
-        row = _published_or_draft(session, plan_id, who)
+        if ctx.engine.dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        row = _published_or_draft(session, ctx, plan_id, who)
         own = None
         if who.role is Role.COURIER:
             ident = ("vehicle", who.network, who.courier)

@@ -1,7 +1,7 @@
 """Mandatory orders: an order the plan must serve (never deferred).
 
-Revision ID: 0004_order_mandatory
-Revises: 0003
+Revision ID: 0005_order_mandatory
+Revises: 0004_shared_state
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_order_mandatory"
-down_revision = "0003"
+revision = "0005_order_mandatory"
+down_revision = "0004_shared_state"
 branch_labels = None
 depends_on = None
 
