@@ -151,6 +151,10 @@ def check_plan(
     cost and taken from its shift; no more of a pool's vehicles work than its ``total``, nor
     more than ``per_station`` from one station (code ``pool``).
 
+    ``orders`` are the day's orders as given: an order the plan split is served by the parts
+    ``plan.parts`` lists, which must add up to it (code ``split``); a mandatory order, or an
+    order of a mandatory site, must not be deferred (code ``mandatory``).
+
     Returns
     -------
     CheckReport

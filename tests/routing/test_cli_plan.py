@@ -95,6 +95,25 @@ def test_plan_with_all_outputs_draws_the_pictures(tiny_path: Path, tmp_path: Pat
     assert not (tmp_path / "all" / "map.png").exists()
 
 
+def test_plan_names_a_mandatory_order_it_cannot_serve_and_exits_1(
+    tiny_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders = tiny_copy / "orders.csv"
+    lines = orders.read_text(encoding="utf-8").splitlines()
+    # o04 is bulky, for v3, which only the (non-bulky) tricycle can reach
+    marked = [lines[0] + ",mandatory"] + [
+        line + (",true" if line.startswith("o04,") else ",false") for line in lines[1:]
+    ]
+    orders.write_text("\n".join(marked) + "\n", encoding="utf-8")
+    argv = ["plan", str(tiny_copy), "--date", DATE, "--solution-limit", "20", "--workers", "1"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert ": infeasible (" in out
+    assert "infeasible    mandatory order o04 at v3 cannot be served: unreachable" in out
+    assert "[mandatory] mandatory order o04 is deferred (unreachable)" in out
+    assert read_plan(tmp_path / "out").status.value == "infeasible"
+
+
 def test_plan_prints_the_checker_verdict(
     tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
