@@ -122,7 +122,10 @@ def _peer(day: DayInput, seconds: float) -> tuple[float, str]:
 
 
 def run_pooling(
-    work: int, names: Sequence[str] | None = None, scales: Sequence[float] = (1.0, 2.5)
+    work: int,
+    names: Sequence[str] | None = None,
+    scales: Sequence[float] = (1.0, 2.5),
+    peer: bool = True,
 ) -> list[dict[str, Any]]:
     """One row per county and demand level (see the module docstring)."""
     rows = []
@@ -145,7 +148,7 @@ def run_pooling(
                 check_plan(p, d.network, d.fleet, d.policy, d.orders).ok
                 for p, d in ((tied, tied_day), (pooled, pooled_day))
             )
-            peer, note = _peer(pooled_day, pooled_s)
+            peer_lm, note = _peer(pooled_day, pooled_s) if peer else (math.nan, "peer not run")
             settings = dict(pooled.settings)
             rows.append(
                 {
@@ -158,10 +161,11 @@ def run_pooling(
                     "pooled_total": round(plan_cost(pooled, orders, price), 2),
                     "tied_lm": round(_last_mile(tied, orders, price), 2),
                     "pooled_lm": round(_last_mile(pooled, orders, price), 2),
-                    "peer_lm": round(peer, 2),
+                    "peer_lm": round(peer_lm, 2),
                     "kept": settings.get("cross_boundary", ""),
                     "joint_day_total": settings.get("cross_boundary_pooled_yuan", ""),
                     "moved_villages": len(pooled.crossings),
+                    "trunk_relief": settings.get("trunk_relief", ""),
                     "tied_s": round(tied_s, 1),
                     "pooled_s": round(pooled_s, 1),
                     "checked": ok,
@@ -179,9 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--scale", type=float, action="append", help="demand level (repeatable; 1 and 2.5)"
     )
+    parser.add_argument("--no-peer", action="store_true", help="skip the multi-depot peer")
     args = parser.parse_args(argv)
     print(f"machine: {machine_info()}")
-    rows = run_pooling(args.work, args.county, args.scale or (1.0, 2.5))
+    rows = run_pooling(args.work, args.county, args.scale or (1.0, 2.5), not args.no_peer)
     cols = list(rows[0]) if rows else []
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))

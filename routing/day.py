@@ -496,7 +496,7 @@ def plan_day(
     if p.cross_boundary:
         half = (time_limit_s or p.time_limit_s) / 2
 
-        def once(d: DayInput, serving: DayState | None = None) -> tuple[Plan, DayState]:
+        def once(d: DayInput, assigned: DayState | None = None) -> tuple[Plan, DayState]:
             return _plan_day(
                 d,
                 half,
@@ -507,7 +507,7 @@ def plan_day(
                 pins=pins,
                 progress=progress,
                 stage=stage,
-                assigned=serving,
+                assigned=assigned,
             )
 
         tied, _ = once(replace(day, policy=replace(p, cross_boundary=False)))
