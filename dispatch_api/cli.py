@@ -630,27 +630,12 @@ def _width(value: object) -> int:
 def _region_table(region: Any) -> None:
     """The counties of a region with their counts, then the totals and the top tier."""
     from scenarios.bundle import load_bundle
-    from scenarios.region import CountySummary
+    from scenarios.region import county_summary
 
-    rows = list(region.summaries)
-    if not rows:  # a folder of bundles without region.toml: count them
-        for folder, path in zip(region.counties, region.county_paths, strict=True):
-            sc = load_bundle(path)
-            net = sc.network
-            rows.append(
-                CountySummary(
-                    folder=folder,
-                    name=str(net.name),
-                    villages=len(net.village_points) + len(net.of_kind(SiteKind.VILLAGE)),
-                    stations=len(net.stations),
-                    village_points=len(net.village_points),
-                    vehicles=len(sc.fleet),
-                    orders=len(sc.orders),
-                    parcels_down=sum(o.parcels for o in sc.orders if o.direction.value == "down"),
-                    parcels_up=sum(o.parcels for o in sc.orders if o.direction.value == "up"),
-                    hub=net.hubs[0].id if net.hubs else "",
-                )
-            )
+    rows = list(region.summaries) or [  # a folder of bundles without region.toml: count them
+        county_summary(folder, load_bundle(path))
+        for folder, path in zip(region.counties, region.county_paths, strict=True)
+    ]
     head = ("county", "name", "villages", "stations", "points", "vehicles", "orders", "down", "up")
     table: list[tuple[object, ...]] = [
         (
@@ -708,7 +693,7 @@ def _region_generate(args: argparse.Namespace) -> int:
 def _region_show(args: argparse.Namespace) -> int:
     from scenarios.region import load_region, resolve_region
 
-    region = load_region(resolve_region(args.region))
+    region = load_region(resolve_region(args.region, progress=print))
     when = f" for {region.date} (seed {region.seed})" if region.date else ""
     print(f"region {region.name} at {region.path}{when}")
     _region_table(region)

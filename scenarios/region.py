@@ -39,7 +39,7 @@ import shutil
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ __all__ = [
     "Prefecture",
     "Region",
     "RegionParams",
+    "county_summary",
     "generate_region",
     "load_region",
     "regions_dir",
@@ -74,7 +75,7 @@ __all__ = [
 REGION_FILE = "region.toml"
 REGION_GEOJSON = "region.geojson"
 REGION_SCHEMA = 1
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Bumped when the generator's output changes: a cached named region of another version is
 generated again."""
 REGIONS_ENV = "COUNTYROUTE_REGIONS"
@@ -142,7 +143,7 @@ class RegionParams:
     back by 17:30; a station farther out cannot send its up parcels the same day, so a county
     that breaks this is generated again (another seed drawn from its own, and a little
     smaller: deterministic)."""
-    max_reshapes: int = 4
+    max_reshapes: int = 8
     """Further attempts at a county whose trunk reach is too long; the last one is kept."""
     reshape_area: float = 0.92
     """Each new attempt at a county is this much smaller in area."""
@@ -350,6 +351,26 @@ def _neighbours(n: int) -> list[tuple[int, int]]:
     return pairs
 
 
+def county_summary(
+    folder: str, scenario: Scenario, *, name: str | None = None, demand_seed: int | None = None
+) -> CountySummary:
+    """The counts of one county bundle, as region.toml's summary holds them."""
+    net = scenario.network
+    return CountySummary(
+        folder=folder,
+        name=name if name is not None else net.name,
+        villages=sum(1 for s in net.sites if s.is_village),
+        stations=len(net.stations),
+        village_points=len(net.village_points),
+        vehicles=len(scenario.fleet),
+        orders=len(scenario.orders),
+        parcels_down=_sums(scenario.orders, Direction.DOWN)[0],
+        parcels_up=_sums(scenario.orders, Direction.UP)[0],
+        hub=net.hubs[0].id if net.hubs else "",
+        demand_seed=demand_seed,
+    )
+
+
 def _sums(orders: Sequence[Order], direction: Direction) -> tuple[int, float, float]:
     mine = [o for o in orders if o.direction is direction]
     return (
@@ -499,23 +520,15 @@ def generate_region(
             net = sc.network
             hub = net.hubs[0]
             hubs.append((hub.id, hub.x, hub.y))
-            down, up = _sums(sc.orders, Direction.DOWN), _sums(sc.orders, Direction.UP)
-            loads.append((down, up))
+            loads.append((_sums(sc.orders, Direction.DOWN), _sums(sc.orders, Direction.UP)))
+            counts = county_summary(d.folder, sc, name=d.name, demand_seed=d.demand_seed)
             summaries.append(
                 {
                     "name": d.name,
                     "seed": seed,
-                    "demand_seed": d.demand_seed,
-                    "villages": len(net.village_points) + len(net.of_kind(SiteKind.VILLAGE)),
-                    "stations": len(net.stations),
-                    "village_points": len(net.village_points),
+                    **{k: v for k, v in asdict(counts).items() if k not in {"folder", "name"}},
                     "poor_villages": sum(1 for s in net.sites if s.poor),
                     "bulk_shippers": len(net.of_kind(SiteKind.BULK_SHIPPER)),
-                    "vehicles": len(sc.fleet),
-                    "orders": len(sc.orders),
-                    "parcels_down": down[0],
-                    "parcels_up": up[0],
-                    "hub": hub.id,
                     "area_km2": round(km2, 1),
                     "trunk_reach_s": reach,
                     "hub_lon": hub.x,
@@ -964,13 +977,15 @@ def regions_dir() -> Path:
     return Path(env) if env else Path.cwd() / "out" / "regions"
 
 
-def resolve_region(name_or_path: str | os.PathLike[str]) -> Path:
+def resolve_region(
+    name_or_path: str | os.PathLike[str], *, progress: Callable[[str], object] | None = None
+) -> Path:
     """A region folder given by path or by a generated name.
 
     A path is returned as is when it holds region.toml or bundle subfolders. A name
     ``prefecture-<N>`` or ``province-<N>`` is generated with seed 1 (a prefecture or province
     hub, N counties) into :func:`regions_dir` on first use and reused afterwards (generated
-    again when the generator has changed since).
+    again when the generator has changed since). ``progress`` hears of a generation.
 
     Raises
     ------
@@ -998,7 +1013,9 @@ def resolve_region(name_or_path: str | os.PathLike[str]) -> Path:
     cache.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{text}-", dir=cache.parent))
     try:
-        built = generate_region(params, scratch / text)
+        if progress is not None:
+            progress(f"generating {text} into {cache} (first use)")
+        built = generate_region(params, scratch / text, progress=progress)
         try:
             if cache.exists():
                 shutil.rmtree(cache)

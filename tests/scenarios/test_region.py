@@ -10,6 +10,7 @@ built-in county), the folder's format and determinism, and the reader's errors.
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -88,6 +89,11 @@ def test_region_summary_matches_the_bundles(tiny_region: Path, counties: list[Sc
         assert summary.parcels_down == leg.down_parcels == down
         assert leg.hub == summary.hub == net.hubs[0].id
         assert sc.date == "2026-12-01"
+    # the region's totals are its counties' (three counties of 150–170 villages)
+    villages = sum(s.villages for s in region.summaries)
+    assert 450 <= villages <= 510
+    doc = tomllib.loads((tiny_region / REGION_FILE).read_text(encoding="utf-8"))
+    assert f"3 synthetic counties, {villages} villages" in doc["description"]
     # another day's orders come from the county's demand seed: the same seed gives today's
     first = region.summaries[0]
     assert first.demand_seed is not None
@@ -256,7 +262,7 @@ def test_named_region_is_generated_once_then_reused(
     made: list[RegionParams] = []
     real = region_module.generate_region
 
-    def small(params: RegionParams, out: Path) -> Path:
+    def small(params: RegionParams, out: Path, **_: object) -> Path:
         made.append(params)
         return real(
             RegionParams(
@@ -295,6 +301,11 @@ def test_cli_generates_a_region_without_prefecture_hub_and_shows_it(
     shown = capsys.readouterr().out
     row = next(line for line in shown.splitlines() if line.startswith("county-01"))
     assert row.split()[2] == "150"  # villages
+    loose = tmp_path / "loose"  # bundles without region.toml: counted from the bundles
+    shutil.copytree(out / "county-02", loose / "a")
+    assert main(["region", "show", str(loose)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("a "))
+    assert row.split()[2:4] == ["150", "8"]  # villages, stations
     assert main(["region", "show", str(tmp_path / "nowhere")]) == 2
     assert "no region" in capsys.readouterr().err
     with pytest.raises(SystemExit) as stop:
