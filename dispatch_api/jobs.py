@@ -1,9 +1,9 @@
 """Jobs that survive: persisted, run outside the request path, never half-written.
 
-A job row goes ``queued → running → succeeded | failed | cancelled``. :func:`execute_job` does the work
-of one attempt: it reads its inputs, calls the core and writes its outcome and the job's end
-state in **one transaction** that only commits while the job is still ``running`` at the same
-``attempt`` — so a worker left over from a killed server can never overwrite a newer attempt,
+A job row goes ``queued → running → succeeded | failed | cancelled``. :func:`execute_job` does
+the work of one attempt: it reads its inputs, calls the core and writes its outcome and the
+job's end state in **one transaction** that only commits while the job is still ``running`` at
+the same ``attempt`` — so a worker left over from a killed server can never overwrite a newer attempt,
 and a result is either wholly there or not at all.
 
 Kinds (:data:`PLANNER_KINDS` are the planner's):
@@ -33,11 +33,12 @@ Runners:
     process (at most ``settings.job_workers`` at once, ``spawn``ed, killed with the server via
     ``PR_SET_PDEATHSIG``), kills those past their hard time limit and fails them with the
     reason, and kills at once the worker of a job that is no longer its running attempt
-    (:func:`cancel`led, or failed by another process). On start it recovers jobs a dead server left ``running``: re-queued while they
-    have attempts left, else failed with the reason. Several API processes (and hosts) may
-    share one PostgreSQL database: each claims jobs with ``FOR UPDATE SKIP LOCKED``
-    (:func:`claim_next`), keeps a heartbeat on the jobs it runs, and recovers only jobs whose
-    owner died (a gone process of its own host, or a stale heartbeat).
+    (:func:`cancel`led, or failed by another process). On start it recovers jobs a dead
+    server left ``running``: re-queued while they have attempts left, else failed with the
+    reason. Several API processes (and hosts) may share one PostgreSQL database: each
+    claims jobs with ``FOR UPDATE SKIP LOCKED`` (:func:`claim_next`), keeps a heartbeat on
+    the jobs it runs, and recovers only jobs whose owner died (a gone process of its own
+    host, or a stale heartbeat).
 :class:`InlineJobRunner`
     Runs a job synchronously inside ``submit`` — for tests, no sleeping and polling.
 """

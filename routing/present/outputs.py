@@ -76,7 +76,7 @@ from routing.plan import (
 )
 from routing.split import with_parts
 
-__all__ = ["PICTURES", "mask_phone", "summary_text", "write_plan_outputs"]
+__all__ = ["PICTURES", "mask_phone", "summary_text", "vehicle_colours", "write_plan_outputs"]
 
 _TIER_ORDER: tuple[Tier, ...] = (Tier.TRUNK_DOWN, Tier.LAST_MILE, Tier.TRUNK_UP)
 
@@ -132,7 +132,7 @@ def _hex(r: float, g: float, b: float) -> str:
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
-def _colours(plan: Plan) -> dict[str, str]:
+def vehicle_colours(plan: Plan) -> dict[str, str]:
     """A hex colour per vehicle: village runs by station (one hue family per station, a shade
     per vehicle), trunk trucks dark and apart; stable in the order stations and vehicles
     first appear in the plan."""
@@ -2071,7 +2071,7 @@ def write_plan_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     orders = _orders(day)
-    colours = _colours(plan)
+    colours = vehicle_colours(plan)
 
     written["plan.json"] = _write(out_dir / "plan.json", dumps(plan))
 

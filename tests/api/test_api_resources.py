@@ -146,6 +146,7 @@ def test_import_orders_bad_row_imports_nothing(client: TestClient, keys: Keys) -
     assert r.status_code == 422
     err = r.json()["errors"][0]
     assert (err["field"], err["location"]) == ("weight_kg", "row 3 (line 4)")
+    assert (err["code"], err["params"]) == ("bad_value", {"value": "heavy"})  # for a client's words
     listed = client.get(f"/networks/tiny/orders?date={DATE}", headers=auth(keys.dispatcher)).json()
     assert listed["total"] == 0
 
@@ -163,6 +164,8 @@ def test_import_orders_with_unknown_site_names_site(client: TestClient, keys: Ke
     ]
     r = client.post(f"/networks/tiny/orders?date={DATE}", json=items, headers=auth(keys.dispatcher))
     assert r.status_code == 422 and r.json()["field"] == "site"
+    err = r.json()["errors"][0]
+    assert (err["code"], err["params"]) == ("unknown_site", {"value": "mars"})
 
 
 def test_import_orders_wrong_media_type_is_415(client: TestClient, keys: Keys) -> None:

@@ -403,6 +403,7 @@ def test_cancel_a_queued_job(app: FastAPI, client: TestClient, tiny_plan: tuple[
     r = client.post(f"/jobs/{job_id}/cancel", headers=planner)
     assert r.status_code == 200, r.text  # a plan job: any staff key
     assert r.json()["status"] == "cancelled" and r.json()["error"].startswith("cancelled by")
+    assert r.json()["error_code"] == "cancelled" and r.json()["error_params"]["by"]
     assert client.get(f"/jobs/{job_id}", headers=h).json()["status"] == "cancelled"
     assert client.post(f"/jobs/{job_id}/cancel", headers=h).status_code == 409  # ended
     assert client.post("/jobs/nope/cancel", headers=h).status_code == 404

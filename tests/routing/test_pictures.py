@@ -11,7 +11,7 @@ import pytest
 
 from routing import DayInput, plan_day
 from routing.plan import Plan, PlanStatus, Route, Tier
-from routing.present.outputs import _colours, write_plan_outputs
+from routing.present.outputs import vehicle_colours, write_plan_outputs
 from scenarios.bundle import Scenario
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -43,7 +43,7 @@ def test_colours_are_grouped_by_station() -> None:
         ),
         (),
     )
-    colours = _colours(plan)
+    colours = vehicle_colours(plan)
     assert len(set(colours.values())) == len(colours)  # every vehicle its own colour
     hue = {v: round(hls(c)[0], 2) for v, c in colours.items()}
     assert hue["van-a1"] == hue["van-a2"] == hue["van-a3"]  # one station, one hue family

@@ -34,9 +34,12 @@ export function shortName(site) {
 }
 
 export class PlanMap {
-  constructor(el, { onRouteClick = () => {}, tiles = null } = {}) {
+  constructor(el, { onRouteClick = () => {}, tiles = null, planar = false } = {}) {
     this.el = el;
-    this.map = L.map(el, { preferCanvas: false, zoomSnap: 0.25, attributionControl: false });
+    // A planar network (metres, a synthetic county) is drawn on a flat plane, metres as
+    // units: a county tens of kilometres wide needs zoom levels below 0 to fit.
+    const flat = planar ? { crs: L.CRS.Simple, minZoom: -12, maxZoom: 3 } : {};
+    this.map = L.map(el, { preferCanvas: false, zoomSnap: 0.25, attributionControl: false, ...flat });
     this.onRouteClick = onRouteClick;
     this.sites = {};
     this.roadLayer = L.layerGroup().addTo(this.map);
@@ -49,7 +52,7 @@ export class PlanMap {
     this.labelled = new Set();
     this.legendItems = [];
     this.map.on("zoomend moveend", () => this.placeLabels());
-    if (tiles && tiles.url) L.tileLayer(tiles.url, { maxZoom: 18 }).addTo(this.map);
+    if (tiles && tiles.url && !planar) L.tileLayer(tiles.url, { maxZoom: 18 }).addTo(this.map);
     // The legend sits under the map (not on it), so it never hides a route.
     this.legendEl = h("div", { class: "legend", role: "region", "aria-label": t("legend") });
     el.after(this.legendEl);

@@ -106,7 +106,7 @@ export async function planView(view, session, planId) {
   }
   const onEsc = (e) => { if (e.key === "Escape" && st.pendingMove) { st.pendingMove = null; mapNote.textContent = ""; } };
   document.addEventListener("keydown", onEsc);
-  const pmap = new PlanMap(mapEl, { onRouteClick: mapClick, tiles });
+  const pmap = new PlanMap(mapEl, { onRouteClick: mapClick, tiles, planar: netGeo.crs_name === "planar" });
   window.countyrouteMap = pmap; // for the browser tests (where a road is on the screen)
   if (tiles && tiles.datum === "gcj02") {
     pmap.setNetwork(await get(`/networks/${encodeURIComponent(doc.network)}/geojson?crs=gcj02`));
