@@ -11,6 +11,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -147,9 +148,11 @@ def server_cpu_s(pid: int) -> float:
 
 
 def run_load(cfg: dict[str, Any], mode: str, **params: Any) -> dict[str, Any]:
-    """``api_load.py`` in its own process; its JSON result, with the server's CPU per
-    request (or per event: ingest) and the load average when it ended."""
+    """``api_load.py`` in its own process; its JSON result, with the CPU per request (or per
+    event: ingest) of the server and of the load generator, and the load average when it
+    ended."""
     cpu0 = server_cpu_s(cfg["server_pid"])
+    gen0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump({**cfg, **params}, f)
     out = subprocess.run(
@@ -165,7 +168,10 @@ def run_load(cfg: dict[str, Any], mode: str, **params: Any) -> dict[str, Any]:
     done = result.get("events") or result.get("requests")
     if done is None:  # mixed: PUTs and fetches
         done = result["put"]["requests"] + result["get"]["requests"]
+    gen1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    gen_ms = (gen1.ru_utime + gen1.ru_stime - gen0.ru_utime - gen0.ru_stime) * 1000
     result["server_cpu_ms_per_item"] = round(cpu_ms / max(1, int(done)), 3)
+    result["load_generator_cpu_ms_per_item"] = round(gen_ms / max(1, int(done)), 3)
     result["load_average_1min"] = os.getloadavg()[0]
     return result
 

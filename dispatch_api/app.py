@@ -286,7 +286,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sender.stop()
             ctx.runner.stop()
             ctx.bus.stop()
-            ctx.touches_done()
+            ctx.stop_touches()
 
     app = FastAPI(
         title="countyroute dispatch API",

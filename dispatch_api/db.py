@@ -401,6 +401,7 @@ def _ping_idle_connections(engine: Engine) -> None:
             cur = conn.cursor()
             cur.execute("SELECT 1")
             cur.close()
+            conn.rollback()  # hand it on idle, not inside the ping's transaction
         except Exception as exc:  # the pool connects again (up to three times)
             raise exc_module.DisconnectionError() from exc
 

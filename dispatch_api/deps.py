@@ -6,6 +6,7 @@ context (``create_app(settings, runner=...)``) without touching a route.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -102,11 +103,19 @@ class AppContext:
     def touch(self, key_id: int, at: str) -> None:
         """Write a key's ``last_used_at`` after the request that used it (one worker thread:
         the write is off the request's path and the writes of a burst queue up in order)."""
-        self._touches.submit(_touch, self.engine, key_id, at)
+        try:
+            self._touches.submit(_touch, self.engine, key_id, at)
+        except RuntimeError:  # the app stopped (its lifespan ended): write it now
+            _touch(self.engine, key_id, at)
 
     def touches_done(self) -> None:
         """Wait until the ``last_used_at`` writes asked for so far are written."""
-        self._touches.submit(lambda: None).result()
+        with contextlib.suppress(RuntimeError):  # stopped: nothing is waiting
+            self._touches.submit(lambda: None).result()
+
+    def stop_touches(self) -> None:
+        """Write what is asked for and stop the writer thread (the app's lifespan ends)."""
+        self._touches.shutdown(wait=True)
 
 
 def _touch(engine: Engine, key_id: int, at: str) -> None:

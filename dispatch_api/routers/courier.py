@@ -421,11 +421,12 @@ def _plan_head_cached(session: DbSession, ctx: AppContext, plan_id: int) -> Any:
     says something changed (publishing and edits announce it)."""
     ident = ("head", plan_id)
     generation = ctx.bus.generation
-    hit = ctx.bus.get(ident)
-    if hit is None:
-        hit = (_plan_head(session, PlanRow.id == plan_id),)
-        ctx.bus.put(ident, hit, generation)
-    return hit[0]
+    head = ctx.bus.get(ident)
+    if head is None:
+        head = _plan_head(session, PlanRow.id == plan_id)
+        if head is not None:  # a plan made later (a job) announces nothing: not remembered
+            ctx.bus.put(ident, head, generation)
+    return head
 
 
 def _published_or_draft(session: DbSession, ctx: AppContext, plan_id: int, who: Principal) -> Any:
