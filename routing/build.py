@@ -25,7 +25,7 @@ from networks import Network, SiteKind
 from routing.consolidate import load_of
 from routing.inputs import DayInput
 from routing.model import Direction, Order, Policy, Vehicle
-from routing.plan import DeferralReason, Load
+from routing.plan import DeferralReason, Hint, Load
 from routing.problem import COST_UNIT, Resources, TierNode, TierProblem, TierVehicle
 
 __all__ = [
@@ -56,8 +56,8 @@ MANDATORY_PENALTY = 10**11
 dearer than any day's routes, so a solver leaves one out only when it cannot serve it, and
 the plan then says so (infeasible, naming the order) instead of failing the whole problem."""
 
-Defer = Callable[[Sequence[Order], DeferralReason, str, str], None]
-"""``defer(orders, reason, waits_at, suggestion)``: where building hands orders it cannot
+Defer = Callable[[Sequence[Order], DeferralReason, str, Hint], None]
+"""``defer(orders, reason, waits_at, hint)``: where building hands orders it cannot
 place (too big for every vehicle, no vehicle at all)."""
 
 
@@ -270,7 +270,12 @@ def trunk_problem(
     if not fleet:
         for t in targets:
             waits = hub_id if direction is Direction.DOWN else t
-            defer(station_orders[t], DeferralReason.CAPACITY, waits, f"no vehicles at {hub.name}")
+            defer(
+                station_orders[t],
+                DeferralReason.CAPACITY,
+                waits,
+                Hint.of("no_vehicles", home=hub.name),
+            )
         return None
     sites = (hub_id, *targets)
     dist, tim = _matrices(net, sites, {v.vehicle_class for v in fleet})
@@ -294,7 +299,7 @@ def trunk_problem(
                 too_big,
                 DeferralReason.CAPACITY,
                 hub_id if direction is Direction.DOWN else t,
-                f"larger than the largest vehicle at {hub.name} ({biggest.id})",
+                Hint.of("larger_than_vehicles", home=hub.name, vehicle=biggest.id),
             )
         site = net.site(t)
         is_bulk = site.kind is SiteKind.BULK_SHIPPER
@@ -370,7 +375,12 @@ def station_problem(
     if not orders:
         return None
     if not vehicles_here:
-        defer(orders, DeferralReason.CAPACITY, station_id, f"no vehicles at {station.name}")
+        defer(
+            orders,
+            DeferralReason.CAPACITY,
+            station_id,
+            Hint.of("no_vehicles", home=station.name),
+        )
         return None
     onboard_of = {oid: vid for vid, st in states.items() for oid in st.onboard}
     # every point of the station is in the matrix: a repaired route goes on from wherever its
@@ -416,7 +426,7 @@ def station_problem(
                     group,
                     DeferralReason.CAPACITY,
                     station_id,
-                    f"no vehicle at {station.name} may carry bulky parcels",
+                    Hint.of("no_bulky_vehicle", home=station.name),
                 )
                 continue
             biggest = max(candidates, key=lambda v: v.capacity_kg)
@@ -428,7 +438,7 @@ def station_problem(
                     too_big,
                     DeferralReason.CAPACITY,
                     station_id,
-                    f"larger than the largest vehicle at {station.name} ({biggest.id})",
+                    Hint.of("larger_than_vehicles", home=station.name, vehicle=biggest.id),
                 )
             tag = f"{direction.value}{'#bulky' if bulky else ''}"
             tag += f"#on-{carrier_vehicle}" if carrier_vehicle else ""

@@ -45,6 +45,7 @@ from routing.inputs import DayInput, with_mandatory_sites
 from routing.model import Direction, Order
 from routing.plan import (
     DeferralReason,
+    Hint,
     Plan,
     PlanStatus,
     Route,
@@ -100,7 +101,7 @@ def apply_frequency(state: DayState) -> set[str]:
             nxt = next_day(day.date)
             down = [o for o in orders if o.direction is Direction.DOWN]
             up = [o for o in orders if o.direction is Direction.UP]
-            note = f"{point.name} is visited every other day (under {p.daily_min_parcels} parcels a day)"
+            note = Hint.of("every_other_day", site=point.name, parcels=p.daily_min_parcels)
             state.defer(down, DeferralReason.FREQUENCY, state.station_of[point.id], note, nxt)
             state.defer(up, DeferralReason.FREQUENCY, point.id, note, nxt)
             continue
@@ -140,9 +141,7 @@ def plan_trunk_wave(
                 state.short_of.setdefault(o.id, hub.id)
         if sol.status is SolveStatus.NO_SOLUTION:
             for chunk in built.node_orders:
-                state.defer(
-                    chunk, DeferralReason.CAPACITY, hub.id, "the trunk wave has no feasible plan"
-                )
+                state.defer(chunk, DeferralReason.CAPACITY, hub.id, Hint.of("no_trunk_plan"))
 
 
 def last_mile_problems(
@@ -247,7 +246,7 @@ def run_last_mile(
                     chunk,
                     DeferralReason.CAPACITY,
                     station,
-                    "the station's runs have no feasible plan",
+                    Hint.of("no_station_plan"),
                 )
     return run_end
 
@@ -293,7 +292,7 @@ def finish(
             for o in items:
                 if o.id not in carried:
                     waits = state.station_of.get(o.site, o.site)
-                    state.defer([o], DeferralReason.TIME, waits, "the up wave had already left")
+                    state.defer([o], DeferralReason.TIME, waits, Hint.of("up_wave_left"))
     # what the up trunk could not take is not collected either: it waits at its village point
     # (an order is on its final stop or deferred, never both)
     gone = {oid for oid in collected if oid in state.deferred}
@@ -335,7 +334,7 @@ def finish(
             [o],
             DeferralReason.CAPACITY,
             state.station_of.get(o.site, o.site),
-            "not placed by the planner",
+            Hint.of("not_placed"),
         )
     status = PlanStatus.COMPLETE
     if any(d.reason is not DeferralReason.FREQUENCY for d in state.deferred.values()):

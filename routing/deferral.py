@@ -10,13 +10,15 @@ from dataclasses import replace
 from networks import UNREACHABLE, Network, SiteKind, format_clock
 from routing.build import capacity, chunks
 from routing.model import Order, Policy, Vehicle
-from routing.plan import DeferralReason, Deferred
+from routing.plan import DeferralReason, Deferred, Hint
 from routing.problem import TierProblem
 
 __all__ = ["capacity_suggestions", "why_dropped"]
 
 
-def why_dropped(network: Network, problem: TierProblem, i: int) -> tuple[DeferralReason, str]:
+def why_dropped(
+    network: Network, problem: TierProblem, i: int
+) -> tuple[DeferralReason, Hint | None]:
     """Why the solver left node ``i`` of ``problem`` out, and what would fit it.
 
     Unreachable when no vehicle that may serve it can get there and back on open roads; time
@@ -38,10 +40,7 @@ def why_dropped(network: Network, problem: TierProblem, i: int) -> tuple[Deferra
     ]
     if not reachable:
         classes = ", ".join(sorted({v.vehicle_class for v in candidates})) or "any vehicle"
-        return (
-            DeferralReason.UNREACHABLE,
-            f"no open road lets {classes} reach {site.name}; reopen the road or send a vehicle class that may use it",
-        )
+        return DeferralReason.UNREACHABLE, Hint.of("no_open_road", classes=classes, site=site.name)
     best_late = None
     fits_time = False
     latest_open = None  # the latest service start some vehicle could still make
@@ -63,21 +62,22 @@ def why_dropped(network: Network, problem: TierProblem, i: int) -> tuple[Deferra
             # the point opens after the runs must be back: staying open longer or leaving
             # earlier cannot help, opening earlier can
             opens_by = latest_open - latest_open % 600
-            return (
-                DeferralReason.TIME,
-                f"{site.name} opens at {format_clock(node.window[0])}, after the last run could serve it; opening by {format_clock(opens_by)} would fit it",
+            return DeferralReason.TIME, Hint.of(
+                "open_earlier",
+                site=site.name,
+                opens=format_clock(node.window[0]),
+                by=format_clock(opens_by),
             )
         if best_late is not None and best_late > 0:
             minutes = math.ceil(best_late / 600) * 10
-            return (
-                DeferralReason.TIME,
-                f"keeping {site.name} open {minutes} min longer (until {format_clock(node.window[1] + minutes * 60)}) would fit it",
+            return DeferralReason.TIME, Hint.of(
+                "open_longer",
+                site=site.name,
+                minutes=minutes,
+                until=format_clock(node.window[1] + minutes * 60),
             )
-        return (
-            DeferralReason.TIME,
-            f"the round trip to {site.name} does not fit the vehicles' shifts; an earlier departure would fit it",
-        )
-    return DeferralReason.CAPACITY, ""
+        return DeferralReason.TIME, Hint.of("depart_earlier", site=site.name)
+    return DeferralReason.CAPACITY, None
 
 
 def capacity_suggestions(
@@ -115,9 +115,15 @@ def capacity_suggestions(
             # what its trips hold by weight, volume and parcels, not by parcels alone
             packed, _ = chunks([orders[d.order] for d in items], capacity(ref))
             carry = sum(o.parcels for chunk in packed[:trips] for o in chunk)
-            text = f"one more {ref.vehicle_class} at {network.site(home).name} would carry {carry} of these {parcels} parcels"
+            hint = Hint.of(
+                "one_more_vehicle",
+                vehicle_class=ref.vehicle_class,
+                home=network.site(home).name,
+                carry=carry,
+                parcels=parcels,
+            )
         else:
-            text = f"{network.site(home).name} has no vehicles; add one to carry these {parcels} parcels"
+            hint = Hint.of("home_without_vehicles", home=network.site(home).name, parcels=parcels)
         for d in items:
-            out[d.order] = replace(d, suggestion=text)
+            out[d.order] = replace(d, suggestion=hint.text(), hint=hint)
     return out

@@ -13,6 +13,7 @@ distances in metres, costs in yuan. ``plan.json`` is the versioned serialisation
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
     from routing.model import Order
 
 __all__ = [
+    "HINTS",
     "PLAN_SCHEMA_VERSION",
     "DeferralReason",
     "Deferred",
+    "Hint",
     "Load",
     "Part",
     "Plan",
@@ -34,6 +37,7 @@ __all__ = [
     "StopKind",
     "Tier",
     "final_stops",
+    "hint_fields",
     "infeasibilities",
     "plan_from_dict",
     "plan_to_dict",
@@ -131,6 +135,66 @@ class Route:
         return 1 + sum(1 for s in self.stops if s.kind is StopKind.RELOAD)
 
 
+HINTS: dict[str, str] = {
+    "no_open_road": "no open road lets {classes} reach {site}; reopen the road or send a vehicle "
+    "class that may use it",
+    "open_earlier": "{site} opens at {opens}, after the last run could serve it; opening by {by} "
+    "would fit it",
+    "open_longer": "keeping {site} open {minutes} min longer (until {until}) would fit it",
+    "depart_earlier": "the round trip to {site} does not fit the vehicles' shifts; an earlier "
+    "departure would fit it",
+    "one_more_vehicle": "one more {vehicle_class} at {home} would carry {carry} of these "
+    "{parcels} parcels",
+    "home_without_vehicles": "{home} has no vehicles; add one to carry these {parcels} parcels",
+    "every_other_day": "{site} is visited every other day (under {parcels} parcels a day)",
+    "no_vehicles": "no vehicles at {home}",
+    "larger_than_vehicles": "larger than the largest vehicle at {home} ({vehicle})",
+    "no_bulky_vehicle": "no vehicle at {home} may carry bulky parcels",
+    "no_trunk_plan": "the trunk wave has no feasible plan",
+    "no_station_plan": "the station's runs have no feasible plan",
+    "up_wave_left": "the up wave had already left",
+    "not_placed": "not placed by the planner",
+    "broke_down": "{vehicle} broke down at {site}; send another truck",
+}
+"""What a deferral's suggestion says, by code, in English (``{name}``: the hint's values).
+A reader in another language (the console's zh screens) says the same from the code and
+values; the English text is also stored whole in ``suggestion``."""
+
+
+def hint_fields(code: str) -> set[str]:
+    """The values a hint of ``code`` names (the ``{fields}`` of its English text)."""
+    return {name for _, name, _, _ in string.Formatter().parse(HINTS[code]) if name}
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """A suggestion as a code of :data:`HINTS` and its values (site names, times, counts as
+    text), so that any reader can say it in its own language."""
+
+    code: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, code: str, **values: object) -> Hint:
+        """``Hint.of("open_longer", site="岳滩", minutes=30, until="18:30")``; the code must be
+        one of :data:`HINTS` and the values exactly its fields.
+
+        >>> Hint.of("no_vehicles", home="山化站").text()
+        'no vehicles at 山化站'
+        """
+        if code not in HINTS:
+            raise ValueError(f"unknown hint code {code!r}")
+        if set(values) != hint_fields(code):
+            raise ValueError(
+                f"hint {code!r} takes {sorted(hint_fields(code))}, not {sorted(values)}"
+            )
+        return cls(code, tuple((k, str(v)) for k, v in sorted(values.items())))
+
+    def text(self) -> str:
+        """The suggestion in English."""
+        return HINTS[self.code].format(**dict(self.values))
+
+
 @dataclass(frozen=True, slots=True)
 class Deferred:
     """An order not served today, why, until when, and what would fit it."""
@@ -143,8 +207,11 @@ class Deferred:
     waits_at: str = ""
     """Where it waits (the station for held down parcels, the village point for pickups)."""
     suggestion: str = ""
+    """What would serve it, in English (``hint``'s text)."""
     mandatory: bool = False
     """The order (or its site) is mandatory: this entry makes the plan infeasible."""
+    hint: Hint | None = None
+    """The suggestion as a code and values (``None`` for no suggestion)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +329,16 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         {"wave": w, "station": s, "trunk": list(t), "runs": list(r)} for w, s, t, r in plan.feeds
     ]
     doc["settings"] = dict(plan.settings)
+    for d, entry in zip(plan.deferred, doc["deferred"], strict=True):
+        entry["hint"] = {"code": d.hint.code, **dict(d.hint.values)} if d.hint else None
     return doc
+
+
+def _hint(raw: Any) -> Hint | None:
+    if raw is None:
+        return None
+    values = {k: v for k, v in raw.items() if k != "code"}
+    return Hint.of(str(raw["code"]), **values)
 
 
 def plan_from_dict(doc: dict[str, Any]) -> Plan:
@@ -304,6 +380,7 @@ def plan_from_dict(doc: dict[str, Any]) -> Plan:
             waits_at=d.get("waits_at", ""),
             suggestion=d.get("suggestion", ""),
             mandatory=bool(d.get("mandatory", False)),
+            hint=_hint(d.get("hint")),
         )
         for d in doc["deferred"]
     )

@@ -39,7 +39,7 @@ from routing.consolidate import load_of
 from routing.day import finish, run_last_mile
 from routing.inputs import DayInput, with_mandatory_sites
 from routing.model import Direction, Order
-from routing.plan import DeferralReason, Load, Plan, Route, Stop, StopKind, Tier
+from routing.plan import DeferralReason, Hint, Load, Plan, Route, Stop, StopKind, Tier
 from routing.solvers import DEFAULT_SOLVER, Solver
 from routing.split import with_parts
 from routing.state import DayState
@@ -341,8 +341,9 @@ def replan(
                 [orders[o] for o in lost],
                 DeferralReason.CAPACITY,
                 reached[-1].site if reached else r.home,
-                f"{r.vehicle} broke down at {reached[-1].site if reached else r.home}; "
-                "send another truck",
+                Hint.of(
+                    "broke_down", vehicle=r.vehicle, site=reached[-1].site if reached else r.home
+                ),
             )
             halt = replace(
                 reached[-1],

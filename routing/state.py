@@ -13,7 +13,7 @@ from routing.budget import DayBudget
 from routing.build import BuiltProblem, next_day, station_of
 from routing.inputs import DayInput
 from routing.model import Order
-from routing.plan import DeferralReason, Deferred, Plan, Route, Tier
+from routing.plan import DeferralReason, Deferred, Hint, Plan, Route, Tier
 from routing.problem import TierSolution
 from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
 
@@ -70,7 +70,7 @@ class DayState:
         orders: Sequence[Order],
         reason: DeferralReason,
         waits_at: str,
-        suggestion: str = "",
+        hint: Hint | None = None,
         until: str | None = None,
     ) -> None:
         """Defer ``orders`` (the first reason given for an order stands)."""
@@ -83,8 +83,9 @@ class DayState:
                     reason,
                     until or next_day(self.day.date),
                     waits_at,
-                    suggestion,
+                    hint.text() if hint else "",
                     o.mandatory,
+                    hint,
                 ),
             )
 

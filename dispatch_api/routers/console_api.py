@@ -225,7 +225,7 @@ def plan_view(
     """``GET /plans/{id}`` made small for display: each stop keeps its site, kind, trip,
     times and load after, its ``drop``/``collect`` order lists become ``drops``/``collects``
     counts; ``deferred`` becomes one entry per site, reason and day (``orders``: how many,
-    ``suggestion`` of the first). Summary fields and ``kpis`` as in ``GET /plans/{id}``."""
+    ``suggestion`` and ``hint`` of the first). Summary fields and ``kpis`` as in ``GET /plans/{id}``."""
     row = _plan_row(session, plan_id, who)
     return _cached_json(
         request, ctx, ("plan-view", plan_id, row.revision, row.status), lambda: _view(row)
@@ -248,6 +248,7 @@ def _view(row: PlanRow) -> dict[str, Any]:
                 "reason": key[1],
                 "until": d.get("until"),
                 "suggestion": d.get("suggestion", ""),
+                "hint": d.get("hint"),
                 "orders": 0,
             },
         )

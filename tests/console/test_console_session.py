@@ -21,6 +21,7 @@ from dispatch_api.console.router import COOKIE, STATIC
 from dispatch_api.db import sessions
 from dispatch_api.security import Principal, Role, create_key
 from dispatch_api.settings import Settings
+from routing.plan import HINTS, hint_fields
 
 TINY = Path(__file__).parents[1] / "data" / "tiny"
 DATE = "2026-12-01"
@@ -245,6 +246,23 @@ def test_every_label_exists_in_both_languages() -> None:
         assert any(k.startswith(prefix) for k in keys_en), prefix
     for kind in ("depart", "visit", "reload", "return", "halt"):
         assert f"kind_{kind}" in keys_en
+    # every suggestion the core can make is said in both languages, with the same values
+    for code in HINTS:
+        for part in (en, zh):
+            said = re.search(rf'\bhint_{code}: "([^"]*)"', part)
+            assert said, (code, part[:10])
+            assert set(re.findall(r"\{(\w+)\}", said.group(1))) == hint_fields(code), code
+
+
+def test_map_tooltips_say_names_as_text() -> None:
+    """Leaflet sets a tooltip's string as HTML, and site names come from the network file:
+    every tooltip of the page goes through escapeHtml (a name is text, never markup)."""
+    import re
+
+    for js in (STATIC / "js").glob("*.js"):
+        source = js.read_text(encoding="utf-8")
+        for call in re.findall(r"bind(?:Tooltip|Popup)\((.{0,40})", source):
+            assert call.startswith(("escapeHtml(", "() => escapeHtml(")), (js.name, call)
 
 
 # ------------------------------------------------------------------------------ console API

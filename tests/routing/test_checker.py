@@ -19,9 +19,11 @@ from routing import DayInput, SolveSettings, plan_day
 from routing.check import CheckReport, Violation, check_plan
 from routing.model import Direction, Order
 from routing.plan import (
+    HINTS,
     PLAN_SCHEMA_VERSION,
     DeferralReason,
     Deferred,
+    Hint,
     Load,
     Plan,
     PlanStatus,
@@ -29,6 +31,7 @@ from routing.plan import (
     Stop,
     StopKind,
     Tier,
+    hint_fields,
     plan_from_dict,
     plan_to_dict,
 )
@@ -398,9 +401,34 @@ routes = st.builds(
     st.integers(0, 10**7),
     finite,
 )
-deferrals = st.builds(
-    Deferred, ids, ids, st.sampled_from(DeferralReason), st.just("2026-12-02"), ids, texts
+hints = st.sampled_from(sorted(HINTS)).flatmap(
+    lambda code: st.fixed_dictionaries(dict.fromkeys(hint_fields(code), texts)).map(
+        lambda values: Hint.of(code, **values)
+    )
 )
+deferrals = st.builds(
+    Deferred,
+    ids,
+    ids,
+    st.sampled_from(DeferralReason),
+    st.just("2026-12-02"),
+    ids,
+    texts,
+    st.booleans(),
+    st.none() | hints,
+)
+
+
+def test_a_hint_names_exactly_its_values() -> None:
+    assert Hint.of("open_longer", site="岳滩", minutes=30, until="18:30").text() == (
+        "keeping 岳滩 open 30 min longer (until 18:30) would fit it"
+    )
+    with pytest.raises(ValueError, match="takes"):
+        Hint.of("open_longer", site="岳滩")
+    with pytest.raises(ValueError, match="unknown hint"):
+        Hint.of("call_the_mayor")
+
+
 feeds = st.tuples(
     ids, ids, st.lists(ids, max_size=2).map(tuple), st.lists(ids, max_size=2).map(tuple)
 )

@@ -125,6 +125,7 @@ def assert_sound(plan: Plan, day: DayInput) -> None:
         assert d.site == o.site
         assert d.suggestion, d
         assert "not placed by the planner" not in d.suggestion, d
+        assert d.hint is not None and d.hint.text() == d.suggestion, d  # said in any language
         if d.reason is DeferralReason.FREQUENCY:
             assert d.until == _next(day.date)
             assert not is_due(o.site, day.date)

@@ -125,7 +125,7 @@ export class PlanMap {
           color: colour, weight: isSel ? 7 : 4, opacity: faded ? 0.3 : 0.9,
           dashArray: r.tier === "trunk_up" ? "8 6" : null, className: `route-line route-${r.vehicle}`,
         });
-        line.bindTooltip(`${r.vehicle} · ${t("tier_" + r.tier)} · ${r.stops.filter((s) => s.kind === "visit").length}`, { sticky: true });
+        line.bindTooltip(escapeHtml(`${r.vehicle} · ${t("tier_" + r.tier)} · ${r.stops.filter((s) => s.kind === "visit").length}`), { sticky: true });
         line.on("click", (e) => { L.DomEvent.stop(e); this.onRouteClick(label, null, e.latlng); });
         line.addTo(this.routeLayer);
       }
@@ -138,7 +138,7 @@ export class PlanMap {
           fillColor: colour, fillOpacity: faded ? 0.35 : 1, className: `stop-marker stop-${s.site}`,
           renderer: many ? this.stopRenderer : undefined,
         });
-        m.bindTooltip(`${site.name} (${s.site}) · ${r.vehicle} #${i}`);
+        m.bindTooltip(escapeHtml(`${site.name} (${s.site}) · ${r.vehicle} #${i}`));
         m.on("click", (e) => { L.DomEvent.stop(e); this.onRouteClick(label, i); });
         m.addTo(this.stopLayer);
       });
@@ -146,7 +146,7 @@ export class PlanMap {
     for (const s of Object.values(this.sites)) {
       if (s.kind === "hub" || s.kind === "station") {
         L.circleMarker(s.latlng, { radius: s.kind === "hub" ? 9 : 7, color: "#222", weight: 2, fillColor: s.kind === "hub" ? "#222" : "#fff", fillOpacity: 1 })
-          .bindTooltip(s.name).addTo(this.stopLayer);
+          .bindTooltip(escapeHtml(s.name)).addTo(this.stopLayer);
       }
     }
     this.legendVehicles = vehicles;
@@ -166,7 +166,7 @@ export class PlanMap {
       const mark = many
         ? L.circleMarker(site.latlng, { radius: 6, color: "#c00", weight: 2, fill: false, dashArray: "2 2", renderer: this.deferredRenderer })
         : L.marker(site.latlng, { icon: L.divIcon({ className: "deferred-mark", html: "✕", iconSize: [16, 16] }), keyboard: false });
-      mark.bindTooltip(d.text).addTo(this.deferredLayer);
+      mark.bindTooltip(() => escapeHtml(typeof d.text === "function" ? d.text() : d.text)).addTo(this.deferredLayer);
     }
   }
 
@@ -274,6 +274,8 @@ export class PlanMap {
 function rank(s) { return s.kind === "hub" ? 0 : s.kind === "station" ? 1 : s.poor ? 2 : 3; }
 function overlaps(a, b) { return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h; }
 
+// Leaflet puts a tooltip's string in as HTML: names come from the network file, so they
+// are escaped (a name is text, never markup).
 function escapeHtml(text) {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }

@@ -201,7 +201,10 @@ export async function planView(view, session, planId) {
   function deferredText(site, list) {
     const n = list.reduce((sum, d) => sum + d.orders, 0);
     const text = t("deferred_at", { n: num(n), site: siteName(site), reason: t("reason_" + list[0].reason), until: list[0].until || "—" });
-    // the core writes its suggestions in English: shown beside English labels only
+    // the suggestion said from its code and values (the core's English text is the fallback
+    // for plans written before hints, shown beside English labels only)
+    const hint = list[0].hint;
+    if (hint && has("hint_" + hint.code)) return `${text} — ${t("hint_" + hint.code, hint)}`;
     return lang() === "en" && list[0].suggestion ? `${text} — ${list[0].suggestion}` : text;
   }
   pmap.setDeferred(Object.entries(deferredBySite).map(([site, list]) => ({ site, text: () => deferredText(site, list) })));
