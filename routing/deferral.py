@@ -39,7 +39,9 @@ def why_dropped(
         and problem.distance_m[v.vehicle_class][pos[node.site], pos[v.depot]] < UNREACHABLE
     ]
     if not reachable:
-        classes = ", ".join(sorted({v.vehicle_class for v in candidates})) or "any vehicle"
+        if not candidates:
+            return DeferralReason.UNREACHABLE, Hint.of("no_vehicle_may_go", site=site.name)
+        classes = ", ".join(sorted({v.vehicle_class for v in candidates}))
         return DeferralReason.UNREACHABLE, Hint.of("no_open_road", classes=classes, site=site.name)
     best_late = None
     fits_time = False

@@ -138,6 +138,8 @@ class Route:
 HINTS: dict[str, str] = {
     "no_open_road": "no open road lets {classes} reach {site}; reopen the road or send a vehicle "
     "class that may use it",
+    "no_vehicle_may_go": "no vehicle may reach {site}; reopen the road or send a vehicle class "
+    "that may use it",
     "open_earlier": "{site} opens at {opens}, after the last run could serve it; opening by {by} "
     "would fit it",
     "open_longer": "keeping {site} open {minutes} min longer (until {until}) would fit it",

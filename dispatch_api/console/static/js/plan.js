@@ -196,6 +196,14 @@ export async function planView(view, session, planId) {
     pmap.setMarks(marks);
   }
 
+  // vehicle classes said in the page's language when it knows them (else their names)
+  const vclass = (name) => (has("vclass_" + name) ? t("vclass_" + name) : name);
+  function hintValues(hint) {
+    const values = { ...hint };
+    if (values.vehicle_class) values.vehicle_class = vclass(values.vehicle_class);
+    if (values.classes) values.classes = values.classes.split(", ").map(vclass).join(lang() === "zh" ? "、" : ", ");
+    return values;
+  }
   const deferredBySite = {};
   for (const d of doc.plan.deferred) (deferredBySite[d.site] = deferredBySite[d.site] || []).push(d);
   function deferredText(site, list) {
@@ -204,7 +212,7 @@ export async function planView(view, session, planId) {
     // the suggestion said from its code and values (the core's English text is the fallback
     // for plans written before hints, shown beside English labels only)
     const hint = list[0].hint;
-    if (hint && has("hint_" + hint.code)) return `${text} — ${t("hint_" + hint.code, hint)}`;
+    if (hint && has("hint_" + hint.code)) return `${text} — ${t("hint_" + hint.code, hintValues(hint))}`;
     return lang() === "en" && list[0].suggestion ? `${text} — ${list[0].suggestion}` : text;
   }
   pmap.setDeferred(Object.entries(deferredBySite).map(([site, list]) => ({ site, text: () => deferredText(site, list) })));
