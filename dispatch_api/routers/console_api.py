@@ -49,7 +49,7 @@ from dispatch_api.edits import _insert_at, _rebuild, _without, apply_edit
 from dispatch_api.jobs import PLANNER_KINDS, cancel
 from dispatch_api.problems import Problem
 from dispatch_api.routers.plans import _summary, job_public, job_row
-from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, Violation
+from dispatch_api.schemas import JobKind, JobPublic, MoveStop, PinVillage, PlanId, Violation
 from dispatch_api.security import Principal, Role
 from dispatch_api.store import audit, closed_roads, network_row, order_from_row, plan_of
 from dispatch_api.views import _geometry, convert_xy, find_route, route_label
@@ -156,7 +156,7 @@ GeometryParam = Annotated[
 
 @router.get("/plans/{plan_id}/geojson", response_model=dict[str, Any])
 def plan_geojson(
-    plan_id: int,
+    plan_id: PlanId,
     request: Request,
     session: DbSession,
     ctx: Ctx,
@@ -220,7 +220,7 @@ def _plan_lines(
 
 @router.get("/plans/{plan_id}/view", response_model=dict[str, Any])
 def plan_view(
-    plan_id: int, request: Request, session: DbSession, ctx: Ctx, who: StaffKey
+    plan_id: PlanId, request: Request, session: DbSession, ctx: Ctx, who: StaffKey
 ) -> Response:
     """``GET /plans/{id}`` made small for display: each stop keeps its site, kind, trip,
     times and load after, its ``drop``/``collect`` order lists become ``drops``/``collects``
@@ -272,7 +272,7 @@ class EventPublic(BaseModel):
 
 @router.get("/plans/{plan_id}/events", response_model=list[EventPublic])
 def list_events(
-    plan_id: int,
+    plan_id: PlanId,
     session: DbSession,
     who: StaffKey,
     since: Annotated[
@@ -317,7 +317,7 @@ def _events_after(ctx: Any, network: str, date: str, after: str) -> list[EventPu
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream_events(
-    plan_id: int,
+    plan_id: PlanId,
     request: Request,
     ctx: Ctx,
     who: StaffKey,
@@ -468,7 +468,7 @@ def _edit_key(edits: list[MoveStop | PinVillage]) -> str:
 
 @router.post("/plans/{plan_id}/edits/check", response_model=EditCheckResult)
 def check_edits(
-    plan_id: int, body: EditCheck, request: Request, session: DbSession, ctx: Ctx, who: StaffKey
+    plan_id: PlanId, body: EditCheck, request: Request, session: DbSession, ctx: Ctx, who: StaffKey
 ) -> EditCheckResult:
     """Dry run of ``POST /plans/{id}/edits``: apply the edits in order, re-time the touched
     routes and run the independent checker after each, and answer the re-timed routes — or,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from pyvrp import Route, Solution
+from pyvrp import Route, Solution, SolveParams
 from pyvrp import solve as pyvrp_solve
 from pyvrp.stop import MaxRuntime
 
@@ -24,6 +24,7 @@ from routing.solvers.pyvrp_search import (
     build,
     pyvrp_cost,
     refuse_unsupported,
+    search_params,
     solve_pyvrp,
     stop_criterion,
 )
@@ -104,14 +105,24 @@ def _solution(data: Any, routes: Routes) -> Any:
     return Solution(data, [Route(data, visits, t) for t, visits in routes if visits])
 
 
-def search(seed: int, stop: Any, part: Part | None = None, data: Any = None) -> Routes:
+def search(
+    seed: int,
+    stop: Any,
+    part: Part | None = None,
+    data: Any = None,
+    settings: SolveSettings | None = None,
+) -> Routes:
     """PyVRP's search of the whole problem (``part`` None, from scratch) or of one part (from
     its routes); the best routes found, in the whole problem's numbering. ``data`` defaults
-    to the worker's copy."""
+    to the worker's copy; PyVRP's parameters follow ``settings`` (:func:`search_params`, as a
+    search on one core does, so a seed searches alike on one core or several)."""
 
     data = _WORKER_DATA if data is None else data
+    params = search_params(settings) if settings is not None else SolveParams()
     if part is None:
-        best = pyvrp_solve(data, stop=stop, seed=seed, collect_stats=False, display=False).best
+        best = pyvrp_solve(
+            data, stop=stop, seed=seed, collect_stats=False, display=False, params=params
+        ).best
         return _routes_of(best)
     types = [t for t, c in enumerate(part.counts) if c > 0]
     local = {t: k for k, t in enumerate(types)}
@@ -123,7 +134,13 @@ def search(seed: int, stop: Any, part: Part | None = None, data: Any = None) -> 
     pos = {c: i for i, c in enumerate(part.clients)}
     start = _solution(sub, [(local[t], [pos[c] for c in v]) for t, v in part.routes])
     best = pyvrp_solve(
-        sub, stop=stop, seed=seed, collect_stats=False, display=False, initial_solution=start
+        sub,
+        stop=stop,
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        initial_solution=start,
+        params=params,
     ).best
     return [(types[t], [part.clients[c] for c in v]) for t, v in _routes_of(best)]
 
@@ -219,8 +236,14 @@ def parallel_search(problem: TierProblem, settings: SolveSettings) -> TierSoluti
     )
     with ProcessPoolExecutor(cores - 1, initializer=_keep_data, initargs=(data,)) as pool:
         first = stop_criterion(settings, started, PARALLEL_FIRST_SHARE if decompose else 1.0)
-        futures = [pool.submit(search, settings.seed + k, first) for k in range(1, cores)]
-        answers = [search(settings.seed, first, None, data), *(f.result() for f in futures)]
+        futures = [
+            pool.submit(search, settings.seed + k, first, None, None, settings)
+            for k in range(1, cores)
+        ]
+        answers = [
+            search(settings.seed, first, None, data, settings),
+            *(f.result() for f in futures),
+        ]
         costs = [pyvrp_cost(data, _solution(data, a)) for a in answers]
         routes = answers[costs.index(min(costs))]
         cost = min(costs)
@@ -233,9 +256,10 @@ def parallel_search(problem: TierProblem, settings: SolveSettings) -> TierSoluti
                 break
             seeds = [rng.randrange(1 << 30) for _ in parts]
             futures = [
-                pool.submit(search, s, stop, p) for s, p in zip(seeds[1:], parts[1:], strict=True)
+                pool.submit(search, s, stop, p, None, settings)
+                for s, p in zip(seeds[1:], parts[1:], strict=True)
             ]
-            merged = search(seeds[0], stop, parts[0], data)
+            merged = search(seeds[0], stop, parts[0], data, settings)
             for f in futures:
                 merged += f.result()
             if (c := pyvrp_cost(data, _solution(data, merged))) <= cost:
