@@ -47,6 +47,21 @@ class ConsoleSession:
     """Absolute expiry: sign in again after this, however busy."""
 
 
+def _new_session(
+    key: str, who: Principal | None, now: float, idle_s: float, max_s: float
+) -> ConsoleSession:
+    """A session with fresh random token and CSRF token, expiring after ``idle_s`` idle and
+    ``max_s`` at the latest (both stores make theirs so)."""
+    return ConsoleSession(
+        token=secrets.token_urlsafe(32),
+        csrf=secrets.token_urlsafe(32),
+        key=key,
+        who=who,
+        expires=now + idle_s,
+        hard_expires=now + max_s,
+    )
+
+
 class SessionStore:
     """Thread-safe in-memory sessions with idle and absolute expiry."""
 
@@ -64,14 +79,7 @@ class SessionStore:
 
     def create(self, key: str, who: Principal | None = None) -> ConsoleSession:
         now = self._clock()
-        s = ConsoleSession(
-            token=secrets.token_urlsafe(32),
-            csrf=secrets.token_urlsafe(32),
-            key=key,
-            who=who,
-            expires=now + self.idle_s,
-            hard_expires=now + self.max_s,
-        )
+        s = _new_session(key, who, now, self.idle_s, self.max_s)
         with self._lock:
             self._drop_expired(now)
             self._items[s.token] = s
@@ -125,14 +133,7 @@ class DatabaseSessionStore:
 
     def create(self, key: str, who: Principal | None = None) -> ConsoleSession:
         now = self._clock()
-        s = ConsoleSession(
-            token=secrets.token_urlsafe(32),
-            csrf=secrets.token_urlsafe(32),
-            key=key,
-            who=who,
-            expires=now + self.idle_s,
-            hard_expires=now + self.max_s,
-        )
+        s = _new_session(key, who, now, self.idle_s, self.max_s)
         with Session(self.engine) as db, db.begin():
             db.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at <= now))
             db.add(
