@@ -86,6 +86,11 @@ def straight_line_m(network: Network, a: Site, b: Site) -> float:
     return float(haversine_m(a.x, a.y, b.x, b.y))
 
 
+_PRED_KEPT = 64
+"""Shortest-path trees :meth:`RoadIndex.path_coords` keeps (the depots' are asked again and
+again; the rest rarely)."""
+
+
 class RoadIndex:
     """The compiled road graph of a network; built once per network instance.
 
@@ -100,6 +105,8 @@ class RoadIndex:
         self._cache: dict[tuple[str, tuple[str, ...]], TravelMatrix] = {}
         self._graphs: dict[str, csr_matrix] = {}
         self._weights: dict[str, NDArray[np.float64]] = {}
+        self._seg_of: dict[str, dict[tuple[int, int], tuple[int, bool]]] = {}
+        self._pred: dict[tuple[str, int], NDArray[np.int32]] = {}
         self.snaps: dict[str, Snap] = {}
         if not network.roads:
             return
@@ -336,9 +343,16 @@ class RoadIndex:
         sa, sb = net.site(a), net.site(b)
         if not net.roads or a == b:
             return [(sa.x, sa.y), (sb.x, sb.y)]
-        g = self._graph(net.vehicle_class(vehicle_class))
+        vc = net.vehicle_class(vehicle_class)
         src, dst = self.site_node[a], self.site_node[b]
-        _, pred = dijkstra(g, directed=True, indices=src, return_predecessors=True)
+        pred = self._pred.get((vc.name, src))
+        if pred is None:  # a plan's legs leave the same sites again and again
+            _, pred = dijkstra(
+                self._graph(vc), directed=True, indices=src, return_predecessors=True
+            )
+            if len(self._pred) >= _PRED_KEPT:  # bounded: a row per node each
+                del self._pred[next(iter(self._pred))]
+            self._pred[(vc.name, src)] = pred
         if pred[dst] < 0:
             raise UnreachableSite(
                 f"no road open to {vehicle_class} leads from {a!r} to {b!r}",
@@ -348,19 +362,27 @@ class RoadIndex:
         while nodes[-1] != src:
             nodes.append(int(pred[nodes[-1]]))
         nodes.reverse()
-        return self._nodes_to_coords(nodes, self._seg_weights(net.vehicle_class(vehicle_class)))
+        return self._nodes_to_coords(nodes, vc)
 
-    def _nodes_to_coords(
-        self, nodes: list[int], weights: NDArray[np.float64]
-    ) -> list[tuple[float, float]]:
-        # Between two nodes there may be parallel roads (an old bridge and a detour): draw the
-        # one the graph kept, i.e. the lightest segment this class may drive on.
-        seg_of: dict[tuple[int, int], tuple[int, bool]] = {}
+    def _segments(self, vc: VehicleClass) -> dict[tuple[int, int], tuple[int, bool]]:
+        """(node, node) → (segment, reversed) of the lightest segment this class may drive
+        between them (there may be parallel roads: an old bridge and a detour)."""
+        seg_of = self._seg_of.get(vc.name)
+        if seg_of is not None:
+            return seg_of
+        weights = self._seg_weights(vc)
+        seg_of = {}
         for k, (sa, sb) in enumerate(zip(self._seg_a.tolist(), self._seg_b.tolist(), strict=True)):
             for key, rev in (((sa, sb), False), ((sb, sa), True)):
                 best = seg_of.get(key)
                 if best is None or weights[k] < weights[best[0]]:
                     seg_of[key] = (k, rev)
+        self._seg_of[vc.name] = seg_of
+        return seg_of
+
+    def _nodes_to_coords(self, nodes: list[int], vc: VehicleClass) -> list[tuple[float, float]]:
+        # draw the segment the graph kept between two nodes, i.e. the lightest one
+        seg_of = self._segments(vc)
         out: list[tuple[float, float]] = []
         for u, v in itertools.pairwise(nodes):
             k, rev = seg_of[(u, v)]

@@ -43,20 +43,36 @@ def _biggest(vehicles: Sequence[Vehicle]) -> Resources | None:
     return capacity(max(vehicles, key=lambda v: v.capacity_kg))
 
 
-def _limits(o: Order, network: Network, fleet: Sequence[Vehicle]) -> list[Resources]:
-    """The capacities a part of ``o`` must fit: one per tier it travels on."""
-    site = network.site(o.site)
-    out: list[Resources] = []
-    hub = hub_of(network, o.site)
-    trucks = _biggest([v for v in fleet if v.home == hub])
-    if trucks is not None:
-        out.append(trucks)
-    if site.kind is SiteKind.VILLAGE_POINT:
-        station = station_of(network).get(o.site, "")
-        vans = _biggest([v for v in fleet if v.home == station and (v.bulky_ok or not o.bulky)])
-        if vans is not None:
-            out.append(vans)
-    return out
+class _Limits:
+    """The capacities a part must fit, one per tier it travels on, per destination site and
+    bulkiness (a day has thousands of orders over a few hundred sites)."""
+
+    def __init__(self, network: Network, fleet: Sequence[Vehicle]) -> None:
+        self._network = network
+        self._fleet = fleet
+        self._station = station_of(network)
+        self._known: dict[tuple[str, bool], list[Resources]] = {}
+
+    def of(self, o: Order) -> list[Resources]:
+        key = (o.site, o.bulky)
+        if key not in self._known:
+            self._known[key] = self._compute(o.site, o.bulky)
+        return self._known[key]
+
+    def _compute(self, site_id: str, bulky: bool) -> list[Resources]:
+        out: list[Resources] = []
+        hub = hub_of(self._network, site_id)
+        trucks = _biggest([v for v in self._fleet if v.home == hub])
+        if trucks is not None:
+            out.append(trucks)
+        if self._network.site(site_id).kind is SiteKind.VILLAGE_POINT:
+            station = self._station.get(site_id, "")
+            vans = _biggest(
+                [v for v in self._fleet if v.home == station and (v.bulky_ok or not bulky)]
+            )
+            if vans is not None:
+                out.append(vans)
+        return out
 
 
 def _parcels_per_part(o: Order, limits: Sequence[Resources]) -> int:
@@ -116,8 +132,9 @@ def split_oversize(day: DayInput) -> tuple[DayInput, tuple[Part, ...]]:
     """
     orders: list[Order] = []
     parts: list[Part] = []
+    known = _Limits(day.network, day.fleet)
     for o in day.orders:
-        limits = _limits(o, day.network, day.fleet)
+        limits = known.of(o)
         if not limits or _fits(o, limits) or o.part_of:
             orders.append(o)
             continue
