@@ -328,7 +328,8 @@ async def stream_events(
     """The plan's day's courier events as server-sent events (``data``: one event as in
     ``GET /plans/{id}/events``; ``id``: its ``received_at``), oldest first, read every 0.5 s.
     A reconnecting ``EventSource`` sends ``Last-Event-ID`` and gets only what it missed. The
-    stream ends after ``max_s`` (a browser reconnects by itself), so a server can stop."""
+    stream ends after ``max_s`` (a browser reconnects by itself), so a server can stop; the
+    server's ``COUNTYROUTE_FEED_MAX_WAIT_S`` caps it, as it caps every live stream."""
     with ctx.sessions() as s:
         row = visible_plan(who, s.get(PlanRow, plan_id), plan_id)
         network, date = row.network, row.date
@@ -337,7 +338,7 @@ async def stream_events(
     async def events() -> AsyncIterator[str]:
         last = start_after
         yield "retry: 500\n\n"
-        end = time.monotonic() + max_s
+        end = time.monotonic() + min(max_s, ctx.settings.feed_max_wait_s)
         while time.monotonic() < end and not await request.is_disconnected():
             for e in await run_in_threadpool(_events_after, ctx, network, date, last):
                 last = e.received_at

@@ -529,3 +529,21 @@ def test_events_stream_as_server_sent_events(
     again = {**h, "Last-Event-ID": last}
     with client.stream("GET", f"/plans/{plan_id}/events/stream?max_s=1", headers=again) as r:
         assert "data:" not in "".join(r.iter_text())  # nothing missed since
+
+
+def test_the_server_caps_how_long_an_events_stream_stays_open(
+    app: FastAPI, client: TestClient, tiny_plan: tuple[int, str]
+) -> None:
+    import dataclasses
+    import time
+
+    plan_id, admin = tiny_plan
+    ctx = app.state.ctx
+    ctx.settings = dataclasses.replace(ctx.settings, feed_max_wait_s=0.3)
+    started = time.monotonic()
+    url = f"/plans/{plan_id}/events/stream?max_s=300"
+    with client.stream("GET", url, headers={"Authorization": f"Bearer {admin}"}) as r:
+        assert r.status_code == 200
+        assert "retry:" in "".join(r.iter_text())
+    # ended by COUNTYROUTE_FEED_MAX_WAIT_S (0.3 s), not by the 300 s the client asked for
+    assert time.monotonic() - started < 60
