@@ -169,22 +169,23 @@ def check_plan(
         for s in network.sites
         if s.kind in (SiteKind.VILLAGE_POINT, SiteKind.STATION)
     }
-    # one matrix per vehicle class over the sites that class visits (not every site for every
-    # class: trucks never see most village points)
-    classes = {r.vehicle_class for r in plan.routes}
+    # one matrix per vehicle class and home over the sites those routes visit — a station's
+    # service area, the trunk's hub and stations — never one over a whole county (a
+    # 5,000-village county would need 25 million entries a class)
+    groups = {(r.vehicle_class, r.home) for r in plan.routes}
     sites_of = {
-        cls: tuple(
+        g: tuple(
             sorted(
-                {s.site for r in plan.routes if r.vehicle_class == cls for s in r.stops}
+                {s.site for r in plan.routes if (r.vehicle_class, r.home) == g for s in r.stops}
                 & set(network.index)
             )
         )
-        for cls in classes
+        for g in groups
     }
-    pos_of = {cls: {x: i for i, x in enumerate(sites_of[cls])} for cls in classes}
+    pos_of = {g: {x: i for i, x in enumerate(sites_of[g])} for g in groups}
     before_s, before_net = earlier if earlier is not None else (-1, network)
-    before = {cls: before_net.road_index.matrix(sites_of[cls], cls) for cls in classes}
-    matrices = {cls: network.road_index.matrix(sites_of[cls], cls) for cls in classes}
+    before = {g: before_net.road_index.matrix(sites_of[g], g[0]) for g in groups}
+    matrices = {g: network.road_index.matrix(sites_of[g], g[0]) for g in groups}
     total_m = 0
     total_cost = 0.0
     total_h = 0.0
@@ -259,8 +260,9 @@ def check_plan(
                 "a route starts with a depart stop and ends with a return (or halt) stop",
             )
             continue
-        m = matrices[r.vehicle_class]
-        pos = pos_of[r.vehicle_class]
+        group = (r.vehicle_class, r.home)
+        m = matrices[group]
+        pos = pos_of[group]
         dist_m = 0
         load = Load()
         for i, s in enumerate(r.stops):
@@ -273,7 +275,7 @@ def check_plan(
             if i > 0:
                 prev = r.stops[i - 1]
                 if prev.site in pos and s.site in pos:
-                    leg = before[r.vehicle_class] if s.arrival_s <= before_s else m
+                    leg = before[group] if s.arrival_s <= before_s else m
                     d = int(leg.distance_m[pos[prev.site], pos[s.site]])
                     t = int(leg.time_s[pos[prev.site], pos[s.site]])
                     if d >= UNREACHABLE:

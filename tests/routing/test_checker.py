@@ -451,3 +451,33 @@ plans = st.builds(
 def test_any_plan_survives_plan_json(p: Plan) -> None:
     text = json.dumps(plan_to_dict(p), ensure_ascii=False)
     assert plan_from_dict(json.loads(text)) == p
+
+
+def test_travel_is_checked_per_service_area_not_over_the_county(
+    plan: Plan, next_day_plan: tuple[Plan, DayInput], day: DayInput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checker's matrices cover one home's routes each (a station's service area, the
+    hub's trunk), so a region of large counties never needs a county-wide matrix."""
+    from networks.matrices import RoadIndex
+
+    east = [r for r in plan.routes if r.tier is Tier.LAST_MILE]
+    north = [  # the same class as East's, so a matrix per class would span both areas
+        replace(r, vehicle_class=east[0].vehicle_class)
+        for r in next_day_plan[0].routes
+        if r.tier is Tier.LAST_MILE
+    ]
+    assert {r.home for r in north}.isdisjoint({r.home for r in east})
+    both = replace(plan, routes=(*plan.routes, *north))
+    asked: list[tuple[str, ...]] = []
+    real = RoadIndex.matrix
+
+    def spy(self: RoadIndex, site_ids: tuple[str, ...], vehicle_class: str) -> object:
+        asked.append(site_ids)
+        return real(self, site_ids, vehicle_class)
+
+    monkeypatch.setattr(RoadIndex, "matrix", spy)
+    check(both, day)
+    stations = {r.home for r in both.routes if r.tier is Tier.LAST_MILE}
+    parent = {s.id: s.parent for s in day.network.sites}
+    areas = [{parent[x] for x in sites if parent.get(x) in stations} for sites in asked]
+    assert asked and all(len(area) <= 1 for area in areas)  # villages of one station at most
