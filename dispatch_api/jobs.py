@@ -487,7 +487,11 @@ class _JobPool(LocalExecutor):
 
     def __init__(self, workers: int) -> None:
         super().__init__(workers)
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_die_with_parent)
+        self._pool = self._new_pool(self.workers)
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        # also the pools that replace a broken one and run a suspect task alone
+        return ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
 
 
 def _executor(workers: int) -> Executor:

@@ -15,7 +15,9 @@ it, and ``check.json``, the independent checker's verdict; it is written into a 
 folder and renamed into place, so a folder named after a county is always complete.
 
 - **Failures are isolated**: a county whose bundle is broken or whose plan fails is reported
-  with the error (the file, row and field of an input error) and the others finish.
+  with the error (the file, row and field of an input error) and the others finish; so is a
+  county whose worker process dies while planning it (``worker process died (signal 9,
+  SIGKILL) while planning county-07``: the executor's ``lost``, :mod:`scenarios.scaleout`).
 - **Resumable**: a county whose folder already holds a checked plan for the date is not
   planned again (``resume=False`` plans everything afresh).
 - **Deterministic** with a fixed work budget (the policy's ``work_per_s``, or ``work``): the
@@ -449,8 +451,13 @@ def plan_batch(
         if progress:
             progress(finished, total, result)
 
+    def lost(index: int, exc: BaseException) -> CountyResult:
+        county = counties[todo[index]]  # its worker died: no clocks or memory to report
+        error = f"{exc} while planning {county.name}"
+        return CountyResult(county.name, county.bundle, settings.date, "failed", error=error)
+
     items = [(counties[k], str(target.resolve())) for k in todo]
-    run.map(_task, settings, items, each=each)
+    run.map(_task, settings, items, each=each, lost=lost)
     batch = BatchResult(
         settings.date,
         tuple(r for r in results if r is not None),

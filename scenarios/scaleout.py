@@ -15,6 +15,18 @@ the object store and fetched once per Ray worker process, so what it caches (a n
 index and matrices) serves every task of the map that lands there. ``fn`` must be a
 module-level function (it is pickled by reference).
 
+**A worker process that dies** (killed by the OOM killer, a crash in native code,
+``os._exit``) while it runs a task raises from ``map``, as Python's and Ray's pools do —
+unless ``map`` is given ``lost``: then that task's result is ``lost(index, WorkerDied(...))``
+and every other task is run. :class:`LocalExecutor` cannot tell which of the tasks running at
+the time killed the worker, so it runs each of them again alone in a fresh process: one that
+dies alone is the culprit (a task that crashes only sometimes then simply succeeds), the
+others' results are kept; the rest of the map goes on meanwhile. :class:`RayExecutor` retries a
+task whose worker died once (``max_retries=1``, not Ray's default 3), so a task that always
+crashes costs two runs on either backend. :class:`SerialExecutor` runs the tasks in the
+caller's process, so such a crash ends the caller itself. A task that *raises* is not lost:
+its exception propagates from ``map`` as before.
+
 Simulated days (:mod:`scenarios.whatif`), the placement curve's solves
 (:mod:`scenarios.placement`) and several counties' days at once (:func:`plan_many`) all run
 through it. Given the same inputs, every backend returns the same results when the tasks
@@ -27,14 +39,17 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import signal
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, Generic, Protocol, TypeVar
 
 from networks import UNREACHABLE, CountyrouteError
 from routing import DayInput, plan_day
@@ -51,6 +66,7 @@ __all__ = [
     "ProgressLine",
     "RayExecutor",
     "SerialExecutor",
+    "WorkerDied",
     "make_executor",
     "plan_many",
 ]
@@ -67,6 +83,16 @@ Each = Callable[[int, Any], None]
 order they finish): batch planning reports and records every county as it is done."""
 
 
+Lost = Callable[[int, BaseException], R]
+"""``lost(index, exc)``: the result of a task whose worker process died (``exc`` is a
+:class:`WorkerDied`), instead of raising from ``map``."""
+
+
+class WorkerDied(CountyrouteError):
+    """A task's worker process died before it returned (a signal, a crash in native code,
+    an exit): what ``map`` hands to ``lost``. The original error is its ``__cause__``."""
+
+
 class Executor(Protocol):
     """Runs ``fn(shared, item)`` for every item; results in the order of the items."""
 
@@ -81,6 +107,7 @@ class Executor(Protocol):
         *,
         progress: Progress | None = None,
         each: Each | None = None,
+        lost: Lost[R] | None = None,
     ) -> list[R]: ...
 
     def close(self) -> None: ...
@@ -112,7 +139,8 @@ class _Closing:
 
 
 class SerialExecutor(_Closing):
-    """Everything in this process, in order."""
+    """Everything in this process, in order. ``lost`` is never called: a task that kills its
+    worker kills this process."""
 
     name = "serial"
     workers = 1
@@ -125,6 +153,7 @@ class SerialExecutor(_Closing):
         *,
         progress: Progress | None = None,
         each: Each | None = None,
+        lost: Lost[R] | None = None,
     ) -> list[R]:
         out = []
         for k, item in enumerate(items):
@@ -166,13 +195,18 @@ class LocalExecutor(_Closing):
 
     ``shared`` is pickled once per :meth:`map`; each worker unpickles it once and keeps it for
     the map's later tasks (simulated days then share one road index per worker instead of
-    rebuilding it per day)."""
+    rebuilding it per day). At most ``workers`` tasks are handed to the pool at a time, so
+    when a worker dies the tasks it may have been running are known: those in hand."""
 
     name = "local"
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
         self._pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        """A pool of ``workers`` processes (a subclass may give its workers an initializer)."""
+        return ProcessPoolExecutor(max_workers=workers)
 
     def map(
         self,
@@ -182,30 +216,134 @@ class LocalExecutor(_Closing):
         *,
         progress: Progress | None = None,
         each: Each | None = None,
+        lost: Lost[R] | None = None,
     ) -> list[R]:
         if not items:
             return []
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
         token = uuid.uuid4().hex
         blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
-        futures: dict[Future[R], int] = {
-            self._pool.submit(_call_with_shared, fn, token, blob, item): k
-            for k, item in enumerate(items)
-        }
         results: list[Any] = [None] * len(items)
-        for done, fut in enumerate(as_completed(futures), start=1):
-            results[futures[fut]] = fut.result()
+        finished = 0
+
+        def finish(k: int, value: Any) -> None:
+            nonlocal finished
+            results[k] = value
+            finished += 1
             if each:
-                each(futures[fut], results[futures[fut]])
+                each(k, value)
             if progress:
-                progress(done, len(items))
+                progress(finished, len(items))
+
+        queued = deque(range(len(items)))
+        suspects: deque[int] = deque()  # in hand when a worker died: each runs again alone
+        running: dict[Future[R], int] = {}
+
+        def settle_broken() -> None:
+            """A worker died: the pool is broken, and every task in hand failed with it
+            (ProcessPoolExecutor cannot say which one its worker was running)."""
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown()  # returns once every task in hand is settled
+            for fut, k in running.items():
+                if not isinstance(fut.exception(), BrokenProcessPool):
+                    finish(k, fut.result())  # it was done before the worker died
+                elif lost is None:
+                    fut.result()  # raises, as ProcessPoolExecutor does
+                else:
+                    suspects.append(k)
+            running.clear()
+
+        alone: _Alone[R] | None = None
+        try:
+            while queued or suspects or running or alone:
+                if alone is None and suspects:
+                    alone = _Alone(self._new_pool(1), suspects.popleft())
+                    alone.start(fn, token, blob, items[alone.index])
+                # the suspect running alone takes one worker's place
+                while queued and len(running) < self.workers - bool(alone or suspects):
+                    if self._pool is None:
+                        self._pool = self._new_pool(self.workers)
+                    k = queued.popleft()
+                    try:
+                        fut = self._pool.submit(_call_with_shared, fn, token, blob, items[k])
+                    except BrokenProcessPool:  # a worker died since the last look
+                        queued.appendleft(k)
+                        settle_broken()
+                        continue
+                    running[fut] = k
+                wait([*running, *(alone.futures if alone else ())], return_when=FIRST_COMPLETED)
+                if alone is not None and alone.done():
+                    k, died = alone.index, alone.died()
+                    if died is None:
+                        finish(k, alone.result())
+                    else:
+                        assert lost is not None  # only then are there suspects
+                        finish(k, lost(k, died))
+                    alone = None
+                done = [f for f in running if f.done()]
+                if not any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+                    for fut in done:
+                        finish(running.pop(fut), fut.result())
+                    continue
+                settle_broken()
+        finally:
+            if alone is not None:
+                alone.pool.shutdown(wait=False, cancel_futures=True)
         return results
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+class _Alone(Generic[R]):
+    """One task run again alone in a pool of one process: if that process dies, the task
+    killed it, and its exit code says how."""
+
+    def __init__(self, pool: ProcessPoolExecutor, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.futures: tuple[Future[R], ...] = ()
+        self._processes: list[Any] = []
+
+    def start(self, fn: Callable[[S, T], R], token: str, blob: bytes, item: T) -> None:
+        self.futures = (self.pool.submit(_call_with_shared, fn, token, blob, item),)
+        # the pool's process, to read its exit code once it is gone (a private attribute of
+        # ProcessPoolExecutor: without it the error only lacks the exit code)
+        self._processes = list((getattr(self.pool, "_processes", None) or {}).values())
+
+    def done(self) -> bool:
+        return self.futures[0].done()
+
+    def died(self) -> WorkerDied | None:
+        """The task's worker died (the pool is then shut down): how; else None."""
+        exc = self.futures[0].exception()
+        if not isinstance(exc, BrokenProcessPool):
+            return None
+        self.pool.shutdown()
+        died = WorkerDied(_death([getattr(p, "exitcode", None) for p in self._processes]))
+        died.__cause__ = exc
+        return died
+
+    def result(self) -> R:
+        try:
+            return self.futures[0].result()
+        finally:
+            self.pool.shutdown()
+
+
+def _death(exitcodes: Sequence[int | None]) -> str:
+    """How a worker process died, from its exit code (negative: the signal that killed it)."""
+    code = next((c for c in exitcodes if c), None)
+    if code is None:
+        return "worker process died"
+    if code < 0:
+        try:
+            return f"worker process died (signal {-code}, {signal.Signals(-code).name})"
+        except ValueError:
+            return f"worker process died (signal {-code})"
+    return f"worker process died (exit code {code})"
 
 
 class RayExecutor(_Closing):
@@ -261,26 +399,44 @@ class RayExecutor(_Closing):
         *,
         progress: Progress | None = None,
         each: Each | None = None,
+        lost: Lost[R] | None = None,
     ) -> list[R]:
         if not items:
             return []
         ray = self._ray
-        remote = ray.remote(num_cpus=1)(_ray_call)
+        # a task whose worker died is run once more (Ray's default is 3 more): a node lost
+        # mid-task costs one retry, and a task that always crashes only two runs
+        remote = ray.remote(num_cpus=1, max_retries=1)(_ray_call)
+        died = (
+            ray.exceptions.WorkerCrashedError,  # killed, crashed, exited (sys.exit too)
+            ray.exceptions.OutOfMemoryError,  # killed by Ray's memory monitor
+            ray.exceptions.NodeDiedError,
+        )
         token = uuid.uuid4().hex
         holder = [ray.put(shared)]  # inside a list, so Ray passes the reference, not the value
         refs = [remote.remote(fn, token, holder, item) for item in items]
         pending = list(refs)
         index = {ref: k for k, ref in enumerate(refs)}
+        results: list[Any] = [None] * len(items)
         done = 0
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
-            done += len(ready)
-            if each:
-                for ref in ready:
-                    each(index[ref], ray.get(ref))
-            if progress:
-                progress(done, len(items))
-        return list(ray.get(refs))
+            for ref in ready:
+                k = index[ref]
+                try:
+                    results[k] = ray.get(ref)
+                except died as exc:
+                    if lost is None:
+                        raise
+                    gone = WorkerDied(f"worker process died (Ray: {type(exc).__name__})")
+                    gone.__cause__ = exc
+                    results[k] = lost(k, gone)
+                done += 1
+                if each:
+                    each(k, results[k])
+                if progress:
+                    progress(done, len(items))
+        return results
 
     def close(self) -> None:
         if self._owns and self._ray.is_initialized():

@@ -1,10 +1,12 @@
 """scenarios.batch and ``countyroute plan-batch``: every county of a region planned and
-checked, a broken county reported while the others finish, resume after a kill, and the same
-plans locally and on Ray (a local Ray instance; skipped where Ray is not installed)."""
+checked, a broken county reported while the others finish (also one whose worker process
+dies), resume after a kill, and the same plans locally and on Ray (a local Ray instance;
+skipped where Ray is not installed)."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import secrets
@@ -15,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -25,10 +29,14 @@ from scenarios.batch import (
     COUNTY_FILE,
     BatchSettings,
     County,
+    CountyResult,
     plan_batch,
     region_counties,
 )
-from scenarios.scaleout import LocalExecutor, SerialExecutor
+from scenarios.scaleout import Each, LocalExecutor, Lost, Progress, SerialExecutor
+
+S = TypeVar("S")
+R = TypeVar("R")
 
 DATE = "2026-12-01"
 SETTINGS = BatchSettings(DATE, work=20)
@@ -132,6 +140,78 @@ def test_a_killed_batch_leaves_whole_folders_and_resumes(tiny_path: Path, tmp_pa
     assert sum(c.status == "resumed" for c in batch.counties) == len(done)
     assert all(c.check_ok for c in batch.counties)
     assert not list(out.glob(".partial-*"))
+
+
+def _poisoned(job: tuple[Callable[[S, tuple[County, str]], R], S], item: tuple[County, str]) -> R:
+    """A batch task, except that the county named ``poison`` kills its worker process (as the
+    OOM killer or a crash in native code would)."""
+    if item[0].name == "poison":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return job[0](job[1], item)
+
+
+class PoisonedLocal(LocalExecutor):
+    """Local processes whose task for the county named ``poison`` kills its worker: no
+    bundle is known that crashes a worker, so the poison is put into the task itself."""
+
+    def map(
+        self,
+        fn: Callable[[S, Any], R],
+        shared: S,
+        items: Sequence[Any],
+        *,
+        progress: Progress | None = None,
+        each: Each | None = None,
+        lost: Lost[R] | None = None,
+    ) -> list[R]:
+        return super().map(_poisoned, (fn, shared), items, progress=progress, each=each, lost=lost)
+
+
+def test_a_county_that_kills_its_worker_fails_and_the_others_are_planned(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    names = ["north", "poison", "east", "south"]
+    counties = region_counties(make_region(tiny_path, tmp_path / "region", names))
+    out = tmp_path / "out"
+    with PoisonedLocal(2) as ex:
+        batch = plan_batch(counties, SETTINGS, out, executor=ex)
+    by_name = {c.county: c for c in batch.counties}
+    assert [c.county for c in batch.counties] == names
+    assert [c.county for c in batch.failed] == ["poison"]
+    error = "worker process died (signal 9, SIGKILL) while planning poison"
+    assert by_name["poison"].error == error and not (out / "poison").exists()
+    assert all(
+        by_name[n].status == "planned" and by_name[n].check_ok for n in names if n != "poison"
+    )
+    assert f"failed: poison: {error}" in (out / "region-summary.md").read_text()
+    summary = json.loads((out / "region-summary.json").read_text())
+    assert summary["totals"]["failed"] == 1 and summary["totals"]["planned"] == 3
+    again = plan_batch(counties, SETTINGS, out)  # resume: only the lost county is planned
+    assert [c.status for c in again.counties] == ["resumed", "planned", "resumed", "resumed"]
+
+
+def test_a_worker_killed_mid_batch_costs_a_retry_not_the_batch(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    """Every worker process is SIGKILLed as the first county finishes (a crash that does not
+    come from any county): the counties in hand are planned again, alone, and all succeed."""
+    names = [f"c{k}" for k in range(4)]
+    counties = region_counties(make_region(tiny_path, tmp_path / "region", names))
+    killed: set[int] = set()
+
+    def progress(done: int, total: int, result: CountyResult) -> None:
+        if not killed:
+            for proc in multiprocessing.active_children():  # this executor's workers
+                assert proc.pid is not None
+                killed.add(proc.pid)
+                os.kill(proc.pid, signal.SIGKILL)
+
+    with LocalExecutor(2) as ex:
+        batch = plan_batch(counties, SETTINGS, tmp_path / "out", executor=ex, progress=progress)
+    assert killed and not batch.failed
+    assert all(c.status == "planned" and c.check_ok for c in batch.counties)
+    pids = [int(c.worker.rsplit(":", 1)[1]) for c in batch.counties]
+    assert len(set(pids) & killed) <= 2  # only those done before the kill (at most two)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
