@@ -708,6 +708,10 @@ def _region_task(params: Mapping[str, Any], day: DayInput) -> tuple[Plan | None,
     return plan, figures
 
 
+def _region_lost(_: int, exc: BaseException) -> tuple[Plan | None, dict[str, Any]]:
+    return None, {"error": str(exc)}
+
+
 def _write_county_plan(
     engine: Engine, job_id: str, attempt: int, network: str, plan: Plan, day: DayInput
 ) -> int:
@@ -792,7 +796,13 @@ def _execute_region(
                     counties[k]["state"] = "running"
                 publish()
                 order[:] = list(days)
-                executor.map(_region_task, dict(params), [days[k] for k in order], each=each)
+                executor.map(
+                    _region_task,
+                    dict(params),
+                    [days[k] for k in order],
+                    each=each,
+                    lost=_region_lost,  # a worker that died fails its network only
+                )
     except _Superseded:
         return
     failed = [c for c in counties if c["state"] == "failed"]

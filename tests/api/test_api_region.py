@@ -4,11 +4,18 @@ limited to some networks can neither start nor read a job over others."""
 
 from __future__ import annotations
 
+import os
+import signal
+from typing import Any
+
+import pytest
 from conftest import DATE, TINY, Keys, auth, upload_tiny
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from dispatch_api import jobs
 from dispatch_api.db import sessions
+from dispatch_api.jobs import _region_task
 from dispatch_api.security import Role, create_key
 
 BODY = {"date": DATE, "time_limit_s": 1, "solution_limit": 20}
@@ -81,3 +88,31 @@ def test_a_key_sees_region_jobs_only_over_its_networks(
     assert client.get(f"/v1/jobs/{own.json()['id']}", headers=auth(limited)).status_code == 200
     feed = client.get("/v1/feed?wait_s=0", headers=auth(limited)).text
     assert '"kind":"region"' in feed and '"network":"tiny2"' not in feed
+
+
+def _dies_on_tiny2(params: Any, day: Any) -> Any:
+    """A region task whose worker process is killed outright on network ``tiny2`` (as the
+    OOM killer or a crashing native solver would), and plans the others as usual."""
+    if day.name == "tiny2":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _region_task(params, day)
+
+
+def test_a_worker_that_dies_fails_only_its_network(
+    client: TestClient, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert upload_tiny(client, keys.admin, "tiny2").status_code == 201
+    for net in ("tiny", "tiny2"):
+        _orders(client, keys.admin, net)
+    monkeypatch.setattr(jobs, "_region_task", _dies_on_tiny2)  # the workers are forked after
+    r = client.post(
+        "/v1/region-jobs",
+        json={**BODY, "networks": ["tiny", "tiny2"], "workers": 2},
+        headers=auth(keys.admin),
+    )
+    assert r.status_code == 202, r.text
+    job = client.get(r.headers["Location"], headers=auth(keys.admin)).json()
+    assert job["status"] == "failed" and "1 of 2 networks failed" in job["error"], job
+    tiny, tiny2 = job["counties"]
+    assert tiny["state"] == "planned" and tiny["check_ok"]
+    assert tiny2["state"] == "failed" and "worker process died" in tiny2["error"], tiny2
