@@ -208,7 +208,9 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     assert flagged.count() == 1
     assert flagged.get_attribute("data-site") == first["site"]
     assert page.locator("#edit-state[role=alert]").count() == 1
-    flagged.scroll_into_view_if_needed()
+    # bring the row into view as a reader scrolls: down, the table's left edge still shown
+    # (scroll_into_view_if_needed also scrolled the wide table sideways, clipping the names)
+    flagged.evaluate("el => el.scrollIntoView({block: 'center', inline: 'start'})")
     shot(page, f"{lang}-5-violation")
     if lang == "zh":
         assert_no_english(page, server, "violation")
