@@ -8,7 +8,9 @@ Modes:
 
 ``burst``
     ``n`` route fetches from ``concurrency`` clients that all start at once, each opening its
-    own connection (connect time counted) — the 07:00 start of a county.
+    own connection (connect time counted) — the 07:00 start of a county. Also reports the
+    clients' first fetches apart (connect included) and the connects alone: a tail there is
+    the connection storm or the servers' cold start, a tail in the rest is queueing.
 ``steady``
     route fetches paced at ``rate`` per second for ``seconds`` over ``conns`` connections.
 ``mixed``
@@ -106,6 +108,8 @@ async def burst(cfg: dict[str, Any], host: str, port: int) -> dict[str, Any]:
     couriers = cfg["couriers"]
     path = _route_path(cfg)
     lat: list[float] = []
+    first: list[float] = []  # each client's first fetch: its connect, then the answer
+    connect: list[float] = []
     errors: list[int] = []
     go = asyncio.Event()
 
@@ -113,15 +117,20 @@ async def burst(cfg: dict[str, Any], host: str, port: int) -> dict[str, Any]:
         key = couriers[c % len(couriers)]["key"]
         conn = Conn(host, port)
         await go.wait()
-        for _ in range(c, n, conc):
+        for k in range(c, n, conc):
             t0 = time.perf_counter()
             try:
+                if k == c:
+                    conn.reader, conn.writer = await asyncio.open_connection(host, port)
+                    connect.append(time.perf_counter() - t0)
                 status, _ = await conn.request("GET", path, {"Authorization": f"Bearer {key}"})
             except (OSError, asyncio.IncompleteReadError):
                 status = 599
                 conn.close()
                 conn = Conn(host, port)
             lat.append(time.perf_counter() - t0)
+            if k == c:
+                first.append(lat[-1])
             if status != 200:
                 errors.append(status)
         conn.close()
@@ -131,7 +140,11 @@ async def burst(cfg: dict[str, Any], host: str, port: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     go.set()
     await asyncio.gather(*tasks)
-    return _summary(lat, errors, time.perf_counter() - t0)
+    out = _summary(lat, errors, time.perf_counter() - t0)
+    out["first_fetch_p50_ms"] = round(_pct(first, 0.5), 2)
+    out["first_fetch_p95_ms"] = round(_pct(first, 0.95), 2)
+    out["connect_p95_ms"] = round(_pct(connect, 0.95), 2)
+    return out
 
 
 async def _paced(

@@ -176,10 +176,9 @@ def run_load(cfg: dict[str, Any], mode: str, **params: Any) -> dict[str, Any]:
     return result
 
 
-def cold_fetch_ms(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Every courier's first route fetch after the plan was published (pre-rendered into the
-    shared table by the publishing process; the answering process has seen none of it),
-    one request at a time, after the pre-rendering is done (ms)."""
+def prerendered(cfg: dict[str, Any]) -> tuple[int, float]:
+    """Wait (at most 2 minutes) until the publishing process has pre-rendered every route
+    document into the shared table; the documents stored and the seconds waited."""
     from sqlalchemy import func, select
 
     from dispatch_api.db import RouteDoc, make_engine
@@ -195,6 +194,14 @@ def cold_fetch_ms(cfg: dict[str, Any]) -> dict[str, Any]:
             break
         time.sleep(0.5)
     engine.dispose()
+    return count, time.perf_counter() - waited
+
+
+def cold_fetch_ms(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Every courier's first route fetch after the plan was published (pre-rendered into the
+    shared table by the publishing process; the answering process has seen none of it),
+    one request at a time, after the pre-rendering is done (ms)."""
+    count, waited_s = prerendered(cfg)
     first: list[float] = []
     with httpx.Client(base_url=cfg["url"], timeout=60) as c:
         for courier in cfg["couriers"]:
@@ -205,7 +212,7 @@ def cold_fetch_ms(cfg: dict[str, Any]) -> dict[str, Any]:
     first.sort()
     return {
         "documents_prerendered": count,
-        "prerender_wait_s": round(time.perf_counter() - waited, 1),
+        "prerender_wait_s": round(waited_s, 1),
         "first_fetch_p50_ms": round(first[len(first) // 2] * 1000, 1),
         "first_fetch_p95_ms": round(first[int(0.95 * (len(first) - 1))] * 1000, 1),
         "first_fetch_max_ms": round(first[-1] * 1000, 1),
@@ -227,6 +234,8 @@ def main() -> None:
         if "cold" in args.only:
             print("cold", json.dumps(cold_fetch_ms(cfg)), flush=True)
         if "burst" in args.only:
+            if "cold" not in args.only:  # the 07:00 start comes after the pre-rendering
+                prerendered(cfg)
             print(
                 "burst", json.dumps(run_load(cfg, "burst", n=10_000, concurrency=2_000)), flush=True
             )

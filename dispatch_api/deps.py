@@ -43,7 +43,7 @@ __all__ = [
     "EventKey",
     "PlannerKey",
     "StaffKey",
-    "known_caller",
+    "caller",
     "principal_by_digest",
     "visible_network",
 ]
@@ -214,14 +214,23 @@ def _principal(ctx: AppContext, key: str) -> Principal | None:
     return _expired(who)
 
 
-def known_caller(ctx: AppContext, key: str, client: str) -> Principal | None:
-    """The caller of a key this process checked in the last seconds (an address that is not
-    throttled): what the fast path (:mod:`dispatch_api.fastpath`) may answer without the
-    full check; None when only :func:`current_key` can say."""
+async def caller(ctx: AppContext, key: str, client: str) -> Principal | None:
+    """The caller of a key, as :func:`current_key` finds it: this process's memory, else one
+    database look-up shared by every request that asks for the key at the same moment. None
+    for a throttled address and for a key that is unknown, expired or revoked: only
+    :func:`current_key` answers those (and counts the failure).
+
+    The fast path (:mod:`dispatch_api.fastpath`) asks this, so that at 07:00 — keys this
+    process has not seen in the last seconds — a county's first fetches wait for that one
+    look-up instead of each taking the whole framework's path."""
     if ctx.throttle.retry_after(client) is not None:
         return None
-    found = _remembered(ctx, hash_key(key, ctx.pepper))
-    return None if found is _MISS else _expired(found)
+    digest = hash_key(key, ctx.pepper)
+    found = _remembered(ctx, digest)
+    if found is _MISS:
+        found = await ctx.bus.once(("key", digest), _lookup, ctx, key, digest, remember=False)
+        _remember(ctx, digest, found)
+    return _expired(found)
 
 
 SESSION_KEY = "countyroute.session_key"

@@ -5,15 +5,19 @@ events one at a time. Through the full FastAPI stack each such request costs far
 route matching (the ``/v1`` paths and their aliases are tried in turn) and dependency
 solving than in its own work. This ASGI middleware, the outermost of the app, answers
 
-- ``GET``/``HEAD /v1/courier/route`` (and the unprefixed alias) when this process remembers
-  the caller's key and the resolved route document (:mod:`dispatch_api.cachebus`), and
-- ``PUT /v1/plans/{plan_id}/events/{event_id}`` when it remembers the caller's key and the
-  body is a well-formed event,
+- ``GET``/``HEAD /v1/courier/route`` when the caller's key is a courier's and its route
+  resolves to a document, and
+- ``PUT /v1/plans/{plan_id}/events/{event_id}`` when the body is a well-formed event,
 
 with the same checks, the same status codes and the same bodies as the routes in
 :mod:`dispatch_api.routers.courier` (which do the work: :func:`~dispatch_api.routers.courier._ingest`).
-Anything else — a key not seen in the last seconds, a throttled address, a query or body the
-fast path does not recognise, a CORS request, a route answer not remembered — goes on to the
+A key or a route this process does not remember is looked up here, once for all the
+requests that ask for it at the same moment (:meth:`~dispatch_api.cachebus.CacheBus.once`,
+as the routes do): at 07:00 every process has forgotten every key, and when each of a county's
+first fetches went on to the app instead, a process's share of them queued behind that many
+passes through the framework (seconds; issue 12's burst tail). Anything else — an unknown,
+expired or revoked key, a throttled address, a query or body the fast path does not
+recognise, a CORS request, a route that is a problem, a database error — goes on to the
 app unchanged (a body already read is handed on as it came), so the app stays the one place
 that explains errors.
 """
@@ -34,7 +38,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dispatch_api.deps import AppContext, known_caller
+from dispatch_api.deps import AppContext, caller
 from dispatch_api.problems import Problem, problem_response
 from dispatch_api.schemas import EventCreate
 from dispatch_api.security import Principal, Role
@@ -109,7 +113,7 @@ class CourierFastPath:
                     receive = handed_on
         await self.app(scope, receive, send)
 
-    def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
+    async def _caller(self, scope: Scope, headers: dict[bytes, bytes]) -> Principal | None:
         if self.ctx.settings.cors_origins and b"origin" in headers:
             return None
         auth = headers.get(b"authorization", b"").decode("latin-1")
@@ -117,19 +121,32 @@ class CourierFastPath:
         if scheme.lower() != "bearer" or not key.strip():
             return None
         client = scope["client"][0] if scope.get("client") else "?"
-        return known_caller(self.ctx, key.strip(), client)
+        try:
+            return await caller(self.ctx, key.strip(), client)
+        except (OperationalError, SQLAlchemyTimeoutError, DataError):  # the app answers 503/422
+            return None
 
     # ---------------------------------------------------------------- GET /courier/route
     async def _route(self, scope: Scope, send: Send) -> bool:
         headers = _headers(scope)
         if headers is None:
             return False
-        who = self._caller(scope, headers)
         query = _query(scope)
-        if who is None or who.role is not Role.COURIER or query is None:
+        if query is None:
             return False
-        hit = self.ctx.bus.get(("me", who.network, who.courier, *query))
-        if hit is None or len(hit) != 2:  # not remembered, or a problem: the app explains it
+        who = await self._caller(scope, headers)
+        if who is None or who.role is not Role.COURIER:
+            return False
+        ident = ("me", who.network, who.courier, *query)
+        hit = self.ctx.bus.get(ident)
+        if hit is None:  # looked up once for every fetch asking at this moment, as the app does
+            from dispatch_api.routers.courier import _resolve_mine  # they import this module
+
+            try:
+                hit = await self.ctx.bus.once(ident, _resolve_mine, self.ctx, who, *query)
+            except (OperationalError, SQLAlchemyTimeoutError, DataError):
+                return False  # the app answers (503/422)
+        if len(hit) != 2:  # a problem: the app explains it
             return False
         etag, body = hit
         out = [(b"etag", etag.encode()), (b"cache-control", b"private, no-cache")]
@@ -165,7 +182,7 @@ class CourierFastPath:
         headers = _headers(scope)
         if headers is None:
             return receive
-        who = self._caller(scope, headers)
+        who = await self._caller(scope, headers)
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         try:
             length = int(headers.get(b"content-length", b"-1"))

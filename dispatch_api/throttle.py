@@ -59,12 +59,28 @@ RETURNING failures, window_start
 )
 
 
+_PRUNE = text("DELETE FROM auth_failures WHERE window_start <= :stale AND client <> :client")
+_PRUNE_SKIP_LOCKED = text(
+    """
+DELETE FROM auth_failures WHERE client IN (
+    SELECT client FROM auth_failures WHERE window_start <= :stale AND client <> :client
+    FOR UPDATE SKIP LOCKED)
+"""
+)
+"""The rows of windows that have ended (other addresses': the upsert restarts this one's).
+On PostgreSQL rows another process is deleting are skipped: no waiting, no deadlock."""
+
+
 def database_counter(engine: Engine) -> Counter:
     """Failures counted in the ``auth_failures`` table (one upsert per failure; PostgreSQL
-    and SQLite alike)."""
+    and SQLite alike). Each failure also deletes the rows of windows that have ended, so the
+    table holds only the addresses that failed in the last window (a scan of many addresses
+    would otherwise leave a row for each of them forever)."""
+    prune = _PRUNE_SKIP_LOCKED if engine.dialect.name == "postgresql" else _PRUNE
 
     def count(client: str, now: float, window_s: float) -> tuple[int, float]:
         with engine.begin() as conn:
+            conn.execute(prune, {"stale": now - window_s, "client": client[:100]})
             failures, start = conn.execute(
                 _UPSERT, {"client": client[:100], "now": now, "stale": now - window_s}
             ).one()

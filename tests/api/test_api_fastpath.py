@@ -5,12 +5,19 @@ app (whose requests filled the process's memory)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
 from conftest import DATE, Keys, auth
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
+from dispatch_api import deps
 from dispatch_api.fastpath import CourierFastPath
+from dispatch_api.routers import courier
 
 HANDED_ON = 299
 
@@ -55,6 +62,51 @@ def test_a_remembered_route_is_answered_as_the_app_answers_it(
     assert head.headers["content-length"] == str(len(full.content))
 
 
+def test_a_forgotten_key_and_route_are_looked_up_once_for_fetches_at_the_same_moment(
+    app: FastAPI,
+    client: TestClient,
+    keys: Keys,
+    tiny_plan: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """07:00: this process has forgotten every key and route (a few seconds without fetches,
+    or a change announced on the bus), and a courier's fetches arrive together. The fast
+    path answers all of them after one key look-up and one route look-up; none goes on to
+    the app (the framework's path, many times the cost, was the burst's tail)."""
+    full = client.get(ROUTE, headers={**auth(keys.courier), "Accept-Encoding": "identity"})
+    assert full.status_code == 200
+    ctx = app.state.ctx
+    ctx.bus.changed()  # every process forgets: the cache bus heard a change
+    ctx.keys.clear()
+    calls: list[str] = []
+
+    def counted(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any) -> Any:
+            calls.append(name)
+            return fn(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(deps, "_lookup", counted("key", deps._lookup))
+    monkeypatch.setattr(courier, "_resolve_mine", counted("route", courier._resolve_mine))
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": HANDED_ON, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def together() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=CourierFastPath(inner, ctx))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            headers = {**auth(keys.courier), "Accept-Encoding": "identity"}
+            return list(await asyncio.gather(*(c.get(ROUTE, headers=headers) for _ in range(20))))
+
+    answers = asyncio.run(together())
+    assert [r.status_code for r in answers] == [200] * 20
+    assert {r.content for r in answers} == {full.content}
+    assert {r.headers["etag"] for r in answers} == {full.headers["etag"]}
+    assert sorted(calls) == ["key", "route"]
+
+
 def test_what_the_fast_path_does_not_know_goes_to_the_app(
     app: FastAPI, client: TestClient, keys: Keys, tiny_plan: int
 ) -> None:
@@ -66,7 +118,7 @@ def test_what_the_fast_path_does_not_know_goes_to_the_app(
         (f"/v1/courier/route?date={DATE}&crs=gcj02&x=1", auth(keys.courier)),  # unknown query
         ("/v1/courier/route?date=2026-13-45", auth(keys.courier)),  # not a date
         (f"/v1/courier/route?date={DATE}&date={DATE}", auth(keys.courier)),  # repeated
-        ("/v1/courier/route?date=2026-12-02", auth(keys.courier)),  # not remembered
+        ("/v1/courier/route?date=2026-12-02", auth(keys.courier)),  # no plan: a problem
         (ROUTE, {}),  # no key
     ]
     for path, headers in handed_on:

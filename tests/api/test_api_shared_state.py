@@ -13,13 +13,14 @@ import pytest
 from conftest import auth
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from test_api_cachebus_redis import REDIS_URL, _redis_answers
 
 from dispatch_api.app import create_app
 from dispatch_api.console.router import COOKIE
 from dispatch_api.security import Role, create_key
 from dispatch_api.settings import Settings
-from dispatch_api.throttle import AuthThrottle
+from dispatch_api.throttle import AuthThrottle, database_counter
 
 
 def test_a_window_counts_failures_and_blocks_until_it_ends() -> None:
@@ -103,6 +104,20 @@ def test_failures_on_two_instances_add_up(
     assert a.get("/v1/networks", headers=auth("cr_wrong")).status_code == 401
     assert heard.wait(5)
     assert a.get("/v1/networks", headers=auth("cr_wrong")).status_code == 429
+
+
+def test_a_failure_deletes_the_rows_of_windows_that_have_ended(app: FastAPI) -> None:
+    engine = app.state.ctx.engine
+    count = database_counter(engine)
+    now = 1_800_000_000.0
+    count("198.51.100.7", now - 3600, 60)  # an hour ago: its window has ended
+    count("198.51.100.8", now - 61, 60)  # ended a second ago
+    count("198.51.100.9", now - 30, 60)  # still open
+    count("198.51.100.9", now - 20, 60)
+    assert count("203.0.113.5", now, 60) == (1, now + 60)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT client, failures FROM auth_failures")).all())
+    assert rows == {"198.51.100.9": 2, "203.0.113.5": 1}
 
 
 def test_a_console_session_is_known_to_every_instance(settings: Settings) -> None:
