@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from dispatch_api.db import make_engine, migrate, normalise_url
 from dispatch_api.settings import Settings
@@ -75,7 +80,7 @@ def serve(
             "COUNTYROUTE_MIGRATE": "0",
         }
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         "dispatch_api.server:app_from_env",
         factory=True,
         host=settings.host,
@@ -88,6 +93,66 @@ def serve(
         # killed and restarted again and again, never serving
         timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
     )
+    sockets = [_listening_socket(settings.host, settings.port) for _ in range(settings.processes)]
+    try:
+        _OwnSockets(config, sockets).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket of its own for one API process, on the port every process shares
+    (``SO_REUSEPORT``: the kernel spreads new connections evenly over the processes' sockets;
+    one socket shared by all, as uvicorn's workers have, goes to whichever process accepts
+    first, and a busy process then takes more than its share — at 07:00 the processes took
+    turns and the burst's tail waited for them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CountyrouteError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+class _OwnSockets(Multiprocess):
+    """uvicorn's supervisor of worker processes (health checks, restarts, signals), each
+    process serving its own socket: process ``k`` always gets ``sockets[k]``, also when it is
+    restarted."""
+
+    def init_processes(self) -> None:
+        for sock in self.sockets:
+            process = Process(self.config, [sock])
+            process.start()
+            self.processes.append(process)
+
+    def keep_subprocess_alive(self) -> None:
+        self._replace_each(lambda k, p: not p.is_alive(self.config.timeout_worker_healthcheck))
+
+    def restart_all(self) -> None:
+        self._replace_each(lambda k, p: True)
+
+    def _replace_each(self, dead: Callable[[int, Process], bool]) -> None:
+        for k, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            if not dead(k, old):
+                continue
+            old.kill()
+            old.join()
+            if old.exitcode == STARTUP_FAILURE:  # the app cannot start: it never will
+                logging.getLogger("uvicorn.error").error("an API process failed to start")
+                self.should_exit.set()
+                return
+            new = Process(self.config, [self.sockets[k]])
+            new.start()
+            self.processes[k] = new
 
 
 _WORKER_HEALTHCHECK_S = 60

@@ -183,3 +183,79 @@ def test_two_processes_share_jobs_and_never_serve_a_stale_route(
         assert all(o and ":" in o for o in seen)
     finally:
         server.stop()
+
+
+def _listening(port: int) -> set[str]:
+    """Inodes of the sockets listening on ``port`` (``/proc/net/tcp``, state 0A)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                out.add(f[9])
+    return out
+
+
+def _sockets_of(pid: int) -> set[str]:
+    """Inodes of the sockets a process holds open."""
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            held.add(target[8:-1])
+    return held
+
+
+def _api_processes(parent: int, port: int) -> dict[int, set[str]]:
+    """The server's child processes that serve ``port``, with the listening sockets each holds."""
+    listening = _listening(port)
+    out = {}
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            mine = _sockets_of(int(child)) & listening
+        except OSError:  # gone meanwhile
+            continue
+        if mine:
+            out[int(child)] = mine
+    return out
+
+
+@pytest.mark.slow
+def test_each_api_process_listens_on_its_own_socket_and_its_replacement_takes_it_over(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """``serve --processes N``: N sockets on one port (``SO_REUSEPORT``), so the kernel spreads
+    the connections evenly; a process that dies is replaced on the same socket, and the
+    connections the kernel queued there meanwhile are served."""
+    import signal
+    import time
+
+    engine = make_engine(pg_database)
+    migrate(engine)
+    engine.dispose()
+    server = start_server(pg_database, tmp_path / "server.log", processes=2)
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        owners: dict[int, set[str]] = {}
+        for _ in range(300):  # both processes up (the first answered /health already)
+            owners = _api_processes(server.process.pid, port)
+            if len(owners) == 2:
+                break
+            time.sleep(0.2)
+        socks = list(owners.values())
+        assert len(socks) == 2 and all(len(s) == 1 for s in socks) and socks[0] != socks[1]
+        victim, its_socket = next(iter(owners.items()))
+        os.kill(victim, signal.SIGKILL)
+        answers = [httpx.get(f"{server.url}/health", timeout=120).status_code for _ in range(16)]
+        assert answers == [200] * 16  # new connections each, to either socket
+        for _ in range(300):
+            owners = _api_processes(server.process.pid, port)
+            if len(owners) == 2 and victim not in owners:
+                break
+            time.sleep(0.2)
+        assert victim not in owners and its_socket in owners.values()
+    finally:
+        server.stop()
