@@ -136,9 +136,29 @@ class _OwnSockets(Multiprocess):
         self._replace_each(lambda k, p: not p.is_alive(self.config.timeout_worker_healthcheck))
 
     def restart_all(self) -> None:
-        self._replace_each(lambda k, p: True)
+        """Replace every process (SIGHUP), each replacement serving its predecessor's socket
+        before the predecessor is retired, so the socket is never left without a process;
+        a replacement not ready in time is killed, its predecessor kept and the restart
+        abandoned."""
+        for k, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = Process(self.config, [self.sockets[k]])
+            new.start()
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    logging.getLogger("uvicorn.error").error(
+                        "a new API process was not ready in time; the restart was abandoned"
+                    )
+                return
+            old.terminate()
+            old.join()
+            self.processes[k] = new
 
     def _replace_each(self, dead: Callable[[int, Process], bool]) -> None:
+        """Replace the processes found dead (killed first: there is nothing to hand over)."""
         for k, old in enumerate(self.processes):
             if self.should_exit.is_set():
                 return

@@ -259,3 +259,57 @@ def test_each_api_process_listens_on_its_own_socket_and_its_replacement_takes_it
         assert victim not in owners and its_socket in owners.values()
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_restart_brings_each_replacement_up_before_retiring_its_predecessor(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """SIGHUP replaces every process, each on its predecessor's socket; at no moment is a
+    socket left without a process (killed first, a socket's queue waits for the
+    replacement's start), and the connections made meanwhile are all served."""
+    import signal
+    import threading
+    import time
+
+    engine = make_engine(pg_database)
+    migrate(engine)
+    engine.dispose()
+    server = start_server(pg_database, tmp_path / "server.log", processes=2)
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        owners: dict[int, set[str]] = {}
+        for _ in range(300):
+            owners = _api_processes(server.process.pid, port)
+            if len(owners) == 2:
+                break
+            time.sleep(0.2)
+        sockets = set().union(*owners.values())
+        first = set(owners)
+        assert len(sockets) == 2
+        answers: list[int] = []
+        stop = threading.Event()
+
+        def call() -> None:
+            while not stop.is_set():
+                answers.append(httpx.get(f"{server.url}/health", timeout=120).status_code)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        os.kill(server.process.pid, signal.SIGHUP)
+        orphaned = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            owners = _api_processes(server.process.pid, port)
+            held = set().union(*owners.values()) if owners else set()
+            orphaned += len(sockets - held)
+            if owners and not (set(owners) & first) and held == sockets:
+                break
+            time.sleep(0.02)
+        stop.set()
+        caller.join()
+        assert not (set(owners) & first), "the processes were not replaced"
+        assert orphaned == 0  # every socket held by a process throughout
+        assert answers and set(answers) == {200}
+    finally:
+        server.stop()
