@@ -36,7 +36,7 @@ typecheck: $(STAMP)
 # `make bench` runs); coverage of the four packages,
 # whose floor ([tool.coverage.report] fail_under in pyproject.toml) only ever rises
 pytest: $(STAMP) $(CHROMIUM)
-	$(PY) -m pytest --benchmark-disable -m "not heavy" --durations=25 --cov --cov-report=term:skip-covered
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile --benchmark-disable -m "not heavy" --durations=25 --cov --cov-report=term:skip-covered
 
 test: lint typecheck pytest
 
