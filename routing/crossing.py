@@ -57,9 +57,9 @@ NEIGHBOURS = 2
 @dataclass(frozen=True, slots=True)
 class JointChoice:
     """What the joint search of one hub's stations found: its answer's cost and its start's
-    (the tied day's runs; cost units, PyVRP's model of the joint problem; ``None`` where
-    there is none or it is not feasible there, and for the start when OR-Tools' answer
-    replaced PyVRP's), whether the joint assignment was kept (some orders move), how many
+    (the tied day's runs; cost units, PyVRP's model of the joint problem, the start's
+    violations of it not priced; ``None`` where there is none, and for the start when
+    OR-Tools' answer replaced PyVRP's), whether the joint assignment was kept (some orders move), how many
     orders move, and which search answered (``"pyvrp"`` or ``"ortools"``)."""
 
     hub: str
@@ -231,10 +231,13 @@ def assign_across_boundaries(
     from ``runs``, the tied day's village runs (:func:`tied_start`; the stations' own
     problems are not solved again), with the work :meth:`~routing.budget.DayBudget.joint`
     gives it; it keeps the best solution it has seen, so its answer is never above the
-    start in its model. Where that answer is infeasible or leaves out a stop the start
-    served, OR-Tools searches the joint model from the start instead (a few solutions:
-    :meth:`~routing.budget.DayBudget.joint_fallback`). The answer's assignment is kept when
-    it is cheaper than the start (or the start is not feasible in PyVRP's model). The real
+    start in its model when the start is feasible there. Where that answer is infeasible
+    or leaves out a stop the start served, OR-Tools searches the joint model from the start
+    instead (a few solutions: :meth:`~routing.budget.DayBudget.joint_fallback`). PyVRP's
+    assignment is kept only when it is cheaper than the start in PyVRP's model (the
+    start's violations of the approximation, e.g. its shifted loading times, not priced:
+    a start it finds infeasible is still the yardstick), OR-Tools' when it moves any
+    order. The real
     runs are then planned per station after the trunk, with its real arrival times: the
     stations whose orders changed start from their routes in the answer (``state.starts``),
     the others are planned as on the tied day. Returns what was decided per hub."""
@@ -245,14 +248,14 @@ def assign_across_boundaries(
         depot_of = {v.id: v.depot for v in joint.vehicles}
         node_orders = hp.joint.node_orders
         settings = state.budget.joint(len(joint.nodes))
-        sol, start_cost = pyvrp_from_start(joint, settings)
+        sol, start_cost, _ = pyvrp_from_start(joint, settings)
         state.solved([(joint, settings)], [sol])
         served = {k for _, trips in initial for t in trips for k in t}
         left_out = {joint.nodes[i].key for i in sol.dropped} & served
         backend = "pyvrp"
         if sol.status is not SolveStatus.FEASIBLE or left_out:
-            # OR-Tools models every constraint and accepts the start (its keys are the
-            # joint problem's): a few solutions from it
+            # OR-Tools models every constraint and takes the start (its keys are the joint
+            # problem's): a few solutions from it
             fallback = state.budget.joint_fallback()
             sol = solve_ortools(joint, fallback)
             state.solved([(joint, fallback)], [sol])

@@ -194,7 +194,8 @@ def run_last_mile(
     With yesterday's plan in ``state.previous``, its village-to-vehicle assignment is tried
     beside the free plan, each with half the budget; the free plan wins only by more than
     the policy's stability threshold. Without it, a station whose problem is one an earlier
-    plan of the same day solved (``state.reuse``) keeps that solution. Each station's
+    plan of the same day solved (``state.reuse``; its vehicles may now leave earlier, not
+    later: :func:`~routing.state.same_problem`) keeps that solution. Each station's
     problem and recorded solution go to ``state.runs``."""
     down_wave = state.day.policy.wave(Direction.DOWN)
     chosen = [started_from(pinned(b, state.pins), state.starts) for b in problems]
@@ -562,8 +563,9 @@ def relieve_trunk(
     whole number of truckloads, the day is planned again with boundary villages served from
     a neighbour (:func:`routing.crossing.trunk_relief`) and the cheaper day kept; the plan
     says whether it was tried and kept (``settings``: ``trunk_relief``). Only the trunk and
-    the stations whose village-run problem the move changed are searched again: the others
-    keep the pooled day's runs (``DayState.reuse``)."""
+    the stations whose village-run problem the move changed (other orders, or a trunk that
+    arrives later) are searched again: the others keep the pooled day's runs
+    (``DayState.reuse``)."""
     day = state.day
     serving = trunk_relief(state)
     if serving is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from routing.assemble import Prefix, routes_from_solution
 from routing.budget import DayBudget
@@ -61,7 +61,8 @@ class DayState:
     runs: where the cross-boundary search of a pooled day starts)."""
     reuse: Mapping[str, tuple[BuiltProblem, TierSolution]] = field(default_factory=dict)
     """Village runs of an earlier plan of the same day (its ``runs``): a station whose
-    problem is the same (:func:`same_problem`) keeps that solution instead of a search."""
+    problem is the same, or differs only in that its vehicles may leave earlier
+    (:func:`same_problem`), keeps that solution instead of a search."""
     short_of: dict[str, str] = field(default_factory=dict)
     """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
     capped: int = 0
@@ -127,15 +128,21 @@ class DayState:
 
 
 def same_problem(a: BuiltProblem, b: BuiltProblem) -> bool:
-    """Whether two village-run problems of the same day are the same: sites, stops, the
-    orders behind them, vehicles and warm start (the matrices follow from the sites and the
-    day's network)."""
+    """Whether a solution of the village-run problem ``a`` is one of ``b`` (both of the same
+    day): the same sites, stops, orders behind them, warm start and vehicles, except that
+    ``b``'s vehicles may leave earlier (the trunk is there sooner), never later. The
+    matrices follow from the sites and the day's network."""
     pa, pb = a.problem, b.problem
     return (
         pa.name == pb.name
         and pa.sites == pb.sites
         and pa.nodes == pb.nodes
-        and pa.vehicles == pb.vehicles
+        and len(pa.vehicles) == len(pb.vehicles)
+        and all(
+            vb.earliest_start_s <= va.earliest_start_s
+            and replace(va, earliest_start_s=0) == replace(vb, earliest_start_s=0)
+            for va, vb in zip(pa.vehicles, pb.vehicles, strict=True)
+        )
         and pa.initial_routes == pb.initial_routes
         and (pa.load_s_per_parcel, pa.unload_s_per_parcel)
         == (pb.load_s_per_parcel, pb.unload_s_per_parcel)

@@ -173,7 +173,7 @@ def pyvrp_start(problem: TierProblem, settings: SolveSettings) -> TierSolution:
 
 def pyvrp_from_start(
     problem: TierProblem, settings: SolveSettings
-) -> tuple[TierSolution, int | None]:
+) -> tuple[TierSolution, int | None, bool]:
     """PyVRP's search of the approximation of ``problem`` (as :func:`pyvrp_start`), started
     from its warm start (``initial_routes``: vehicle id, trips of node keys) instead of a
     random solution, one search with the whole work and ``settings.seed``.
@@ -185,10 +185,11 @@ def pyvrp_from_start(
 
     Returns
     -------
-    tuple[TierSolution, int | None]
+    tuple[TierSolution, int | None, bool]
         The answer (``objective``: PyVRP's cost of the approximation, as
-        :func:`pyvrp_start`), and PyVRP's cost of the start in the same model (``None``
-        without a start, or when the start is not feasible there).
+        :func:`pyvrp_start`), PyVRP's cost of the start in the same model (its violations
+        of the approximation not priced; ``None`` without a start), and whether the start
+        is feasible there (only then is the answer never above it).
 
     Raises
     ------
@@ -200,7 +201,7 @@ def pyvrp_from_start(
         raise NotImplementedError(f"PyVRP start does not approximate {reason} ({problem.name})")
     built = build(problem, approximate=True)
     if isinstance(built, TierSolution):
-        return built, None
+        return built, None, False
     start = _start_solution(problem, built)
     result = pyvrp_solve(
         built.data,
@@ -211,10 +212,11 @@ def pyvrp_from_start(
         params=search_params(settings),
         initial_solution=start,
     )
-    start_cost = pyvrp_cost(built.data, start) if start is not None else None
-    if start is not None and not start.is_feasible():
-        start_cost = None
-    return answer(problem, built, result.best, approximate=True), start_cost
+    if start is None:
+        return answer(problem, built, result.best, approximate=True), None, False
+    raw = CostEvaluator([0] * built.data.num_load_dimensions, 0, 0).penalised_cost(start)
+    found = answer(problem, built, result.best, approximate=True)
+    return found, int(raw), bool(start.is_feasible())
 
 
 def _start_solution(problem: TierProblem, built: PyvrpData) -> Any:

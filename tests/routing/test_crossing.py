@@ -10,7 +10,7 @@ import pytest
 
 from routing import DayInput, plan_day
 from routing.budget import DayBudget
-from routing.build import deadlines, station_of
+from routing.build import OPEN_END_S, BuiltProblem, deadlines, station_of, station_problem
 from routing.check import check_plan
 from routing.crossing import (
     assign_across_boundaries,
@@ -31,7 +31,8 @@ from routing.day import (
 from routing.plan import Crossing, Plan, dumps, plan_from_dict
 from routing.problem import TierProblem, TierSolution
 from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
-from routing.state import DayState
+from routing.solvers.pyvrp_search import pyvrp_from_start
+from routing.state import DayState, same_problem
 from scenarios.bundle import Scenario
 from scenarios.demand import generate_demand
 from scenarios.synthetic import generate_synthetic
@@ -174,9 +175,16 @@ def test_the_joint_search_starts_from_the_tied_days_runs() -> None:
     assert choices and not searched  # no station problem solved again inside the search
     for c in choices:
         assert c.joint_cost is not None
-        if c.backend == "pyvrp" and c.tied_cost is not None:
-            assert c.joint_cost <= c.tied_cost
+        if c.backend == "pyvrp" and c.kept_joint:  # PyVRP's moves only where they save
+            assert c.tied_cost is not None and c.joint_cost < c.tied_cost
         assert (c.moved_orders > 0) == c.kept_joint
+    # PyVRP's search from a start feasible in its model never answers above it
+    for hp in hubs:
+        joint = replace(hp.joint.problem, initial_routes=tied_start(hp.joint, tied.runs))
+        found, start_cost, fits = pyvrp_from_start(joint, SolveSettings(30.0, work=50))
+        assert start_cost is not None
+        if fits:
+            assert found.objective <= start_cost
 
 
 def test_the_final_station_searches_start_where_the_joint_search_ended(tiny: Scenario) -> None:
@@ -235,6 +243,26 @@ def test_a_station_whose_problem_is_unchanged_keeps_its_runs() -> None:
     again_searched = {n for n in searched if n.startswith("last-mile-")}
     assert f"last-mile-{st}" in again_searched
     assert len(again_searched) < len(state.runs)
+
+
+def test_runs_are_kept_when_the_trunk_comes_no_later(tiny: Scenario) -> None:
+    """An earlier plan's runs fit a station's problem whose vehicles may leave earlier (the
+    trunk is there sooner), not one whose vehicles must leave later, nor one with other
+    stops."""
+    day = tiny_day(tiny)
+    orders = [o for o in day.orders if o.site in {"v1", "v2", "v3"}]
+    built = station_problem(day, "s1", orders, lambda *_: None, start=30_000, end=OPEN_END_S)
+    assert built is not None
+
+    def starting(at: int) -> BuiltProblem:
+        vehicles = tuple(replace(v, earliest_start_s=at) for v in built.problem.vehicles)
+        return replace(built, problem=replace(built.problem, vehicles=vehicles))
+
+    assert same_problem(built, starting(30_000))
+    assert same_problem(built, starting(29_000))
+    assert not same_problem(built, starting(31_000))
+    fewer = station_problem(day, "s1", orders[1:], lambda *_: None, start=30_000, end=OPEN_END_S)
+    assert fewer is not None and not same_problem(built, fewer)
 
 
 def test_a_cheaper_pooled_plan_is_kept_even_without_a_crossing(tiny: Scenario) -> None:
