@@ -28,7 +28,7 @@ from routing.day import (
     relieve_trunk,
     started_from,
 )
-from routing.plan import Crossing, Plan, dumps, plan_from_dict
+from routing.plan import Crossing, Plan, dumps, plan_from_dict, plan_to_dict
 from routing.problem import TierProblem, TierSolution
 from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
 from routing.solvers.pyvrp_search import pyvrp_from_start
@@ -263,6 +263,16 @@ def test_runs_are_kept_when_the_trunk_comes_no_later(tiny: Scenario) -> None:
     assert not same_problem(built, starting(31_000))
     fewer = station_problem(day, "s1", orders[1:], lambda *_: None, start=30_000, end=OPEN_END_S)
     assert fewer is not None and not same_problem(built, fewer)
+
+
+def test_the_pooled_day_is_the_same_plan_twice(tiny: Scenario) -> None:
+    """Under a work budget the pooled day (tied day, joint search from its runs, reused and
+    re-searched stations, trunk relief) gives the same plan byte for byte, its time aside."""
+    day = crossing(v1_filed_under_s2(tiny))
+    first, again = plan_day(day, time_limit_s=2, work=50), plan_day(day, time_limit_s=2, work=50)
+    a, b = plan_to_dict(first), plan_to_dict(again)
+    a.pop("solve_s"), b.pop("solve_s")
+    assert a == b and first.crossings
 
 
 def test_a_cheaper_pooled_plan_is_kept_even_without_a_crossing(tiny: Scenario) -> None:
