@@ -29,10 +29,15 @@ tied day               :data:`TIED_DAY_SHARE` (every village at its own station)
 pooled day             :data:`POOLED_DAY_SHARE`: the joint search (from the tied day's
                        village runs) and the final station searches, within it as in
                        the table above
-trunk relief           the rest (about 0.2): the pooled day's budget again, spent only
-                       on the trunk and the stations whose problem the relief changed
-                       (the others keep their runs)
+trunk relief           no share of its own: the pooled day's budget again, spent only
+                       on the trunk and the stations whose problem it changed (the
+                       others keep their runs) — meant to fit in the 0.2 left, not
+                       enforced
 =====================  ==============================================================
+
+The three get the same seconds for their searches, so that their trunk searches are given
+the same work: a station keeps an earlier plan's runs only when its problem, which the
+trunk's arrival times are part of, has not changed (:func:`routing.state.same_problem`).
 
 **Work, not the clock, stops the searches by default** (the policy's ``work_per_s``): each
 search gets ``work_per_s`` work units per second of its share, computed as if on one worker,
