@@ -13,8 +13,9 @@ Two levels:
   answers above that start in its model (the cause of issue 16: chunks cut by the county's
   biggest vehicle made every key of the warm start unknown, and a cold short answer was
   kept without comparison). OR-Tools searches the joint model only when PyVRP's answer is
-  infeasible or leaves out a stop the start served. The stations whose orders changed are
-  then planned again from their joint routes; the others keep the tied day's runs.
+  infeasible, leaves out a stop the start served, or finds nothing cheaper than a start
+  that leaves stops out (an overloaded day). The stations whose orders changed are then
+  planned again from their joint routes; the others keep the tied day's runs.
 * :func:`keep_better` — the day is planned twice, with every village tied to its own station
   and with the joint assignment; the cheaper plan (route costs plus deferral penalties) is
   kept and says which it is (``settings``: ``cross_boundary``) and which villages another
@@ -59,8 +60,9 @@ class JointChoice:
     """What the joint search of one hub's stations found: its answer's cost and its start's
     (the tied day's runs; cost units, PyVRP's model of the joint problem, the start's
     violations of it not priced; ``None`` where there is none, and for the start when
-    OR-Tools' answer replaced PyVRP's), whether the joint assignment was kept (some orders move), how many
-    orders move, and which search answered (``"pyvrp"`` or ``"ortools"``)."""
+    OR-Tools' answer replaced PyVRP's), whether the joint assignment was kept (some orders
+    move), how many orders move, and which search answered (``"pyvrp"`` or
+    ``"ortools"``)."""
 
     hub: str
     joint_cost: int | None
@@ -235,14 +237,13 @@ def assign_across_boundaries(
     or leaves out a stop the start served, or finds nothing cheaper than a start that
     leaves stops out (a day the stations cannot serve whole), OR-Tools searches the joint
     model from the start instead (a few solutions:
-    :meth:`~routing.budget.DayBudget.joint_fallback`). PyVRP's
-    assignment is kept only when it is cheaper than the start in PyVRP's model (the
-    start's violations of the approximation, e.g. its shifted loading times, not priced:
-    a start it finds infeasible is still the yardstick), OR-Tools' when it moves any
-    order. The real
-    runs are then planned per station after the trunk, with its real arrival times: the
-    stations whose orders changed start from their routes in the answer (``state.starts``),
-    the others are planned as on the tied day. Returns what was decided per hub."""
+    :meth:`~routing.budget.DayBudget.joint_fallback`). PyVRP's assignment is kept only
+    when it is cheaper than the start in PyVRP's model (the start's violations of the
+    approximation, e.g. its shifted loading times, not priced: a start it finds infeasible
+    is still the yardstick), OR-Tools' when it moves any order. The real runs are then
+    planned per station after the trunk, with its real arrival times: the stations whose
+    orders changed start from their routes in the answer (``state.starts``), the others
+    are planned as on the tied day. Returns what was decided per hub."""
     choices: list[JointChoice] = []
     for hp in hub_problems(state, visited, deadline):
         initial = tied_start(hp.joint, runs or {})
@@ -259,8 +260,10 @@ def assign_across_boundaries(
         # cheaper (the left-out stops' prizes dominate its cost; measured on plain-160 at
         # x2.5: 1,610 iterations, no change), while OR-Tools inserts them: 20 solutions
         # from the start were 3.5 % cheaper in its model, 6 stops fewer left out
-        stuck = len(served) < len(joint.nodes) and (
-            start_cost is None or sol.objective >= start_cost
+        stuck = (
+            start_cost is not None
+            and len(served) < len(joint.nodes)
+            and sol.objective >= start_cost
         )
         if sol.status is not SolveStatus.FEASIBLE or left_out or stuck:
             # OR-Tools models every constraint and takes the start (its keys are the joint
