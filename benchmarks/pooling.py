@@ -12,10 +12,14 @@ trunk carries one day), the stations' vehicles unchanged.
   the cheaper; ``kept`` says which);
 * ``peer`` — PyVRP's multi-depot search (:func:`routing.solvers.pyvrp_search.pyvrp_start`,
   several depots, reload depots) of each hub's joint last-mile problem
-  (:func:`routing.crossing.hub_problems`: the trunk assumed there at the earliest), given
-  the same wall time as the pooled day, its routes priced by the OR-Tools model (one
-  solution from them as the start: the core's cost model, left-out stops at their
-  penalty).
+  (:func:`routing.crossing.hub_problems`: the trunk assumed there at the earliest), from
+  nothing, its routes priced by the OR-Tools model (one solution from them as the start:
+  the core's cost model, left-out stops at their penalty), run twice: ``peer_wall`` given
+  the wall time of the pooled day's own searches (the joint search and the final station
+  searches of the pooled day, timed by the day's stages), ``peer_iters`` given the same
+  number of PyVRP iterations as they ran (the joint search's work plus two starts of one
+  search's work per station search run; split over the hubs by their stops, two starts
+  each as :func:`~routing.solvers.pyvrp_search.pyvrp_start` does).
 
 Costs in yuan: ``*_total`` = the plan's routes plus deferral penalties
 (:func:`routing.crossing.plan_cost`); ``*_lm`` = the village runs' route costs plus the
@@ -30,7 +34,8 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -43,9 +48,9 @@ from routing.crossing import hub_problems, plan_cost
 from routing.day import apply_frequency
 from routing.model import Order, Vehicle
 from routing.plan import DeferralReason, Plan, Tier
-from routing.problem import COST_UNIT, SolveStatus
-from routing.solvers import SolveSettings, solve_ortools
-from routing.solvers.pyvrp_search import initial_routes, pyvrp_start
+from routing.problem import COST_UNIT, SolveStatus, TierProblem, TierSolution
+from routing.solvers import DEFAULT_SOLVER, SolveSettings, solve_ortools
+from routing.solvers.pyvrp_search import START_RESTARTS, initial_routes, pyvrp_start
 from routing.state import DayState
 from scenarios.demand import generate_demand
 from scenarios.synthetic import SyntheticParams, generate_synthetic
@@ -101,24 +106,71 @@ def _last_mile(plan: Plan, orders: Sequence[Order], price: float) -> float:
     )
 
 
-def _peer(day: DayInput, seconds: float) -> tuple[float, str]:
-    """PyVRP's multi-depot search of each hub's joint problem, priced by OR-Tools."""
-    state = DayState(day, DayBudget(seconds))
+class PooledSearches:
+    """Watches a pooled day (``plan_day(..., solve=w.solve, stage=w.stage)``, one worker):
+    the wall time of its joint search and of the pooled day's village-run searches (the
+    first ``village runs: solve`` after the joint search; the tied day's come before it,
+    the trunk relief's after), and how many station searches ran there."""
+
+    def __init__(self) -> None:
+        self.joint_s = 0.0
+        self.final_s = 0.0
+        self.station_searches = 0
+        self._phase = "tied"
+
+    @contextmanager
+    def stage(self, label: str) -> Iterator[None]:
+        t = time.perf_counter()
+        if label == "village runs: solve" and self._phase == "joint":
+            self._phase = "final"
+        try:
+            yield
+        finally:
+            if label == "cross-boundary":
+                self.joint_s += time.perf_counter() - t
+                self._phase = "joint"
+            elif self._phase == "final" and label == "village runs: solve":
+                self.final_s += time.perf_counter() - t
+                self._phase = "after"
+
+    def solve(self, problem: TierProblem, settings: SolveSettings) -> TierSolution:
+        if self._phase == "final" and problem.name.startswith("last-mile-"):
+            self.station_searches += 1
+        return DEFAULT_SOLVER(problem, settings)
+
+
+def _peer(day: DayInput, seconds: float | None, iterations: int | None) -> tuple[float, str]:
+    """PyVRP's multi-depot search of each hub's joint problem, given ``seconds`` of wall
+    time or ``iterations`` in all (shared by the hubs' stops), priced by OR-Tools."""
+    state = DayState(day, DayBudget(seconds or 1.0))
     total, notes = 0.0, []
     problems = list(hub_problems(state, apply_frequency(state), deadlines(day)))
+    stops = sum(len(h.joint.problem.nodes) for h in problems)
     for hp in problems:
         joint = hp.joint.problem
-        share = seconds * len(joint.nodes) / sum(len(h.joint.problem.nodes) for h in problems)
-        first = pyvrp_start(joint, SolveSettings(time_limit_s=share))
+        share = len(joint.nodes) / stops
+        if iterations is not None:
+            work = max(1, round(iterations * share / START_RESTARTS))
+            settings = SolveSettings(time_limit_s=100_000.0, work=work)
+        else:
+            settings = SolveSettings(time_limit_s=max(0.01, (seconds or 1.0) * share))
+        first = pyvrp_start(joint, settings)
         if first.status is not SolveStatus.FEASIBLE:
-            notes.append(f"{hp.hub}: no PyVRP solution")
-            continue
+            notes.append(f"{hp.hub}: no feasible PyVRP solution")
+            return math.nan, "; ".join(notes)
         priced = solve_ortools(
             replace(joint, initial_routes=initial_routes(joint, first)),
             SolveSettings(time_limit_s=30.0, work=1),
         )
         total += priced.objective * COST_UNIT
     return total, "; ".join(notes)
+
+
+def _joint_iterations(day: DayInput, work: int) -> int:
+    """The PyVRP iterations of the day's joint searches (one per hub) under ``work``."""
+    state = DayState(day, DayBudget(600.0, work))
+    problems = hub_problems(state, apply_frequency(state), deadlines(day))
+    return sum(state.budget.joint(len(h.joint.problem.nodes)).work or 0 for h in problems)
 
 
 def run_pooling(
@@ -141,15 +193,30 @@ def run_pooling(
             t = time.perf_counter()
             tied = plan_day(tied_day, time_limit_s=600, work=work)
             tied_s = time.perf_counter() - t
+            watch = PooledSearches()
             t = time.perf_counter()
-            pooled = plan_day(pooled_day, time_limit_s=600, work=work)
+            pooled = plan_day(
+                pooled_day, time_limit_s=600, work=work, solve=watch.solve, stage=watch.stage
+            )
             pooled_s = time.perf_counter() - t
             ok = all(
                 check_plan(p, d.network, d.fleet, d.policy, d.orders).ok
                 for p, d in ((tied, tied_day), (pooled, pooled_day))
             )
-            peer_lm, note = _peer(pooled_day, pooled_s) if peer else (math.nan, "peer not run")
+            searches_s = watch.joint_s + watch.final_s
+            iterations = _joint_iterations(pooled_day, work) + (
+                watch.station_searches * START_RESTARTS * work
+            )
+            if peer:
+                peer_wall, note_wall = _peer(pooled_day, searches_s, None)
+                peer_iters, note_iters = _peer(pooled_day, None, iterations)
+                note = "; ".join(n for n in (note_wall, note_iters) if n)
+            else:
+                peer_wall = peer_iters = math.nan
+                note = "peer not run"
             settings = dict(pooled.settings)
+            tied_total = plan_cost(tied, orders, price)
+            pooled_total = plan_cost(pooled, orders, price)
             rows.append(
                 {
                     "county": name,
@@ -157,17 +224,21 @@ def run_pooling(
                     "villages": len(sc.network.village_points),
                     "demand": f"x{scale:g}",
                     "orders": len(orders),
-                    "tied_total": round(plan_cost(tied, orders, price), 2),
-                    "pooled_total": round(plan_cost(pooled, orders, price), 2),
-                    "tied_lm": round(_last_mile(tied, orders, price), 2),
-                    "pooled_lm": round(_last_mile(pooled, orders, price), 2),
-                    "peer_lm": round(peer_lm, 2),
+                    "tied_total": round(tied_total, 2),
+                    "pooled_total": round(pooled_total, 2),
+                    "saving_pct": round(100 * (tied_total - pooled_total) / tied_total, 2),
                     "kept": settings.get("cross_boundary", ""),
-                    "joint_day_total": settings.get("cross_boundary_pooled_yuan", ""),
                     "moved_villages": len(pooled.crossings),
                     "trunk_relief": settings.get("trunk_relief", ""),
+                    "tied_lm": round(_last_mile(tied, orders, price), 2),
+                    "pooled_lm": round(_last_mile(pooled, orders, price), 2),
+                    "peer_wall_lm": round(peer_wall, 2),
+                    "peer_iters_lm": round(peer_iters, 2),
                     "tied_s": round(tied_s, 1),
                     "pooled_s": round(pooled_s, 1),
+                    "searches_s": round(searches_s, 1),
+                    "station_searches": watch.station_searches,
+                    "iterations": iterations,
                     "checked": ok,
                     "note": note,
                 }

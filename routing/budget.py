@@ -6,9 +6,11 @@ phase's searches get :class:`~routing.solvers.SolveSettings` from here:
 
 =====================  ==============================================================
 trunk wave (each)      :data:`TRUNK_SHARE` of the day's seconds (at least 0.2 s)
-cross-boundary search  :data:`CROSS_BOUNDARY_SHARE` (at least 0.2 s), after the
-                       stations' own plans it starts from, which get half their
-                       village-run share
+cross-boundary search  :data:`CROSS_BOUNDARY_SHARE` (at least 0.2 s); under a work
+                       budget one search's work per :data:`JOINT_STOPS_PER_UNIT` stops
+                       of the joint problem (PyVRP iterations), and one search's work
+                       ÷ :data:`JOINT_FALLBACK_PER` OR-Tools solutions when PyVRP's
+                       answer has to be replaced
 village runs           :data:`LAST_MILE_SHARE` × workers, shared among the stations by
                        their number of nodes (at least 0.1 s each); when yesterday's
                        assignment is tried beside a free plan, each gets half
@@ -19,6 +21,24 @@ parallel, and the cross-boundary search happens only when the policy asks for it
 search divides its budget between PyVRP and OR-Tools is the hybrid solver's business
 (:mod:`routing.solvers.hybrid`).
 
+**The pooled day** (cross-boundary service) plans the day more than once
+(:func:`routing.day.plan_day`); :meth:`DayBudget.pooled_day` divides its seconds:
+
+=====================  ==============================================================
+tied day               :data:`TIED_DAY_SHARE` (every village at its own station)
+pooled day             :data:`POOLED_DAY_SHARE`: the joint search (from the tied day's
+                       village runs) and the final station searches, within it as in
+                       the table above
+trunk relief           no share of its own: the pooled day's budget again, spent only
+                       on the trunk and the stations whose problem it changed (the
+                       others keep their runs) — meant to fit in the 0.2 left, not
+                       enforced
+=====================  ==============================================================
+
+The three get the same seconds for their searches, so that their trunk searches are given
+the same work: a station keeps an earlier plan's runs only when its problem, which the
+trunk's arrival times are part of, has not changed (:func:`routing.state.same_problem`).
+
 **Work, not the clock, stops the searches by default** (the policy's ``work_per_s``): each
 search gets ``work_per_s`` work units per second of its share, computed as if on one worker,
 so the plan does not depend on the machine's speed or its number of cores; the clock is only
@@ -26,8 +46,8 @@ a safety net (``wall_cap`` times the share, plus :data:`CAP_SLACK_S`), and the s
 stopped — as the solvers report it (``TierSolution.clock_stopped``), see
 :meth:`DayBudget.capped` — are counted in the plan (``wall_capped``). An explicit ``work``
 gives every search that same amount (the benchmarks' fixed work) under the time shares. This
-module is the only place that does budget arithmetic (the joint search's work of several
-stations is :meth:`DayBudget.cross_boundary`'s).
+module is the only place that does budget arithmetic (the joint search's work is
+:meth:`DayBudget.joint`'s, the pooled day's split :meth:`DayBudget.pooled_day`'s).
 """
 
 from __future__ import annotations
@@ -42,8 +62,12 @@ from routing.solvers.settings import SolveSettings
 __all__ = [
     "CAP_SLACK_S",
     "CROSS_BOUNDARY_SHARE",
+    "JOINT_FALLBACK_PER",
+    "JOINT_STOPS_PER_UNIT",
     "LAST_MILE_SHARE",
     "MIN_WORK",
+    "POOLED_DAY_SHARE",
+    "TIED_DAY_SHARE",
     "TRUNK_SHARE",
     "DayBudget",
 ]
@@ -51,6 +75,21 @@ __all__ = [
 TRUNK_SHARE = 0.15
 CROSS_BOUNDARY_SHARE = 0.3
 LAST_MILE_SHARE = 0.6
+TIED_DAY_SHARE = 0.4
+POOLED_DAY_SHARE = 0.4
+JOINT_STOPS_PER_UNIT = 20
+"""Under a work budget the joint search runs one search's work of PyVRP iterations per this
+many stops of the joint problem, so that it costs about what the stations' own searches
+cost (it replaces a second search of each station). Measured on plain-160 (262 stops, work
+100, one core): 20 → 1,300 iterations, 5.9 s, against 6.3 s for the tied day's eight
+station searches (10 → 13.7 s; the joint answer in PyVRP's model 0.3 % dearer at 10, 0.0 %
+at 40, 1.0 % cheaper at 5: no trend worth the time)."""
+JOINT_FALLBACK_PER = 5
+"""OR-Tools' solutions per unit of one search's work when it replaces PyVRP's joint answer
+(infeasible, stops left out that the start served, or nothing cheaper found from a start
+that leaves stops out): a solution on the joint model of a few hundred stops costs
+OR-Tools about a second (plain-160 at x2.5, 322 stops: 5 solutions 4.7 s and 0.01 %
+cheaper than the start, 20 solutions 22.5 s and 3.5 % cheaper)."""
 MIN_WORK = 50
 """The least work a search is given (a small station still gets a real search)."""
 CAP_SLACK_S = 5.0
@@ -130,18 +169,44 @@ class DayBudget:
         """One trunk wave of one hub."""
         return self._settings(max(0.2, self.time_limit_s * TRUNK_SHARE))
 
-    def cross_boundary(self, stations: int = 1) -> SolveSettings:
-        """The joint search of a hub's ``stations`` (cross-boundary service): the time share
-        of the phase, and under a work budget the work of every station's search it
-        replaces (``stations`` times one search's work).
+    def pooled_day(self) -> tuple[float, float]:
+        """The seconds of the tied and of the pooled day of a day with cross-boundary
+        service; the trunk relief, if any, plans with the pooled day's budget again (see
+        the module docstring).
 
-        >>> DayBudget(time_limit_s=10, work=100).cross_boundary(4).work
-        400
+        >>> DayBudget(time_limit_s=10).pooled_day()
+        (4.0, 4.0)
+        """
+        return (self.time_limit_s * TIED_DAY_SHARE, self.time_limit_s * POOLED_DAY_SHARE)
+
+    def joint(self, stops: int) -> SolveSettings:
+        """The joint search of a hub's stations (cross-boundary service), a problem of
+        ``stops`` nodes: the time share of the phase, and under a work budget one search's
+        work per :data:`JOINT_STOPS_PER_UNIT` stops (at least one search's work).
+
+        >>> DayBudget(time_limit_s=10, work=100).joint(260).work
+        1300
+        >>> DayBudget(time_limit_s=10, work=100).joint(4).work
+        100
         """
         settings = self._settings(max(0.2, self.time_limit_s * CROSS_BOUNDARY_SHARE))
-        if settings.work is None or stations <= 1:
+        if settings.work is None:
             return settings
-        return replace(settings, work=settings.work * stations)
+        units = max(1.0, stops / JOINT_STOPS_PER_UNIT)
+        return replace(settings, work=round(settings.work * units))
+
+    def joint_fallback(self) -> SolveSettings:
+        """OR-Tools on the joint problem when PyVRP's answer cannot be used: the phase's
+        time share, and under a work budget one search's work ÷ :data:`JOINT_FALLBACK_PER`
+        solutions (at least one).
+
+        >>> DayBudget(time_limit_s=10, work=100).joint_fallback().work
+        20
+        """
+        settings = self._settings(max(0.2, self.time_limit_s * CROSS_BOUNDARY_SHARE))
+        if settings.work is None:
+            return settings
+        return replace(settings, work=max(1, settings.work // JOINT_FALLBACK_PER))
 
     def last_mile(self, sizes: Sequence[int]) -> list[SolveSettings]:
         """The stations' village runs, problems of ``sizes`` nodes, solved ``workers`` at a
@@ -155,7 +220,7 @@ class DayBudget:
 
     def halved(self, settings: SolveSettings) -> SolveSettings:
         """Half the budget, for one of two searches of the same problem (yesterday's
-        assignment beside a free plan; the stations' own plans before a joint search). An
+        assignment beside a free plan). An
         explicit ``work`` is kept as it is."""
         if self.work is None and settings.work is not None:
             return replace(settings, work=max(MIN_WORK, settings.work // 2))

@@ -5,14 +5,17 @@ tied to its own station.
 Two levels:
 
 * :func:`assign_across_boundaries` — per hub, the stations' village runs searched jointly as
-  one multi-depot problem (PyVRP's several depots and reload depots for the search, OR-Tools
-  for the polish, as the per-station path does). The joint problem is made of **the very
-  nodes of the stations' own problems** (each village's orders cut into chunks by its own
-  station's vehicles), so the stations' own plans are a valid start of the joint search and
-  both are priced by the same model: the joint answer is kept only where it is cheaper than
-  the sum of the stations' own plans (the cause of issue 16: chunks cut by the county's
-  biggest vehicle made every key of the warm start unknown, OR-Tools rejected the whole
-  start, and a cold short answer was kept without comparison).
+  one multi-depot problem by PyVRP (several depots and reload depots), **starting from the
+  tied day's village runs** (:func:`tied_start`). The joint problem is made of the very
+  nodes of the stations' own problems (each village's orders cut into chunks by its own
+  station's vehicles), so the tied runs map onto it key for key (by order where the trunk
+  deferred part of a village), and PyVRP, which keeps the best solution it has seen, never
+  answers above that start in its model (the cause of issue 16: chunks cut by the county's
+  biggest vehicle made every key of the warm start unknown, and a cold short answer was
+  kept without comparison). OR-Tools searches the joint model only when PyVRP's answer is
+  infeasible, leaves out a stop the start served, or finds nothing cheaper than a start
+  that leaves stops out (an overloaded day). The stations whose orders changed are then
+  planned again from their joint routes; the others keep the tied day's runs.
 * :func:`keep_better` — the day is planned twice, with every village tied to its own station
   and with the joint assignment; the cheaper plan (route costs plus deferral penalties) is
   kept and says which it is (``settings``: ``cross_boundary``) and which villages another
@@ -28,10 +31,11 @@ from dataclasses import dataclass, replace
 from routing.build import OPEN_END_S, BuiltProblem, capacity, chunks, station_problem
 from routing.model import Direction, Order
 from routing.plan import Crossing, DeferralReason, Plan, Tier
-from routing.problem import COST_UNIT, SolveStatus, TierNode
+from routing.problem import COST_UNIT, SolveStatus, TierNode, TierSolution
 from routing.solvers import solve_ortools
 from routing.solvers.pyvrp_search import initial_routes as initial_routes_of
-from routing.state import DayState, solve_all
+from routing.solvers.pyvrp_search import pyvrp_from_start
+from routing.state import DayState
 
 __all__ = [
     "NEIGHBOURS",
@@ -43,6 +47,7 @@ __all__ = [
     "hub_problems",
     "keep_better",
     "plan_cost",
+    "tied_start",
     "trunk_relief",
 ]
 
@@ -52,14 +57,19 @@ NEIGHBOURS = 2
 
 @dataclass(frozen=True, slots=True)
 class JointChoice:
-    """What the joint search of one hub's stations found: its cost and the stations' own
-    plans' cost (cost units, the same model), and whether the joint assignment was kept."""
+    """What the joint search of one hub's stations found: its answer's cost and its start's
+    (the tied day's runs; cost units, PyVRP's model of the joint problem, the start's
+    violations of it not priced; ``None`` where there is none, and for the start when
+    OR-Tools' answer replaced PyVRP's), whether the joint assignment was kept (some orders
+    move), how many orders move, and which search answered (``"pyvrp"`` or
+    ``"ortools"``)."""
 
     hub: str
     joint_cost: int | None
     tied_cost: int | None
     kept_joint: bool
     moved_orders: int
+    backend: str = "pyvrp"
 
 
 def _no_defer(*_: object) -> None:
@@ -173,58 +183,97 @@ def hub_problems(
         )
 
 
+def tied_start(
+    joint: BuiltProblem, runs: Mapping[str, tuple[BuiltProblem, TierSolution]]
+) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """The tied day's village runs (``DayState.runs``: station → problem and solution) as a
+    warm start of the joint problem: each vehicle's trips, their stops mapped to the joint
+    nodes by the orders behind them (the joint nodes are the stations' own, so the keys are
+    the same unless the trunk deferred part of a village's orders; an order the joint
+    problem does not have is left out, a joint node is visited where its first order was).
+    Vehicles the joint problem does not have are left out."""
+    key_of = {
+        o.id: joint.problem.nodes[i].key for i, chunk in enumerate(joint.node_orders) for o in chunk
+    }
+    mine = {v.id for v in joint.problem.vehicles}
+    seen: set[str] = set()
+    out: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
+    for station in sorted(runs):
+        built, sol = runs[station]
+        for vi, trips in enumerate(sol.routes):
+            vid = built.problem.vehicles[vi].id
+            if vid not in mine:
+                continue
+            keyed = []
+            for _, visits, _ in trips:
+                keys = [
+                    k
+                    for v in visits
+                    for o in built.node_orders[v.node]
+                    if (k := key_of.get(o.id)) is not None
+                ]
+                trip = tuple(k for k in dict.fromkeys(keys) if k not in seen)
+                seen.update(trip)
+                if trip:
+                    keyed.append(trip)
+            if keyed:
+                out.append((vid, tuple(keyed)))
+    return tuple(out)
+
+
 def assign_across_boundaries(
-    state: DayState, visited: set[str], deadline: Mapping[str, int]
+    state: DayState,
+    visited: set[str],
+    deadline: Mapping[str, int],
+    runs: Mapping[str, tuple[BuiltProblem, TierSolution]] | None = None,
 ) -> list[JointChoice]:
     """Choose the station that serves each village's orders (``state.serving``).
 
-    Per hub (:func:`hub_problems`), the stations' own plans are solved first (half their
-    village-run budget each); the joint problem is searched twice with the work of all of
-    them — by the day's solver (PyVRP's multi-depot search, OR-Tools' polish) and by OR-Tools
-    from the stations' own plans — and the cheaper answer's assignment is kept only when it
-    costs less than their sum. The real runs are then planned per station after the trunk,
-    with its real arrival times. Returns what was decided per hub."""
+    Per hub (:func:`hub_problems`), PyVRP's multi-depot search of the joint problem starts
+    from ``runs``, the tied day's village runs (:func:`tied_start`; the stations' own
+    problems are not solved again), with the work :meth:`~routing.budget.DayBudget.joint`
+    gives it; it keeps the best solution it has seen, so its answer is never above the
+    start in its model when the start is feasible there. Where that answer is infeasible
+    or leaves out a stop the start served, or finds nothing cheaper than a start that
+    leaves stops out (a day the stations cannot serve whole), OR-Tools searches the joint
+    model from the start instead (a few solutions:
+    :meth:`~routing.budget.DayBudget.joint_fallback`). PyVRP's assignment is kept only
+    when it is cheaper than the start in PyVRP's model (the start's violations of the
+    approximation, e.g. its shifted loading times, not priced: a start it finds infeasible
+    is still the yardstick), OR-Tools' when it moves any order. The real runs are then
+    planned per station after the trunk, with its real arrival times: the stations whose
+    orders changed start from their routes in the answer (``state.starts``), the others
+    are planned as on the tied day. Returns what was decided per hub."""
     choices: list[JointChoice] = []
     for hp in hub_problems(state, visited, deadline):
-        own_problems = list(hp.own)
-        own_settings = state.budget.last_mile([len(b.problem.nodes) for b in own_problems])
-        own_jobs = [
-            (b, state.budget.halved(s)) for b, s in zip(own_problems, own_settings, strict=True)
-        ]
-        own_solutions = solve_all(state.solve, own_jobs, state.budget.workers)
-        state.solved(own_jobs, own_solutions)
-        tied_ok = all(s.status is not SolveStatus.NO_SOLUTION for s in own_solutions)
-        tied_cost = sum(s.objective for s in own_solutions) if tied_ok else None
-        initial = []
-        for b, sol_own in zip(own_problems, own_solutions, strict=True):
-            for vi, trips in enumerate(sol_own.routes):
-                if trips:
-                    keys = tuple(
-                        tuple(b.problem.nodes[v.node].key for v in visits) for _, visits, _ in trips
-                    )
-                    initial.append((b.problem.vehicles[vi].id, keys))
-        joint = replace(hp.joint.problem, initial_routes=tuple(initial))
+        initial = tied_start(hp.joint, runs or {})
+        joint = replace(hp.joint.problem, initial_routes=initial)
         depot_of = {v.id: v.depot for v in joint.vehicles}
         node_orders = hp.joint.node_orders
-        # the joint search does the work of every station's search it replaces
-        joint_settings = state.budget.cross_boundary(len(own_problems))
-        # (PyVRP's own search, from nothing: the polish below starts from the stations' plans)
-        sol = state.solve(hp.joint.problem, joint_settings)
-        state.solved([(joint, joint_settings)], [sol])
-        # OR-Tools' local search from the stations' own plans: it accepts the start (its keys
-        # are the joint problem's) and moves villages across boundaries only where that saves
-        # (measured on a generated county of 8 stations: the multi-depot PyVRP search alone
-        # ended 6 % above the stations' own plans at their summed work, this 0.4 % below with
-        # 800 solutions). One search's work: OR-Tools' solutions on the joint model are dear
-        polish_settings = state.budget.cross_boundary()
-        polished = solve_ortools(joint, polish_settings)
-        state.solved([(joint, polish_settings)], [polished])
-        if polished.status is not SolveStatus.NO_SOLUTION and (
-            sol.status is SolveStatus.NO_SOLUTION or polished.objective < sol.objective
-        ):
-            sol = polished
+        settings = state.budget.joint(len(joint.nodes))
+        sol, start_cost, _ = pyvrp_from_start(joint, settings)
+        state.solved([(joint, settings)], [sol])
+        served = {k for _, trips in initial for t in trips for k in t}
+        left_out = {joint.nodes[i].key for i in sol.dropped} & served
+        backend = "pyvrp"
+        # on a day the tied runs cannot serve whole, PyVRP from their start finds nothing
+        # cheaper (the left-out stops' prizes dominate its cost; measured on plain-160 at
+        # x2.5: 1,610 iterations, no change), while OR-Tools inserts them: 20 solutions
+        # from the start were 3.5 % cheaper in its model, 6 stops fewer left out
+        stuck = (
+            start_cost is not None
+            and len(served) < len(joint.nodes)
+            and sol.objective >= start_cost
+        )
+        if sol.status is not SolveStatus.FEASIBLE or left_out or stuck:
+            # OR-Tools models every constraint and takes the start (its keys are the joint
+            # problem's): a few solutions from it
+            fallback = state.budget.joint_fallback()
+            sol = solve_ortools(joint, fallback)
+            state.solved([(joint, fallback)], [sol])
+            start_cost, backend = None, "ortools"
         joint_cost = sol.objective if sol.status is not SolveStatus.NO_SOLUTION else None
-        keep = joint_cost is not None and (tied_cost is None or joint_cost < tied_cost)
+        keep = joint_cost is not None and (start_cost is None or joint_cost < start_cost)
         moved: dict[str, str] = {}
         if keep:
             for vi, trips in enumerate(sol.routes):
@@ -235,19 +284,25 @@ def assign_across_boundaries(
                             if home != state.station_of.get(o.site):
                                 moved[o.id] = home
             state.serving.update(moved)
-        # the final station searches start where this one ended (the kept answer's routes, or
-        # the stations' own plans) and keep the better of that start polished and their own
+        # the final searches of the stations whose orders changed start where this one
+        # ended (and keep the better of that start polished and their own search)
+        changed = {state.station_of.get(state.orders[oid].site, "") for oid in moved}
+        changed |= set(moved.values())
         starts: dict[str, list[tuple[str, tuple[tuple[str, ...], ...]]]] = {}
-        for vid, keys in initial_routes_of(joint, sol) if keep else initial:
-            starts.setdefault(depot_of[vid], []).append((vid, keys))
+        for vid, keys in initial_routes_of(joint, sol) if moved else ():
+            if depot_of[vid] in changed:
+                starts.setdefault(depot_of[vid], []).append((vid, keys))
         state.starts.update({st: tuple(r) for st, r in starts.items()})
-        choices.append(JointChoice(hp.hub, joint_cost, tied_cost, keep, len(moved)))
+        choices.append(
+            JointChoice(hp.hub, joint_cost, start_cost, keep and bool(moved), len(moved), backend)
+        )
         state.say(
-            f"  {hp.hub}: joint search {_yuan(joint_cost)}, stations alone {_yuan(tied_cost)}: "
+            f"  {hp.hub}: joint search ({backend}) {_yuan(joint_cost)}, "
+            f"tied runs {_yuan(start_cost)}: "
             + (
                 f"{len(moved)} orders served across a boundary"
-                if keep
-                else "kept the stations' own"
+                if moved
+                else "every village at its own station"
             )
         )
     return choices
@@ -411,15 +466,16 @@ def keep_better(
 ) -> Plan:
     """The cheaper of the tied and the pooled plan (the tied one on a tie), saying which
     (``settings``: ``cross_boundary``, ``cross_boundary_saving_yuan``) and listing the
-    villages served across a boundary (none when the tied plan is kept)."""
+    villages served across a boundary (none when the tied plan is kept). A strictly cheaper
+    pooled plan is kept even when it serves no village across a boundary (its searches
+    started elsewhere and found better runs)."""
     c_tied = plan_cost(tied, orders, policy_penalty)
     c_pooled = plan_cost(pooled, orders, policy_penalty)
-    moved = crossings(pooled, station_of)
-    if moved and c_pooled < c_tied:
-        chosen, which, crossed = pooled, "pooled", moved
+    if c_pooled < c_tied:
+        chosen, which, crossed = pooled, "pooled", crossings(pooled, station_of)
     else:
         chosen, which, crossed = tied, "tied", ()
-    saving = max(0.0, c_tied - c_pooled) if which == "pooled" else 0.0
+    saving = c_tied - c_pooled if which == "pooled" else 0.0
     return replace(
         chosen,
         crossings=crossed,

@@ -54,10 +54,10 @@ from routing.plan import (
     final_stops,
 )
 from routing.pools import assign_pools
-from routing.problem import SolveStatus
+from routing.problem import SolveStatus, TierSolution
 from routing.solvers import DEFAULT_SOLVER, Solver
 from routing.split import split_oversize
-from routing.state import DayState, Progress, Stage, no_stage, solve_all
+from routing.state import DayState, Progress, Stage, no_stage, same_problem, solve_all
 
 __all__ = [
     "apply_frequency",
@@ -193,28 +193,32 @@ def run_last_mile(
 
     With yesterday's plan in ``state.previous``, its village-to-vehicle assignment is tried
     beside the free plan, each with half the budget; the free plan wins only by more than
-    the policy's stability threshold."""
+    the policy's stability threshold. Without it, a station whose problem is one an earlier
+    plan of the same day solved (``state.reuse``; its vehicles may now leave earlier, not
+    later: :func:`~routing.state.same_problem`) keeps that solution. Each station's
+    problem and recorded solution go to ``state.runs``."""
     down_wave = state.day.policy.wave(Direction.DOWN)
     chosen = [started_from(pinned(b, state.pins), state.starts) for b in problems]
     settings = state.budget.last_mile([len(b.problem.nodes) for b in chosen])
-    jobs = list(zip(chosen, settings, strict=True))
-    held: list[BuiltProblem | None] = [None] * len(chosen)
+    # a station whose problem an earlier plan of the day solved keeps its runs (no search)
+    reused = [_reused(state, b) for b in chosen]
+    todo = [k for k, r in enumerate(reused) if r is None]
+    jobs = [(chosen[k], settings[k]) for k in todo]
+    held: dict[int, BuiltProblem] = {}
     if state.previous is not None:
         yesterday = assignment(state.previous)
-        for k, b in enumerate(chosen):
-            option = pinned(b, yesterday)
-            if option is not b:
+        for j, k in enumerate(todo):
+            option = pinned(chosen[k], yesterday)
+            if option is not chosen[k]:
                 held[k] = option
-                jobs[k] = (b, state.budget.halved(settings[k]))
-    extra = [(h, state.budget.halved(settings[k])) for k, h in enumerate(held) if h is not None]
+                jobs[j] = (chosen[k], state.budget.halved(settings[k]))
+    extra = [(h, state.budget.halved(settings[k])) for k, h in held.items()]
     solved = solve_all(state.solve, jobs + extra, state.budget.workers)
     state.solved(jobs + extra, solved)
-    solutions = solved[: len(chosen)]
-    held_solutions = iter(solved[len(chosen) :])
-    for k, candidate in enumerate(held):
-        if candidate is None:
-            continue
-        option = candidate
+    fresh = iter(solved[: len(jobs)])
+    solutions = [r if r is not None else next(fresh) for r in reused]
+    held_solutions = iter(solved[len(jobs) :])
+    for k, option in held.items():
         stable = next(held_solutions)
         free = solutions[k]
         saving = 1 - free.objective / stable.objective if stable.objective else 0.0
@@ -230,6 +234,7 @@ def run_last_mile(
     run_end: dict[str, int] = {}
     for built, sol in zip(chosen, solutions, strict=True):
         station = built.problem.sites[0]
+        state.runs[station] = (built, sol)
         new = state.record(built, sol, Tier.LAST_MILE, down_wave.id, prefixes)
         trunks = tuple(sorted(set(trunk_at.get(station, []))))
         state.feeds.append((down_wave.id, station, trunks, tuple(r.vehicle for r in new)))
@@ -369,6 +374,16 @@ def assignment(plan: Plan) -> dict[str, str]:
     return out
 
 
+def _reused(state: DayState, built: BuiltProblem) -> TierSolution | None:
+    """The solution an earlier plan of the day found for this very problem, if any."""
+    if state.previous is not None:
+        return None
+    earlier = state.reuse.get(built.problem.sites[0])
+    if earlier is None or not same_problem(earlier[0], built):
+        return None
+    return earlier[1]
+
+
 def pinned(built: BuiltProblem, pins: Mapping[str, str]) -> BuiltProblem:
     """The problem with villages tied to vehicles (where that vehicle may serve them); the
     same object when no pin applies."""
@@ -483,8 +498,10 @@ def plan_day(
         Every order is on exactly one final stop or deferred with a reason; an order too big
         for any vehicle that could carry it is split (:mod:`routing.split`) and its parts,
         listed in ``parts``, stand for it. With the policy's
-        ``cross_boundary``, the day is planned twice — every village tied to its own station,
-        and with the joint assignment — each with half the time (the same work), and the
+        ``cross_boundary``, the day is planned with every village tied to its own station,
+        then with the joint assignment (searched from the tied day's village runs; only the
+        stations whose problem changed are searched again), each with its share of the time
+        (:meth:`~routing.budget.DayBudget.pooled_day`; the same work per search), and the
         cheaper plan is kept (:func:`routing.crossing.keep_better`: it says which, and lists
         the villages served across a boundary).
     """
@@ -493,12 +510,18 @@ def plan_day(
     day, parts = split_oversize(day)  # oversize orders go in parts, on several vehicles/trips
     p = day.policy
     if p.cross_boundary:
-        half = (time_limit_s or p.time_limit_s) / 2
+        budget = DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers)
+        tied_s, pooled_s = budget.pooled_day()
 
-        def once(d: DayInput, assigned: DayState | None = None) -> tuple[Plan, DayState]:
+        def once(
+            d: DayInput,
+            seconds: float,
+            assigned: DayState | None = None,
+            tied: DayState | None = None,
+        ) -> tuple[Plan, DayState]:
             return _plan_day(
                 d,
-                half,
+                seconds,
                 workers=workers,
                 solve=solve,
                 work=work,
@@ -507,11 +530,12 @@ def plan_day(
                 progress=progress,
                 stage=stage,
                 assigned=assigned,
+                tied=tied,
             )
 
-        tied, _ = once(replace(day, policy=replace(p, cross_boundary=False)))
-        pooled, state = once(day)
-        pooled = relieve_trunk(pooled, state, once)
+        tied, tied_state = once(replace(day, policy=replace(p, cross_boundary=False)), tied_s)
+        pooled, state = once(day, pooled_s, tied=tied_state)
+        pooled = relieve_trunk(pooled, state, lambda d, a: once(d, pooled_s, a))
         best = keep_better(
             tied, pooled, day.orders, p.deferral_cost_per_parcel, station_of(day.network)
         )
@@ -538,13 +562,16 @@ def relieve_trunk(
     """The trunk weighed in the assignment: where a station's down load just exceeds a
     whole number of truckloads, the day is planned again with boundary villages served from
     a neighbour (:func:`routing.crossing.trunk_relief`) and the cheaper day kept; the plan
-    says whether it was tried and kept (``settings``: ``trunk_relief``)."""
+    says whether it was tried and kept (``settings``: ``trunk_relief``). Only the trunk and
+    the stations whose village-run problem the move changed (other orders, or a trunk that
+    arrives later) are searched again: the others keep the pooled day's runs
+    (``DayState.reuse``)."""
     day = state.day
     serving = trunk_relief(state)
     if serving is None:
         return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "none")))
     state.say("trunk relief: boundary villages moved to save a truckload; planning again")
-    relieved = replace(state, serving=serving)
+    relieved = replace(state, serving=serving, reuse=dict(state.runs))
     again, _ = once(day, relieved)
     price = day.policy.deferral_cost_per_parcel
     if plan_cost(again, day.orders, price) < plan_cost(pooled, day.orders, price):
@@ -564,10 +591,14 @@ def _plan_day(
     progress: Progress | None,
     stage: Stage | None,
     assigned: DayState | None = None,
+    tied: DayState | None = None,
 ) -> tuple[Plan, DayState]:
     """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison), and
     its ledger. With ``assigned`` (a ledger of the same day), its stations serving each
-    village and its warm starts are taken instead of a new joint search."""
+    village, its warm starts and the runs it offers for reuse are taken instead of a new
+    joint search. With ``tied`` (the ledger of the same day planned with every village at
+    its own station), the joint search starts from its village runs, and a station whose
+    problem is the same as there keeps its runs."""
     started = time.perf_counter()
     p = day.policy
     if day.pools:  # pool vehicles work from the stations they are assigned to
@@ -590,10 +621,13 @@ def _plan_day(
     if assigned is not None:
         state.serving.update(assigned.serving)
         state.starts.update(assigned.starts)
+        state.reuse = assigned.reuse
     elif p.cross_boundary:
         state.say("cross-boundary: choosing the station that serves each village")
         with state.stage("cross-boundary"):
-            assign_across_boundaries(state, visited, deadline)
+            assign_across_boundaries(state, visited, deadline, tied.runs if tied else None)
+    if tied is not None:
+        state.reuse = tied.runs
     state.say(f"trunk, down wave: {len(day.network.stations)} stations")
     down_by_station: dict[str, list[Order]] = {}
     for o in day.orders:

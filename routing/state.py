@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from routing.assemble import Prefix, routes_from_solution
 from routing.budget import DayBudget
@@ -17,7 +17,7 @@ from routing.plan import DeferralReason, Deferred, Hint, Plan, Route, Tier
 from routing.problem import TierSolution
 from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
 
-__all__ = ["DayState", "Progress", "Stage", "no_stage", "solve_all"]
+__all__ = ["DayState", "Progress", "Stage", "no_stage", "same_problem", "solve_all"]
 
 Progress = Callable[[str], None]
 """Called with a line of text as each phase starts."""
@@ -56,6 +56,13 @@ class DayState:
     )
     """Station → a warm start of its village runs (vehicle id, trips of node keys): where the
     cross-boundary search ended, carried into the station's final search."""
+    runs: dict[str, tuple[BuiltProblem, TierSolution]] = field(default_factory=dict)
+    """Station → its village-run problem and the solution recorded for it (the day's final
+    runs: where the cross-boundary search of a pooled day starts)."""
+    reuse: Mapping[str, tuple[BuiltProblem, TierSolution]] = field(default_factory=dict)
+    """Village runs of an earlier plan of the same day (its ``runs``): a station whose
+    problem is the same, or differs only in that its vehicles may leave earlier
+    (:func:`same_problem`), keeps that solution instead of a search."""
     short_of: dict[str, str] = field(default_factory=dict)
     """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
     capped: int = 0
@@ -118,6 +125,30 @@ class DayState:
         )
         self.routes.extend(new)
         return new
+
+
+def same_problem(a: BuiltProblem, b: BuiltProblem) -> bool:
+    """Whether a solution of the village-run problem ``a`` is one of ``b`` (both of the same
+    day): the same sites, stops, orders behind them, warm start and vehicles, except that
+    ``b``'s vehicles may leave earlier (the trunk is there sooner), never later. The
+    matrices follow from the sites and the day's network."""
+    pa, pb = a.problem, b.problem
+    return (
+        pa.name == pb.name
+        and pa.sites == pb.sites
+        and pa.nodes == pb.nodes
+        and len(pa.vehicles) == len(pb.vehicles)
+        and all(
+            vb.earliest_start_s <= va.earliest_start_s
+            and replace(va, earliest_start_s=0) == replace(vb, earliest_start_s=0)
+            for va, vb in zip(pa.vehicles, pb.vehicles, strict=True)
+        )
+        and pa.initial_routes == pb.initial_routes
+        and (pa.load_s_per_parcel, pa.unload_s_per_parcel)
+        == (pb.load_s_per_parcel, pb.unload_s_per_parcel)
+        and [[o.id for o in c] for c in a.node_orders] == [[o.id for o in c] for c in b.node_orders]
+        and [v.id for v in a.fleet] == [v.id for v in b.fleet]
+    )
 
 
 def solve_all(

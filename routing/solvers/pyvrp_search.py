@@ -19,7 +19,9 @@ time at the depot for these), range limits, vehicle–stop compatibility and sof
 Several depots are modelled (PyVRP's depots, each vehicle type starting, reloading and ending
 at its vehicles' depot): a multi-depot problem such as the county's joint village runs. :func:`pyvrp_start` approximates the first ones — mixed loads, reloads, range,
 compatibility: the village runs — closely enough for a warm start (see its docstring). A
-warm start given to PyVRP (``initial_routes``) is a hint and is ignored here. Matrices are
+warm start given to PyVRP (``initial_routes``) is ignored, except by
+:func:`pyvrp_from_start`, which starts PyVRP's search of the approximation from it (the
+cross-boundary search, from the tied day's village runs). Matrices are
 assumed to have a zero diagonal (stops at one site share a PyVRP location).
 """
 
@@ -31,7 +33,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from pyvrp import CostEvaluator, IteratedLocalSearchParams, Model, SolveParams
+from pyvrp import (
+    Activity,
+    ActivityType,
+    CostEvaluator,
+    IteratedLocalSearchParams,
+    Model,
+    Route,
+    Solution,
+    SolveParams,
+)
 from pyvrp import solve as pyvrp_solve
 from pyvrp.stop import MaxIterations, MaxRuntime
 
@@ -55,6 +66,7 @@ __all__ = [
     "empty_solution",
     "initial_routes",
     "pyvrp_cost",
+    "pyvrp_from_start",
     "pyvrp_start",
     "refuse_unsupported",
     "search_params",
@@ -159,6 +171,96 @@ def pyvrp_start(problem: TierProblem, settings: SolveSettings) -> TierSolution:
     return _run(problem, settings, approximate=True, starts=START_RESTARTS)
 
 
+def pyvrp_from_start(
+    problem: TierProblem, settings: SolveSettings
+) -> tuple[TierSolution, int | None, bool]:
+    """PyVRP's search of the approximation of ``problem`` (as :func:`pyvrp_start`), started
+    from its warm start (``initial_routes``: vehicle id, trips of node keys) instead of a
+    random solution, one search with the whole work and ``settings.seed``.
+
+    PyVRP's search keeps the best solution it has seen, the start included, so a start
+    feasible in the approximation is never returned worse. Keys the problem does not have,
+    vehicles it does not have or that may not serve a stop, and a vehicle's trips beyond its
+    ``max_trips`` are left out of the start (those stops start unserved).
+
+    Returns
+    -------
+    tuple[TierSolution, int | None, bool]
+        The answer (``objective``: PyVRP's cost of the approximation, as
+        :func:`pyvrp_start`), PyVRP's cost of the start in the same model (its violations
+        of the approximation not priced; ``None`` without a start), and whether the start
+        is feasible there (only then is the answer never above it).
+
+    Raises
+    ------
+    NotImplementedError
+        For the features of :func:`approximation_gap`.
+    """
+    reason = approximation_gap(problem)
+    if reason is not None:
+        raise NotImplementedError(f"PyVRP start does not approximate {reason} ({problem.name})")
+    built = build(problem, approximate=True)
+    if isinstance(built, TierSolution):
+        return built, None, False
+    start = _start_solution(problem, built)
+    result = pyvrp_solve(
+        built.data,
+        stop=stop_criterion(settings, built.started),
+        seed=settings.seed,
+        collect_stats=False,
+        display=False,
+        params=search_params(settings),
+        initial_solution=start,
+    )
+    if start is None:
+        return answer(problem, built, result.best, approximate=True), None, False
+    raw = CostEvaluator([0] * built.data.num_load_dimensions, 0, 0).penalised_cost(start)
+    found = answer(problem, built, result.best, approximate=True)
+    return found, int(raw), bool(start.is_feasible())
+
+
+def _start_solution(problem: TierProblem, built: PyvrpData) -> Any:
+    """The problem's warm start as a PyVRP solution of ``built`` (the approximation: a
+    client per node, reloads at the vehicle's depot between trips), or ``None``."""
+    if not problem.initial_routes:
+        return None
+    node_of = {n.key: i for i, n in enumerate(problem.nodes)}
+    vehicle_of = {v.id: p for p, v in enumerate(problem.vehicles)}
+    type_of = {p: t for t, members in enumerate(built.type_members) for p in members}
+    routes = []
+    used: set[int] = set()
+    for vid, trips in problem.initial_routes:
+        p = vehicle_of.get(vid, -1)
+        if p not in type_of:
+            continue
+        reload = Activity(ActivityType.DEPOT, built.depot_index[problem.vehicles[p].depot])
+        activities: list[Any] = []
+        mine: set[int] = set()
+        for trip in trips[: problem.vehicles[p].max_trips]:
+            clients = [
+                i
+                for k in trip
+                if (i := node_of.get(k, -1)) >= 0
+                and i not in used
+                and i not in mine
+                and i not in built.bans[p]
+            ]
+            if not clients:
+                continue
+            if activities:
+                activities.append(reload)
+            activities += [Activity(ActivityType.CLIENT, i) for i in clients]
+            mine.update(clients)
+        if not activities:
+            continue
+        try:
+            routes.append(Route(built.data, activities, type_of[p]))
+        except ValueError:  # PyVRP refuses the route (more trips than the type allows)
+            continue
+        used |= mine
+    return Solution(built.data, routes) if routes else None
+
+
 START_RESTARTS = 2
 """Under a work budget, :func:`pyvrp_start` searches this many times from different random
 starts (each with the whole work; seeds ``seed · START_RESTARTS + k``) and keeps the cheapest
@@ -194,13 +296,15 @@ _BANNED = 10**9
 @dataclass(frozen=True)
 class PyvrpData:
     """A tier problem as PyVRP data: ``data`` (a ``pyvrp.ProblemData``), the problem's
-    vehicles behind each PyVRP vehicle type, each vehicle's banned stops, and when building
-    started (the budget counts it)."""
+    vehicles behind each PyVRP vehicle type, each vehicle's banned stops, when building
+    started (the budget counts it) and each depot's index."""
 
     data: Any
     type_members: list[list[int]]
     bans: list[frozenset[int]]
     started: float
+    depot_index: dict[str, int]
+    """Depot site → its PyVRP depot index."""
 
 
 def stop_criterion(settings: SolveSettings, started: float, share: float = 1.0) -> Any:
@@ -373,7 +477,7 @@ def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolutio
         )
 
     data = model.data().replace(distance_matrices=distances, duration_matrices=durations)
-    return PyvrpData(data, type_members, bans, started)
+    return PyvrpData(data, type_members, bans, started, {s: k for k, s in enumerate(depot_sites)})
 
 
 def answer(problem: TierProblem, built: PyvrpData, best: Any, *, approximate: bool) -> TierSolution:

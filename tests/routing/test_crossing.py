@@ -10,9 +10,17 @@ import pytest
 
 from routing import DayInput, plan_day
 from routing.budget import DayBudget
-from routing.build import deadlines
+from routing.build import OPEN_END_S, BuiltProblem, deadlines, station_of, station_problem
 from routing.check import check_plan
-from routing.crossing import assign_across_boundaries, crossings, plan_cost, trunk_relief
+from routing.crossing import (
+    assign_across_boundaries,
+    crossings,
+    hub_problems,
+    keep_better,
+    plan_cost,
+    tied_start,
+    trunk_relief,
+)
 from routing.day import (
     _plan_day,
     apply_frequency,
@@ -20,8 +28,11 @@ from routing.day import (
     relieve_trunk,
     started_from,
 )
-from routing.plan import Crossing, Plan, dumps, plan_from_dict
-from routing.state import DayState
+from routing.plan import Crossing, Plan, dumps, plan_from_dict, plan_to_dict
+from routing.problem import TierProblem, TierSolution
+from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
+from routing.solvers.pyvrp_search import pyvrp_from_start
+from routing.state import DayState, same_problem
 from scenarios.bundle import Scenario
 from scenarios.demand import generate_demand
 from scenarios.synthetic import generate_synthetic
@@ -107,35 +118,90 @@ def test_pooled_day_is_never_above_the_tied_day(seed: int, scale: float) -> None
     )
 
 
-def test_the_joint_search_starts_from_the_stations_own_plans() -> None:
-    """The joint problem is made of the stations' own nodes, so OR-Tools accepts their plans
-    as its start and the joint answer is never above their sum (issue 16: the start was
-    rejected when the joint model cut orders into other chunks)."""
+def generated_day() -> DayInput:
+    """A generated county (60 villages, seed 1) with cross-boundary service on."""
     sc = generate_synthetic(60, seed=1)
     orders = generate_demand(sc, "2026-12-01", 1)
-    day = crossing(DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01"))
-    state = DayState(day, DayBudget(30.0, 20, 0, 1))
-    choices = assign_across_boundaries(state, apply_frequency(state), deadlines(day))
-    assert choices
-    for c in choices:
-        assert c.tied_cost is not None and c.joint_cost is not None
-        assert c.joint_cost <= c.tied_cost
-        assert c.kept_joint == (c.joint_cost < c.tied_cost)
-        assert (c.moved_orders > 0) <= c.kept_joint
+    return crossing(DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01"))
 
 
-def test_the_final_station_searches_start_where_the_joint_search_ended() -> None:
-    """After the joint search, every station's village runs start from its routes there (the
-    joint answer's, or the stations' own plans when those were kept): each start uses the
-    station's own vehicles, and the station's final problem carries it (keys it has)."""
-    sc = generate_synthetic(60, seed=1)
-    orders = generate_demand(sc, "2026-12-01", 1)
-    day = crossing(DayInput(sc.name, sc.network, sc.fleet, sc.policy, orders, "2026-12-01"))
+def plan_once(
+    day: DayInput,
+    *,
+    assigned: DayState | None = None,
+    tied: DayState | None = None,
+    solve: Solver | None = None,
+) -> tuple[Plan, DayState]:
+    """One plan of the day under a fixed work budget (no tied-versus-pooled comparison)."""
+    return _plan_day(day, 30.0, workers=1, solve=solve, work=20, previous=None, pins=None,
+                     progress=None, stage=None, assigned=assigned, tied=tied)  # fmt: skip
+
+
+def test_the_joint_search_starts_from_the_tied_days_runs() -> None:
+    """The joint problem is made of the stations' own nodes, so the tied day's village runs
+    map onto it key for key and are the joint search's start (the stations' problems are
+    not solved again); PyVRP keeps the best it has seen, so its answer is never above that
+    start in its model (issue 16: a rejected start and a cold short answer)."""
+    day = generated_day()
+    _, tied = plan_once(crossing(day, False))
     state = DayState(day, DayBudget(30.0, 20, 0, 1))
     visited = apply_frequency(state)
-    assign_across_boundaries(state, visited, deadlines(day))
+    hubs = list(hub_problems(state, visited, deadlines(day)))
+    assert hubs
+    for hp in hubs:
+        start = tied_start(hp.joint, tied.runs)
+        joint_keys = {n.key for n in hp.joint.problem.nodes}
+        started = [k for _, trips in start for t in trips for k in t]
+        assert started and len(started) == len(set(started)) and set(started) <= joint_keys
+        # every stop the tied runs served, on the same vehicle, under its own key
+        home = {v.id for v in hp.joint.problem.vehicles}
+        served = {
+            (built.problem.vehicles[vi].id, built.problem.nodes[v.node].key)
+            for built, sol in tied.runs.values()
+            for vi, trips in enumerate(sol.routes)
+            for _, visits, _ in trips
+            for v in visits
+            if built.problem.vehicles[vi].id in home
+        }
+        assert {(vid, k) for vid, trips in start for t in trips for k in t} == served
+    searched: list[str] = []
+
+    def counting(problem: TierProblem, settings: SolveSettings) -> TierSolution:
+        searched.append(problem.name)
+        return DEFAULT_SOLVER(problem, settings)
+
+    state = DayState(day, DayBudget(30.0, 20, 0, 1), counting)
+    choices = assign_across_boundaries(state, visited, deadlines(day), tied.runs)
+    assert choices and not searched  # no station problem solved again inside the search
+    for c in choices:
+        assert c.joint_cost is not None
+        if c.backend == "pyvrp" and c.kept_joint:  # PyVRP's moves only where they save
+            assert c.tied_cost is not None and c.joint_cost < c.tied_cost
+        assert (c.moved_orders > 0) == c.kept_joint
+    # PyVRP's search from a start feasible in its model never answers above it
+    for hp in hubs:
+        joint = replace(hp.joint.problem, initial_routes=tied_start(hp.joint, tied.runs))
+        found, start_cost, fits = pyvrp_from_start(joint, SolveSettings(30.0, work=50))
+        assert start_cost is not None
+        if fits:
+            assert found.objective <= start_cost
+
+
+def test_the_final_station_searches_start_where_the_joint_search_ended(tiny: Scenario) -> None:
+    """After the joint search, the stations whose orders changed start their village runs
+    from their routes there (their own vehicles, keys their final problem has); the others
+    get no start, so their problems are the tied day's and keep its runs."""
+    day = crossing(v1_filed_under_s2(tiny))
+    _, tied = plan_once(crossing(day, False))
+    state = DayState(day, DayBudget(30.0, 20, 0, 1))
+    visited = apply_frequency(state)
+    choices = assign_across_boundaries(state, visited, deadlines(day), tied.runs)
+    assert any(c.kept_joint for c in choices)
     home = {v.id: v.home for v in day.fleet}
-    assert state.starts
+    # v1 (filed under s2) is served from s1; it is s2's only village due today, so s2 has
+    # no runs left to start from
+    assert state.serving and set(state.serving.values()) == {"s1"}
+    assert set(state.starts) == {"s1"}
     for station, routes in state.starts.items():
         assert routes and all(home[vid] == station for vid, _ in routes)
     problems = last_mile_problems(state, visited, {}, deadlines(day))
@@ -146,6 +212,88 @@ def test_the_final_station_searches_start_where_the_joint_search_ended() -> None
         assert all(k in keys for _, trips in b.problem.initial_routes for t in trips for k in t)
         if b.problem.sites[0] not in state.starts:
             assert not b.problem.initial_routes
+
+
+def test_a_station_whose_problem_is_unchanged_keeps_its_runs() -> None:
+    """A plan of the day handed an earlier plan's runs (``DayState.reuse``, as the pooled day
+    gets the tied day's and the trunk relief the pooled day's) searches no station whose
+    problem is the same, and ends with the same runs."""
+    day = crossing(generated_day(), False)
+    first, state = plan_once(day)
+    searched: list[str] = []
+
+    def counting(problem: TierProblem, settings: SolveSettings) -> TierSolution:
+        searched.append(problem.name)
+        return DEFAULT_SOLVER(problem, settings)
+
+    again_state = DayState(day, DayBudget(30.0, 20, 0, 1), reuse=dict(state.runs))
+    again, _ = plan_once(day, assigned=again_state, solve=counting)
+    assert searched and not any(name.startswith("last-mile-") for name in searched)
+    assert again.routes == first.routes
+    # a station that serves one more village is searched again; the others are not
+    st = sorted(state.runs)[0]
+    other = next(pt for pt in day.network.village_points if pt.parent not in {st, None})
+    moved = {o.id: st for o in day.orders if o.site == other.id}
+    searched.clear()
+    plan_once(
+        day,
+        assigned=DayState(day, DayBudget(30.0, 20, 0, 1), serving=moved, reuse=dict(state.runs)),
+        solve=counting,
+    )
+    again_searched = {n for n in searched if n.startswith("last-mile-")}
+    assert f"last-mile-{st}" in again_searched
+    assert len(again_searched) < len(state.runs)
+
+
+def test_runs_are_kept_when_the_trunk_comes_no_later(tiny: Scenario) -> None:
+    """An earlier plan's runs fit a station's problem whose vehicles may leave earlier (the
+    trunk is there sooner), not one whose vehicles must leave later, nor one with other
+    stops."""
+    day = tiny_day(tiny)
+    orders = [o for o in day.orders if o.site in {"v1", "v2", "v3"}]
+    built = station_problem(day, "s1", orders, lambda *_: None, start=30_000, end=OPEN_END_S)
+    assert built is not None
+
+    def starting(at: int) -> BuiltProblem:
+        vehicles = tuple(replace(v, earliest_start_s=at) for v in built.problem.vehicles)
+        return replace(built, problem=replace(built.problem, vehicles=vehicles))
+
+    assert same_problem(built, starting(30_000))
+    assert same_problem(built, starting(29_000))
+    assert not same_problem(built, starting(31_000))
+    fewer = station_problem(day, "s1", orders[1:], lambda *_: None, start=30_000, end=OPEN_END_S)
+    assert fewer is not None and not same_problem(built, fewer)
+
+
+def test_the_pooled_day_is_the_same_plan_twice(tiny: Scenario) -> None:
+    """Under a work budget the pooled day (tied day, joint search from its runs, reused and
+    re-searched stations, trunk relief) gives the same plan byte for byte, its time aside."""
+    day = crossing(v1_filed_under_s2(tiny))
+    first, again = plan_day(day, time_limit_s=2, work=50), plan_day(day, time_limit_s=2, work=50)
+    a, b = plan_to_dict(first), plan_to_dict(again)
+    a.pop("solve_s"), b.pop("solve_s")
+    assert a == b and first.crossings
+
+
+def test_a_cheaper_pooled_plan_is_kept_even_without_a_crossing(tiny: Scenario) -> None:
+    """keep_better keeps the strictly cheaper plan whichever it is (the pooled day's
+    searches start elsewhere than the tied day's and may find cheaper runs for the same
+    assignment), and the tied one on a tie. It kept the tied plan whenever the pooled one
+    served no village across a boundary."""
+    day = tiny_day(tiny)
+    tied = plan_day(day, time_limit_s=1, work=50)
+    cheaper = replace(tied, routes=tuple(replace(r, cost=r.cost * 0.9) for r in tied.routes))
+    price = day.policy.deferral_cost_per_parcel
+    sof = station_of(day.network)
+    kept = keep_better(tied, cheaper, day.orders, price, sof)
+    assert settings(kept)["cross_boundary"] == "pooled"
+    assert kept.routes == cheaper.routes and kept.crossings == ()
+    saved = plan_cost(tied, day.orders, price) - plan_cost(cheaper, day.orders, price)
+    assert saved > 0
+    assert float(settings(kept)["cross_boundary_saving_yuan"]) == pytest.approx(saved, abs=0.01)
+    tie = keep_better(tied, replace(tied, crossings=()), day.orders, price, sof)
+    assert settings(tie)["cross_boundary"] == "tied"
+    assert float(settings(tie)["cross_boundary_saving_yuan"]) == 0
 
 
 def trucks_of_parcels(day: DayInput, parcels: int) -> DayInput:
