@@ -597,6 +597,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _savings(args: argparse.Namespace) -> int:
     from routing import DayInput, plan_day
+    from routing.build import station_of
+    from routing.crossing import settle_stations
     from routing.savings import consolidation_savings, daily_service, savings_chart, settle
     from scenarios.bundle import load_bundle, override_policy
     from scenarios.demand import generate_demand
@@ -627,6 +629,17 @@ def _savings(args: argparse.Namespace) -> int:
             f"| {line.carrier} | {line.parcels} | {line.km:.1f} | {line.cost:.0f} | "
             f"{line.cost_per_parcel:.2f} |"
         )
+    between = settle_stations(joint, station_of(day.network), day.orders)
+    if between:  # cross-boundary service: who carried whose parcels
+        lines.append("\nBetween stations (villages served from another station than their own;")
+        lines.append("each run's km and cost shared by the parcels it carried):\n")
+        lines.append("| station | served by | villages | orders | parcels | km | cost (yuan) |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|")
+        for x in between:
+            lines.append(
+                f"| {x.own} | {x.served_by} | {x.villages} | {x.orders} | {x.parcels} | "
+                f"{x.km:.1f} | {x.cost:.2f} |"
+            )
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 from routing.build import OPEN_END_S, BuiltProblem, capacity, chunks, station_problem
 from routing.model import Direction, Order
-from routing.plan import Crossing, DeferralReason, Plan, Tier
+from routing.plan import Crossing, DeferralReason, Plan, Tier, with_parts
 from routing.problem import COST_UNIT, SolveStatus, TierNode, TierSolution
 from routing.solvers import solve_ortools
 from routing.solvers.pyvrp_search import initial_routes as initial_routes_of
@@ -42,11 +42,13 @@ __all__ = [
     "TRUNK_OVERFLOW_SHARE",
     "HubProblems",
     "JointChoice",
+    "StationSettlement",
     "assign_across_boundaries",
     "crossings",
     "hub_problems",
     "keep_better",
     "plan_cost",
+    "settle_stations",
     "tied_start",
     "trunk_relief",
 ]
@@ -455,6 +457,69 @@ def crossings(plan: Plan, station_of: Mapping[str, str]) -> tuple[Crossing, ...]
             if own is not None and own != s.site and own != r.home and s.site not in seen:
                 seen[s.site] = Crossing(s.site, own, r.home, r.vehicle)
     return tuple(sorted(seen.values(), key=lambda c: c.site))
+
+
+@dataclass(frozen=True, slots=True)
+class StationSettlement:
+    """What station ``served_by`` carried for station ``own`` on its village runs: the
+    villages of ``own`` it served, their orders and parcels, and its runs' km and cost in
+    proportion to the parcels they carried at ``own``'s villages (each run's km and cost
+    shared by the parcels it dropped or collected, as carriers are settled by
+    :func:`routing.savings.settle`)."""
+
+    own: str
+    served_by: str
+    villages: int
+    orders: int
+    parcels: int
+    km: float
+    cost: float
+
+
+def settle_stations(
+    plan: Plan, station_of: Mapping[str, str], orders: Sequence[Order]
+) -> tuple[StationSettlement, ...]:
+    """Who carried whose parcels: one line per pair of stations where one station's village
+    runs served villages of the other (none when every village is served by its own)."""
+    by_id = {o.id: o for o in with_parts(orders, plan.parts)}
+    km: dict[tuple[str, str], float] = {}
+    cost: dict[tuple[str, str], float] = {}
+    parcels: dict[tuple[str, str], int] = {}
+    served: dict[tuple[str, str], set[str]] = {}
+    counted: dict[tuple[str, str], set[str]] = {}
+    for r in plan.routes_of(Tier.LAST_MILE):
+        total = 0
+        carried: dict[tuple[str, str], int] = {}
+        for s in r.stops:
+            own = station_of.get(s.site)
+            if own is None or own == s.site:  # the station itself (departure, reload, return)
+                continue
+            n = sum(by_id[oid].parcels for oid in (*s.drop, *s.collect) if oid in by_id)
+            total += n
+            if own != r.home:
+                pair = (own, r.home)
+                carried[pair] = carried.get(pair, 0) + n
+                served.setdefault(pair, set()).add(s.site)
+                counted.setdefault(pair, set()).update(
+                    oid for oid in (*s.drop, *s.collect) if oid in by_id
+                )
+        for pair, n in carried.items():
+            parcels[pair] = parcels.get(pair, 0) + n
+            share = n / total if total else 0.0
+            km[pair] = km.get(pair, 0.0) + r.distance_m / 1000 * share
+            cost[pair] = cost.get(pair, 0.0) + r.cost * share
+    return tuple(
+        StationSettlement(
+            own,
+            by,
+            len(served[(own, by)]),
+            len(counted[(own, by)]),
+            parcels[(own, by)],
+            round(km[(own, by)], 3),
+            round(cost[(own, by)], 2),
+        )
+        for own, by in sorted(served)
+    )
 
 
 def keep_better(

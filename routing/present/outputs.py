@@ -59,7 +59,9 @@ from typing import Any
 import numpy as np
 
 from networks import Crs, Network, SiteKind, UnreachableSite, route_line
+from routing.build import station_of
 from routing.consolidate import load_of
+from routing.crossing import settle_stations
 from routing.inputs import DayInput
 from routing.model import Direction, Order, Vehicle
 from routing.plan import (
@@ -976,6 +978,18 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
         "yuan": "yuan",
         "km": "km",
         "h": "h",
+        "across": "## Served across a boundary",
+        "across_kept": (
+            "Villages may be served from a neighbouring station (cross-boundary service). "
+            "The day was planned with every village at its own station ({tied} yuan, "
+            "deferrals priced) and pooled ({pooled} yuan); the {which} plan is kept, saving "
+            "{saving} yuan."
+        ),
+        "across_none": "No village point is served from another station than its own.",
+        "across_some": "{n} village points are served from another station than their own:",
+        "across_head": "| village point | its station | served by | vehicle |",
+        "settle": "Between stations (each run's km and cost shared by the parcels it carried):",
+        "settle_head": "| station | served by | villages | orders | parcels | km | cost (yuan) |",
     },
     "zh": {
         "title": "# 计划汇总 — {scenario}，{date}",
@@ -1016,6 +1030,16 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
         "yuan": "元",
         "km": "公里",
         "h": "小时",
+        "across": "## 跨站服务",
+        "across_kept": (
+            "村服务点可由相邻站点服务（跨站服务）。当日按各村由本站服务规划为 {tied} 元"
+            "（含暂缓计价），跨站统筹规划为 {pooled} 元；采用{which}方案，节省 {saving} 元。"
+        ),
+        "across_none": "没有村服务点由其他站点服务。",
+        "across_some": "{n} 个村服务点由其他站点服务：",
+        "across_head": "| 村服务点 | 所属站点 | 服务站点 | 车辆 |",
+        "settle": "站点之间（每条线路的里程和成本按其所载件数分摊）：",
+        "settle_head": "| 站点 | 服务站点 | 村数 | 订单 | 件数 | 公里 | 成本（元） |",
     },
 }
 _TIER_ZH: Mapping[str, str] = {
@@ -1153,8 +1177,46 @@ def _summary_md(plan: Plan, day: DayInput, k: _Kpis, lang: str = "en") -> str:
         out += ["", t["missed"], ""]
         for p in k.poor_missed:
             out.append(f"- {_site_name(net, p)} ({p})")
+    out += _across_md(plan, day, t)
     out.append("")
     return "\n".join(out)
+
+
+def _across_md(plan: Plan, day: DayInput, t: Mapping[str, str]) -> list[str]:
+    """The summary's cross-boundary section: which plan was kept and what it saved, every
+    village point served from another station, and who carried whose parcels."""
+    said = dict(plan.settings)
+    if "cross_boundary" not in said:
+        return []
+    net = day.network
+
+    def name(site: str) -> str:
+        return f"{_site_name(net, site)} ({site})"
+
+    numbers = {
+        "tied": said.get("cross_boundary_tied_yuan", "?"),
+        "pooled": said.get("cross_boundary_pooled_yuan", "?"),
+        "saving": said.get("cross_boundary_saving_yuan", "?"),
+    }
+    which = said["cross_boundary"]
+    if t is _SUMMARY["zh"]:
+        which = {"pooled": "跨站统筹", "tied": "本站服务"}.get(which, which)
+    out = ["", t["across"], "", t["across_kept"].format(which=which, **numbers), ""]
+    if not plan.crossings:
+        return [*out, t["across_none"]]
+    out += [t["across_some"].format(n=len(plan.crossings)), ""]
+    out += [t["across_head"], "|---|---|---|---|"]
+    for c in plan.crossings:
+        out.append(f"| {name(c.site)} | {name(c.own)} | {name(c.served_by)} | {c.vehicle} |")
+    lines = settle_stations(plan, station_of(net), day.orders)
+    if lines:
+        out += ["", t["settle"], "", t["settle_head"], "|---|---|---:|---:|---:|---:|---:|"]
+        for x in lines:
+            out.append(
+                f"| {name(x.own)} | {name(x.served_by)} | {x.villages} | {x.orders} | "
+                f"{x.parcels} | {x.km:.1f} | {x.cost:.2f} |"
+            )
+    return out
 
 
 def summary_text(plan: Plan, day: DayInput) -> str:

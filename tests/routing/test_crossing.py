@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from routing.crossing import (
     hub_problems,
     keep_better,
     plan_cost,
+    settle_stations,
     tied_start,
     trunk_relief,
 )
@@ -28,7 +30,8 @@ from routing.day import (
     relieve_trunk,
     started_from,
 )
-from routing.plan import Crossing, Plan, dumps, plan_from_dict, plan_to_dict
+from routing.plan import Crossing, Plan, Tier, dumps, plan_from_dict, plan_to_dict
+from routing.present.outputs import write_plan_outputs
 from routing.problem import TierProblem, TierSolution
 from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
 from routing.solvers.pyvrp_search import pyvrp_from_start
@@ -356,3 +359,53 @@ def test_trunk_relief_leaves_the_assignment_when_no_truckload_is_saved(
     state = DayState(day, DayBudget(2.0, 50, 0, 1))
     apply_frequency(state)
     assert trunk_relief(state) is None
+
+
+def test_the_plan_says_which_villages_crossed_and_who_carried_whose_parcels(
+    tiny: Scenario, tmp_path: Path
+) -> None:
+    """v1 (filed under s2, next to s1) is served from s1: the settlement between stations
+    has one line, s1 carrying for s2 exactly v1's orders and parcels, at a share of the runs
+    that served it; summary.md says so in both languages, with what pooling saved."""
+    day = crossing(v1_filed_under_s2(tiny))
+    pooled = plan_day(day, time_limit_s=2, work=100)
+    lines = settle_stations(pooled, station_of(day.network), day.orders)
+    assert [(x.own, x.served_by, x.villages) for x in lines] == [("s2", "s1", 1)]
+    at_v1 = [
+        oid
+        for r in pooled.routes_of(Tier.LAST_MILE)
+        for s in r.stops
+        if s.site == "v1"
+        for oid in (*s.drop, *s.collect)
+    ]
+    by_id = {o.id: o for o in day.orders}
+    assert lines[0].orders == len(set(at_v1)) > 0
+    assert lines[0].parcels == sum(by_id[oid].parcels for oid in at_v1)
+    runs = [r for r in pooled.routes_of(Tier.LAST_MILE) if any(s.site == "v1" for s in r.stops)]
+    assert 0 < lines[0].cost <= sum(r.cost for r in runs) + 0.01
+    assert 0 < lines[0].km <= sum(r.distance_m for r in runs) / 1000 + 0.001
+    saving = settings(pooled)["cross_boundary_saving_yuan"]
+    for lang, heading in (("en", "## Served across a boundary"), ("zh", "## 跨站服务")):
+        write_plan_outputs(pooled, day, tmp_path / lang, lang=lang, pictures=False)
+        text = (tmp_path / lang / "summary.md").read_text(encoding="utf-8")
+        section = text.split(heading, 1)[1]
+        assert saving in section and "(v1)" in section and "(s2)" in section
+        assert f"| {lines[0].orders} | {lines[0].parcels} |" in section
+    # the tied plan (every village at its own station) settles nothing between stations
+    tied = plan_day(crossing(day, False), time_limit_s=2, work=100)
+    assert settle_stations(tied, station_of(day.network), day.orders) == ()
+
+
+def test_a_plan_without_crossings_says_so(tiny: Scenario, tmp_path: Path) -> None:
+    """The tiny county as it is: each village is nearest its own station, so the pooled
+    day serves none across a boundary, and summary.md says which plan was kept."""
+    day = crossing(tiny_day(tiny))
+    kept = plan_day(day, time_limit_s=2, work=100)
+    assert not kept.crossings
+    write_plan_outputs(kept, day, tmp_path, pictures=False)
+    text = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    section = text.split("## Served across a boundary")[1]
+    assert "No village point is served from another station than its own." in section
+    said = settings(kept)
+    assert f"the {said['cross_boundary']} plan is kept" in section
+    assert said["cross_boundary_tied_yuan"] in section and "| village point |" not in section
