@@ -409,3 +409,26 @@ def test_a_plan_without_crossings_says_so(tiny: Scenario, tmp_path: Path) -> Non
     said = settings(kept)
     assert f"the {said['cross_boundary']} plan is kept" in section
     assert said["cross_boundary_tied_yuan"] in section and "| village point |" not in section
+
+
+@pytest.mark.slow
+def test_the_savings_report_settles_between_stations(tiny_copy: Path, tmp_path: Path) -> None:
+    """``countyroute savings`` with cross-boundary service on the tiny county with v1 filed
+    under the far station s2: its report has the between-stations table, s1 carrying for s2
+    (every village visited: v1 and others of s2 near s1)."""
+    from dispatch_api.cli import main
+
+    geo = tiny_copy / "network.geojson"
+    text = geo.read_text(encoding="utf-8")
+    v1 = text.index('"id": "v1"')
+    parent = text.index('"parent": "s1"', v1)
+    geo.write_text(text[:parent] + '"parent": "s2"' + text[parent + 14 :], encoding="utf-8")
+    out = tmp_path / "savings"
+    argv = ["savings", str(tiny_copy), "--date", "2026-12-01", "--time-limit", "1"]
+    argv += ["--workers", "1", "--set", "runs.cross_boundary=true", "--out", str(out)]
+    assert main(argv) == 0
+    report = (out / "savings.md").read_text(encoding="utf-8")
+    table = report.split("Between stations", 1)[1]
+    assert "| station | served by | villages |" in table
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| s2 | s1 |")]
+    assert len(rows) == 1 and int(rows[0][2]) >= 1 and float(rows[0][6]) > 0
