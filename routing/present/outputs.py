@@ -986,6 +986,8 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
             "{saving} yuan."
         ),
         "across_none": "No village point is served from another station than its own.",
+        "which_pooled": "pooled",
+        "which_tied": "tied",
         "across_some": "{n} village points are served from another station than their own:",
         "across_head": "| village point | its station | served by | vehicle |",
         "settle": "Between stations (each run's km and cost shared by the parcels it carried):",
@@ -1036,6 +1038,8 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
             "（含暂缓计价），跨站统筹规划为 {pooled} 元；采用{which}方案，节省 {saving} 元。"
         ),
         "across_none": "没有村服务点由其他站点服务。",
+        "which_pooled": "跨站统筹",
+        "which_tied": "本站服务",
         "across_some": "{n} 个村服务点由其他站点服务：",
         "across_head": "| 村服务点 | 所属站点 | 服务站点 | 车辆 |",
         "settle": "站点之间（每条线路的里程和成本按其所载件数分摊）：",
@@ -1198,9 +1202,7 @@ def _across_md(plan: Plan, day: DayInput, t: Mapping[str, str]) -> list[str]:
         "pooled": said.get("cross_boundary_pooled_yuan", "?"),
         "saving": said.get("cross_boundary_saving_yuan", "?"),
     }
-    which = said["cross_boundary"]
-    if t is _SUMMARY["zh"]:
-        which = {"pooled": "跨站统筹", "tied": "本站服务"}.get(which, which)
+    which = t.get(f"which_{said['cross_boundary']}", said["cross_boundary"])
     out = ["", t["across"], "", t["across_kept"].format(which=which, **numbers), ""]
     if not plan.crossings:
         return [*out, t["across_none"]]

@@ -165,9 +165,7 @@ def pyvrp_start(problem: TierProblem, settings: SolveSettings) -> TierSolution:
     NotImplementedError
         For the features of :func:`approximation_gap`.
     """
-    reason = approximation_gap(problem)
-    if reason is not None:
-        raise NotImplementedError(f"PyVRP start does not approximate {reason} ({problem.name})")
+    _approximable(problem)
     return _run(problem, settings, approximate=True, starts=START_RESTARTS)
 
 
@@ -196,22 +194,12 @@ def pyvrp_from_start(
     NotImplementedError
         For the features of :func:`approximation_gap`.
     """
-    reason = approximation_gap(problem)
-    if reason is not None:
-        raise NotImplementedError(f"PyVRP start does not approximate {reason} ({problem.name})")
+    _approximable(problem)
     built = build(problem, approximate=True)
     if isinstance(built, TierSolution):
         return built, None, False
     start = _start_solution(problem, built)
-    result = pyvrp_solve(
-        built.data,
-        stop=stop_criterion(settings, built.started),
-        seed=settings.seed,
-        collect_stats=False,
-        display=False,
-        params=search_params(settings),
-        initial_solution=start,
-    )
+    result = _search(built, settings, settings.seed, start)
     if start is None:
         return answer(problem, built, result.best, approximate=True), None, False
     raw = CostEvaluator([0] * built.data.num_load_dimensions, 0, 0).penalised_cost(start)
@@ -328,20 +316,34 @@ def _run(
     runs = starts if settings.work is not None else 1
     best: Any = None
     for k in range(runs):
-        result = pyvrp_solve(
-            built.data,
-            stop=stop_criterion(settings, built.started),
-            seed=settings.seed * runs + k,
-            collect_stats=False,
-            display=False,
-            params=search_params(settings),
-        )
+        result = _search(built, settings, settings.seed * runs + k)
         if best is None or (result.is_feasible(), -result.cost()) > (
             best.is_feasible(),
             -best.cost(),
         ):
             best = result
     return answer(problem, built, best.best, approximate=approximate)
+
+
+def _approximable(problem: TierProblem) -> None:
+    """Raise NotImplementedError for a problem PyVRP's approximation does not model."""
+    reason = approximation_gap(problem)
+    if reason is not None:
+        raise NotImplementedError(f"PyVRP start does not approximate {reason} ({problem.name})")
+
+
+def _search(built: PyvrpData, settings: SolveSettings, seed: int, start: Any = None) -> Any:
+    """One PyVRP search of ``built`` under ``settings``' budget, from ``start`` (a PyVRP
+    solution) or a random one; PyVRP's result."""
+    return pyvrp_solve(
+        built.data,
+        stop=stop_criterion(settings, built.started),
+        seed=seed,
+        collect_stats=False,
+        display=False,
+        params=search_params(settings),
+        initial_solution=start,
+    )
 
 
 def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolution:

@@ -223,6 +223,20 @@ def _api_processes(parent: int, port: int) -> dict[int, set[str]]:
     return out
 
 
+def _both_up(parent: int, port: int) -> dict[int, set[str]]:
+    """:func:`_api_processes` once both API processes listen (the first answered /health
+    already), or as found after a minute."""
+    import time
+
+    owners: dict[int, set[str]] = {}
+    for _ in range(300):
+        owners = _api_processes(parent, port)
+        if len(owners) == 2:
+            break
+        time.sleep(0.2)
+    return owners
+
+
 @pytest.mark.slow
 def test_each_api_process_listens_on_its_own_socket_and_its_replacement_takes_it_over(
     pg_database: str, tmp_path: Path
@@ -239,12 +253,7 @@ def test_each_api_process_listens_on_its_own_socket_and_its_replacement_takes_it
     server = start_server(pg_database, tmp_path / "server.log", processes=2)
     port = int(server.url.rsplit(":", 1)[1])
     try:
-        owners: dict[int, set[str]] = {}
-        for _ in range(300):  # both processes up (the first answered /health already)
-            owners = _api_processes(server.process.pid, port)
-            if len(owners) == 2:
-                break
-            time.sleep(0.2)
+        owners = _both_up(server.process.pid, port)
         socks = list(owners.values())
         assert len(socks) == 2 and all(len(s) == 1 for s in socks) and socks[0] != socks[1]
         victim, its_socket = next(iter(owners.items()))
@@ -278,12 +287,7 @@ def test_a_restart_brings_each_replacement_up_before_retiring_its_predecessor(
     server = start_server(pg_database, tmp_path / "server.log", processes=2)
     port = int(server.url.rsplit(":", 1)[1])
     try:
-        owners: dict[int, set[str]] = {}
-        for _ in range(300):
-            owners = _api_processes(server.process.pid, port)
-            if len(owners) == 2:
-                break
-            time.sleep(0.2)
+        owners = _both_up(server.process.pid, port)
         sockets = set().union(*owners.values())
         first = set(owners)
         assert len(sockets) == 2
