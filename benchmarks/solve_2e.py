@@ -3,21 +3,25 @@
 * **Second echelon** (city freighters, the last mile): a multi-depot
   :class:`~routing.problem.TierProblem` — one depot per open satellite, the shared freighter
   fleet stated as a pool (:class:`routing.pools.Pool`: a total and a per-satellite maximum),
-  every customer free to be served from any open satellite — solved by the day's default
-  solver (PyVRP's multi-depot search, OR-Tools' check and polish). When the pool's total is
-  the fewest routes the demand can fill (every Set 2 instance), a fixed cost per route makes
-  the search use no more; otherwise the pool is split over the satellites beforehand
-  (:func:`routing.pools.splits`) and each split searched.
+  every customer free to be served from any open satellite — searched by PyVRP's
+  multi-depot search. When the pool's total is the fewest routes the demand can fill (every
+  Set 2 instance), a fixed cost per route makes the search use no more; with few
+  satellites, each split of the pool over them is searched too
+  (:func:`routing.pools.splits`).
 * **First echelon** (trucks, the trunk): exact for these sizes (≤ 4 satellites):
   :func:`best_trunk` tries every multiset of truck routes (each a subset of the loaded
   satellites in its shortest order), keeps those whose routes can carry the loads with split
   deliveries (the supply–demand condition, checked for every subset of satellites), and
   the cheapest one's drops come from a max flow.
 * **The tiers together**: the trunk's cost depends on the satellites' loads, so the search
-  is repeated with each subset of satellites open, and the best of them is improved by a
+  is repeated with each subset of satellites open, and every new answer is improved by a
   local search whose moves (a customer to another route, at another satellite or not) are
   priced with both echelons (:func:`improve`): loads just over a truck's capacity are what
   cost a trunk trip.
+* **The budget is work**: a first look of fixed work at every configuration, then rungs of
+  fixed work continuing the best configurations' searches (:func:`rungs`); a larger budget
+  runs the same steps and more, so it never returns a worse solution, and the same budget
+  gives the same solution on any machine.
 
 Distances inside the tier problem are Euclidean × :data:`SCALE`, rounded per arc (the
 solver's integers); every answer is re-priced unrounded by
@@ -29,8 +33,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -43,12 +47,19 @@ from benchmarks.formats_2e import (
 )
 from routing.pools import Pool
 from routing.problem import TierNode, TierProblem, TierSolution, TierVehicle
-from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings, solve_pyvrp
+from routing.solvers import SolveSettings, solve_pyvrp
+from routing.solvers.pyvrp_search import initial_routes, pyvrp_from_start
 
 __all__ = [
+    "EVALUATIONS_PER_UNIT",
+    "LOOK_WORK",
+    "RUNG_WORK",
     "SCALE",
+    "WALL_CAP",
+    "WORK_PER_S",
     "best_trunk",
     "improve",
+    "rungs",
     "second_echelon_problem",
     "solve_2e",
 ]
@@ -60,12 +71,27 @@ SPLIT_SATELLITES = 2
 """For each set of at most this many open satellites, every split of the pool among them is
 searched too."""
 
-FIRST_LOOK = 0.4
-"""Share of the search spent on a first look at every configuration."""
+WORK_PER_S = 2_400
+"""PyVRP iterations per second of budget: a 50-customer configuration runs about 3,000 a
+second on one core of the 2-vCPU machine of benchmarks/RESULTS.md, and the two-tier local
+search takes the rest."""
 
-SECONDS_PER_FINALIST = 5.0
-"""After the first look, one configuration per this many seconds of budget (at least two)
-gets the rest of the search: more budget searches more of them."""
+LOOK_WORK = 250
+"""PyVRP iterations of the first look at each configuration (fixed: the configurations
+are ranked the same at any budget)."""
+
+RUNG_WORK = 1_000
+"""PyVRP iterations of one rung: one configuration's search continued from its best answer."""
+
+EVALUATIONS_PER_UNIT = 10
+"""Solutions the two-tier local search prices per unit of work (one PyVRP iteration): its
+time is charged to the budget like the searches'."""
+
+WALL_CAP = 3.0
+"""The safety net: past this many times the budget no further rung starts."""
+
+_NO_CLOCK = 1e9
+"""The searches' time limit: work stops them, the rungs' deadline is the safety net."""
 
 _Config = tuple[tuple[int, ...], tuple[int, ...] | None]
 """Open satellites, and the pool's split among them (``None``: each up to its maximum)."""
@@ -273,17 +299,21 @@ def total_cost(inst: TwoEchelonInstance, routes: Sequence[FreighterRoute]) -> fl
 
 
 def improve(
-    inst: TwoEchelonInstance, routes: Sequence[FreighterRoute], pool: Pool, deadline: float
-) -> list[FreighterRoute]:
+    inst: TwoEchelonInstance, routes: Sequence[FreighterRoute], pool: Pool
+) -> tuple[list[FreighterRoute], int]:
     """First-improvement local search priced with both echelons: move a customer to another
     position (any route, any satellite, or a new route where the pool allows), swap two
-    customers of two routes, move a whole route to another satellite; 2-opt inside a route. Stops at a local optimum or at
-    ``deadline`` (``time.perf_counter()``)."""
+    customers of two routes, move a whole route to another satellite; 2-opt inside a route.
+    Runs to a local optimum; returns it and the number of solutions priced (the search's
+    work, :data:`EVALUATIONS_PER_UNIT`)."""
     rs = [[r.satellite, list(r.customers)] for r in routes if r.customers]
     cap = inst.freighter_capacity
     dem = inst.demand
+    priced = 0
 
     def cost_of(rs: list[list]) -> float:  # type: ignore[type-arg]
+        nonlocal priced
+        priced += 1
         loads = [0] * len(inst.satellites)
         for s, cs in rs:
             loads[s] += sum(dem[c] for c in cs)
@@ -291,7 +321,7 @@ def improve(
 
     current = cost_of(rs)
     improved = True
-    while improved and time.perf_counter() < deadline:
+    while improved:
         improved = False
         # a whole route to another satellite
         for a in range(len(rs)):
@@ -376,7 +406,34 @@ def improve(
                         r[1] = cs = new
                         current = cost_of(rs)
                         improved = True
-    return [FreighterRoute(s, tuple(cs)) for s, cs in rs]
+    return [FreighterRoute(s, tuple(cs)) for s, cs in rs], priced
+
+
+def rungs(configs: int) -> Iterator[tuple[int, int]]:
+    """The order of the rungs after the first look at ``configs`` configurations:
+    ``(round, rank)``. Round ``r`` (from 1) continues the searches of the ``r + 1``
+    configurations ranked cheapest at that moment (all of them when fewer). The order does
+    not depend on the budget; the budget only says where it stops.
+
+    >>> list(itertools.islice(rungs(3), 6))
+    [(1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (3, 0)]
+    """
+    r = 1
+    while configs > 0:
+        for rank in range(min(r + 1, configs)):
+            yield r, rank
+        r += 1
+
+
+@dataclass
+class _Config2e:
+    """One configuration's search: its problem, PyVRP's best answer so far (the next
+    rung's start), and that answer's cost with both echelons."""
+
+    config: _Config
+    problem: TierProblem
+    solution: TierSolution | None = None
+    cost: float = math.inf
 
 
 def solve_2e(
@@ -384,18 +441,36 @@ def solve_2e(
     budget_s: float,
     *,
     seed: int = 0,
-    work: int | None = None,
-    solve: Solver = DEFAULT_SOLVER,
-    look: Solver = solve_pyvrp,
+    work_per_s: float = WORK_PER_S,
+    wall_cap: float = WALL_CAP,
 ) -> tuple[TwoEchelonSolution, str]:
-    """A solution of ``inst`` within about ``budget_s`` seconds (or ``work`` iterations per
-    search: deterministic), and a note saying what was searched.
+    """A solution of ``inst`` for a budget of ``budget_s`` seconds, counted in work
+    (``work_per_s`` PyVRP iterations a second: the same instance, seed and budget give the
+    same solution on any machine), and a note saying what was searched.
 
-    Every configuration (:data:`_Config`) gets a first look by ``look`` (PyVRP alone: the
-    hybrid's OR-Tools polish costs a fixed 0.05–0.25 s a search), the best few (one per
-    :data:`SECONDS_PER_FINALIST` of budget, at least two) the rest of the search by
-    ``solve`` (the day's default solver)."""
+    The search is a sequence of fixed-work steps, none of which depends on the budget:
+
+    1. a **first look** at every configuration (:data:`_Config`): :data:`LOOK_WORK`
+       iterations of PyVRP each;
+    2. **rungs** (:func:`rungs`): round ``r`` searches again each of the ``r + 1``
+       configurations whose best answers are cheapest (both echelons), :data:`RUNG_WORK`
+       iterations and seed ``seed + r`` each — in odd rounds from the configuration's best
+       answer so far, in even rounds from a new random start (a continued search stays in
+       its basin; on Set 2b a restart every other round found the best-known solution of
+       two instances that continuing alone left 0.7 % above);
+    3. after each step that found new routes, the **two-tier local search**
+       (:func:`improve`) from them.
+
+    The best answer of all is returned. A larger budget buys the same steps and more, so
+    it never returns a worse solution. A step's local search is charged after it ran
+    (:data:`EVALUATIONS_PER_UNIT`), so the work spent may pass the budget by one local
+    search. The clock is only a safety net: past ``wall_cap``
+    times the budget no further rung starts, and the note says so (the answer is then no
+    longer repeatable).
+    """
     started = time.perf_counter()
+    deadline = started + wall_cap * budget_s
+    work = round(budget_s * work_per_s)
     pool = Pool(
         "freighters",
         tuple(f"s{s}" for s in range(len(inst.satellites))),
@@ -416,48 +491,71 @@ def solve_2e(
     # the configurations searched: each subset of satellites open (closing one saves its
     # trunk trips), and with few satellites each split of the pool among them (a split
     # bounds each satellite's load, hence its trunk trips)
-    configs: list[tuple[tuple[int, ...], tuple[int, ...] | None]] = [
+    configs: list[_Config] = [
         (sub, None) for k in range(n_sat, 0, -1) for sub in itertools.combinations(range(n_sat), k)
     ]
     for sub in [c[0] for c in configs if 1 < len(c[0]) <= SPLIT_SATELLITES]:
         part = Pool(pool.name, tuple(f"s{s}" for s in sub), pool.total, pool.per_station)
         configs += [(sub, split) for split in part.splits() if min(split) > 0]
-    found: list[tuple[float, list[FreighterRoute], str, _Config]] = []
+    searches = [
+        _Config2e(c, second_echelon_problem(inst, c[0], pool, fixed, c[1])) for c in configs
+    ]
+    best: tuple[float, list[FreighterRoute], str] = (math.inf, [], "")
 
-    def search(config: _Config, time_s: float, s: int, solver: Solver) -> None:
-        sub, split = config
-        problem = second_echelon_problem(inst, sub, pool, fixed, split)
-        sol = solver(problem, SolveSettings(time_limit_s=max(0.05, time_s), work=work, seed=s))
-        routes = _freighter_routes(problem, sol)
+    def what(c: _Config) -> str:
+        sub, split = c
+        return f"open {list(sub)}" + ("" if split is None else f" split {list(split)}")
+
+    def step(s: _Config2e, settings: SolveSettings, restart: bool = False) -> int:
+        """One search of ``s``, from its best answer so far unless ``restart`` (and the
+        local search from its answer when that is the configuration's cheapest yet); the
+        work spent."""
+        nonlocal best
+        assert settings.work is not None
+        if s.solution is None or restart:
+            sol = solve_pyvrp(s.problem, settings)
+        else:
+            start = replace(s.problem, initial_routes=initial_routes(s.problem, s.solution))
+            sol = pyvrp_from_start(start, settings)[0]
+        routes = _freighter_routes(s.problem, sol)
         if not pool.allows([f"s{r.satellite}" for r in routes]):
-            return
+            return settings.work
         if sorted(c for r in routes for c in r.customers) != list(range(len(inst.customers))):
-            return
-        what = f"open {list(sub)}" + ("" if split is None else f" split {list(split)}")
-        found.append((total_cost(inst, routes), routes, what, config))
-
-    # a first look at every configuration, then the rest of the search on the best few
-    search_s = 0.8 * budget_s
-    for config in configs:
-        search(config, FIRST_LOOK * search_s / len(configs), seed, look)
-    ranked = list(dict.fromkeys(c for *_, c in sorted(found, key=lambda f: f[0])))
-    best_configs = ranked[: max(2, math.floor(budget_s / SECONDS_PER_FINALIST))]
-    for k, config in enumerate(best_configs):
-        left = started + search_s - time.perf_counter()
-        search(config, left / (len(best_configs) - k), seed + 1, solve)
-    candidates = [(cost, routes, what) for cost, routes, what, _ in found]
-    if not candidates:
-        return TwoEchelonSolution((), ()), "no feasible second echelon found"
-    candidates.sort(key=lambda c: c[0])
-    best_cost, best_routes, note = candidates[0]
-    deadline = started + budget_s
-    for _cost, routes, what in candidates[:3]:
-        better = improve(inst, routes, pool, deadline)
+            return settings.work
+        cost = total_cost(inst, routes)
+        if cost >= s.cost - 1e-9:
+            return settings.work
+        s.solution, s.cost = sol, cost
+        if cost < best[0] - 1e-9:
+            best = (cost, routes, what(s.config))
+        better, priced = improve(inst, routes, pool)
         c = total_cost(inst, better)
-        if c < best_cost - 1e-9:
-            best_cost, best_routes, note = c, better, f"{what} + two-tier local search"
+        if c < best[0] - 1e-9:
+            best = (c, better, f"{what(s.config)} + two-tier local search")
+        return settings.work + math.ceil(priced / EVALUATIONS_PER_UNIT)
+
+    spent = sum(
+        step(s, SolveSettings(time_limit_s=_NO_CLOCK, work=LOOK_WORK, seed=seed)) for s in searches
+    )
+    done, cut = 0, False
+    for r, rank in rungs(len(searches)):
+        if spent + RUNG_WORK > work:
+            break
+        if time.perf_counter() > deadline:
+            cut = True
+            break
+        ranked = sorted(searches, key=lambda s: s.cost)  # stable: ties keep config order
+        settings = SolveSettings(time_limit_s=_NO_CLOCK, work=RUNG_WORK, seed=seed + r)
+        spent += step(ranked[rank], settings, restart=r % 2 == 0)
+        done += 1
+    _, routes, note = best
+    if not routes:
+        return TwoEchelonSolution((), ()), "no feasible second echelon found"
+    note += f"; {len(searches)} first looks, {done} rungs, work {spent:,} of {work:,}"
+    if cut:
+        note += f" (the clock stopped the search at {wall_cap:g}× the budget)"
     loads = [0] * n_sat
-    for r in best_routes:
+    for r in routes:
         loads[r.satellite] += sum(inst.demand[c] for c in r.customers)
     _, trucks = best_trunk(inst, loads)
-    return TwoEchelonSolution(tuple(trucks), tuple(best_routes)), note
+    return TwoEchelonSolution(tuple(trucks), tuple(routes)), note

@@ -3,6 +3,7 @@ a tiny instance solved by hand, and the core's answer on it."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -17,7 +18,16 @@ from benchmarks.formats_2e import (
     parse_2e,
     read_2e,
 )
-from benchmarks.solve_2e import best_trunk, improve, second_echelon_problem, solve_2e
+from benchmarks.solve_2e import (
+    LOOK_WORK,
+    RUNG_WORK,
+    WORK_PER_S,
+    best_trunk,
+    improve,
+    rungs,
+    second_echelon_problem,
+    solve_2e,
+)
 from networks import InvalidScenario
 from routing.pools import Pool
 from routing.solvers import solve_ortools, solve_pyvrp
@@ -185,7 +195,7 @@ def test_best_trunk_hand_solved(tiny: TwoEchelonInstance) -> None:
 
 
 def test_core_solves_tiny_instance_to_the_hand_optimum(tiny: TwoEchelonInstance) -> None:
-    solution, _ = solve_2e(tiny, 5.0, work=200)
+    solution, _ = solve_2e(tiny, 0.5)
     ev = evaluate_2e(tiny, solution)
     assert ev.feasible, ev.violations
     assert ev.cost == pytest.approx(64.0)
@@ -217,7 +227,8 @@ def test_two_tier_local_search_moves_a_customer_to_save_a_truck_trip() -> None:
     start = [FreighterRoute(0, (0,)), FreighterRoute(1, (2,)), FreighterRoute(1, (1,))]
     pool = Pool("f", ("s0", "s1"), total=3, per_station=2)
     assert best_trunk(inst, [5, 11])[0] == pytest.approx(60.0)
-    better = improve(inst, start, pool, deadline=math.inf)
+    better, priced = improve(inst, start, pool)
+    assert priced > 0
     before = evaluate_2e(inst, TwoEchelonSolution((), tuple(start)))
     after = evaluate_2e(inst, TwoEchelonSolution((), tuple(better)))
     at = {c: r.satellite for r in better for c in r.customers}
@@ -225,3 +236,38 @@ def test_two_tier_local_search_moves_a_customer_to_save_a_truck_trip() -> None:
     assert after.second_echelon > before.second_echelon
     assert 40.0 + after.second_echelon < 60.0 + before.second_echelon - 16.0
     assert pool.allows(f"s{r.satellite}" for r in better)
+
+
+def test_the_rungs_reach_every_configuration_and_keep_the_cheapest_searched() -> None:
+    """The rungs' order does not depend on the budget (a budget only says where it stops),
+    the cheapest configuration is searched in every round, and every configuration is
+    reached."""
+    for configs in (1, 3, 39):
+        order = list(itertools.islice(rungs(configs), 2_000))
+        assert max(rank for _, rank in order) == configs - 1
+        rounds = max(r for r, _ in order)
+        assert sum(1 for _, rank in order if rank == 0) in (rounds, rounds - 1)
+        assert order == sorted(order)  # round by round, rank by rank
+
+
+@pytest.mark.slow
+def test_more_budget_never_returns_a_worse_solution_and_the_same_budget_the_same_one() -> None:
+    """Set 2a, E-n33-k4-s1-9 (2 satellites, 6 configurations): budgets from the first look
+    alone to 14 rungs. Costs never rise with the budget, a larger budget runs the smaller
+    one's rungs and more, and the same budget gives the same routes."""
+    inst = read_2e(TWO_E / "Set2a_E-n33-k4-s1-9.dat")
+    look = 6 * LOOK_WORK / WORK_PER_S
+    budgets = [look, look + 3 * RUNG_WORK / WORK_PER_S, look + 15 * RUNG_WORK / WORK_PER_S]
+    costs, rungs_run = [], []
+    for budget in budgets:
+        solution, note = solve_2e(inst, budget)
+        ev = evaluate_2e(inst, solution)
+        assert ev.feasible, ev.violations
+        costs.append(ev.cost)
+        assert "6 first looks" in note
+        rungs_run.append(int(note.split(" rungs")[0].rsplit(" ", 1)[1]))
+    assert costs == sorted(costs, reverse=True), costs
+    assert rungs_run[0] == 0 < rungs_run[1] < rungs_run[2], rungs_run
+    again, _ = solve_2e(inst, budgets[1])
+    assert again == solve_2e(inst, budgets[1])[0]
+    assert evaluate_2e(inst, again).cost == costs[1]
