@@ -55,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from routing.model import Policy
+from routing.model import WALL_CAP, Policy
 from routing.problem import TierSolution
 from routing.solvers.settings import SolveSettings
 
@@ -102,14 +102,18 @@ ten times a tenth of a second."""
 class DayBudget:
     """The search budget of one day.
 
+    :meth:`of` takes it from a policy; built directly (benchmarks, tests), a budget has the
+    policy's default safety net (``wall_cap``: :data:`routing.model.WALL_CAP`), and the clock
+    decides unless ``work`` or ``work_per_s`` is given.
+
     >>> b = DayBudget(time_limit_s=10, workers=2, work_per_s=0)   # the clock decides
     >>> b.trunk().time_limit_s
     1.5
     >>> [s.time_limit_s for s in b.last_mile([30, 10])]
     [9.0, 3.0]
     >>> w = DayBudget(time_limit_s=10, workers=2, work_per_s=100)  # work decides
-    >>> [(s.work, s.time_limit_s) for s in w.last_mile([30, 10])]
-    [(450, 185.0), (150, 65.0)]
+    >>> [(s.work, s.time_limit_s) for s in w.last_mile([30, 10])]   # the clock: 3 × share + 5 s
+    [(450, 32.0), (150, 14.0)]
     """
 
     time_limit_s: float
@@ -117,7 +121,7 @@ class DayBudget:
     seed: int = 0
     workers: int = 1
     work_per_s: float = 0.0
-    wall_cap: float = 20.0
+    wall_cap: float = WALL_CAP
 
     @classmethod
     def of(

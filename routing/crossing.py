@@ -30,7 +30,16 @@ from dataclasses import dataclass, replace
 
 from routing.build import OPEN_END_S, BuiltProblem, capacity, chunks, station_problem
 from routing.model import Direction, Order
-from routing.plan import Crossing, DeferralReason, Plan, Tier, with_parts
+from routing.plan import (
+    Crossing,
+    DeferralReason,
+    Plan,
+    Route,
+    Stop,
+    Tier,
+    share_routes,
+    with_parts,
+)
 from routing.problem import COST_UNIT, SolveStatus, TierNode, TierSolution
 from routing.solvers import solve_ortools
 from routing.solvers.pyvrp_search import initial_routes as initial_routes_of
@@ -464,8 +473,8 @@ class StationSettlement:
     """What station ``served_by`` carried for station ``own`` on its village runs: the
     villages of ``own`` it served, their orders and parcels, and its runs' km and cost in
     proportion to the parcels they carried at ``own``'s villages (each run's km and cost
-    shared by the parcels it dropped or collected, as carriers are settled by
-    :func:`routing.savings.settle`)."""
+    shared by the parcels it dropped or collected, as carriers are settled:
+    :func:`routing.plan.share_routes`)."""
 
     own: str
     served_by: str
@@ -481,44 +490,26 @@ def settle_stations(
 ) -> tuple[StationSettlement, ...]:
     """Who carried whose parcels: one line per pair of stations where one station's village
     runs served villages of the other (none when every village is served by its own)."""
+
+    def pair(r: Route, s: Stop, o: Order) -> tuple[str, str] | None:
+        own = station_of.get(s.site)
+        # the station itself (departure, reload, return) is nobody's village
+        return None if own is None or own == s.site else (own, r.home)
+
     by_id = {o.id: o for o in with_parts(orders, plan.parts)}
-    km: dict[tuple[str, str], float] = {}
-    cost: dict[tuple[str, str], float] = {}
-    parcels: dict[tuple[str, str], int] = {}
-    served: dict[tuple[str, str], set[str]] = {}
-    counted: dict[tuple[str, str], set[str]] = {}
-    for r in plan.routes_of(Tier.LAST_MILE):
-        total = 0
-        carried: dict[tuple[str, str], int] = {}
-        for s in r.stops:
-            own = station_of.get(s.site)
-            if own is None or own == s.site:  # the station itself (departure, reload, return)
-                continue
-            n = sum(by_id[oid].parcels for oid in (*s.drop, *s.collect) if oid in by_id)
-            total += n
-            if own != r.home:
-                pair = (own, r.home)
-                carried[pair] = carried.get(pair, 0) + n
-                served.setdefault(pair, set()).add(s.site)
-                counted.setdefault(pair, set()).update(
-                    oid for oid in (*s.drop, *s.collect) if oid in by_id
-                )
-        for pair, n in carried.items():
-            parcels[pair] = parcels.get(pair, 0) + n
-            share = n / total if total else 0.0
-            km[pair] = km.get(pair, 0.0) + r.distance_m / 1000 * share
-            cost[pair] = cost.get(pair, 0.0) + r.cost * share
+    shares = share_routes(plan.routes_of(Tier.LAST_MILE), by_id, pair)
     return tuple(
         StationSettlement(
             own,
             by,
-            len(served[(own, by)]),
-            len(counted[(own, by)]),
-            parcels[(own, by)],
-            round(km[(own, by)], 3),
-            round(cost[(own, by)], 2),
+            len(x.sites),
+            len(x.orders),
+            x.parcels,
+            round(x.km, 3),
+            round(x.cost, 2),
         )
-        for own, by in sorted(served)
+        for (own, by), x in sorted(shares.items())
+        if own != by
     )
 
 

@@ -13,12 +13,18 @@ from enum import StrEnum
 from networks import InvalidScenario
 
 __all__ = [
+    "WALL_CAP",
     "Direction",
     "Order",
     "Policy",
     "Vehicle",
     "Wave",
 ]
+
+
+WALL_CAP = 3.0
+"""The default of :attr:`Policy.wall_cap`, and so of a :class:`~routing.budget.DayBudget`
+built without a policy (benchmarks, tests): one safety net for both."""
 
 
 class Direction(StrEnum):
@@ -172,7 +178,7 @@ class Policy:
     repeatable). Calibrated so that the built-in county's day (its default 20 s) is searched
     within its budget on one worker of a 2-vCPU AMD EPYC VM (benchmarks/RESULTS.md, "The day
     within its budget"); the work of the earlier default (3 s at 600), so the same plans."""
-    wall_cap: float = 3.0
+    wall_cap: float = WALL_CAP
     """With a work budget, a search is also stopped after this many times its share of the
     time budget (plus 5 s): a safety net for a slow machine, which the plan reports."""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)

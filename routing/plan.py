@@ -4,6 +4,8 @@ A village order appears at exactly one stop whose site is its own site (dropped 
 goes down, collected there when it goes up) or in :attr:`Plan.deferred`, never both, never
 twice. Trunk routes also list the orders they carry to and from stations (handover stops),
 so the courier sheets and the settlement can follow an order along all three tiers.
+:func:`share_routes` is that settlement's one method: who carried whose parcels, and each
+route's km and cost shared by the parcels it carried for each party (carriers, stations).
 
 Units: times in seconds after midnight, loads in kilograms, cubic metres and parcels,
 distances in metres, costs in yuan. ``plan.json`` is the versioned serialisation
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from routing.model import Order
@@ -33,6 +35,7 @@ __all__ = [
     "Plan",
     "PlanStatus",
     "Route",
+    "RouteShare",
     "Stop",
     "StopKind",
     "Tier",
@@ -41,6 +44,7 @@ __all__ = [
     "infeasibilities",
     "plan_from_dict",
     "plan_to_dict",
+    "share_routes",
     "with_parts",
 ]
 
@@ -322,6 +326,95 @@ def final_stops(
             for oid in (*s.drop, *s.collect):
                 if site_of.get(oid) == s.site:
                     yield oid, r, s
+
+
+@dataclass(frozen=True, slots=True)
+class RouteShare:
+    """What routes carried for one party (a carrier, a pair of stations, …): the orders and
+    parcels they dropped or collected for it, at which sites, and its share of the routes'
+    km and cost (unrounded)."""
+
+    parcels: int
+    orders: frozenset[str]
+    sites: frozenset[str]
+    km: float
+    cost: float
+
+
+P = TypeVar("P", bound=Hashable)
+
+
+def share_routes(
+    routes: Iterable[Route],
+    orders: Mapping[str, Order],
+    party: Callable[[Route, Stop, Order], P | None],
+) -> dict[P, RouteShare]:
+    """Who carried whose parcels, and each route's km and cost shared among the parties in
+    proportion to the parcels it dropped or collected for them; a party's share is the sum
+    over the routes.
+
+    Parameters
+    ----------
+    routes
+        The routes to share (a plan's, or one tier's).
+    orders
+        The orders by id (with a plan's parts, :func:`with_parts`); an order id a stop names
+        that is not here counts for nobody.
+    party
+        Whose an order is at a stop of a route: ``None`` leaves it out of the route's
+        parcels altogether (e.g. a station's handover of orders it does not settle).
+
+    Returns
+    -------
+    dict
+        One :class:`RouteShare` per party that any route carried for. The shares of a route
+        add up to its km and cost unless it carried no parcel for any party (then nobody
+        pays for it). An order is counted at every stop that names it (a trunk handover and
+        its final stop alike).
+
+    >>> s = Stop("v", StopKind.VISIT, 0, 0, 0, drop=("a", "b"))
+    >>> r = Route("van", "van", Tier.LAST_MILE, "", "st", (s,), distance_m=3000, cost=30.0)
+    >>> from routing.model import Direction, Order
+    >>> orders = {
+    ...     "a": Order("a", "zto", Direction.DOWN, "v", 1.0, 0.01, parcels=2),
+    ...     "b": Order("b", "yto", Direction.DOWN, "v", 1.0, 0.01, parcels=1),
+    ... }
+    >>> shares = share_routes([r], orders, lambda route, stop, order: order.carrier)
+    >>> shares["zto"].parcels, shares["zto"].km, shares["zto"].cost
+    (2, 2.0, 20.0)
+    """
+    parcels: dict[P, int] = {}
+    carried_orders: dict[P, set[str]] = {}
+    sites: dict[P, set[str]] = {}
+    km: dict[P, float] = {}
+    cost: dict[P, float] = {}
+    for r in routes:
+        carried: dict[P, int] = {}
+        for s in r.stops:
+            for oid in (*s.drop, *s.collect):
+                o = orders.get(oid)
+                who = None if o is None else party(r, s, o)
+                if o is None or who is None:
+                    continue
+                carried[who] = carried.get(who, 0) + o.parcels
+                carried_orders.setdefault(who, set()).add(oid)
+                sites.setdefault(who, set()).add(s.site)
+        total = sum(carried.values())
+        for who, n in carried.items():
+            parcels[who] = parcels.get(who, 0) + n
+            if total:
+                km[who] = km.get(who, 0.0) + r.distance_m / 1000 * n / total
+                cost[who] = cost.get(who, 0.0) + r.cost * n / total
+    return {
+        who: RouteShare(
+            n,
+            frozenset(carried_orders[who]),
+            frozenset(sites[who]),
+            km.get(who, 0.0),
+            cost.get(who, 0.0),
+        )
+        for who, n in parcels.items()
+    }
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

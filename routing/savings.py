@@ -21,9 +21,10 @@ Either way the saving is stated on *cost + priced deferrals*, per carrier (its s
 of the joint plan against its plan alone) and in total; the plain cost saving is shown too,
 flagged when the plans do not serve as many parcels.
 
-**Settlement** of the joint plan. Method: each route's km and cost are shared among carriers
-in proportion to the parcels the route carries for them (dropped plus collected at its
-stops); a carrier's share is the sum over routes. Parcels served count each order once, at
+**Settlement** of the joint plan. Method (:func:`routing.plan.share_routes`, which settles
+stations under cross-boundary service too): each route's km and cost are shared among
+carriers in proportion to the parcels the route carries for them (dropped plus collected at
+its stops); a carrier's share is the sum over routes. Parcels served count each order once, at
 its final stop. The shares add up to the plan's totals.
 """
 
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from routing.day import plan_day
 from routing.inputs import DayInput
-from routing.plan import Plan, final_stops
+from routing.plan import Plan, final_stops, share_routes, with_parts
 
 __all__ = [
     "CarrierShare",
@@ -299,28 +300,18 @@ class SettlementLine:
 
 def settle(plan: Plan, day: DayInput) -> tuple[SettlementLine, ...]:
     """Per-carrier parcels, km and cost shares of a plan (method in the module docstring)."""
-    orders = {o.id: o for o in day.orders}
-    km: dict[str, float] = {}
-    cost: dict[str, float] = {}
+    orders = {o.id: o for o in with_parts(day.orders, plan.parts)}
+    shares = share_routes(plan.routes, orders, lambda r, s, o: o.carrier)
     parcels: dict[str, int] = {}
-    for r in plan.routes:
-        carried: dict[str, int] = {}
-        for s in r.stops:
-            for oid in (*s.drop, *s.collect):
-                o = orders[oid]
-                carried[o.carrier] = carried.get(o.carrier, 0) + o.parcels
-
-        total = sum(carried.values())
-        if not total:
-            continue
-        for c, n in carried.items():
-            km[c] = km.get(c, 0.0) + r.distance_m / 1000 * n / total
-            cost[c] = cost.get(c, 0.0) + r.cost * n / total
-    for oid, _, _ in final_stops(plan.routes, {o.id: o.site for o in day.orders}):
+    for oid, _, _ in final_stops(plan.routes, {o.id: o.site for o in orders.values()}):
         o = orders[oid]
         parcels[o.carrier] = parcels.get(o.carrier, 0) + o.parcels
-    carriers = sorted(set(km) | set(parcels))
     return tuple(
-        SettlementLine(c, parcels.get(c, 0), round(km.get(c, 0.0), 3), round(cost.get(c, 0.0), 2))
-        for c in carriers
+        SettlementLine(
+            c,
+            parcels.get(c, 0),
+            round(shares[c].km, 3) if c in shares else 0.0,
+            round(shares[c].cost, 2) if c in shares else 0.0,
+        )
+        for c in sorted(set(shares) | set(parcels))
     )

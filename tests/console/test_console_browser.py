@@ -132,6 +132,16 @@ def a_rejected_move(client: httpx.Client, plan_id: int) -> tuple[dict[str, Any],
     return fallback
 
 
+def move_in_page(page: Any, edit: dict[str, Any]) -> None:
+    """Make a ``move_stop`` edit as a dispatcher does: the route, then the stop's row (its
+    target route and position), then Move."""
+    page.click(f'[data-route="{edit["route"]}"]')
+    row = page.locator(f'#stops tr[data-stop="{edit["stop"]}"]')
+    row.locator("select").select_option(edit["to_route"])
+    row.locator("input[type=number]").fill(str(edit["position"]))
+    row.locator("button.move").click()
+
+
 def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> None:
     page: Any = b.page
     text = TEXT[lang]
@@ -197,11 +207,7 @@ def day_flow(b: Browser, server: Server, lang: str, date: str, csv: Path) -> Non
     with server.api("dispatcher") as c:
         edit, expected = a_rejected_move(c, plan_id)
         revision = c.get(f"/plans/{plan_id}").json()["revision"]
-    page.click(f'[data-route="{edit["route"]}"]')
-    row = page.locator(f'#stops tr[data-stop="{edit["stop"]}"]')
-    row.locator("select").select_option(edit["to_route"])
-    row.locator("input[type=number]").fill(str(edit["position"]))
-    row.locator("button.move").click()
+    move_in_page(page, edit)
     page.wait_for_selector("body[data-edit-state=rejected]")
     first = next(v for v in expected["violations"] if v["stop"] >= 0)
     flagged = page.locator(f'#stops tr.violation[data-stop="{first["stop"]}"]')
@@ -381,16 +387,22 @@ def _draft(server: Server) -> int:
         return int(server.wait_job(c, job["id"])["plan"])  # type: ignore[call-overload]
 
 
-def test_moves_by_drag_and_drop_and_on_the_map(server: Server, browser_en: Browser) -> None:
-    """A stop dragged onto another route in the list, and a stop clicked on the map then
-    moved by clicking another route: each is one edit checked by the server; undo takes
-    both back; nothing is saved."""
-    page: Any = browser_en.page
+def _draft_in_page(page: Any, server: Server) -> int:
+    """A new draft plan (:func:`_draft`) open in the page of a signed-in dispatcher."""
     plan_id = _draft(server)
     sign_in(page, server, "dispatcher")
     page.wait_for_selector("#dropzone")
     page.goto(f"{server.url}/console/#/plan/{plan_id}")
     page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    return plan_id
+
+
+def test_moves_by_drag_and_drop_and_on_the_map(server: Server, browser_en: Browser) -> None:
+    """A stop dragged onto another route in the list, and a stop clicked on the map then
+    moved by clicking another route: each is one edit checked by the server; undo takes
+    both back; nothing is saved."""
+    page: Any = browser_en.page
+    plan_id = _draft_in_page(page, server)
     with server.api("admin") as c:
         doc = c.get(f"/plans/{plan_id}").json()
     runs = [r for r in doc["plan"]["routes"] if r["tier"] == "last_mile"]
@@ -478,11 +490,7 @@ def test_base_map_tiles_with_the_gcj02_shift(server: Server, browser_en: Browser
     routes are asked for in GCJ-02. (The tiles here are the app's own image, so the test
     stays offline.)"""
     page: Any = browser_en.page
-    plan_id = _draft(server)
-    sign_in(page, server, "dispatcher")
-    page.wait_for_selector("#dropzone")
-    page.goto(f"{server.url}/console/#/plan/{plan_id}")
-    page.wait_for_selector("body[data-plan-rendered]", timeout=30_000)
+    plan_id = _draft_in_page(page, server)
     page.click(".map-settings summary")
     tile = f"{server.url}/console/static/vendor/leaflet/images/layers.png?z={{z}}&x={{x}}&y={{y}}"
     page.fill("#tile-url", tile)
@@ -494,4 +502,89 @@ def test_base_map_tiles_with_the_gcj02_shift(server: Server, browser_en: Browser
     assert "/networks/yanshi/geojson?crs=gcj02" in asked
     assert "crs=gcj02" in asked.split(f"/plans/{plan_id}/geojson")[-1]
     assert "layers.png?z=" in asked
+    assert browser_en.foreign_hosts(server.url) == set()
+
+
+CLIPPED = """button => {
+    // the button's box against the viewport and against the visible box of every ancestor
+    // that clips (overflow other than visible): where a person cannot see all of it
+    const b = button.getBoundingClientRect();
+    const out = [];
+    const vw = document.documentElement.clientWidth, vh = document.documentElement.clientHeight;
+    if (b.left < 0 || b.top < 0 || b.right > vw || b.bottom > vh) out.push(`viewport ${vw}x${vh}`);
+    for (let el = button.parentElement; el && el !== document.body; el = el.parentElement) {
+        const css = getComputedStyle(el);
+        if (css.overflowX === "visible" && css.overflowY === "visible") continue;
+        const r = el.getBoundingClientRect();
+        const left = r.left + el.clientLeft, top = r.top + el.clientTop;
+        if (b.left < left - 0.5 || b.top < top - 0.5 || b.right > left + el.clientWidth + 0.5
+            || b.bottom > top + el.clientHeight + 0.5) {
+            out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}`);
+        }
+    }
+    return out;
+}"""
+"""Where a stop action button is cut off (empty: it is seen whole)."""
+
+
+def clipped_stop_actions(page: Any, sideways: str) -> dict[str, list[str]]:
+    """Every action button of the stop table that is cut off once its row is brought into
+    view as a reader scrolls (down, the table's left edge shown), and then again with every
+    box that scrolls sideways scrolled ``sideways`` ("start" or "end")."""
+    out = {}
+    buttons = page.locator("#stops .stop-actions button")
+    for i in range(buttons.count()):
+        button = buttons.nth(i)
+        button.evaluate(
+            """(b, sideways) => {
+                b.closest("tr").scrollIntoView({block: "center", inline: "start"});
+                for (let el = b.parentElement; el; el = el.parentElement) {
+                    if (el.scrollWidth > el.clientWidth) {
+                        el.scrollLeft = sideways === "end" ? el.scrollWidth : 0;
+                    }
+                }
+            }""",
+            sideways,
+        )
+        if where := button.evaluate(CLIPPED):
+            out[f"{i}: {button.inner_text()} ({sideways})"] = where
+    return out
+
+
+@pytest.mark.parametrize("width,height", [(1366, 768), (1920, 1080)])
+def test_every_stop_action_is_seen_whole(
+    server: Server, browser_en: Browser, width: int, height: int
+) -> None:
+    """At a laptop's 1366×768 and at 1920×1080, every action button of the stop table
+    (Move, Pin), its row scrolled into view, lies whole inside the viewport and inside every
+    box that clips it, with the table at its left edge and scrolled sideways to its end:
+    on the longest village run, and with a rejected move's violations written at the stops
+    (the widest rows)."""
+    page: Any = browser_en.page
+    page.set_viewport_size({"width": width, "height": height})
+    plan_id = _draft_in_page(page, server)
+    with server.api("dispatcher") as c:
+        doc = c.get(f"/plans/{plan_id}").json()
+        edit, _ = a_rejected_move(c, plan_id)
+    runs = [r for r in doc["plan"]["routes"] if r["tier"] == "last_mile"]
+    run = max(runs, key=lambda r: len(r["stops"]))
+    page.click(f'[data-route="last_mile:{run["vehicle"]}"]')
+    buttons = page.locator("#stops .stop-actions button")
+    visits = sum(1 for s in run["stops"] if s["kind"] == "visit")
+    assert buttons.count() == 2 * visits > 0  # Move and Pin at every village stop
+    clipped = clipped_stop_actions(page, "start") | clipped_stop_actions(page, "end")
+    page.locator("#stops tr[data-stop]").first.evaluate(
+        "el => el.scrollIntoView({block: 'start', inline: 'start'})"
+    )
+    shot(page, f"stop-actions-{width}x{height}")
+
+    move_in_page(page, edit)
+    page.wait_for_selector("body[data-edit-state=rejected]")
+    assert page.locator("#stops tr.violation").count() >= 1
+    clipped |= clipped_stop_actions(page, "start") | clipped_stop_actions(page, "end")
+    page.locator("#stops tr.violation").first.evaluate(
+        "el => el.scrollIntoView({block: 'center', inline: 'start'})"
+    )
+    shot(page, f"stop-actions-violation-{width}x{height}")
+    assert not clipped, clipped
     assert browser_en.foreign_hosts(server.url) == set()

@@ -111,3 +111,17 @@ def test_with_parts_puts_the_parts_in_place_of_their_order(big_day: DayInput) ->
     orders = with_parts(big_day.orders, parts)
     assert [o.id for o in orders][-3:] == [p.id for p in parts]
     assert with_parts(big_day.orders, ()) == big_day.orders
+
+
+def test_the_settlement_counts_the_parts(big_day: DayInput, big_plan: Plan) -> None:
+    """Each carrier's share of the plan with o99 in parts: the parts' parcels are ems's,
+    every parcel is served or deferred, and the shares add up to the plan's cost."""
+    from routing.savings import settle
+
+    lines = settle(big_plan, big_day)
+    orders = {o.id: o for o in with_parts(big_day.orders, big_plan.parts)}
+    deferred = sum(orders[d.order].parcels for d in big_plan.deferred)
+    assert sum(x.parcels for x in lines) + deferred == sum(o.parcels for o in big_day.orders)
+    assert sum(x.cost for x in lines) == pytest.approx(
+        sum(r.cost for r in big_plan.routes), abs=0.05
+    )
