@@ -78,9 +78,12 @@ class Kpis:
 
 
 def plan_kpis(plan: Plan, day: DayInput) -> Kpis:
-    """km, vehicle-hours, distinct vehicles used, cost, parcels served and deferred."""
-    orders = {o.id: o for o in day.orders}
-    served = {oid for oid, _, _ in final_stops(plan.routes, {o.id: o.site for o in day.orders})}
+    """km, vehicle-hours, distinct vehicles used, cost, parcels served and deferred (an
+    order split into parts counted by its parts)."""
+    orders = {o.id: o for o in with_parts(day.orders, plan.parts)}
+    served = {
+        oid for oid, _, _ in final_stops(plan.routes, {o.id: o.site for o in orders.values()})
+    }
     return Kpis(
         km=round(sum(r.distance_m for r in plan.routes) / 1000, 3),
         vehicle_hours=round(sum(r.duration_s for r in plan.routes) / 3600, 3),

@@ -125,3 +125,13 @@ def test_the_settlement_counts_the_parts(big_day: DayInput, big_plan: Plan) -> N
     assert sum(x.cost for x in lines) == pytest.approx(
         sum(r.cost for r in big_plan.routes), abs=0.05
     )
+
+
+def test_the_plan_kpis_count_the_parts(big_day: DayInput, big_plan: Plan) -> None:
+    """The savings report's KPIs of a plan with o99 in parts (served or deferred): every
+    parcel is counted once, served or deferred."""
+    from routing.savings import plan_kpis
+
+    kpis = plan_kpis(big_plan, big_day)
+    assert kpis.parcels + kpis.deferred_parcels == sum(o.parcels for o in big_day.orders)
+    assert kpis.cost == pytest.approx(sum(r.cost for r in big_plan.routes), abs=0.01)
