@@ -39,6 +39,15 @@ The three get the same seconds for their searches, so that their trunk searches 
 the same work: a station keeps an earlier plan's runs only when its problem, which the
 trunk's arrival times are part of, has not changed (:func:`routing.state.same_problem`).
 
+**More budget than the policy's** (``--time-limit`` above the policy's ``time_limit_s``, under
+a work rate) buys **improvement passes** (:meth:`DayBudget.passes`): the day is planned with
+the policy's budget, then again once per :data:`PASS_SHARE` of the policy's budget that the
+extra buys, each pass searching every station from the runs of the best day so far (a new
+seed, the same work each), the whole day kept only when it is cheaper
+(:func:`routing.day.plan_day`). The passes do not depend on the budget, which only says how
+many run; so from the policy's budget up, more budget never returns a dearer plan. A budget
+below the policy's is planned directly (a quick look).
+
 **Work, not the clock, stops the searches by default** (the policy's ``work_per_s``): each
 search gets ``work_per_s`` work units per second of its share, computed as if on one worker,
 so the plan does not depend on the machine's speed or its number of cores; the clock is only
@@ -66,6 +75,7 @@ __all__ = [
     "JOINT_STOPS_PER_UNIT",
     "LAST_MILE_SHARE",
     "MIN_WORK",
+    "PASS_SHARE",
     "POOLED_DAY_SHARE",
     "TIED_DAY_SHARE",
     "TRUNK_SHARE",
@@ -90,6 +100,8 @@ JOINT_FALLBACK_PER = 5
 that leaves stops out): a solution on the joint model of a few hundred stops costs
 OR-Tools about a second (plain-160 at x2.5, 322 stops: 5 solutions 4.7 s and 0.01 %
 cheaper than the start, 20 solutions 22.5 s and 3.5 % cheaper)."""
+PASS_SHARE = 0.25
+"""One improvement pass costs this share of the policy's budget (see the module docstring)."""
 MIN_WORK = 50
 """The least work a search is given (a small station still gets a real search)."""
 CAP_SLACK_S = 5.0
@@ -122,6 +134,9 @@ class DayBudget:
     workers: int = 1
     work_per_s: float = 0.0
     wall_cap: float = WALL_CAP
+    base_s: float | None = None
+    """The policy's budget (:meth:`of`): more than it buys improvement passes
+    (:meth:`passes`); ``None``: none."""
 
     @classmethod
     def of(
@@ -141,7 +156,32 @@ class DayBudget:
             max(1, workers),
             policy.work_per_s,
             policy.wall_cap,
+            policy.time_limit_s,
         )
+
+    def passes(self) -> tuple[float, tuple[float, ...]]:
+        """The seconds of the day's first plan and of each improvement pass (see the module
+        docstring): under a work rate, with more than the policy's budget, the first plan
+        gets the policy's budget and every :data:`PASS_SHARE` of it beyond buys a pass (a
+        remainder too small for one is not spent); otherwise the first plan gets it all.
+
+        >>> DayBudget(time_limit_s=40, work_per_s=90, base_s=20).passes()
+        (20, (5.0, 5.0, 5.0, 5.0))
+        >>> DayBudget(time_limit_s=29, work_per_s=90, base_s=20).passes()
+        (20, (5.0,))
+        >>> DayBudget(time_limit_s=10, work_per_s=90, base_s=20).passes()
+        (10, ())
+        """
+        if (
+            self.base_s is None
+            or self.work is not None
+            or self.work_per_s <= 0
+            or self.time_limit_s <= self.base_s
+        ):
+            return self.time_limit_s, ()
+        one = self.base_s * PASS_SHARE
+        n = int((self.time_limit_s - self.base_s) / one + 1e-9)
+        return self.base_s, (one,) * n
 
     def describe(self) -> tuple[tuple[str, str], ...]:
         """What a plan records of its budget (enough to plan it again)."""

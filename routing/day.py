@@ -56,6 +56,7 @@ from routing.plan import (
 from routing.pools import assign_pools
 from routing.problem import SolveStatus, TierSolution
 from routing.solvers import DEFAULT_SOLVER, Solver
+from routing.solvers.pyvrp_search import initial_routes
 from routing.split import split_oversize
 from routing.state import DayState, Progress, Stage, no_stage, same_problem, solve_all
 
@@ -63,11 +64,13 @@ __all__ = [
     "apply_frequency",
     "assignment",
     "finish",
+    "improvement_pass",
     "last_mile_problems",
     "pinned",
     "plan_day",
     "plan_trunk_wave",
     "relieve_trunk",
+    "restated",
     "run_last_mile",
     "started_from",
     "trunk_arrivals",
@@ -472,7 +475,11 @@ def plan_day(
         The validated inputs.
     time_limit_s
         Search budget for the whole day (default: the policy's ``time_limit_s``), divided
-        among its problems by :class:`~routing.budget.DayBudget`.
+        among its problems by :class:`~routing.budget.DayBudget`. Under the policy's work
+        rate, more than the policy's budget buys improvement passes over the day planned
+        with the policy's budget (:meth:`~routing.budget.DayBudget.passes`,
+        :func:`improvement_pass`), each kept only when the day gets cheaper: from the
+        policy's budget up, more budget never returns a dearer plan.
     workers
         Processes for the stations' village runs (independent problems).
     solve
@@ -509,74 +516,116 @@ def plan_day(
     day = with_mandatory_sites(day)
     day, parts = split_oversize(day)  # oversize orders go in parts, on several vehicles/trips
     p = day.policy
-    if p.cross_boundary:
-        budget = DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers)
-        tied_s, pooled_s = budget.pooled_day()
+    budget = DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers)
+    first_s, passes = budget.passes()
 
-        def once(
-            d: DayInput,
-            seconds: float,
-            assigned: DayState | None = None,
-            tied: DayState | None = None,
-        ) -> tuple[Plan, DayState]:
-            return _plan_day(
-                d,
-                seconds,
-                workers=workers,
-                solve=solve,
-                work=work,
-                previous=previous,
-                pins=pins,
-                progress=progress,
-                stage=stage,
-                assigned=assigned,
-                tied=tied,
-            )
-
-        tied, tied_state = once(replace(day, policy=replace(p, cross_boundary=False)), tied_s)
-        pooled, state = once(day, pooled_s, tied=tied_state)
-        pooled = relieve_trunk(pooled, state, lambda d, a: once(d, pooled_s, a))
-        best = keep_better(
-            tied, pooled, day.orders, p.deferral_cost_per_parcel, station_of(day.network)
+    def once(
+        d: DayInput,
+        seconds: float | None,
+        assigned: DayState | None = None,
+        tied: DayState | None = None,
+    ) -> tuple[Plan, DayState]:
+        return _plan_day(
+            d,
+            seconds,
+            workers=workers,
+            solve=solve,
+            work=work,
+            previous=previous,
+            pins=pins,
+            progress=progress,
+            stage=stage,
+            assigned=assigned,
+            tied=tied,
         )
-        return replace(best, solve_s=round(time.perf_counter() - started, 3), parts=parts)
-    plan = _plan_day(
-        day,
-        time_limit_s,
-        workers=workers,
-        solve=solve,
-        work=work,
-        previous=previous,
-        pins=pins,
-        progress=progress,
-        stage=stage,
-    )[0]
-    return replace(plan, parts=parts) if parts else plan
+
+    # the plans compared at the end: the day with every village at its own station, and
+    # with cross-boundary service the pooled day; passes improve the cheaper of them
+    plans: dict[str, tuple[Plan, DayState]] = {}
+    if p.cross_boundary:
+        tied_s, pooled_s = replace(budget, time_limit_s=first_s).pooled_day()
+        plans["tied"] = once(replace(day, policy=replace(p, cross_boundary=False)), tied_s)
+        pooled = once(day, pooled_s, tied=plans["tied"][1])
+        plans["pooled"] = relieve_trunk(*pooled, lambda d, a: once(d, pooled_s, a))
+    else:
+        plans["tied"] = once(day, first_s if passes else time_limit_s)
+    price = p.deferral_cost_per_parcel
+    kept = 0
+    for k, seconds in enumerate(passes, 1):
+        which = min(plans, key=lambda w: (plan_cost(plans[w][0], day.orders, price), w != "tied"))
+        again = improvement_pass(plans[which][1], k, seconds, once)
+        if plan_cost(again[0], day.orders, price) < plan_cost(plans[which][0], day.orders, price):
+            plans[which] = again
+            kept += 1
+    if p.cross_boundary:
+        best = keep_better(
+            plans["tied"][0], plans["pooled"][0], day.orders, price, station_of(day.network)
+        )
+    else:
+        best = plans["tied"][0]
+    if passes:
+        best = restated(best, budget, len(passes), kept)
+    if p.cross_boundary or passes:
+        best = replace(best, solve_s=round(time.perf_counter() - started, 3))
+    return replace(best, parts=parts) if parts else best
+
+
+def improvement_pass(
+    state: DayState,
+    k: int,
+    seconds: float,
+    once: Callable[[DayInput, float, DayState], tuple[Plan, DayState]],
+) -> tuple[Plan, DayState]:
+    """Pass ``k`` over the day ``state`` planned, with ``seconds`` of budget: the day again
+    with seed ``seed + k``, the
+    same stations serving each village, every station's search started from its runs there
+    (a search handed a start returns nothing worse than the start polished), the trunk
+    searched again. The caller keeps the cheaper day."""
+    day = state.day
+    d = replace(day, policy=replace(day.policy, seed=day.policy.seed + k))
+    again = DayState(d, state.budget, state.solve, state.say, state.stage, dict(state.pins))
+    again.serving.update(state.serving)
+    again.starts.update(
+        {station: initial_routes(b.problem, sol) for station, (b, sol) in state.runs.items()}
+    )
+    state.say(f"improvement pass {k}: every station from the best day so far")
+    return once(d, seconds, again)
+
+
+def restated(plan: Plan, budget: DayBudget, passes: int, kept: int) -> Plan:
+    """``plan`` (perhaps a pass's) with the day's own budget in its settings, and how many
+    improvement passes ran and were kept."""
+    own = dict(budget.describe())
+    settings = [(k, own.pop(k, v)) for k, v in plan.settings]
+    return replace(
+        plan,
+        settings=(*settings, ("passes", str(passes)), ("passes_kept", str(kept))),
+    )
 
 
 def relieve_trunk(
     pooled: Plan,
     state: DayState,
-    once: Callable[[DayInput, DayState | None], tuple[Plan, DayState]],
-) -> Plan:
+    once: Callable[[DayInput, DayState], tuple[Plan, DayState]],
+) -> tuple[Plan, DayState]:
     """The trunk weighed in the assignment: where a station's down load just exceeds a
     whole number of truckloads, the day is planned again with boundary villages served from
     a neighbour (:func:`routing.crossing.trunk_relief`) and the cheaper day kept; the plan
     says whether it was tried and kept (``settings``: ``trunk_relief``). Only the trunk and
     the stations whose village-run problem the move changed (other orders, or a trunk that
     arrives later) are searched again: the others keep the pooled day's runs
-    (``DayState.reuse``)."""
+    (``DayState.reuse``). Returns the day kept and its ledger."""
     day = state.day
     serving = trunk_relief(state)
     if serving is None:
-        return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "none")))
+        return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "none"))), state
     state.say("trunk relief: boundary villages moved to save a truckload; planning again")
     relieved = replace(state, serving=serving, reuse=dict(state.runs))
-    again, _ = once(day, relieved)
+    again, again_state = once(day, relieved)
     price = day.policy.deferral_cost_per_parcel
     if plan_cost(again, day.orders, price) < plan_cost(pooled, day.orders, price):
-        return replace(again, settings=(*again.settings, ("trunk_relief", "kept")))
-    return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "tried")))
+        return replace(again, settings=(*again.settings, ("trunk_relief", "kept"))), again_state
+    return replace(pooled, settings=(*pooled.settings, ("trunk_relief", "tried"))), state
 
 
 def _plan_day(

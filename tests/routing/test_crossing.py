@@ -330,7 +330,7 @@ def test_trunk_relief_moves_a_boundary_village_that_saves_a_truckload(tiny: Scen
                          progress=None, stage=None, assigned=assigned)  # fmt: skip
 
     tied, tied_state = once(day, DayState(day, DayBudget(1.0, 50, 0, 1)))
-    relieved = relieve_trunk(tied, tied_state, once)
+    relieved, _ = relieve_trunk(tied, tied_state, once)
     assert_checked(relieved, day)
     # here s1's last truckload rides on the truck that goes to s2 anyway, and s2's van
     # would drive far for the moved village: the day with the move is dearer, so the tied

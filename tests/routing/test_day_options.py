@@ -8,6 +8,7 @@ from routing import DayInput, plan_day
 from routing.check import check_plan
 from routing.day import assignment
 from routing.plan import Plan, plan_to_dict
+from routing.state import DayState, same_problem
 from scenarios.bundle import Scenario
 
 
@@ -114,3 +115,55 @@ def test_the_clock_can_still_stop_the_searches(tiny: Scenario) -> None:
     plan = plan_day(day, time_limit_s=1)
     assert float(dict(plan.settings)["work_per_s"]) == 0
     assert check_plan(plan, day.network, day.fleet, day.policy, day.orders).ok
+
+
+def test_more_budget_than_the_policys_buys_passes_that_never_make_the_plan_dearer(
+    tiny: Scenario,
+) -> None:
+    """Budgets above the policy's plan the day with the policy's budget, then improvement
+    passes (a quarter of it each): the cost never rises with the budget, the first plan is
+    the policy's own, and the plan records the passes and the budget it was given."""
+    from routing.crossing import plan_cost
+
+    policy = replace(tiny.policy, time_limit_s=0.4)
+    day = tiny.day("2026-12-01", policy=policy)
+    price = policy.deferral_cost_per_parcel
+    base = plan_day(day)
+    costs = [plan_cost(base, day.orders, price)]
+    for budget, passes in ((0.6, 2), (0.8, 4), (1.2, 8)):
+        plan_ = plan_day(day, time_limit_s=budget)
+        assert_checked(plan_, day)
+        settings = dict(plan_.settings)
+        assert settings["passes"] == str(passes)
+        assert settings["time_limit_s"] == str(budget)
+        assert settings["seed"] == str(policy.seed)
+        costs.append(plan_cost(plan_, day.orders, price))
+        if settings["passes_kept"] == "0":
+            assert plan_.routes == base.routes
+    assert costs == sorted(costs, reverse=True), costs
+    assert "passes" not in dict(base.settings)
+
+
+def test_an_improvement_pass_starts_each_station_from_the_best_day(tiny: Scenario) -> None:
+    """A pass over a day planned with little work: each station's search starts from that
+    day's runs (a search handed a start returns nothing worse than the start polished), so
+    no station's runs get dearer."""
+    from routing.day import _plan_day, improvement_pass
+
+    day = tiny_day(tiny)
+
+    def once(
+        d: DayInput, seconds: float, assigned: DayState | None = None
+    ) -> tuple[Plan, DayState]:
+        return _plan_day(d, seconds, workers=1, solve=None, work=None, previous=None,
+                         pins=None, progress=None, stage=None, assigned=assigned)  # fmt: skip
+
+    _, state = once(replace(day, policy=replace(day.policy, work_per_s=30)), 1.0)
+    again, again_state = improvement_pass(state, 1, 1.0, once)
+    assert_checked(again, day)
+    assert again_state.day.policy.seed == day.policy.seed + 1
+    for station, (built, sol) in state.runs.items():
+        built_again, sol_again = again_state.runs[station]
+        assert built_again.problem.initial_routes  # started from the first day's runs
+        if same_problem(built, built_again):
+            assert sol_again.objective <= sol.objective, station
