@@ -551,9 +551,11 @@ def plan_day(
         plans["tied"] = once(day, first_s if passes else time_limit_s)
     price = p.deferral_cost_per_parcel
     kept = 0
+    capped = sum(st.capped for _, st in plans.values())
     for k, seconds in enumerate(passes, 1):
         which = min(plans, key=lambda w: (plan_cost(plans[w][0], day.orders, price), w != "tied"))
         again = improvement_pass(plans[which][1], k, seconds, once)
+        capped += again[1].capped
         if plan_cost(again[0], day.orders, price) < plan_cost(plans[which][0], day.orders, price):
             plans[which] = again
             kept += 1
@@ -564,7 +566,7 @@ def plan_day(
     else:
         best = plans["tied"][0]
     if passes:
-        best = restated(best, budget, len(passes), kept)
+        best = restated(best, budget, len(passes), kept, capped)
     if p.cross_boundary or passes:
         best = replace(best, solve_s=round(time.perf_counter() - started, 3))
     return replace(best, parts=parts) if parts else best
@@ -592,10 +594,11 @@ def improvement_pass(
     return once(d, seconds, again)
 
 
-def restated(plan: Plan, budget: DayBudget, passes: int, kept: int) -> Plan:
-    """``plan`` (perhaps a pass's) with the day's own budget in its settings, and how many
+def restated(plan: Plan, budget: DayBudget, passes: int, kept: int, capped: int) -> Plan:
+    """``plan`` (perhaps a pass's) with the day's own budget in its settings, the searches
+    the clock stopped in the first plan and all passes (``wall_capped``), and how many
     improvement passes ran and were kept."""
-    own = dict(budget.describe())
+    own = {**dict(budget.describe()), "wall_capped": str(capped)}
     settings = [(k, own.pop(k, v)) for k, v in plan.settings]
     return replace(
         plan,
