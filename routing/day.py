@@ -556,8 +556,11 @@ def plan_day(
         which = min(plans, key=lambda w: (plan_cost(plans[w][0], day.orders, price), w != "tied"))
         again = improvement_pass(plans[which][1], k, seconds, once)
         capped += again[1].capped
-        if plan_cost(again[0], day.orders, price) < plan_cost(plans[which][0], day.orders, price):
-            plans[which] = again
+        before = plans[which][0]
+        if plan_cost(again[0], day.orders, price) < plan_cost(before, day.orders, price):
+            mine = dict(again[0].settings)  # what the pass's plan does not say (trunk relief)
+            more = tuple((key, v) for key, v in before.settings if key not in mine)
+            plans[which] = (replace(again[0], settings=(*again[0].settings, *more)), again[1])
             kept += 1
     if p.cross_boundary:
         best = keep_better(
@@ -579,10 +582,9 @@ def improvement_pass(
     once: Callable[[DayInput, float, DayState], tuple[Plan, DayState]],
 ) -> tuple[Plan, DayState]:
     """Pass ``k`` over the day ``state`` planned, with ``seconds`` of budget: the day again
-    with seed ``seed + k``, the
-    same stations serving each village, every station's search started from its runs there
-    (a search handed a start returns nothing worse than the start polished), the trunk
-    searched again. The caller keeps the cheaper day."""
+    with seed ``seed + k``, the same stations serving each village, every station's search
+    started from its runs there (a search handed a start returns nothing worse than the
+    start polished), the trunk searched again. The caller keeps the cheaper day."""
     day = state.day
     d = replace(day, policy=replace(day.policy, seed=day.policy.seed + k))
     again = DayState(d, state.budget, state.solve, state.say, state.stage, dict(state.pins))
