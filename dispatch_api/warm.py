@@ -51,9 +51,12 @@ DATES_PER_NETWORK = 2
 _CHUNK = 500
 
 
-def warm(ctx: AppContext) -> tuple[int, int]:
+def warm(ctx: AppContext, known: dict[str, tuple[str, bytes]] | None = None) -> dict[str, Any]:
     """Remember every courier key and every courier's published route (see the module
-    docstring); the keys and routes remembered. Reads only; nothing is rendered."""
+    docstring). Reads only; nothing is rendered. ``known``: the documents of the last warm-up
+    by their key (a digest of what they show, so they are never stale): only the others are
+    read from the table. Returns how many keys and routes were remembered and the documents
+    (for the next warm-up)."""
     from dispatch_api.deps import remember_keys
     from dispatch_api.routers.courier import _doc_key, _Head
 
@@ -83,7 +86,7 @@ def warm(ctx: AppContext) -> tuple[int, int]:
             if len(of_network) < DATES_PER_NETWORK:
                 of_network.append(_Head(*row))
         if not heads or limit <= 0:
-            return n_keys, 0
+            return {"keys": n_keys, "routes": 0, "documents": {}}
         imported = dict(
             session.execute(
                 select(NetworkRow.name, NetworkRow.imported_at).where(
@@ -114,11 +117,12 @@ def warm(ctx: AppContext) -> tuple[int, int]:
                     key, _ = _doc_key(session, head, str(me.vehicle), crs, me, seen)
                     wanted[key] = ("me", me.network, me.id, head.date, crs)
         found: dict[Any, tuple[str, bytes]] = {}
+        documents: dict[str, tuple[str, bytes]] = {}
         missing = []
         for key, ident in wanted.items():
-            hit = ctx.routes.get(key)
+            hit = (known or {}).get(key) or ctx.routes.get(key)
             if hit is not None:
-                found[ident] = hit
+                found[ident] = documents[key] = hit
             else:
                 missing.append(key)
         for start in range(0, len(missing), _CHUNK):
@@ -128,10 +132,9 @@ def warm(ctx: AppContext) -> tuple[int, int]:
                 )
             ):
                 hit = (etag, bytes(body))
-                ctx.routes.put(key, hit)
-                found[wanted[key]] = hit
+                found[wanted[key]] = documents[key] = hit
     # a route not rendered yet (or no route for the courier's vehicle) is left to the look-up
-    return n_keys, bus.put_many(found, generation)
+    return {"keys": n_keys, "routes": bus.put_many(found, generation), "documents": documents}
 
 
 class Warmer:
@@ -146,6 +149,7 @@ class Warmer:
         self._asked = 0
         self._done = 0
         self._thread: threading.Thread | None = None
+        self._documents: dict[str, tuple[str, bytes]] = {}
 
     def ask(self) -> None:
         """Warm again soon (called from the cache bus's listener or a request's thread)."""
@@ -179,7 +183,7 @@ class Warmer:
             with self._idle:
                 target = self._asked
             try:
-                warm(self.ctx)
+                self._documents = warm(self.ctx, self._documents)["documents"]
             except Exception:  # the database is away: the look-ups answer meanwhile
                 log.warning("warming the route cache failed", exc_info=True)
             with self._idle:

@@ -12,15 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from conftest import DATE, Keys, _key, auth, upload_tiny
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, event, select
+from sqlalchemy import event, select
 
 from dispatch_api.app import create_app
 from dispatch_api.cachebus import WARM
-from dispatch_api.db import ApiKey, RouteDoc, sessions
-from dispatch_api.routers import courier
+from dispatch_api.db import ApiKey, sessions
+from dispatch_api.routers import courier, plans
 from dispatch_api.security import Role, hash_key
 from dispatch_api.settings import Settings
 
@@ -99,19 +100,29 @@ def test_a_process_that_just_started_answers_a_first_fetch_without_the_database(
 
 
 def test_a_published_plan_is_remembered_once_its_documents_are_rendered(
-    app: FastAPI, client: TestClient, keys: Keys, tiny_plan: int
+    app: FastAPI,
+    client: TestClient,
+    keys: Keys,
+    tiny_plan: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Publishing makes every process forget and warm at once, before the publishing process
-    has rendered the documents; when it has, it says ``warm`` on the bus and every process
-    remembers them."""
+    has rendered the new plan's documents; when it has, it says ``warm`` on the bus and every
+    process remembers them."""
     ctx = app.state.ctx
     ident = ("me", "tiny", "c-tri1", DATE, "gcj02")
-    assert settled(app)  # the publication's own pre-rendering included
-    with ctx.engine.begin() as conn:  # as just after publishing: nothing rendered yet
-        conn.execute(delete(RouteDoc))
-    ctx.routes.clear()
-    ctx.bus.changed()
-    assert ctx.warmer.wait()
+    assert settled(app)
+    assert ctx.bus.resolved[ident][1] == client.get(ROUTE, headers=auth(keys.courier)).content
+    rendering: list[int] = []  # the publication's pre-rendering, run below instead
+    monkeypatch.setattr(plans, "prerender_in_background", lambda _ctx, pid: rendering.append(pid))
+    r = client.post(
+        "/v1/networks/tiny/plans", json={"date": DATE, "time_limit_s": 1}, headers=auth(keys.admin)
+    )
+    job = client.get(r.headers["Location"], headers=auth(keys.admin)).json()
+    new_plan = int(job["plan"])
+    assert client.post(f"/v1/plans/{new_plan}/publish", headers=auth(keys.admin)).status_code == 200
+    assert rendering == [new_plan]
+    assert settled(app)  # the publication heard, warmed: nothing rendered for it yet
     assert ident not in ctx.bus.resolved
     heard = threading.Event()
     asked = ctx.bus.on_warm
@@ -122,7 +133,7 @@ def test_a_published_plan_is_remembered_once_its_documents_are_rendered(
 
     ctx.bus.on_warm = on_warm
     try:
-        assert courier.prerender(ctx, tiny_plan) > 0
+        assert courier.prerender(ctx, new_plan) > 0
         assert heard.wait(30), "pre-rendering did not ask the processes to warm"
     finally:
         ctx.bus.on_warm = asked
@@ -130,7 +141,7 @@ def test_a_published_plan_is_remembered_once_its_documents_are_rendered(
     assert ident in ctx.bus.resolved
     with counted(app) as statements:
         r = client.get(ROUTE, headers=auth(keys.courier))
-    assert r.status_code == 200 and r.json()["plan"] == tiny_plan
+    assert r.status_code == 200 and r.json()["plan"] == new_plan
     assert statements == []
 
 
