@@ -48,6 +48,8 @@ REFRESH_S = 30.0
 """Seconds between two warm-ups when nothing asks for one."""
 DATES_PER_NETWORK = 2
 """Published plans warmed per network: its latest dates (today's and tomorrow's, at 07:00)."""
+KEYS_WARMED = 5000
+"""Courier keys warmed at most (the newest; a process remembers at most 10,000 keys)."""
 _CHUNK = 500
 
 
@@ -68,11 +70,14 @@ def warm(ctx: AppContext, known: dict[str, tuple[str, bytes]] | None = None) -> 
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         keys = list(
             session.scalars(
-                select(ApiKey).where(
+                select(ApiKey)
+                .where(
                     ApiKey.role == "courier",
                     ApiKey.revoked.is_(False),
                     ApiKey.hash_scheme == "hmac",
                 )
+                .order_by(ApiKey.id.desc())
+                .limit(KEYS_WARMED)
             )
         )
         n_keys = remember_keys(ctx, keys, generation)
