@@ -44,6 +44,7 @@ from dispatch_api.security import key_pepper
 from dispatch_api.settings import Settings
 from dispatch_api.store import ScenarioCache
 from dispatch_api.throttle import AuthThrottle, database_counter, redis_counter
+from dispatch_api.warm import Warmer
 from dispatch_api.webhooks import WebhookSender
 
 __all__ = ["create_app"]
@@ -268,6 +269,11 @@ def create_app(settings: Settings) -> FastAPI:
         ),
     )
     ctx.bus = make_bus(engine, settings.redis_url, on_change=[ctx.keys.clear])
+    # keys and routes remembered ahead of the requests: on start, after every change, when a
+    # publication's documents are pre-rendered (the bus's "warm"), and every 30 s
+    ctx.warmer = Warmer(ctx)
+    ctx.bus.on_change(ctx.warmer.ask)
+    ctx.bus.on_warm = ctx.warmer.ask
     # a block counted by any process reaches every process
     ctx.throttle.broadcast = ctx.bus.broadcast
     ctx.bus.on_block = ctx.throttle.block
@@ -276,6 +282,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.bus.start()
+        ctx.warmer.start()
         ctx.runner.start()
         if sender is not None:
             sender.start()
@@ -285,6 +292,7 @@ def create_app(settings: Settings) -> FastAPI:
             if sender is not None:
                 sender.stop()
             ctx.runner.stop()
+            ctx.warmer.stop()
             ctx.bus.stop()
             ctx.stop_touches()
 

@@ -36,11 +36,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-__all__ = ["CHANNEL", "CacheBus", "RedisCacheBus", "announce", "make_bus"]
+__all__ = ["CHANNEL", "WARM", "CacheBus", "RedisCacheBus", "announce", "make_bus"]
 
 CHANNEL = "countyroute_cache"
 BLOCK = "block "
 """Prefix of the messages that carry a failed-authentication block (not an invalidation)."""
+WARM = "warm"
+"""The message that asks every process to remember keys and routes ahead of the requests
+(:mod:`dispatch_api.warm`; sent when a publication's documents are pre-rendered); it drops
+nothing."""
 log = logging.getLogger("countyroute.cache")
 
 _REDIS_BUSES: weakref.WeakKeyDictionary[Engine, RedisCacheBus] = weakref.WeakKeyDictionary()
@@ -89,6 +93,8 @@ class CacheBus:
         self.on_block: Callable[[str, float], None] | None = None
         """Called with (client address, blocked until: seconds since the epoch) for a
         failed-authentication block heard on the bus."""
+        self.on_warm: Callable[[], None] | None = None
+        """Called for a :data:`WARM` message heard on the bus."""
 
     def on_change(self, callback: Any) -> None:
         self._on_change.append(callback)
@@ -102,6 +108,10 @@ class CacheBus:
                     self.on_block(client, float(until))
                 except ValueError:
                     log.warning("cache bus: a malformed block message %r", message)
+            return
+        if message == WARM:
+            if self.on_warm is not None:
+                self.on_warm()
             return
         self.changed()
 
@@ -133,6 +143,26 @@ class CacheBus:
                 if len(self.resolved) > 50_000:
                     self.resolved.clear()
                 self.resolved[key] = value
+
+    def put_many(self, values: dict[Any, Any], generation: int) -> int:
+        """Remember every one of ``values`` unless an invalidation came since ``generation``
+        was read; how many were remembered."""
+        with self._lock:
+            if generation != self.generation:
+                return 0
+            if len(self.resolved) + len(values) > 50_000:
+                self.resolved.clear()
+            self.resolved.update(values)
+            return len(values)
+
+    def if_current(self, generation: int, fn: Callable[[], None]) -> bool:
+        """Run ``fn`` unless an invalidation came since ``generation`` was read (under the
+        lock an invalidation takes first: nothing read before it is stored after it)."""
+        with self._lock:
+            if generation != self.generation:
+                return False
+            fn()
+            return True
 
     async def once(self, key: Any, fn: Any, *args: Any, remember: bool = True) -> Any:
         """``fn(*args)`` in the thread pool, once for every request that asks for ``key``

@@ -45,13 +45,20 @@ __all__ = [
     "StaffKey",
     "caller",
     "principal_by_digest",
+    "remember_keys",
     "visible_network",
 ]
 
 log = logging.getLogger("countyroute.api")
 
 _KEY_TTL_S = 5.0
-"""How long an authenticated key is remembered (a revoked key stops working within this)."""
+"""How long an unknown key is remembered as unknown (a key made by ``countyroute apikey
+create``, which tells no process, works within this)."""
+_KEY_KEEP_S = 90.0
+"""How long a key that opens the door is remembered. Every change to keys (a revocation, a
+rotation) is announced on the cache bus and every process forgets every key at once, so this
+is only the bound for a change the bus did not carry; the warmer (:mod:`dispatch_api.warm`)
+remembers every courier key again every 30 s, so that at 07:00 no process has forgotten them."""
 
 
 class LruCache:
@@ -93,9 +100,14 @@ class AppContext:
     routes: LruCache
     pepper: bytes = b""
     keys: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    touched: dict[int, float] = field(default_factory=dict)
+    """When (``time.monotonic``) this process last had a key's ``last_used_at`` written."""
     throttle: AuthThrottle = field(default_factory=lambda: AuthThrottle(20))
     bus: Any = None
     """What this process remembers and its invalidation (:class:`~dispatch_api.cachebus.CacheBus`)."""
+    warmer: Any = None
+    """The thread that remembers keys and routes ahead of the requests
+    (:class:`~dispatch_api.warm.Warmer`)."""
     _touches: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="countyroute-touch")
     )
@@ -180,23 +192,75 @@ def _lookup(ctx: AppContext, key: str | None, digest: str) -> Principal | None:
         last = dt.datetime.fromisoformat(row.last_used_at) if row.last_used_at else None
         if last is None or (now - last).total_seconds() > _LAST_USED_EVERY_S:
             ctx.touch(row.id, now.isoformat(timespec="microseconds"))
+            ctx.touched[row.id] = time.monotonic()
+        else:
+            _touched_at(ctx, row)
         return principal_of(row)
+
+
+def _touched_at(ctx: AppContext, row: ApiKey) -> None:
+    """Note when ``row``'s ``last_used_at`` was written (as this process's monotonic time), so
+    that a remembered key has it written again once :data:`_LAST_USED_EVERY_S` have passed."""
+    if row.last_used_at is None:
+        ctx.touched.pop(row.id, None)
+        return
+    age = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(row.last_used_at)).total_seconds()
+    ctx.touched[row.id] = time.monotonic() - max(0.0, age)
+
+
+def remember_keys(ctx: AppContext, rows: list[ApiKey], generation: int) -> int:
+    """Remember these keys (the warmer's, read at the bus's ``generation``): none when an
+    invalidation came since (a revoked key must not come back); how many were remembered."""
+    now = time.monotonic()
+    found = {
+        row.hash: (now + _KEY_KEEP_S, principal_of(row))
+        for row in rows
+        if not row.revoked and row.hash_scheme == "hmac"
+    }
+
+    def put() -> None:
+        if len(ctx.keys) + len(found) > 10_000:
+            ctx.keys.clear()
+        ctx.keys.update(found)
+        for row in rows:
+            _touched_at(ctx, row)
+
+    return len(found) if ctx.bus.if_current(generation, put) else 0
 
 
 _MISS = object()
 
 
 def _remembered(ctx: AppContext, digest: str) -> Any:
+    """The remembered caller of a key digest (None: unknown or revoked), else ``_MISS``. A
+    remembered key that is used has its ``last_used_at`` written once a minute, as a
+    looked-up one does."""
     hit = ctx.keys.get(digest)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
-    return _MISS
+    if hit is None:
+        return _MISS
+    now = time.monotonic()
+    if hit[0] <= now:
+        return _MISS
+    who = hit[1]
+    if who is not None and now - ctx.touched.get(who.key_id, -_LAST_USED_EVERY_S) > (
+        _LAST_USED_EVERY_S
+    ):
+        ctx.touched[who.key_id] = now
+        ctx.touch(who.key_id, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
+    return who
 
 
-def _remember(ctx: AppContext, digest: str, who: Principal | None) -> None:
-    if len(ctx.keys) > 10_000:
-        ctx.keys.clear()
-    ctx.keys[digest] = (time.monotonic() + _KEY_TTL_S, who)
+def _remember(ctx: AppContext, digest: str, who: Principal | None, generation: int) -> None:
+    """Remember a looked-up key unless the keys changed since ``generation`` (the look-up
+    may have read a key that was revoked meanwhile)."""
+
+    def put() -> None:
+        if len(ctx.keys) > 10_000:
+            ctx.keys.clear()
+        keep = _KEY_KEEP_S if who is not None else _KEY_TTL_S
+        ctx.keys[digest] = (time.monotonic() + keep, who)
+
+    ctx.bus.if_current(generation, put)
 
 
 def _expired(who: Principal | None) -> Principal | None:
@@ -209,8 +273,9 @@ def _principal(ctx: AppContext, key: str) -> Principal | None:
     digest = hash_key(key, ctx.pepper)
     who = _remembered(ctx, digest)
     if who is _MISS:
+        generation = ctx.bus.generation
         who = _lookup(ctx, key, digest)
-        _remember(ctx, digest, who)
+        _remember(ctx, digest, who, generation)
     return _expired(who)
 
 
@@ -228,8 +293,9 @@ async def caller(ctx: AppContext, key: str, client: str) -> Principal | None:
     digest = hash_key(key, ctx.pepper)
     found = _remembered(ctx, digest)
     if found is _MISS:
+        generation = ctx.bus.generation
         found = await ctx.bus.once(("key", digest), _lookup, ctx, key, digest, remember=False)
-        _remember(ctx, digest, found)
+        _remember(ctx, digest, found, generation)
     return _expired(found)
 
 
@@ -242,8 +308,9 @@ def principal_by_digest(ctx: AppContext, digest: str) -> Principal | None:
     """The caller of a key known by its digest (a console session), checked as a key is."""
     who = _remembered(ctx, digest)
     if who is _MISS:
+        generation = ctx.bus.generation
         who = _lookup(ctx, None, digest)
-        _remember(ctx, digest, who)
+        _remember(ctx, digest, who, generation)
     return _expired(who)
 
 
@@ -254,7 +321,8 @@ async def current_key(
 ) -> Principal:
     """The caller, from ``Authorization: Bearer …``; 401 without a valid key, 429 (with
     ``Retry-After``) for an address that failed too often in the last minute. A key is
-    remembered for 5 s (every process forgets it at once when keys change: the cache bus)."""
+    remembered until keys change (every process forgets them at once: the cache bus; at most
+    90 s when the bus missed a change), an unknown key for 5 s."""
     challenge = {"WWW-Authenticate": "Bearer"}
     client = request.client.host if request.client else "?"
     wait = ctx.throttle.retry_after(client)
@@ -275,8 +343,9 @@ async def current_key(
         raise Problem(401, "an API key is required (Authorization: Bearer …)", headers=challenge)
     found = _remembered(ctx, digest)
     if found is _MISS:
+        generation = ctx.bus.generation
         found = await ctx.bus.once(("key", digest), _lookup, ctx, key, digest, remember=False)
-        _remember(ctx, digest, found)
+        _remember(ctx, digest, found, generation)
     who = _expired(found)
     if who is None:
         await run_in_threadpool(ctx.throttle.failed, client)

@@ -47,6 +47,9 @@ class Settings:
     late_grace_s: int = 15 * 60
     """A stop whose first event comes this long after its planned start is late."""
     route_cache_size: int = 512
+    warm_documents: int = 4096
+    """Route documents each process remembers ahead of the couriers' fetches
+    (:mod:`dispatch_api.warm`; ``COUNTYROUTE_WARM_DOCUMENTS``, 0: none)."""
     job_runner: str = "process"
     """``process`` (worker processes) or ``inline`` (jobs run inside the request: tests)."""
     processes: int = 1
@@ -90,6 +93,7 @@ class Settings:
             "auth_failures_per_minute",
             "db_pool_size",
             "db_max_overflow",
+            "warm_documents",
         }
         floats = {
             "default_time_limit_s",

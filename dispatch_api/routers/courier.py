@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from dispatch_api.cachebus import WARM
 from dispatch_api.db import Courier, NetworkRow, OrderDay, PlanRow, RouteDoc, now_iso
 from dispatch_api.deps import AppContext, Ctx, DbSession, EventKey, RouteReader, visible_plan
 from dispatch_api.events import courier_vehicle, ingest
@@ -198,6 +199,11 @@ def prerender(ctx: AppContext, plan_id: int) -> int:
                     done += 1
                 except Exception:  # a document that cannot be rendered now is rendered on demand
                     log.exception("pre-rendering %s of plan %s", vehicle, plan_id)
+    if done:  # every process remembers them before the couriers ask (dispatch_api.warm)
+        try:
+            ctx.bus.broadcast(WARM)
+        except Exception:  # they are looked up on the first fetch instead
+            log.warning("could not ask the processes to warm", exc_info=True)
     return done
 
 
