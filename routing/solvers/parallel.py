@@ -6,6 +6,7 @@ core (one big problem on an idle machine; the daily plan spends its cores on the
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -235,13 +236,23 @@ def parallel_search(problem: TierProblem, settings: SolveSettings) -> TierSoluti
         and data.num_groups == 0
     )
     with ProcessPoolExecutor(cores - 1, initializer=_keep_data, initargs=(data,)) as pool:
-        first = stop_criterion(settings, started, PARALLEL_FIRST_SHARE if decompose else 1.0)
+        # a stopping criterion counts its calls: each search gets its own, never one that
+        # another search may have counted before it was sent to a worker (the pool pickles
+        # a call in a thread of its own, after this process's search may have begun)
+        share = PARALLEL_FIRST_SHARE if decompose else 1.0
         futures = [
-            pool.submit(search, settings.seed + k, first, None, None, settings)
+            pool.submit(
+                search,
+                settings.seed + k,
+                stop_criterion(settings, started, share),
+                None,
+                None,
+                settings,
+            )
             for k in range(1, cores)
         ]
         answers = [
-            search(settings.seed, first, None, data, settings),
+            search(settings.seed, stop_criterion(settings, started, share), None, data, settings),
             *(f.result() for f in futures),
         ]
         costs = [pyvrp_cost(data, _solution(data, a)) for a in answers]
@@ -256,7 +267,7 @@ def parallel_search(problem: TierProblem, settings: SolveSettings) -> TierSoluti
                 break
             seeds = [rng.randrange(1 << 30) for _ in parts]
             futures = [
-                pool.submit(search, s, stop, p, None, settings)
+                pool.submit(search, s, copy.deepcopy(stop), p, None, settings)
                 for s, p in zip(seeds[1:], parts[1:], strict=True)
             ]
             merged = search(seeds[0], stop, parts[0], data, settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -129,3 +130,49 @@ def test_no_feasible_seed_gives_no_solution_not_a_crash(monkeypatch: pytest.Monk
     answer = adapter.parallel_search(problem, settings)
     assert answer.status is SolveStatus.NO_SOLUTION
     assert answer.routes == tuple(() for _ in problem.vehicles)
+
+
+class _Later:
+    """A stand-in for the process pool that runs each submitted search in this process, and
+    only when its result is asked for — after the caller's own search, as a worker whose
+    call the pool pickled late would."""
+
+    def __init__(self, _workers: int, initializer: Any = None, initargs: tuple = ()) -> None:
+        initializer(*initargs)
+
+    def __enter__(self) -> _Later:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        class Deferred:
+            def result(self) -> Any:
+                return fn(*args)
+
+        return Deferred()
+
+
+def test_each_search_counts_its_own_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stopping criterion counts its calls. Every search, in this process or a worker,
+    gets one of its own: one shared with the caller's search, and counted by it before the
+    pool sent it, left the worker's search with no iterations (a race seen under load)."""
+    stops: list[Any] = []
+    real = adapter.search
+
+    def spy(seed: int, stop: Any, *rest: Any) -> Any:
+        stops.append(stop)
+        return real(seed, stop, *rest)
+
+    monkeypatch.setattr(adapter, "ProcessPoolExecutor", _Later)
+    monkeypatch.setattr(adapter, "search", spy)
+    # seeds only; seeds, then decomposition rounds (200 clients on a short budget)
+    for n, settings in ((40, _settings(150)), (200, replace(_settings(100), time_limit_s=5.0))):
+        stops.clear()
+        problem = _problem(n)
+        both = adapter.parallel_search(problem, settings)
+        assert len({id(s) for s in stops}) == len(stops) >= (2 if n == 40 else 4)
+        if n == 40:
+            seeds = [solve_pyvrp(problem, replace(settings, seed=s, cores=1)) for s in (0, 1)]
+            assert both.objective == min(s.objective for s in seeds)
