@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -10,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.server import Server
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from dispatch_api.db import make_engine, migrate, normalise_url
@@ -121,6 +123,35 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+DRAIN_S = 1.0
+"""Seconds a retiring API process keeps serving the connections it has accepted after it
+stops accepting, before it closes those that have not sent a request."""
+
+
+class _DrainingServer(Server):
+    """uvicorn's server, which on shutdown first stops accepting and gives the connections
+    it has already accepted :data:`DRAIN_S` to send their request. uvicorn closes at once a
+    connection whose request it has not begun: in a rolling restart, one accepted by the
+    retiring process just before its SIGTERM was closed unanswered ("server disconnected
+    without sending a response"), while its replacement was already serving the socket."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        await asyncio.sleep(DRAIN_S)
+        await super().shutdown(sockets)
+
+
+class _Process(Process):
+    """One API process, serving with :class:`_DrainingServer`."""
+
+    @property
+    def server(self) -> Server:
+        if self._server is None:
+            self._server = _DrainingServer(config=self.config)
+        return self._server
+
+
 class _OwnSockets(Multiprocess):
     """uvicorn's supervisor of worker processes (health checks, restarts, signals), each
     process serving its own socket: process ``k`` always gets ``sockets[k]``, also when it is
@@ -128,7 +159,7 @@ class _OwnSockets(Multiprocess):
 
     def init_processes(self) -> None:
         for sock in self.sockets:
-            process = Process(self.config, [sock])
+            process = _Process(self.config, [sock])
             process.start()
             self.processes.append(process)
 
@@ -143,7 +174,7 @@ class _OwnSockets(Multiprocess):
         for k, old in enumerate(self.processes):
             if self.should_exit.is_set():
                 return
-            new = Process(self.config, [self.sockets[k]])
+            new = _Process(self.config, [self.sockets[k]])
             new.start()
             if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
                 new.kill()
@@ -170,7 +201,7 @@ class _OwnSockets(Multiprocess):
                 logging.getLogger("uvicorn.error").error("an API process failed to start")
                 self.should_exit.set()
                 return
-            new = Process(self.config, [self.sockets[k]])
+            new = _Process(self.config, [self.sockets[k]])
             new.start()
             self.processes[k] = new
 
