@@ -42,9 +42,9 @@ trunk's arrival times are part of, has not changed (:func:`routing.state.same_pr
 **More budget than the policy's** (``--time-limit`` above the policy's ``time_limit_s``, under
 a work rate) buys **improvement passes** (:meth:`DayBudget.passes`): the day is planned with
 the policy's budget, then again once per :data:`PASS_SHARE` of the policy's budget that the
-extra buys, each pass searching every station from the runs of the best day so far (a new
-seed, the same work each), the whole day kept only when it is cheaper
-(:func:`routing.day.plan_day`). The passes do not depend on the budget, which only says how
+extra buys, each pass searching again from the runs of the best day so far — every station,
+or on a pooled day every other pass the joint assignment (a new seed, the same work each) —
+the whole day kept only when it is cheaper (:func:`routing.day.improvement_pass`). The passes do not depend on the budget, which only says how
 many run; so from the policy's budget up, more budget never returns a dearer plan. A budget
 below the policy's is planned directly (a quick look).
 

@@ -125,23 +125,25 @@ def test_more_budget_than_the_policys_buys_passes_that_never_make_the_plan_deare
     the policy's own, and the plan records the passes and the budget it was given."""
     from routing.crossing import plan_cost
 
-    policy = replace(tiny.policy, time_limit_s=0.4)
-    day = tiny.day("2026-12-01", policy=policy)
-    price = policy.deferral_cost_per_parcel
-    base = plan_day(day)
-    costs = [plan_cost(base, day.orders, price)]
-    for budget, passes in ((0.6, 2), (0.8, 4), (1.2, 8)):
-        plan_ = plan_day(day, time_limit_s=budget)
-        assert_checked(plan_, day)
-        settings = dict(plan_.settings)
-        assert settings["passes"] == str(passes)
-        assert settings["time_limit_s"] == str(budget)
-        assert settings["seed"] == str(policy.seed)
-        costs.append(plan_cost(plan_, day.orders, price))
-        if settings["passes_kept"] == "0":
-            assert plan_.routes == base.routes
-    assert costs == sorted(costs, reverse=True), costs
-    assert "passes" not in dict(base.settings)
+    for pooled in (False, True):  # pooled: even passes search the assignment again
+        policy = replace(tiny.policy, time_limit_s=0.4, cross_boundary=pooled)
+        day = tiny.day("2026-12-01", policy=policy)
+        price = policy.deferral_cost_per_parcel
+        base = plan_day(day)
+        costs = [plan_cost(base, day.orders, price)]
+        for budget, passes in ((0.6, 2), (0.8, 4), (1.2, 8)):
+            plan_ = plan_day(day, time_limit_s=budget)
+            assert_checked(plan_, day)
+            settings = dict(plan_.settings)
+            assert settings["passes"] == str(passes)
+            assert settings["time_limit_s"] == str(budget)
+            assert settings["seed"] == str(policy.seed)
+            assert ("cross_boundary" in settings) is pooled
+            costs.append(plan_cost(plan_, day.orders, price))
+            if settings["passes_kept"] == "0":
+                assert plan_.routes == base.routes
+        assert costs == sorted(costs, reverse=True), (pooled, costs)
+        assert "passes" not in dict(base.settings)
 
 
 def test_an_improvement_pass_starts_each_station_from_the_best_day(tiny: Scenario) -> None:
@@ -153,10 +155,10 @@ def test_an_improvement_pass_starts_each_station_from_the_best_day(tiny: Scenari
     day = tiny_day(tiny)
 
     def once(
-        d: DayInput, seconds: float, assigned: DayState | None = None
+        d: DayInput, seconds: float, assigned: DayState | None = None, tied: DayState | None = None
     ) -> tuple[Plan, DayState]:
         return _plan_day(d, seconds, workers=1, solve=None, work=None, previous=None,
-                         pins=None, progress=None, stage=None, assigned=assigned)  # fmt: skip
+                         pins=None, progress=None, stage=None, assigned=assigned, tied=tied)  # fmt: skip
 
     _, state = once(replace(day, policy=replace(day.policy, work_per_s=30)), 1.0)
     again, again_state = improvement_pass(state, 1, 1.0, once)
