@@ -230,3 +230,20 @@ def test_plan_reproduce_rebuilds_the_same_plan(
     (out / "plan.json").write_text(json.dumps(doc), encoding="utf-8")
     assert main(["plan", "--reproduce", str(out / "plan.json")]) == 1
     assert "not reproduced: routes" in capsys.readouterr().err
+
+
+def test_plan_with_more_budget_than_the_policys_records_its_passes_and_reproduces(
+    tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--time-limit`` above the policy's (tiny: 1 s) runs improvement passes (a quarter of
+    the policy's budget each); the plan says so, and ``--reproduce`` finds the same plan."""
+    out = tmp_path / "out"
+    argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", "1.5", "--out", str(out)]
+    assert main([*argv, "--workers", "1"]) == 0
+    settings = json.loads((out / "plan.json").read_text(encoding="utf-8"))["settings"]
+    assert settings["time_limit_s"] == "1.5"
+    assert settings["passes"] == "2"
+    assert int(settings["passes_kept"]) in (0, 1, 2)
+    capsys.readouterr()
+    assert main(["plan", "--reproduce", str(out)]) == 0
+    assert "reproduced: the same plan" in capsys.readouterr().out
