@@ -81,14 +81,15 @@ LOOK_WORK = 250
 are ranked the same at any budget)."""
 
 RUNG_WORK = 1_000
-"""PyVRP iterations of one rung: one configuration's search continued from its best answer."""
+"""PyVRP iterations of one rung: one configuration's search again (continued from its best
+answer, or restarted: see :func:`solve_2e`)."""
 
 EVALUATIONS_PER_UNIT = 10
 """Solutions the two-tier local search prices per unit of work (one PyVRP iteration): its
 time is charged to the budget like the searches'."""
 
 WALL_CAP = 3.0
-"""The safety net: past this many times the budget no further rung starts."""
+"""The safety net: past this many times the budget no further rung or local search starts."""
 
 _NO_CLOCK = 1e9
 """The searches' time limit: work stops them, the rungs' deadline is the safety net."""
@@ -462,7 +463,8 @@ def solve_2e(
        (:func:`improve`) from them.
 
     The best answer of all is returned. A larger budget buys the same steps and more, so
-    it never returns a worse solution. A step's local search is charged after it ran
+    it never returns a worse solution. The first looks always run in full (a budget
+    smaller than they need is overrun), and a step's local search is charged after it ran
     (:data:`EVALUATIONS_PER_UNIT`), so the work spent may pass the budget by one local
     search. The clock is only a safety net: past ``wall_cap``
     times the budget no further rung starts, and the note says so (the answer is then no
@@ -510,7 +512,7 @@ def solve_2e(
         """One search of ``s``, from its best answer so far unless ``restart`` (and the
         local search from its answer when that is the configuration's cheapest yet); the
         work spent."""
-        nonlocal best
+        nonlocal best, cut
         assert settings.work is not None
         if s.solution is None or restart:
             sol = solve_pyvrp(s.problem, settings)
@@ -528,17 +530,21 @@ def solve_2e(
         s.solution, s.cost = sol, cost
         if cost < best[0] - 1e-9:
             best = (cost, routes, what(s.config))
+        if time.perf_counter() > deadline:  # the safety net: no local search
+            cut = True
+            return settings.work
         better, priced = improve(inst, routes, pool)
         c = total_cost(inst, better)
         if c < best[0] - 1e-9:
             best = (c, better, f"{what(s.config)} + two-tier local search")
         return settings.work + math.ceil(priced / EVALUATIONS_PER_UNIT)
 
-    spent = sum(
-        step(s, SolveSettings(time_limit_s=_NO_CLOCK, work=LOOK_WORK, seed=seed)) for s in searches
-    )
-    done, cut = 0, False
-    for r, rank in rungs(len(searches)):
+    spent, cut = 0, False
+    for s in searches:
+        spent += step(s, SolveSettings(time_limit_s=_NO_CLOCK, work=LOOK_WORK, seed=seed))
+    done = 0
+    cut = cut or time.perf_counter() > deadline
+    for r, rank in rungs(len(searches)) if not cut else ():
         if spent + RUNG_WORK > work:
             break
         if time.perf_counter() > deadline:

@@ -138,7 +138,14 @@ class _DrainingServer(Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
             server.close()
-        await asyncio.sleep(DRAIN_S)
+        # no connection, or a second Ctrl-C (force_exit): no wait
+        deadline = asyncio.get_running_loop().time() + DRAIN_S
+        while (
+            self.server_state.connections
+            and not self.force_exit
+            and asyncio.get_running_loop().time() < deadline
+        ):
+            await asyncio.sleep(0.05)
         await super().shutdown(sockets)
 
 

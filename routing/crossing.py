@@ -251,7 +251,9 @@ def assign_across_boundaries(
     :meth:`~routing.budget.DayBudget.joint_fallback`). PyVRP's assignment is kept only
     when it is cheaper than the start in PyVRP's model (the start's violations of the
     approximation, e.g. its shifted loading times, not priced: a start it finds infeasible
-    is still the yardstick), OR-Tools' when it moves any order. The real runs are then
+    is still the yardstick), OR-Tools' when it moves any order; otherwise the start's
+    assignment stands (none moved from the tied day; on a pooled day's improvement pass,
+    which starts from the best day's runs, that day's crossings). The real runs are then
     planned per station after the trunk, with its real arrival times: the stations whose
     orders changed start from their routes in the answer (``state.starts``), the others
     are planned as on the tied day. Returns what was decided per hub."""
@@ -294,13 +296,20 @@ def assign_across_boundaries(
                         for o in node_orders[visit.node]:
                             if home != state.station_of.get(o.site):
                                 moved[o.id] = home
-            state.serving.update(moved)
+        else:  # the start's assignment stands (a pooled day's pass: the best day's crossings)
+            index = {n.key: i for i, n in enumerate(joint.nodes)}
+            for vid, keyed in initial:
+                for key in (k for trip in keyed for k in trip if k in index):
+                    for o in node_orders[index[key]]:
+                        if depot_of[vid] != state.station_of.get(o.site):
+                            moved[o.id] = depot_of[vid]
+        state.serving.update(moved)
         # the final searches of the stations whose orders changed start where this one
         # ended (and keep the better of that start polished and their own search)
         changed = {state.station_of.get(state.orders[oid].site, "") for oid in moved}
         changed |= set(moved.values())
         starts: dict[str, list[tuple[str, tuple[tuple[str, ...], ...]]]] = {}
-        for vid, keys in initial_routes_of(joint, sol) if moved else ():
+        for vid, keys in initial_routes_of(joint, sol) if moved and keep else ():
             if depot_of[vid] in changed:
                 starts.setdefault(depot_of[vid], []).append((vid, keys))
         state.starts.update({st: tuple(r) for st, r in starts.items()})

@@ -247,3 +247,20 @@ def test_plan_with_more_budget_than_the_policys_records_its_passes_and_reproduce
     capsys.readouterr()
     assert main(["plan", "--reproduce", str(out)]) == 0
     assert "reproduced: the same plan" in capsys.readouterr().out
+
+
+def test_a_pooled_plan_records_the_budget_it_was_given_and_reproduces(
+    tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With cross-boundary service the day is planned twice (tied and pooled), each with a
+    share of the budget; the plan records the whole budget, so ``--reproduce`` plans it
+    again the same way."""
+    out = tmp_path / "out"
+    argv = ["plan", str(tiny_path), "--date", DATE, "--set", "runs.cross_boundary=true"]
+    assert main([*argv, "--workers", "1", "--out", str(out)]) == 0
+    settings = json.loads((out / "plan.json").read_text(encoding="utf-8"))["settings"]
+    assert settings["time_limit_s"] == "1.0"  # tiny's policy
+    assert settings["cross_boundary"] in ("tied", "pooled")
+    capsys.readouterr()
+    assert main(["plan", "--reproduce", str(out)]) == 0
+    assert "reproduced: the same plan" in capsys.readouterr().out
