@@ -56,6 +56,16 @@ def settled(app: FastAPI) -> bool:
     for thread in threading.enumerate():  # a publication's pre-rendering in the background
         if thread.name.startswith("prerender-"):
             thread.join()
+    with warm_heard(ctx) as heard:
+        ctx.bus.broadcast(WARM)
+        assert heard.wait(30), "the cache bus did not hear its own message"
+    return bool(ctx.warmer.wait())
+
+
+@contextmanager
+def warm_heard(ctx: Any) -> Iterator[threading.Event]:
+    """An event set when this process's cache bus hears a ``warm`` message (and warms as it
+    would), while the block runs."""
     heard = threading.Event()
     asked = ctx.bus.on_warm
 
@@ -65,11 +75,9 @@ def settled(app: FastAPI) -> bool:
 
     ctx.bus.on_warm = on_warm
     try:
-        ctx.bus.broadcast(WARM)
-        assert heard.wait(30), "the cache bus did not hear its own message"
+        yield heard
     finally:
         ctx.bus.on_warm = asked
-    return bool(ctx.warmer.wait())
 
 
 @contextmanager
@@ -124,19 +132,9 @@ def test_a_published_plan_is_remembered_once_its_documents_are_rendered(
     assert rendering == [new_plan]
     assert settled(app)  # the publication heard, warmed: nothing rendered for it yet
     assert ident not in ctx.bus.resolved
-    heard = threading.Event()
-    asked = ctx.bus.on_warm
-
-    def on_warm() -> None:
-        asked()
-        heard.set()
-
-    ctx.bus.on_warm = on_warm
-    try:
+    with warm_heard(ctx) as heard:
         assert courier.prerender(ctx, new_plan) > 0
         assert heard.wait(30), "pre-rendering did not ask the processes to warm"
-    finally:
-        ctx.bus.on_warm = asked
     assert ctx.warmer.wait()
     assert ident in ctx.bus.resolved
     with counted(app) as statements:
