@@ -45,6 +45,8 @@ WARM = "warm"
 """The message that asks every process to remember keys and routes ahead of the requests
 (:mod:`dispatch_api.warm`; sent when a publication's documents are pre-rendered); it drops
 nothing."""
+REMEMBERED_AT_MOST = 50_000
+"""Answers a process remembers at most (past it, it forgets them all and starts again)."""
 log = logging.getLogger("countyroute.cache")
 
 _REDIS_BUSES: weakref.WeakKeyDictionary[Engine, RedisCacheBus] = weakref.WeakKeyDictionary()
@@ -138,11 +140,7 @@ class CacheBus:
 
     def put(self, key: Any, value: Any, generation: int) -> None:
         """Remember ``value`` unless an invalidation came since ``generation`` was read."""
-        with self._lock:
-            if generation == self.generation:
-                if len(self.resolved) > 50_000:
-                    self.resolved.clear()
-                self.resolved[key] = value
+        self.put_many({key: value}, generation)
 
     def put_many(self, values: dict[Any, Any], generation: int) -> int:
         """Remember every one of ``values`` unless an invalidation came since ``generation``
@@ -150,7 +148,7 @@ class CacheBus:
         with self._lock:
             if generation != self.generation:
                 return 0
-            if len(self.resolved) + len(values) > 50_000:
+            if len(self.resolved) + len(values) > REMEMBERED_AT_MOST:
                 self.resolved.clear()
             self.resolved.update(values)
             return len(values)

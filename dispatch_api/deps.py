@@ -54,6 +54,8 @@ log = logging.getLogger("countyroute.api")
 _KEY_TTL_S = 5.0
 """How long an unknown key is remembered as unknown (a key made by ``countyroute apikey
 create``, which tells no process, works within this)."""
+_KEYS_AT_MOST = 10_000
+"""Keys a process remembers at most (past it, it forgets them all and starts again)."""
 _KEY_KEEP_S = 90.0
 """How long a key that opens the door is remembered. Every change to keys (a revocation, a
 rotation) is announced on the cache bus and every process forgets every key at once, so this
@@ -219,7 +221,7 @@ def remember_keys(ctx: AppContext, rows: list[ApiKey], generation: int) -> int:
     }
 
     def put() -> None:
-        if len(ctx.keys) + len(found) > 10_000:
+        if len(ctx.keys) + len(found) > _KEYS_AT_MOST:
             ctx.keys.clear()
         ctx.keys.update(found)
         for row in rows:
@@ -255,7 +257,7 @@ def _remember(ctx: AppContext, digest: str, who: Principal | None, generation: i
     may have read a key that was revoked meanwhile)."""
 
     def put() -> None:
-        if len(ctx.keys) > 10_000:
+        if len(ctx.keys) > _KEYS_AT_MOST:
             ctx.keys.clear()
         keep = _KEY_KEEP_S if who is not None else _KEY_TTL_S
         ctx.keys[digest] = (time.monotonic() + keep, who)
@@ -270,13 +272,7 @@ def _expired(who: Principal | None) -> Principal | None:
 
 
 def _principal(ctx: AppContext, key: str) -> Principal | None:
-    digest = hash_key(key, ctx.pepper)
-    who = _remembered(ctx, digest)
-    if who is _MISS:
-        generation = ctx.bus.generation
-        who = _lookup(ctx, key, digest)
-        _remember(ctx, digest, who, generation)
-    return _expired(who)
+    return principal_by_digest(ctx, hash_key(key, ctx.pepper), key)
 
 
 async def caller(ctx: AppContext, key: str, client: str) -> Principal | None:
@@ -304,12 +300,13 @@ SESSION_KEY = "countyroute.session_key"
 set by the session middleware, never by a client."""
 
 
-def principal_by_digest(ctx: AppContext, digest: str) -> Principal | None:
-    """The caller of a key known by its digest (a console session), checked as a key is."""
+def principal_by_digest(ctx: AppContext, digest: str, key: str | None = None) -> Principal | None:
+    """The caller of a key known by its digest (a console session; ``key``: the key itself,
+    when the caller has it), checked as a key is."""
     who = _remembered(ctx, digest)
     if who is _MISS:
         generation = ctx.bus.generation
-        who = _lookup(ctx, None, digest)
+        who = _lookup(ctx, key, digest)
         _remember(ctx, digest, who, generation)
     return _expired(who)
 

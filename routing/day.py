@@ -568,12 +568,12 @@ def plan_day(
         )
     else:
         best = plans["tied"][0]
-    if p.cross_boundary or first_s != budget.time_limit_s or passes:
+    based = first_s != budget.time_limit_s  # the first plan had the policy's budget
+    if p.cross_boundary or based:
         # the plan records the budget it was given (the tied and the pooled day each had a
         # share of it, a pass a quarter of the policy's), so that --reproduce plans it again
-        best = restated(best, budget, len(passes), kept, capped, first_s != budget.time_limit_s)
-    if p.cross_boundary or passes:
-        best = replace(best, solve_s=round(time.perf_counter() - started, 3))
+        best = restated(best, budget, len(passes), kept, capped, based)
+    best = replace(best, solve_s=round(time.perf_counter() - started, 3))
     return replace(best, parts=parts) if parts else best
 
 
