@@ -39,14 +39,23 @@ The three get the same seconds for their searches, so that their trunk searches 
 the same work: a station keeps an earlier plan's runs only when its problem, which the
 trunk's arrival times are part of, has not changed (:func:`routing.state.same_problem`).
 
-**More budget than the policy's** (``--time-limit`` above the policy's ``time_limit_s``, under
-a work rate) buys **improvement passes** (:meth:`DayBudget.passes`): the day is planned with
-the policy's budget, then again once per :data:`PASS_SHARE` of the policy's budget that the
-extra buys, each pass searching again from the runs of the best day so far — every station,
-or on a pooled day every other pass the joint assignment (a new seed, the same work each) —
-the whole day kept only when it is cheaper (:func:`routing.day.improvement_pass`). The passes do not depend on the budget, which only says how
-many run; so from the policy's budget up, more budget never returns a dearer plan. A budget
-below the policy's is planned directly (a quick look).
+**The village runs are searched in rounds** (under the policy's work rate,
+:meth:`DayBudget.passes`): the day's first plan always has the policy's budget for its trunk
+and joint searches, and each station's village-run search gets the shares of :data:`ROUNDS`
+of the work the policy's budget gives it, one round after another, each round's search going
+on from the cheapest runs so far and kept only when it is cheaper
+(:func:`routing.day.search_in_rounds`). A budget buys the rounds that fit in it (at least the
+first: a budget below a quarter of the policy's plans with a quarter), so the rounds it runs
+are the first rounds of a larger budget's. A pooled day's joint search starts from the tied
+day's first round, the same for every budget.
+
+**More budget than the policy's** buys **improvement passes** after all the rounds: the day
+is planned again once per :data:`PASS_SHARE` of the policy's budget that the extra buys, each
+pass searching again from the runs of the best day so far — every station, or on a pooled
+day every other pass the joint assignment (a new seed, the same work each) — the whole day
+kept only when it is cheaper (:func:`routing.day.improvement_pass`). Neither the rounds nor
+the passes depend on the budget, which only says how many run: under the policy's work rate,
+more budget never returns a dearer plan.
 
 **Work, not the clock, stops the searches by default** (the policy's ``work_per_s``): each
 search gets ``work_per_s`` work units per second of its share, computed as if on one worker,
@@ -77,6 +86,7 @@ __all__ = [
     "MIN_WORK",
     "PASS_SHARE",
     "POOLED_DAY_SHARE",
+    "ROUNDS",
     "TIED_DAY_SHARE",
     "TRUNK_SHARE",
     "DayBudget",
@@ -102,6 +112,11 @@ OR-Tools about a second (plain-160 at x2.5, 322 stops: 5 solutions 4.7 s and 0.0
 cheaper than the start, 20 solutions 22.5 s and 3.5 % cheaper)."""
 PASS_SHARE = 0.25
 """One improvement pass costs this share of the policy's budget (see the module docstring)."""
+ROUNDS = (0.25, 0.25, 0.5)
+"""Under the policy's work rate, each station's village runs are searched in rounds of these
+shares of the work the policy's budget gives them, each round continuing from the best runs so
+far (see the module docstring); a budget buys the rounds whose shares, added up, fit in it
+(at least the first)."""
 MIN_WORK = 50
 """The least work a search is given (a small station still gets a real search)."""
 CAP_SLACK_S = 5.0
@@ -137,6 +152,9 @@ class DayBudget:
     base_s: float | None = None
     """The policy's budget (:meth:`of`): more than it buys improvement passes
     (:meth:`passes`); ``None``: none."""
+    rounds: tuple[float, ...] = ()
+    """The shares of their work the village runs' searches get in successive rounds
+    (:meth:`passes`, :data:`ROUNDS`); empty: one search with all of it."""
 
     @classmethod
     def of(
@@ -159,29 +177,39 @@ class DayBudget:
             policy.time_limit_s,
         )
 
-    def passes(self) -> tuple[float, tuple[float, ...]]:
-        """The seconds of the day's first plan and of each improvement pass (see the module
-        docstring): under a work rate, with more than the policy's budget, the first plan
-        gets the policy's budget and every :data:`PASS_SHARE` of it beyond buys a pass (a
-        remainder too small for one is not spent); otherwise the first plan gets it all.
+    def passes(self) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
+        """The seconds of the day's first plan, the rounds of its village runs
+        (:attr:`rounds`) and the seconds of each improvement pass (see the module
+        docstring). Under a work rate the first plan is always the policy's budget: its
+        trunk and joint searches get the policy's work whatever the budget, and the budget
+        buys rounds of the village runs — those of :data:`ROUNDS` that fit in it, at least
+        the first — and, beyond the policy's budget, a pass per :data:`PASS_SHARE` of it (a
+        remainder too small for one is not spent). Otherwise (the clock, or a fixed
+        ``work``) the first plan gets it all, in one round.
 
         >>> DayBudget(time_limit_s=40, work_per_s=90, base_s=20).passes()
-        (20, (5.0, 5.0, 5.0, 5.0))
+        (20, (0.25, 0.25, 0.5), (5.0, 5.0, 5.0, 5.0))
         >>> DayBudget(time_limit_s=29, work_per_s=90, base_s=20).passes()
-        (20, (5.0,))
-        >>> DayBudget(time_limit_s=10, work_per_s=90, base_s=20).passes()
-        (10, ())
+        (20, (0.25, 0.25, 0.5), (5.0,))
+        >>> DayBudget(time_limit_s=12, work_per_s=90, base_s=20).passes()
+        (20, (0.25, 0.25), ())
+        >>> DayBudget(time_limit_s=1, work_per_s=90, base_s=20).passes()
+        (20, (0.25,), ())
+        >>> DayBudget(time_limit_s=10, work_per_s=0, base_s=20).passes()
+        (10, (), ())
         """
-        if (
-            self.base_s is None
-            or self.work is not None
-            or self.work_per_s <= 0
-            or self.time_limit_s <= self.base_s
-        ):
-            return self.time_limit_s, ()
+        if self.base_s is None or self.work is not None or self.work_per_s <= 0:
+            return self.time_limit_s, (), ()
+        fits = [
+            sum(ROUNDS[: k + 1]) * self.base_s <= self.time_limit_s + 1e-9
+            for k in range(len(ROUNDS))
+        ]
+        rounds = ROUNDS[: max(1, sum(fits))]
+        if self.time_limit_s <= self.base_s:
+            return self.base_s, rounds, ()
         one = self.base_s * PASS_SHARE
         n = int((self.time_limit_s - self.base_s) / one + 1e-9)
-        return self.base_s, (one,) * n
+        return self.base_s, rounds, (one,) * n
 
     def describe(self) -> tuple[tuple[str, str], ...]:
         """What a plan records of its budget (enough to plan it again)."""
@@ -252,15 +280,31 @@ class DayBudget:
             return settings
         return replace(settings, work=max(1, settings.work // JOINT_FALLBACK_PER))
 
-    def last_mile(self, sizes: Sequence[int]) -> list[SolveSettings]:
+    def last_mile(self, sizes: Sequence[int], part: float = 1.0) -> list[SolveSettings]:
         """The stations' village runs, problems of ``sizes`` nodes, solved ``workers`` at a
-        time: each gets its share of the phase by size."""
+        time: each gets its share of the phase by size (``part``: the share of it one round
+        gets, :attr:`rounds`)."""
         total = sum(sizes) or 1
-        share = self.time_limit_s * LAST_MILE_SHARE * self.workers
-        one = self.time_limit_s * LAST_MILE_SHARE
+        share = self.time_limit_s * LAST_MILE_SHARE * self.workers * part
+        one = self.time_limit_s * LAST_MILE_SHARE * part
         return [
             self._settings(max(0.1, share * n / total), max(0.1, one * n / total)) for n in sizes
         ]
+
+    def part(self, settings: SolveSettings, part: float) -> SolveSettings:
+        """``settings`` (a village-run search's) for a round with ``part`` of its work and
+        time (:attr:`rounds`); with ``part`` 1, as they are."""
+        if part == 1.0:
+            return settings
+        work = settings.work
+        if work is not None and self.work is None:
+            work = max(MIN_WORK, round(work * part))
+        time_s = settings.time_limit_s
+        if self.by_work and self.work is None:  # the wall cap: the share's, plus the slack
+            time_s = (time_s - CAP_SLACK_S) * part + CAP_SLACK_S
+        else:
+            time_s *= part
+        return replace(settings, time_limit_s=time_s, work=work)
 
     def halved(self, settings: SolveSettings) -> SolveSettings:
         """Half the budget, for one of two searches of the same problem (yesterday's

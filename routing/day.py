@@ -55,7 +55,7 @@ from routing.plan import (
 )
 from routing.pools import assign_pools
 from routing.problem import SolveStatus, TierSolution
-from routing.solvers import DEFAULT_SOLVER, Solver
+from routing.solvers import DEFAULT_SOLVER, Solver, SolveSettings
 from routing.solvers.pyvrp_search import initial_routes
 from routing.split import split_oversize
 from routing.state import DayState, Progress, Stage, no_stage, same_problem, solve_all
@@ -72,6 +72,7 @@ __all__ = [
     "relieve_trunk",
     "restated",
     "run_last_mile",
+    "search_in_rounds",
     "started_from",
     "trunk_arrivals",
     "versions",
@@ -216,8 +217,7 @@ def run_last_mile(
                 held[k] = option
                 jobs[j] = (chosen[k], state.budget.halved(settings[k]))
     extra = [(h, state.budget.halved(settings[k])) for k, h in held.items()]
-    solved = solve_all(state.solve, jobs + extra, state.budget.workers)
-    state.solved(jobs + extra, solved)
+    solved = search_in_rounds(state, jobs + extra)
     fresh = iter(solved[: len(jobs)])
     solutions = [r if r is not None else next(fresh) for r in reused]
     held_solutions = iter(solved[len(jobs) :])
@@ -257,6 +257,49 @@ def run_last_mile(
                     Hint.of("no_station_plan"),
                 )
     return run_end
+
+
+def search_in_rounds(
+    state: DayState, jobs: Sequence[tuple[BuiltProblem, SolveSettings]]
+) -> list[TierSolution]:
+    """Solve the village-run problems of ``jobs`` (in parallel): one search each with its
+    settings, or under :attr:`~routing.budget.DayBudget.rounds` one per round with that
+    round's share of the work, each round's search starting from the cheaper of the earlier
+    rounds' answers (a search handed a start returns nothing worse than it) and that answer
+    kept unless the round finds a cheaper one. The rounds do not depend on how many run, so
+    a budget that buys more rounds never returns dearer runs."""
+    rounds = state.budget.rounds or (1.0,)
+    best: list[TierSolution] = []
+    for r, part in enumerate(rounds):
+        todo = [
+            (continued(built, best[j]) if r else built, state.budget.part(settings, part))
+            for j, (built, settings) in enumerate(jobs)
+        ]
+        found = solve_all(state.solve, todo, state.budget.workers)
+        state.solved(todo, found)
+        best = [cheaper(b, f) for b, f in zip(best, found, strict=True)] if r else found
+        if r == 0:
+            for (built, _), sol in zip(jobs, found, strict=True):  # a free plan before a held one
+                state.first_runs.setdefault(built.problem.sites[0], (built, sol))
+    return best
+
+
+def continued(built: BuiltProblem, sol: TierSolution) -> BuiltProblem:
+    """``built`` with ``sol``'s routes as its warm start (as they are when it has none)."""
+    routes = initial_routes(built.problem, sol)
+    if not routes:
+        return built
+    return replace(built, problem=replace(built.problem, initial_routes=routes))
+
+
+def cheaper(kept: TierSolution, found: TierSolution) -> TierSolution:
+    """``found`` when it is a solution and costs less than ``kept`` (both answers to the
+    same problem, priced by the same model), else ``kept``."""
+    if found.status is SolveStatus.NO_SOLUTION:
+        return kept
+    if kept.status is SolveStatus.NO_SOLUTION or found.objective < kept.objective:
+        return found
+    return kept
 
 
 def finish(
@@ -410,7 +453,7 @@ def started_from(
 ) -> BuiltProblem:
     """The problem with its station's warm start (``DayState.starts``: where the
     cross-boundary search ended), keys it does not have left out; the same object when there
-    is none. A solver given a start returns nothing worse than the start polished
+    is none. A solver given a start returns nothing worse than the start
     (:func:`routing.solvers.hybrid.solve_hybrid`)."""
     start = starts.get(built.problem.sites[0])
     if not start:
@@ -517,17 +560,19 @@ def plan_day(
     day, parts = split_oversize(day)  # oversize orders go in parts, on several vehicles/trips
     p = day.policy
     budget = DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers)
-    first_s, passes = budget.passes()
+    first_s, rounds, passes = budget.passes()
 
     def once(
         d: DayInput,
         seconds: float | None,
         assigned: DayState | None = None,
         tied: DayState | None = None,
+        rounds: tuple[float, ...] = (),
     ) -> tuple[Plan, DayState]:
         return _plan_day(
             d,
             seconds,
+            rounds=rounds,
             workers=workers,
             solve=solve,
             work=work,
@@ -544,11 +589,13 @@ def plan_day(
     plans: dict[str, tuple[Plan, DayState]] = {}
     if p.cross_boundary:
         tied_s, pooled_s = replace(budget, time_limit_s=first_s).pooled_day()
-        plans["tied"] = once(replace(day, policy=replace(p, cross_boundary=False)), tied_s)
-        pooled = once(day, pooled_s, tied=plans["tied"][1])
-        plans["pooled"] = relieve_trunk(*pooled, lambda d, a: once(d, pooled_s, a))
+        plans["tied"] = once(
+            replace(day, policy=replace(p, cross_boundary=False)), tied_s, rounds=rounds
+        )
+        pooled = once(day, pooled_s, tied=plans["tied"][1], rounds=rounds)
+        plans["pooled"] = relieve_trunk(*pooled, lambda d, a: once(d, pooled_s, a, rounds=rounds))
     else:
-        plans["tied"] = once(day, first_s)
+        plans["tied"] = once(day, first_s, rounds=rounds)
     price = p.deferral_cost_per_parcel
     kept = 0
     capped = sum(st.capped for _, st in plans.values())
@@ -572,7 +619,7 @@ def plan_day(
     if p.cross_boundary or based:
         # the plan records the budget it was given (the tied and the pooled day each had a
         # share of it, a pass a quarter of the policy's), so that --reproduce plans it again
-        best = restated(best, budget, len(passes), kept, capped, based)
+        best = restated(best, budget, len(rounds), len(passes), kept, capped, based)
     best = replace(best, solve_s=round(time.perf_counter() - started, 3))
     return replace(best, parts=parts) if parts else best
 
@@ -589,7 +636,7 @@ def improvement_pass(
 
     * Odd passes, and every pass of a day without cross-boundary service: the same stations
       serve each village, every station's search starts from its runs there (a search
-      handed a start returns nothing worse than the start polished), the trunk is searched
+      handed a start returns nothing worse than the start), the trunk is searched
       again.
     * Even passes of a pooled day: the joint search, which chooses the station serving
       each village, starts again from the day's village runs (the stations whose problem
@@ -612,16 +659,16 @@ def improvement_pass(
 
 
 def restated(
-    plan: Plan, budget: DayBudget, passes: int, kept: int, capped: int, based: bool
+    plan: Plan, budget: DayBudget, rounds: int, passes: int, kept: int, capped: int, based: bool
 ) -> Plan:
     """``plan`` (a share's or a pass's) with the day's own budget in its settings and the
     searches the clock stopped in all its plans (``wall_capped``); with ``based`` (the
-    first plan had the policy's budget, not the day's) how many improvement passes ran and
-    were kept."""
+    first plan had the policy's budget, not the day's) how many rounds its village runs were
+    searched in and how many improvement passes ran and were kept."""
     own = {**dict(budget.describe()), "wall_capped": str(capped)}
     settings = [(k, own.pop(k, v)) for k, v in plan.settings]
     if based:
-        settings += [("passes", str(passes)), ("passes_kept", str(kept))]
+        settings += [("rounds", str(rounds)), ("passes", str(passes)), ("passes_kept", str(kept))]
     return replace(plan, settings=tuple(settings))
 
 
@@ -644,6 +691,8 @@ def relieve_trunk(
     state.say("trunk relief: boundary villages moved to save a truckload; planning again")
     relieved = replace(state, serving=serving, reuse=dict(state.runs))
     again, again_state = once(day, relieved)
+    both = state.capped + again_state.capped  # the day's searches the clock stopped, both plans'
+    state.capped = again_state.capped = both
     price = day.policy.deferral_cost_per_parcel
     if plan_cost(again, day.orders, price) < plan_cost(pooled, day.orders, price):
         return replace(again, settings=(*again.settings, ("trunk_relief", "kept"))), again_state
@@ -663,6 +712,7 @@ def _plan_day(
     stage: Stage | None,
     assigned: DayState | None = None,
     tied: DayState | None = None,
+    rounds: tuple[float, ...] = (),
 ) -> tuple[Plan, DayState]:
     """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison), and
     its ledger. With ``assigned`` (a ledger of the same day), its stations serving each
@@ -679,7 +729,9 @@ def _plan_day(
         day = replace(day, fleet=fleet, pools=())
     state = DayState(
         day,
-        DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers),
+        replace(
+            DayBudget.of(p, time_limit_s=time_limit_s, work=work, workers=workers), rounds=rounds
+        ),
         solve or DEFAULT_SOLVER,
         progress or (lambda _: None),
         stage or no_stage,
@@ -696,7 +748,7 @@ def _plan_day(
     elif p.cross_boundary:
         state.say("cross-boundary: choosing the station that serves each village")
         with state.stage("cross-boundary"):
-            assign_across_boundaries(state, visited, deadline, tied.runs if tied else None)
+            assign_across_boundaries(state, visited, deadline, tied.first_runs if tied else None)
     if tied is not None:
         state.reuse = tied.runs
     state.say(f"trunk, down wave: {len(day.network.stations)} stations")

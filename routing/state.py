@@ -63,6 +63,10 @@ class DayState:
     """Village runs of an earlier plan of the same day (its ``runs``): a station whose
     problem is the same, or differs only in that its vehicles may leave earlier
     (:func:`same_problem`), keeps that solution instead of a search."""
+    first_runs: dict[str, tuple[BuiltProblem, TierSolution]] = field(default_factory=dict)
+    """Station → its village-run problem and the answer of its first round of search
+    (:attr:`~routing.budget.DayBudget.rounds`): what does not depend on how many rounds the
+    budget buys (where a pooled day's joint search starts)."""
     short_of: dict[str, str] = field(default_factory=dict)
     """Order → the hub whose trucks had no room for it (trunk capacity deferrals)."""
     capped: int = 0

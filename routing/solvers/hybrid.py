@@ -16,9 +16,11 @@ from routing.problem import SolveStatus, TierProblem, TierSolution
 from routing.solvers.ortools_model import solve_ortools
 from routing.solvers.parallel import parallel_search
 from routing.solvers.pyvrp_search import (
+    START_RESTARTS,
     approximation_gap,
     empty_solution,
     initial_routes,
+    pyvrp_from_start,
     pyvrp_start,
     unsupported_feature,
 )
@@ -106,11 +108,12 @@ def _keep_callers_start(
     polish: Solver,
     found: TierSolution,
     started: float,
-    per: int,
 ) -> TierSolution:
-    """``found``, or OR-Tools' polish of the caller's own warm start
-    (``problem.initial_routes``, e.g. the routes a joint search ended with) when that is
-    cheaper: a search handed a start never returns worse than the start polished.
+    """``found``, or the caller's own warm start (``problem.initial_routes``: the routes a
+    joint search ended with, or an earlier round's answer) as OR-Tools takes it (its first
+    solution) when that is cheaper: a search handed a start never returns worse than the
+    start. (PyVRP's search goes on from the start, and OR-Tools polishes where it ended, so
+    polishing the start as well would mostly repeat that work.)
 
     Both answers are OR-Tools' on the same model, so their objectives compare. Without a
     caller's start, ``found`` as it is."""
@@ -118,7 +121,7 @@ def _keep_callers_start(
         return found
     least = max(0.05, MIN_POLISH_S * min(1.0, len(problem.nodes) / 200))
     left = max(least, settings.time_limit_s - (time.perf_counter() - started))
-    kept = polish(problem, _polish_settings(settings, left, per))
+    kept = polish(problem, replace(settings, time_limit_s=left, work=1))
     wall = time.perf_counter() - started
     if kept.status is SolveStatus.FEASIBLE and (
         found.status is not SolveStatus.FEASIBLE or kept.objective < found.objective
@@ -137,8 +140,13 @@ def _start_then_polish(
 ) -> TierSolution:
     started = time.perf_counter()
     budget = settings.time_limit_s
+    own = settings.with_time(max(START_MIN_S, START_SHARE * budget))
     try:
-        first = pyvrp_start(problem, settings.with_time(max(START_MIN_S, START_SHARE * budget)))
+        if problem.initial_routes:  # PyVRP goes on from the caller's start, all its starts' work
+            work = None if own.work is None else own.work * START_RESTARTS
+            first = pyvrp_from_start(problem, replace(own, work=work))[0]
+        else:
+            first = pyvrp_start(problem, own)
     except ValueError:  # PyVRP refuses the approximation (data out of its ranges): no start
         first = empty_solution(problem, SolveStatus.NO_SOLUTION, 0.0, "pyvrp")
     # loading the start takes OR-Tools ~0.1 s at 400 stops, a few ms at a station's 40
@@ -149,7 +157,7 @@ def _start_then_polish(
     else:
         second = polish(_warm(problem, first), _polish_settings(settings, left, START_POLISH_PER))
         found = replace(second, wall_s=time.perf_counter() - started, backend="pyvrp-start+ortools")
-    return _keep_callers_start(problem, settings, polish, found, started, START_POLISH_PER)
+    return _keep_callers_start(problem, settings, polish, found, started)
 
 
 def solve_hybrid(

@@ -345,6 +345,31 @@ def test_trunk_relief_moves_a_boundary_village_that_saves_a_truckload(tiny: Scen
         assert {c.site for c in crossings(relieved, tied_state.station_of)} == moved
 
 
+def test_the_searches_the_clock_stopped_count_in_both_days_of_a_trunk_relief(
+    tiny: Scenario,
+) -> None:
+    """Under the policy's work rate, a search its clock stopped is counted in the plan
+    (``wall_capped``) whichever of the pooled and the relieved day is kept: here every search
+    says the clock stopped it, and the day kept counts the searches of both."""
+    day = crossing(trucks_of_parcels(tiny_day(tiny), 6))
+    calls: list[str] = []
+
+    def stopped(problem: TierProblem, settings: SolveSettings) -> TierSolution:
+        calls.append(problem.name)
+        return replace(DEFAULT_SOLVER(problem, settings), clock_stopped=True)
+
+    def once(d: DayInput, assigned: DayState | None) -> tuple[Plan, DayState]:
+        return _plan_day(d, 1.0, workers=1, solve=stopped, work=None, previous=None, pins=None,
+                         progress=None, stage=None, assigned=assigned)  # fmt: skip
+
+    tied, tied_state = once(day, DayState(day, DayBudget(1.0, 50, 0, 1)))
+    assert tied_state.capped == len(calls) > 0
+    first = len(calls)
+    relieved, state = relieve_trunk(tied, tied_state, once)
+    assert settings(relieved)["trunk_relief"] in {"kept", "tried"}
+    assert state.capped == len(calls) > first
+
+
 @pytest.mark.parametrize(
     "parcels",
     [

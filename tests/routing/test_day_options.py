@@ -146,9 +146,64 @@ def test_more_budget_than_the_policys_buys_passes_that_never_make_the_plan_deare
         assert "passes" not in dict(base.settings)
 
 
+def test_a_budget_below_the_policys_buys_rounds_that_never_make_the_plan_dearer(
+    tiny: Scenario,
+) -> None:
+    """Below the policy's budget a budget buys rounds of the village-run searches (the trunk
+    and a pooled day's joint search get the policy's work whatever the budget): a quarter of
+    the policy's budget or less buys the first, half of it two, all of it three; the cost
+    never rises with the budget, the same rounds give the same plan, and the plan records the
+    budget it was given and its rounds."""
+    from routing.crossing import plan_cost
+
+    for pooled in (False, True):
+        policy = replace(tiny.policy, time_limit_s=0.4, cross_boundary=pooled)
+        day = tiny.day("2026-12-01", policy=policy)
+        price = policy.deferral_cost_per_parcel
+        costs, plans = [], {}
+        for budget, rounds in ((0.01, 1), (0.1, 1), (0.2, 2), (0.3, 2), (0.4, 3), (0.5, 3)):
+            plan_ = plan_day(day, time_limit_s=budget)
+            assert_checked(plan_, day)
+            settings = dict(plan_.settings)
+            if budget != policy.time_limit_s:  # the policy's own budget is not restated
+                assert settings["rounds"] == str(rounds), (pooled, budget)
+                assert settings["time_limit_s"] == str(budget)
+            costs.append(plan_cost(plan_, day.orders, price))
+            plans[budget] = plan_
+        assert costs == sorted(costs, reverse=True), (pooled, costs)
+        assert plans[0.01].routes == plans[0.1].routes  # one round each
+        assert plans[0.2].routes == plans[0.3].routes  # two rounds each
+
+
+def test_each_round_goes_on_from_the_cheapest_runs_and_no_station_gets_dearer(
+    tiny: Scenario,
+) -> None:
+    """The rounds of a station's village-run search: the first round's answer does not depend
+    on how many rounds run, a later round's search starts from the runs so far, and a station's
+    runs after three rounds cost no more than after one (the same problem: the trunk had the
+    same work)."""
+    from routing.day import _plan_day
+
+    day = tiny_day(tiny)
+    states = {}
+    for rounds in ((0.25,), (0.25, 0.25, 0.5)):
+        _, states[rounds] = _plan_day(
+            day, 0.4, rounds=rounds, workers=1, solve=None, work=None, previous=None,
+            pins=None, progress=None, stage=None,
+        )  # fmt: skip
+    one, three = states[(0.25,)], states[(0.25, 0.25, 0.5)]
+    assert one.runs
+    for station, (built, sol) in one.runs.items():
+        built3, sol3 = three.runs[station]
+        assert same_problem(built, built3), station
+        assert sol3.objective <= sol.objective, station
+        first, first3 = one.first_runs[station][1], three.first_runs[station][1]
+        assert (first.routes, first.objective) == (first3.routes, first3.objective), station
+
+
 def test_an_improvement_pass_starts_each_station_from_the_best_day(tiny: Scenario) -> None:
     """A pass over a day planned with little work: each station's search starts from that
-    day's runs (a search handed a start returns nothing worse than the start polished), so
+    day's runs (a search handed a start returns nothing worse than the start), so
     no station's runs get dearer."""
     from routing.day import _plan_day, improvement_pass
 

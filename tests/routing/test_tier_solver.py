@@ -522,12 +522,13 @@ def _reload_problem() -> TierProblem:
 
 
 @pytest.mark.parametrize("start_wins", [True, False])
-def test_a_search_handed_a_start_returns_the_better_of_it_polished_and_its_own(
+def test_a_search_handed_a_start_returns_the_better_of_it_and_its_own(
     start_wins: bool,
 ) -> None:
-    """The day hands a station's search the routes its joint search ended with: the answer is
-    never above that start polished by OR-Tools, nor above the search's own answer. A polish
-    that overprices one of the two answers shows which one is kept."""
+    """The day hands a station's search the routes its joint search ended with (or an earlier
+    round's): the answer is never above that start as OR-Tools takes it, nor above the
+    search's own answer (PyVRP's, going on from the start, polished). An OR-Tools that
+    overprices one of the two answers shows which one is kept."""
     p = replace(_reload_problem(), initial_routes=(("van", (("a",), ("b",))),))
 
     def polish(q: TierProblem, s: SolveSettings) -> TierSolution:
