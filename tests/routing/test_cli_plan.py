@@ -232,21 +232,23 @@ def test_plan_reproduce_rebuilds_the_same_plan(
     assert "not reproduced: routes" in capsys.readouterr().err
 
 
-def test_plan_with_more_budget_than_the_policys_records_its_passes_and_reproduces(
+def test_plan_with_another_budget_than_the_policys_records_its_rounds_and_passes_and_reproduces(
     tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--time-limit`` above the policy's (tiny: 1 s) runs improvement passes (a quarter of
-    the policy's budget each); the plan says so, and ``--reproduce`` finds the same plan."""
-    out = tmp_path / "out"
-    argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", "1.5", "--out", str(out)]
-    assert main([*argv, "--workers", "1"]) == 0
-    settings = json.loads((out / "plan.json").read_text(encoding="utf-8"))["settings"]
-    assert settings["time_limit_s"] == "1.5"
-    assert settings["passes"] == "2"
-    assert int(settings["passes_kept"]) in (0, 1, 2)
-    capsys.readouterr()
-    assert main(["plan", "--reproduce", str(out)]) == 0
-    assert "reproduced: the same plan" in capsys.readouterr().out
+    the policy's budget each), below it fewer rounds of the village runs; the plan says so,
+    and ``--reproduce`` finds the same plan."""
+    for limit, rounds, passes in (("1.5", "3", "2"), ("0.5", "2", "0")):
+        out = tmp_path / f"out-{limit}"
+        argv = ["plan", str(tiny_path), "--date", DATE, "--time-limit", limit, "--out", str(out)]
+        assert main([*argv, "--workers", "1"]) == 0
+        settings = json.loads((out / "plan.json").read_text(encoding="utf-8"))["settings"]
+        assert settings["time_limit_s"] == limit
+        assert (settings["rounds"], settings["passes"]) == (rounds, passes)
+        assert int(settings["passes_kept"]) in range(int(passes) + 1)
+        capsys.readouterr()
+        assert main(["plan", "--reproduce", str(out)]) == 0
+        assert "reproduced: the same plan" in capsys.readouterr().out
 
 
 def test_a_pooled_plan_records_the_budget_it_was_given_and_reproduces(
