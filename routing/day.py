@@ -718,8 +718,9 @@ def _plan_day(
     its ledger. With ``assigned`` (a ledger of the same day), its stations serving each
     village, its warm starts and the runs it offers for reuse are taken instead of a new
     joint search. With ``tied`` (the ledger of the same day planned with every village at
-    its own station), the joint search starts from its village runs, and a station whose
-    problem is the same as there keeps its runs."""
+    its own station), the joint search starts from its village runs' first round, and a
+    station whose problem is the same as there keeps its runs. ``rounds``: the shares of their
+    work the village-run searches get in successive rounds (:func:`search_in_rounds`)."""
     started = time.perf_counter()
     p = day.policy
     if day.pools:  # pool vehicles work from the stations they are assigned to
