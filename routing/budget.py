@@ -280,13 +280,12 @@ class DayBudget:
             return settings
         return replace(settings, work=max(1, settings.work // JOINT_FALLBACK_PER))
 
-    def last_mile(self, sizes: Sequence[int], part: float = 1.0) -> list[SolveSettings]:
+    def last_mile(self, sizes: Sequence[int]) -> list[SolveSettings]:
         """The stations' village runs, problems of ``sizes`` nodes, solved ``workers`` at a
-        time: each gets its share of the phase by size (``part``: the share of it one round
-        gets, :attr:`rounds`)."""
+        time: each gets its share of the phase by size (in rounds: :meth:`part`)."""
         total = sum(sizes) or 1
-        share = self.time_limit_s * LAST_MILE_SHARE * self.workers * part
-        one = self.time_limit_s * LAST_MILE_SHARE * part
+        share = self.time_limit_s * LAST_MILE_SHARE * self.workers
+        one = self.time_limit_s * LAST_MILE_SHARE
         return [
             self._settings(max(0.1, share * n / total), max(0.1, one * n / total)) for n in sizes
         ]
