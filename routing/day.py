@@ -218,6 +218,9 @@ def run_last_mile(
                 jobs[j] = (chosen[k], state.budget.halved(settings[k]))
     extra = [(h, state.budget.halved(settings[k])) for k, h in held.items()]
     solved = search_in_rounds(state, jobs + extra)
+    for built, kept in zip(chosen, reused, strict=True):  # a kept solution: its first round too
+        if kept is not None:
+            state.first_runs.setdefault(built.problem.sites[0], (built, kept))
     fresh = iter(solved[: len(jobs)])
     solutions = [r if r is not None else next(fresh) for r in reused]
     held_solutions = iter(solved[len(jobs) :])
@@ -568,11 +571,13 @@ def plan_day(
         assigned: DayState | None = None,
         tied: DayState | None = None,
         rounds: tuple[float, ...] = (),
+        joint_from: Mapping[str, tuple[BuiltProblem, TierSolution]] | None = None,
     ) -> tuple[Plan, DayState]:
         return _plan_day(
             d,
             seconds,
             rounds=rounds,
+            joint_from=joint_from,
             workers=workers,
             solve=solve,
             work=work,
@@ -592,7 +597,8 @@ def plan_day(
         plans["tied"] = once(
             replace(day, policy=replace(p, cross_boundary=False)), tied_s, rounds=rounds
         )
-        pooled = once(day, pooled_s, tied=plans["tied"][1], rounds=rounds)
+        tied = plans["tied"][1]  # the joint search starts from its first round, whatever the budget
+        pooled = once(day, pooled_s, tied=tied, rounds=rounds, joint_from=tied.first_runs)
         plans["pooled"] = relieve_trunk(*pooled, lambda d, a: once(d, pooled_s, a, rounds=rounds))
     else:
         plans["tied"] = once(day, first_s, rounds=rounds)
@@ -713,14 +719,16 @@ def _plan_day(
     assigned: DayState | None = None,
     tied: DayState | None = None,
     rounds: tuple[float, ...] = (),
+    joint_from: Mapping[str, tuple[BuiltProblem, TierSolution]] | None = None,
 ) -> tuple[Plan, DayState]:
     """One plan of the day (:func:`plan_day` without the tied-versus-pooled comparison), and
     its ledger. With ``assigned`` (a ledger of the same day), its stations serving each
     village, its warm starts and the runs it offers for reuse are taken instead of a new
     joint search. With ``tied`` (the ledger of the same day planned with every village at
-    its own station), the joint search starts from its village runs' first round, and a
-    station whose problem is the same as there keeps its runs. ``rounds``: the shares of their
-    work the village-run searches get in successive rounds (:func:`search_in_rounds`)."""
+    its own station), the joint search starts from its village runs (``joint_from``: from
+    those instead), and a station whose problem is the same as there keeps its runs.
+    ``rounds``: the shares of their work the village-run searches get in successive rounds
+    (:func:`search_in_rounds`)."""
     started = time.perf_counter()
     p = day.policy
     if day.pools:  # pool vehicles work from the stations they are assigned to
@@ -749,7 +757,8 @@ def _plan_day(
     elif p.cross_boundary:
         state.say("cross-boundary: choosing the station that serves each village")
         with state.stage("cross-boundary"):
-            assign_across_boundaries(state, visited, deadline, tied.first_runs if tied else None)
+            start = joint_from if joint_from is not None else (tied.runs if tied else None)
+            assign_across_boundaries(state, visited, deadline, start)
     if tied is not None:
         state.reuse = tied.runs
     state.say(f"trunk, down wave: {len(day.network.stations)} stations")
