@@ -485,6 +485,44 @@ def test_planner_runs_placement_and_what_if(server: Server, browser_zh: Browser)
     assert browser_zh.foreign_hosts(server.url) == set()
 
 
+HOLD_NETWORKS = """() => {
+    // the page's GET /networks wait until the test lets each one go (window.__held[i]())
+    const fetchNow = window.fetch;
+    window.__held = [];
+    window.fetch = (url, init) => url === "/networks"
+        ? new Promise((answer) => window.__held.push(() => answer(fetchNow(url, init))))
+        : fetchNow(url, init);
+}"""
+"""Hold the console's ``GET /networks`` (the first thing the day board and the planner's pages
+ask for) until the test lets it go, so that two views can be made to load in either order."""
+
+
+def test_a_view_is_drawn_once_and_never_by_a_view_left_while_loading(
+    server: Server, browser_en: Browser
+) -> None:
+    """Signing in draws the view once. (It set the hash and drew the view as well, so the
+    view was drawn twice; under load the copy that loaded second replaced the one a planner
+    had already started a placement in, and the job's report went to a form no longer on
+    the page.) A view left while it is still loading never replaces the view the reader went
+    to, however late its answers come."""
+    page: Any = browser_en.page
+    sign_in(page, server, "admin")
+    page.wait_for_selector("#plan-form")
+    assert [u for u in browser_en.requests if u.endswith("/networks")] == [f"{server.url}/networks"]
+    page.evaluate(HOLD_NETWORKS)
+    page.evaluate("location.hash = '#/day?network=yanshi'")
+    page.wait_for_function("window.__held.length === 1")
+    page.evaluate("location.hash = '#/planner'")  # while the day board loads
+    page.wait_for_function("window.__held.length === 2")
+    page.evaluate("window.__held[1]()")  # the planner's pages load first
+    page.wait_for_selector("#placement-form")
+    with page.expect_request(lambda r: "/orders?" in r.url):  # the day board's next question
+        page.evaluate("window.__held[0]()")  # then the day board that was left
+    assert page.locator("#placement-form").count() == 1
+    assert page.locator("#plan-form").count() == 0
+    assert browser_en.foreign_hosts(server.url) == set()
+
+
 def test_base_map_tiles_with_the_gcj02_shift(server: Server, browser_en: Browser) -> None:
     """A tile URL in the map settings adds a base map; with GCJ-02 tiles the network and the
     routes are asked for in GCJ-02. (The tiles here are the app's own image, so the test

@@ -7,7 +7,8 @@ import { dayBoard } from "./day.js";
 import { planView } from "./plan.js";
 import { plannerView } from "./planner.js";
 
-const state = { session: null, cleanup: null };
+// drawn: the views begun so far (a view still loading when another begins is disowned)
+const state = { session: null, cleanup: null, drawn: 0 };
 const view = document.getElementById("view");
 const top = document.getElementById("top");
 
@@ -49,8 +50,7 @@ function signInPage(note) {
       input.value = "";
       state.session = s;
       setCsrf(s.csrf);
-      location.hash = s.role === "planner" ? "#/planner" : "#/day";
-      render();
+      go(s.role === "planner" ? "#/planner" : "#/day");
     } catch (err) {
       if (err instanceof ApiError && err.problem.type === "/problems/courier-refused") return courierRefused();
       message(out, err.status === 401 ? t("bad_key") : t("error", { msg: err.message }), "error");
@@ -72,32 +72,55 @@ async function signOut() {
   try { await api("DELETE", "/console/session"); } catch { /* already signed out */ }
   state.session = null;
   setCsrf(null);
-  location.hash = "#/";
-  render();
+  go("#/");
 }
 
 window.addEventListener("countyroute:signed-out", () => {
   if (!state.session) return;
   state.session = null;
+  leaveView();
   header();
   signInPage(t("session_expired"));
 });
 
-async function render() {
+/** Stop the view on the page (its polls) and disown any view still loading. */
+function leaveView() {
+  state.drawn += 1;
   if (state.cleanup) { state.cleanup(); state.cleanup = null; }
+}
+
+/** Show the view of ``hash``. A changed hash draws it through "hashchange" only: setting the
+ *  hash and drawing as well drew the view twice, and the copy that loaded second replaced the
+ *  one in use (a job started there went on in a form no longer on the page). */
+function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+async function render() {
+  leaveView();
+  const drawing = state.drawn;
   header();
   const s = state.session;
   if (!s) return signInPage();
   const route = location.hash.replace(/^#\/?/, "").split("/");
-  clear(view).append(h("p", { class: "loading" }, t("loading")));
+  // Each view draws into a box of its own: a view overtaken while it loads (the reader moved
+  // on, or the language changed) draws into a box no longer on the page and is stopped once
+  // loaded, so it can never replace the view that overtook it.
+  const box = h("div", { class: "view-box" }, h("p", { class: "loading" }, t("loading")));
+  clear(view).append(box);
+  let cleanup = null;
   try {
-    if (route[0] === "plan" && route[1]) state.cleanup = await planView(view, s, Number(route[1]));
-    else if (route[0] === "planner" || s.role === "planner") state.cleanup = await plannerView(view, s);
-    else state.cleanup = await dayBoard(view, s);
+    if (route[0] === "plan" && route[1]) cleanup = await planView(box, s, Number(route[1]));
+    else if (route[0] === "planner" || s.role === "planner") cleanup = await plannerView(box, s);
+    else cleanup = await dayBoard(box, s);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) return;
-    clear(view).append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: err.message })));
+    if (drawing !== state.drawn || (err instanceof ApiError && err.status === 401)) return;
+    clear(box).append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: err.message })));
+    return;
   }
+  if (drawing === state.drawn) state.cleanup = cleanup;
+  else if (cleanup) cleanup();
 }
 
 window.addEventListener("hashchange", render);

@@ -11,6 +11,7 @@ const CHANGES = ["growth30", "growth30-fleet", "every-other-day", "carriers-alon
 export async function plannerView(view, session) {
   const networks = await get("/networks");
   const network = networks[0] ? networks[0].name : "";
+  let stopped = false; // the view was left: its jobs are no longer followed
   const netSel = h("select", {}, networks.map((n) => h("option", { value: n.name }, n.name)));
   const radius = h("input", { type: "number", min: "0.5", step: "0.5", value: "3" });
   const cover = h("input", { type: "number", min: "0", max: "1", step: "0.05", value: "0.6" });
@@ -33,7 +34,7 @@ export async function plannerView(view, session) {
     e.preventDefault();
     try {
       const job = await post(`/networks/${encodeURIComponent(netSel.value || network)}/placements`, { radius_km: Number(radius.value), min_coverage: Number(cover.value), time_limit_s: Number(limit.value), curve_samples: 6 });
-      const done = await showJob(placeOut, job, () => false, () => {});
+      const done = await showJob(placeOut, job, () => stopped, () => {});
       if (done.status === "succeeded") placeOut.append(placementReport(await get(`/jobs/${done.id}/result`)));
     } catch (err) { message(placeOut, t("error", { msg: err.message }), "error"); }
   });
@@ -41,11 +42,11 @@ export async function plannerView(view, session) {
     e.preventDefault();
     try {
       const job = await post(`/networks/${encodeURIComponent(netSel.value || network)}/simulations`, { change: change.value, days: Number(days.value), time_limit_s: Number(simLimit.value) });
-      const done = await showJob(simOut, job, () => false, () => {});
+      const done = await showJob(simOut, job, () => stopped, () => {});
       if (done.status === "succeeded") simOut.append(whatifReport(await get(`/jobs/${done.id}/result`)));
     } catch (err) { message(simOut, t("error", { msg: err.message }), "error"); }
   });
-  return () => {};
+  return () => { stopped = true; };
 }
 
 function placementReport(r) {
