@@ -5,6 +5,8 @@ Every test asserts that the page asked no host but the app's own. Screenshots go
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import time
 from pathlib import Path
@@ -373,8 +375,8 @@ def test_docs_offline(server: Server, browser_en: Browser) -> None:
     assert browser_en.foreign_hosts(server.url) == set()
 
 
-def _draft(server: Server) -> int:
-    """A new draft plan of DATE (its orders imported first when the day has none)."""
+def _import_orders(server: Server) -> None:
+    """DATE's orders, imported when the day has none."""
     with server.api("admin") as c:
         if not c.get(f"/networks/yanshi/orders?date={DATE}&limit=1").json()["total"]:
             r = c.post(
@@ -383,6 +385,12 @@ def _draft(server: Server) -> int:
                 headers={"Content-Type": "text/csv"},
             )
             assert r.status_code == 200, r.text
+
+
+def _draft(server: Server) -> int:
+    """A new draft plan of DATE (its orders imported first when the day has none)."""
+    _import_orders(server)
+    with server.api("admin") as c:
         job = c.post("/networks/yanshi/plans", json={"date": DATE, "time_limit_s": 1}).json()
         return int(server.wait_job(c, job["id"])["plan"])  # type: ignore[call-overload]
 
@@ -626,3 +634,194 @@ def test_every_stop_action_is_seen_whole(
     shot(page, f"stop-actions-violation-{width}x{height}")
     assert not clipped, clipped
     assert browser_en.foreign_hosts(server.url) == set()
+
+
+JOB_STATUS = re.compile(r"/jobs/[^/?]+$")
+"""A job's status (``GET /jobs/{id}``), which the page asks while it follows a job."""
+UNAVAILABLE = json.dumps(
+    {"type": "/problems/unavailable", "title": "Service Unavailable", "status": 503,
+     "detail": "The server is restarting."}
+)  # fmt: skip
+PROXY_502 = "<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"
+"""What a reverse proxy answers while the process behind it restarts."""
+RECONNECTING = {
+    "en": "The server is not answering; reconnecting…",
+    "zh": "服务器暂无响应，正在重新连接…",
+}
+"""What the job panel says while the page asks again."""
+
+
+def _day_board_of_date(page: Any, server: Server) -> None:
+    """A signed-in dispatcher's day board on DATE, its orders imported."""
+    _import_orders(server)
+    sign_in(page, server, "dispatcher")
+    page.wait_for_selector("#dropzone")
+    page.fill("#date", DATE)
+    page.dispatch_event("#date", "change")
+
+
+def _start_a_plan_on_the_day_board(page: Any, server: Server) -> None:
+    """A dispatcher plans DATE (its orders imported) from the day board with a 1 s budget."""
+    _day_board_of_date(page, server)
+    page.fill("#budget", "1")
+    page.click("#start-plan")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_job_is_followed_through_a_server_restart(
+    server: Server, lang: str, request: pytest.FixtureRequest
+) -> None:
+    """The server restarts while the page follows a job: its status is answered by the proxy's
+    502, then not at all (connection refused), then 503. The panel says, in the page's
+    language, that it is reconnecting and asks again; once the server answers, the job is
+    followed to its end and its plan offered."""
+    b: Browser = request.getfixturevalue(f"browser_{lang}")
+    page: Any = b.page
+    asked: list[str] = []
+    restarting = {"on": True}
+
+    def server_restarting(route: Any) -> None:
+        asked.append(route.request.url)
+        failure = (len(asked) - 2) % 3  # the first status is answered: the job is running
+        if len(asked) == 1 or not restarting["on"]:
+            route.continue_()
+        elif failure == 0:
+            route.fulfill(status=502, content_type="text/html", body=PROXY_502)
+        elif failure == 1:
+            route.abort("connectionrefused")
+        else:
+            route.fulfill(status=503, content_type="application/problem+json", body=UNAVAILABLE)
+
+    page.route(JOB_STATUS, server_restarting)
+    _start_a_plan_on_the_day_board(page, server)
+    page.wait_for_selector('#job .job-reconnecting[data-tries="3"]')
+    assert page.get_attribute("#job .job-status", "data-status") in ("queued", "running")
+    assert page.inner_text("#job .job-reconnecting") == RECONNECTING[lang]
+    assert page.locator("#job .msg-error").count() == 0
+    assert page.is_enabled("#cancel-job")
+    shot(page, f"{lang}-job-reconnecting")
+    if lang == "zh":
+        assert_no_english(page, server, "reconnecting")
+
+    restarting["on"] = False
+    page.wait_for_selector("#open-new-plan", timeout=120_000)
+    assert page.get_attribute("#job .job-status", "data-status") == "succeeded"
+    assert page.locator("#job .job-reconnecting").count() == 0
+    assert page.locator("#job .msg-error").count() == 0
+    assert len(asked) >= 5  # the first answer, the three failures, the answer after them
+    text = page.inner_text("body")
+    assert not MISSING_LABEL.search(text), MISSING_LABEL.findall(text)
+    assert b.foreign_hosts(server.url) == set()
+
+
+def test_a_job_is_given_up_when_the_server_stays_away(server: Server, browser_zh: Browser) -> None:
+    """A server that answers 503 for good: the page asks again after ever longer waits (the
+    page's clock is moved on to each next try), then, once it has had no answer for two
+    minutes, says so in the panel (in Chinese) and stops following the job."""
+    page: Any = browser_zh.page
+    page.clock.install()  # time flows as usual until the test moves it on
+    asked: list[str] = []
+
+    def unavailable(route: Any) -> None:
+        asked.append(route.request.url)
+        route.fulfill(status=503, content_type="application/problem+json", body=UNAVAILABLE)
+
+    page.route(JOB_STATUS, unavailable)
+    _start_a_plan_on_the_day_board(page, server)
+    for tries in itertools.count(1):
+        page.wait_for_selector(f'#job .job-reconnecting[data-tries="{tries}"], #job .msg-error')
+        if page.locator("#job .msg-error").count():
+            break
+        assert tries < 20, "still reconnecting after 20 tries"
+        page.clock.run_for(15_000)  # the longest wait between two tries
+    assert tries >= 8, tries  # waits of 1, 2, 4, 8 then 15 s, the last try at 2 minutes
+    assert len(asked) == tries
+    error = page.inner_text("#job .msg-error")
+    lost = re.search(r"与服务器失去联系已 (\d+) 秒（状态码 503）", error)
+    assert lost and 120 <= int(lost.group(1)) < 150, error  # given up at the bound
+    assert page.locator("#job .job-reconnecting").count() == 0
+    assert page.locator("#cancel-job").count() == 0
+    page.wait_for_selector('body[data-jobs-followed="0"]')
+    shot(page, "zh-job-lost")
+    assert_no_english(page, server, "job lost")
+    assert browser_zh.foreign_hosts(server.url) == set()
+
+
+def test_a_job_refused_is_an_error_at_once(server: Server, browser_en: Browser) -> None:
+    """A 4xx other than 401 (here: the job not found) is an answer about the request, which
+    asking again does not change: the error is shown after the one request, no reconnecting."""
+    page: Any = browser_en.page
+    asked: list[str] = []
+
+    def not_found(route: Any) -> None:
+        asked.append(route.request.url)
+        route.fulfill(
+            status=404,
+            content_type="application/problem+json",
+            body=json.dumps(
+                {"type": "/problems/not-found", "status": 404, "detail": "No such job."}
+            ),
+        )
+
+    page.route(JOB_STATUS, not_found)
+    _start_a_plan_on_the_day_board(page, server)
+    page.wait_for_selector("#job .msg-error")
+    assert page.inner_text("#job .msg-error") == "Error: No such job."
+    assert len(asked) == 1
+    assert page.locator("#job .job-reconnecting").count() == 0
+    page.wait_for_selector('body[data-jobs-followed="0"]')
+
+
+def test_a_session_ended_while_following_a_job_goes_back_to_sign_in(
+    server: Server, browser_en: Browser
+) -> None:
+    """A 401 while following a job: back to sign-in, saying the session ended; not retried."""
+    page: Any = browser_en.page
+    asked: list[str] = []
+
+    def signed_out(route: Any) -> None:
+        asked.append(route.request.url)
+        route.fulfill(
+            status=401,
+            content_type="application/problem+json",
+            body=json.dumps(
+                {"type": "/problems/unauthorized", "status": 401, "detail": "Sign in."}
+            ),
+        )
+
+    page.route(JOB_STATUS, signed_out)
+    _start_a_plan_on_the_day_board(page, server)
+    page.wait_for_selector("#sign-in-message .msg-error")
+    assert page.inner_text("#sign-in-message") == "Your session ended. Sign in again."
+    page.wait_for_selector('body[data-jobs-followed="0"]')
+    assert len(asked) == 1
+
+
+LOG_JOB_POLLS = """() => {
+    // every job status the page asks for, with the view it was asked from
+    const fetchNow = window.fetch;
+    window.__polls = [];
+    window.fetch = (url, init) => {
+        if (/^\\/jobs\\/[^/?]+$/.test(url)) window.__polls.push(location.hash);
+        return fetchNow(url, init);
+    };
+}"""
+
+
+def test_leaving_the_view_stops_the_retries(server: Server, browser_en: Browser) -> None:
+    """The dispatcher leaves the day board while its job panel is reconnecting: following the
+    job ends (no more tries, although the server still does not answer), and no job status
+    is asked from the view gone to."""
+    page: Any = browser_en.page
+    page.route(JOB_STATUS, lambda route: route.abort("connectionrefused"))
+    _day_board_of_date(page, server)
+    page.evaluate(LOG_JOB_POLLS)
+    page.fill("#budget", "1")
+    page.click("#start-plan")
+    page.wait_for_selector("#job .job-reconnecting")
+    page.evaluate("location.hash = '#/planner'")
+    page.wait_for_selector("#placement-form")
+    page.wait_for_selector('body[data-jobs-followed="0"]')
+    polls = page.evaluate("window.__polls")
+    assert polls and all(p == "#/day" for p in polls), polls
+    assert page.locator(".msg-error").count() == 0

@@ -39,13 +39,73 @@ export async function api(method, path, body, { contentType = "application/json"
 export const get = (path) => api("GET", path);
 export const post = (path, body, opts) => api("POST", path, body, opts);
 
-/** Follow a job until it ends; onTick(job, elapsed_s) after each poll. */
-export async function followJob(jobId, onTick, { every = 400, stopped = () => false } = {}) {
+/** How a job is followed through a server that stops answering for a while (a rolling
+ *  restart, a proxy's 502): its status is asked again after 1, 2, 4 and 8 s, then every 15 s,
+ *  and following ends with an error when a try fails once the server has not answered for two
+ *  minutes (the last wait is shortened to try at that bound). */
+const RECONNECT = { first_ms: 1000, max_ms: 15000, give_up_ms: 120000 };
+
+/** Following a job ended because the server had not answered for ``waited_s`` seconds; ``cause``
+ *  is the last failure (an ApiError, or the browser's error when no answer came at all). */
+export class LostContact extends Error {
+  constructor(cause, waited_s) {
+    super(cause.message, { cause });
+    this.waited_s = waited_s;
+  }
+}
+
+/** A failure that a restarting server or its proxy gives and that asking again may cure: no
+ *  answer at all (the fetch rejected, the answer could not be read), 5xx, 408 or 429. A 401
+ *  and every other 4xx are answers about the request itself. */
+function transient(err) {
+  if (!(err instanceof ApiError)) return true;
+  return err.status >= 500 || err.status === 408 || err.status === 429;
+}
+
+let followed = 0; // jobs followed now, shown as body[data-jobs-followed] (tests wait for 0)
+
+/** Follow a job until it ends or ``stopped()`` (the view was left); resolves with the last
+ *  state seen. onTick(job, elapsed_s) after each answer; after a transient failure,
+ *  onRetry(tries, err) and the status is asked again after a growing wait (RECONNECT).
+ *  Rejects with the failure at once when it is not transient, with LostContact when a try
+ *  fails once the server has not answered for RECONNECT.give_up_ms. */
+export async function followJob(job, onTick, { every = 400, stopped = () => false, onRetry = () => {} } = {}) {
   const started = performance.now();
-  for (;;) {
-    const job = await get(`/jobs/${jobId}`);
-    onTick(job, (performance.now() - started) / 1000);
-    if (job.status === "succeeded" || job.status === "failed" || job.status === "cancelled" || stopped()) return job;
-    await new Promise((r) => setTimeout(r, every));
+  let last = job, tries = 0, answered = started;
+  document.body.dataset.jobsFollowed = String(++followed);
+  try {
+    for (;;) {
+      if (stopped()) return last;
+      let answer;
+      try {
+        answer = await get(`/jobs/${job.id}`);
+      } catch (err) {
+        if (stopped()) return last;
+        if (!transient(err)) throw err;
+        const silent = performance.now() - answered;
+        if (silent >= RECONNECT.give_up_ms) throw new LostContact(err, silent / 1000);
+        // the last try comes at the bound, not after it
+        const wait = Math.min(RECONNECT.max_ms, RECONNECT.first_ms * 2 ** tries, RECONNECT.give_up_ms - silent);
+        tries += 1;
+        onRetry(tries, err);
+        await pause(wait, every, stopped);
+        continue;
+      }
+      tries = 0;
+      answered = performance.now();
+      last = answer;
+      onTick(answer, (performance.now() - started) / 1000);
+      if (answer.status === "succeeded" || answer.status === "failed" || answer.status === "cancelled") return answer;
+      await pause(every, every, stopped);
+    }
+  } finally {
+    document.body.dataset.jobsFollowed = String(--followed);
+  }
+}
+
+/** Wait ``ms``, in steps of ``step`` ms so that a view left during a long wait stops it. */
+async function pause(ms, step, stopped) {
+  for (let waited = 0; waited < ms && !stopped(); waited += step) {
+    await new Promise((r) => setTimeout(r, Math.min(step, ms - waited)));
   }
 }

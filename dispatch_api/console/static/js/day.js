@@ -2,7 +2,7 @@
 // by row and field, nothing stored); start a plan with a budget and follow its job; the day's
 // plans.
 
-import { ApiError, followJob, get, post } from "./api.js";
+import { ApiError, LostContact, followJob, get, post } from "./api.js";
 import { clear, field, h, message } from "./dom.js";
 import { day as fmtDay, has, inputErrorText, jobErrorText, lang, locationText, num, t } from "./i18n.js";
 
@@ -14,7 +14,8 @@ export async function dayBoard(view, session) {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   let network = params.get("network") || stored.network || (networks[0] && networks[0].name) || "";
   let date = params.get("date") || stored.date || today();
-  let stopped = false;
+  let stopped = false; // the job panel no longer follows its job (the view was left, or Cancel failed)
+  let left = false; // the view was left
 
   const page = h("div", { class: "day-board" });
   clear(view).append(page);
@@ -89,35 +90,59 @@ export async function dayBoard(view, session) {
       job = await post(`/networks/${encodeURIComponent(network)}/plans`, { date, time_limit_s: Number(budget.value) });
     } catch (err) { return message(jobOut, t("error", { msg: err.message }), "error"); }
     await showJob(jobOut, job, () => stopped, () => { stopped = true; });
-    await refresh();
+    if (!left) await refresh();
   }
 
   await refresh();
-  return () => { stopped = true; };
+  return () => { stopped = true; left = true; };
 }
 
 /** A job panel: status, the stage lines seen, elapsed time, a progress bar and Cancel
- *  (``POST /jobs/{id}/cancel``); resolves with the finished job. */
+ *  (``POST /jobs/{id}/cancel``); while the server does not answer, a line saying the page is
+ *  reconnecting. Resolves with the finished job, or with the last state seen when following
+ *  ended early (the view was left, or the error that ended it is shown in the panel). */
 export async function showJob(out, job, isStopped, stop) {
   const stages = h("ol", { class: "stages" });
   const status = h("p", { class: "job-status" });
+  const reconnecting = h("p", { class: "job-reconnecting", role: "status" }, t("reconnecting"));
   const bar = h("progress", { max: "1", value: "0", "aria-label": t("job_status") });
   const stopBtn = h("button", { type: "button", class: "secondary", id: "cancel-job", onclick: async () => {
     stopBtn.disabled = true;
     try { await post(`/jobs/${job.id}/cancel`); } catch (err) { if (err.status !== 409) { stop(); message(out, t("error", { msg: err.message }), "error"); } }
   } }, t("cancel_job"));
   clear(out).append(status, bar, stages, stopBtn);
-  let last = "";
-  const done = await followJob(job.id, (j, elapsed) => {
-    status.textContent = `${t("job_status")} ${j.id.slice(0, 8)} · ${t("job_" + j.status)} · ${t("elapsed", { s: num(elapsed, 1) })}`;
-    status.dataset.status = j.status;
-    bar.value = j.progress;
-    if (j.stage && j.stage !== last) { last = j.stage; stages.append(h("li", {}, t("stage", { stage: stageText(j.stage) }))); }
-  }, { stopped: isStopped });
+  let last = "", seen = job;
+  let done;
+  try {
+    done = await followJob(job, (j, elapsed) => {
+      seen = j;
+      reconnecting.remove();
+      status.textContent = `${t("job_status")} ${j.id.slice(0, 8)} · ${t("job_" + j.status)} · ${t("elapsed", { s: num(elapsed, 1) })}`;
+      status.dataset.status = j.status;
+      bar.value = j.progress;
+      if (j.stage && j.stage !== last) { last = j.stage; stages.append(h("li", {}, t("stage", { stage: stageText(j.stage) }))); }
+    }, {
+      stopped: isStopped,
+      onRetry: (tries) => { reconnecting.dataset.tries = String(tries); if (!reconnecting.isConnected) status.after(reconnecting); },
+    });
+  } catch (err) {
+    reconnecting.remove();
+    stopBtn.remove();
+    out.append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: followErrorText(err) })));
+    return seen;
+  }
   stopBtn.remove();
   if (done.status === "failed" || done.status === "cancelled") out.append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: jobErrorText(done) })));
   if (done.status === "succeeded" && done.plan) out.append(h("p", {}, h("a", { href: `#/plan/${done.plan}`, id: "open-new-plan" }, `${t("open")} ${t("plan_n", { id: done.plan })}`)));
   return done;
+}
+
+/** Why following a job ended, in the page's language: the server out of reach for too long
+ *  (its last answer's status, or none), or a refusal (the problem's own text). */
+function followErrorText(err) {
+  if (!(err instanceof LostContact)) return err.message;
+  const why = err.cause instanceof ApiError ? t("lost_status", { status: err.cause.status }) : t("lost_no_answer");
+  return t("job_lost", { s: num(Math.round(err.waited_s)), why });
 }
 
 /** The server's stage names in the page's language ("coverage curve 7/19" keeps its count). */

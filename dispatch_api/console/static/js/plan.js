@@ -148,7 +148,7 @@ export async function planView(view, session, planId) {
     for (const e of st.edits) if (e.op === "pin_village") pins[e.site] = e.route.split(":")[1];
     try {
       const job = await post(`/networks/${encodeURIComponent(doc.network)}/plans`, { date: doc.date, time_limit_s: 2, previous_plan: planId, pins });
-      await showJob(statusEl, job, () => false, () => {});
+      await showJob(statusEl, job, () => st.closed, () => {});
     } catch (err) { message(statusEl, t("error", { msg: err.message }), "error"); }
   }
 
@@ -624,7 +624,7 @@ export async function planView(view, session, planId) {
       if (type.value === "urgent_pickup") ev.order = { id: `urgent-${Date.now()}`, carrier: carrier.value, site: siteSel.value, weight_kg: Number(kg.value), volume_m3: Number(m3.value), parcels: Number(parcels.value) };
       try {
         const job = await post(`/plans/${planId}/repair`, { at: at.value, events: [ev], time_limit_s: 2 });
-        const done = await showJob(out, job, () => false, () => {});
+        const done = await showJob(out, job, () => st.closed, () => {});
         if (done.status === "succeeded" && done.plan) out.append(await sideBySide(done.plan));
       } catch (err) { message(out, t("error", { msg: err.message }), "error"); }
     });
