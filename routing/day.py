@@ -522,10 +522,11 @@ def plan_day(
     time_limit_s
         Search budget for the whole day (default: the policy's ``time_limit_s``), divided
         among its problems by :class:`~routing.budget.DayBudget`. Under the policy's work
-        rate, more than the policy's budget buys improvement passes over the day planned
-        with the policy's budget (:meth:`~routing.budget.DayBudget.passes`,
-        :func:`improvement_pass`), each kept only when the day gets cheaper: from the
-        policy's budget up, more budget never returns a dearer plan.
+        rate the trunk and joint searches get the policy's work whatever the budget, which
+        buys rounds of the village-run searches (:func:`search_in_rounds`) and, beyond the
+        policy's budget, improvement passes over the day (:func:`improvement_pass`), each
+        kept only when cheaper (:meth:`~routing.budget.DayBudget.passes`): more budget never
+        returns a dearer plan.
     workers
         Processes for the stations' village runs (independent problems).
     solve
