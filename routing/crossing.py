@@ -305,7 +305,7 @@ def assign_across_boundaries(
                             moved[o.id] = depot_of[vid]
         state.serving.update(moved)
         # the final searches of the stations whose orders changed start where this one
-        # ended (PyVRP goes on from it; never worse than that start)
+        # ended (and keep the better of that start polished and their own search)
         changed = {state.station_of.get(state.orders[oid].site, "") for oid in moved}
         changed |= set(moved.values())
         starts: dict[str, list[tuple[str, tuple[tuple[str, ...], ...]]]] = {}

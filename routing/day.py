@@ -267,16 +267,20 @@ def search_in_rounds(
 ) -> list[TierSolution]:
     """Solve the village-run problems of ``jobs`` (in parallel): one search each with its
     settings, or under :attr:`~routing.budget.DayBudget.rounds` one per round with that
-    round's share of the work, each round's search starting from the cheaper of the earlier
-    rounds' answers (a search handed a start returns nothing worse than it) and that answer
-    kept unless the round finds a cheaper one. The rounds do not depend on how many run, so
+    round's share of the work, each round's search going on from the cheapest of the earlier
+    rounds' answers (``SolveSettings.go_on``: never worse than it) and that answer kept
+    unless the round finds a cheaper one. The rounds do not depend on how many run, so
     a budget that buys more rounds never returns dearer runs."""
     rounds = state.budget.rounds or (1.0,)
     best: list[TierSolution] = []
     for r, part in enumerate(rounds):
         todo = [
-            (continued(built, best[j]) if r else built, state.budget.part(settings, part))
-            for j, (built, settings) in enumerate(jobs)
+            (
+                (continued(built, best[j]), replace(state.budget.part(s, part), go_on=True))
+                if r
+                else (built, state.budget.part(s, part))
+            )
+            for j, (built, s) in enumerate(jobs)
         ]
         found = solve_all(state.solve, todo, state.budget.workers)
         state.solved(todo, found)
@@ -456,7 +460,7 @@ def started_from(
 ) -> BuiltProblem:
     """The problem with its station's warm start (``DayState.starts``: where the
     cross-boundary search ended), keys it does not have left out; the same object when there
-    is none. A solver given a start returns nothing worse than the start
+    is none. A solver given a start returns nothing worse than the start polished
     (:func:`routing.solvers.hybrid.solve_hybrid`)."""
     start = starts.get(built.problem.sites[0])
     if not start:
@@ -643,7 +647,7 @@ def improvement_pass(
 
     * Odd passes, and every pass of a day without cross-boundary service: the same stations
       serve each village, every station's search starts from its runs there (a search
-      handed a start returns nothing worse than the start), the trunk is searched
+      handed a start returns nothing worse than the start polished), the trunk is searched
       again.
     * Even passes of a pooled day: the joint search, which chooses the station serving
       each village, starts again from the day's village runs (the stations whose problem

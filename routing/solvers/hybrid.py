@@ -108,12 +108,13 @@ def _keep_callers_start(
     polish: Solver,
     found: TierSolution,
     started: float,
+    per: int,
 ) -> TierSolution:
-    """``found``, or the caller's own warm start (``problem.initial_routes``: the routes a
-    joint search ended with, or an earlier round's answer) as OR-Tools takes it (its first
-    solution) when that is cheaper: a search handed a start never returns worse than the
-    start. (PyVRP's search goes on from the start, and OR-Tools polishes where it ended, so
-    polishing the start as well would mostly repeat that work.)
+    """``found``, or OR-Tools' polish of the caller's own warm start
+    (``problem.initial_routes``, e.g. the routes a joint search ended with) when that is
+    cheaper: a search handed a start never returns worse than the start polished. When the
+    search went on from the start (``settings.go_on``: an earlier round's answer, polished
+    already), the start is only checked (OR-Tools' first solution from it).
 
     Both answers are OR-Tools' on the same model, so their objectives compare. Without a
     caller's start, ``found`` as it is."""
@@ -121,7 +122,10 @@ def _keep_callers_start(
         return found
     least = max(0.05, MIN_POLISH_S * min(1.0, len(problem.nodes) / 200))
     left = max(least, settings.time_limit_s - (time.perf_counter() - started))
-    kept = polish(problem, replace(settings, time_limit_s=left, work=1))
+    if settings.go_on:
+        kept = polish(problem, replace(settings, time_limit_s=left, work=1))
+    else:
+        kept = polish(problem, _polish_settings(settings, left, per))
     wall = time.perf_counter() - started
     if kept.status is SolveStatus.FEASIBLE and (
         found.status is not SolveStatus.FEASIBLE or kept.objective < found.objective
@@ -141,10 +145,20 @@ def _start_then_polish(
     started = time.perf_counter()
     budget = settings.time_limit_s
     own = settings.with_time(max(START_MIN_S, START_SHARE * budget))
+    moved_on = True  # PyVRP's answer, not the caller's start, is what OR-Tools polishes
     try:
-        if problem.initial_routes:  # PyVRP goes on from the caller's start, all its starts' work
+        if settings.go_on and problem.initial_routes:
+            # PyVRP goes on from the earlier answer, with all its starts' work
             work = None if own.work is None else own.work * START_RESTARTS
-            first = pyvrp_from_start(problem, replace(own, work=work))[0]
+            first, start_cost, start_ok = pyvrp_from_start(problem, replace(own, work=work))
+            # an answer PyVRP does not improve on, or cannot take as it is (its
+            # approximation's shifted loading times), is polished itself
+            moved_on = (
+                start_ok
+                and start_cost is not None
+                and first.status is SolveStatus.FEASIBLE
+                and first.objective < start_cost
+            )
         else:
             first = pyvrp_start(problem, own)
     except ValueError:  # PyVRP refuses the approximation (data out of its ranges): no start
@@ -154,10 +168,13 @@ def _start_then_polish(
     left = max(least, budget - (time.perf_counter() - started))
     if first.status is not SolveStatus.FEASIBLE:
         found = replace(polish(problem, settings.with_time(left)), backend="ortools")
+    elif not moved_on:  # the earlier answer polished again
+        second = polish(problem, _polish_settings(settings, left, START_POLISH_PER))
+        return replace(second, wall_s=time.perf_counter() - started, backend="start+ortools")
     else:
         second = polish(_warm(problem, first), _polish_settings(settings, left, START_POLISH_PER))
         found = replace(second, wall_s=time.perf_counter() - started, backend="pyvrp-start+ortools")
-    return _keep_callers_start(problem, settings, polish, found, started)
+    return _keep_callers_start(problem, settings, polish, found, started, START_POLISH_PER)
 
 
 def solve_hybrid(

@@ -37,15 +37,20 @@ class SolveSettings:
     cores
         Processes one search may use (the two-core PyVRP search); the day uses its cores for
         independent problems instead and gives each search one.
+    go_on
+        The problem's warm start is an earlier search's answer (a round of the day's village
+        runs, :func:`routing.day.search_in_rounds`): the search goes on from it instead of
+        searching afresh beside it (:func:`routing.solvers.hybrid.solve_hybrid`).
 
     >>> SolveSettings(time_limit_s=2.0).scaled(0.5)
-    SolveSettings(time_limit_s=1.0, work=None, seed=0, cores=1)
+    SolveSettings(time_limit_s=1.0, work=None, seed=0, cores=1, go_on=False)
     """
 
     time_limit_s: float = 1.0
     work: int | None = None
     seed: int = 0
     cores: int = 1
+    go_on: bool = False
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:

@@ -203,7 +203,7 @@ def test_each_round_goes_on_from_the_cheapest_runs_and_no_station_gets_dearer(
 
 def test_an_improvement_pass_starts_each_station_from_the_best_day(tiny: Scenario) -> None:
     """A pass over a day planned with little work: each station's search starts from that
-    day's runs (a search handed a start returns nothing worse than the start), so
+    day's runs (a search handed a start returns nothing worse than the start polished), so
     no station's runs get dearer."""
     from routing.day import _plan_day, improvement_pass
 

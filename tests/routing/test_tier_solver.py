@@ -522,13 +522,12 @@ def _reload_problem() -> TierProblem:
 
 
 @pytest.mark.parametrize("start_wins", [True, False])
-def test_a_search_handed_a_start_returns_the_better_of_it_and_its_own(
+def test_a_search_handed_a_start_returns_the_better_of_it_polished_and_its_own(
     start_wins: bool,
 ) -> None:
-    """The day hands a station's search the routes its joint search ended with (or an earlier
-    round's): the answer is never above that start as OR-Tools takes it, nor above the
-    search's own answer (PyVRP's, going on from the start, polished). An OR-Tools that
-    overprices one of the two answers shows which one is kept."""
+    """The day hands a station's search the routes its joint search ended with: the answer is
+    never above that start polished by OR-Tools, nor above the search's own answer. A polish
+    that overprices one of the two answers shows which one is kept."""
     p = replace(_reload_problem(), initial_routes=(("van", (("a",), ("b",))),))
 
     def polish(q: TierProblem, s: SolveSettings) -> TierSolution:
@@ -541,6 +540,38 @@ def test_a_search_handed_a_start_returns_the_better_of_it_and_its_own(
     honest = solve_ortools(p, settings(1)).objective
     assert sol.objective == honest
     assert (sol.backend == "start+ortools") == start_wins
+
+
+def test_a_search_that_goes_on_from_an_earlier_answer_starts_there_and_never_ends_above_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A later round of the day's village runs (``go_on``): PyVRP's search starts from the
+    earlier answer instead of afresh (one search, no random start), and the answer is never
+    above that answer as OR-Tools takes it."""
+    import routing.solvers.hybrid as hybrid
+    from routing.solvers.pyvrp_search import pyvrp_from_start
+
+    p = replace(_reload_problem(), initial_routes=(("van", (("a",), ("b",))),))
+    calls: list[str] = []
+
+    def on(q: TierProblem, s: SolveSettings) -> tuple[TierSolution, int | None, bool]:
+        calls.append("on")
+        return pyvrp_from_start(q, s)
+
+    def fresh(q: TierProblem, s: SolveSettings) -> TierSolution:
+        calls.append("fresh")
+        return pyvrp_start(q, s)
+
+    monkeypatch.setattr(hybrid, "pyvrp_from_start", on)
+    monkeypatch.setattr(hybrid, "pyvrp_start", fresh)
+    earlier = solve_ortools(p, settings(1)).objective  # the start, as OR-Tools takes it
+    sol = solve_hybrid(p, replace(settings(), go_on=True))
+    verify(p, sol)
+    assert calls == ["on"]
+    assert sol.objective <= earlier
+    calls.clear()
+    solve_hybrid(p, settings())  # a joint search's routes: a fresh search beside them
+    assert calls == ["fresh"]
 
 
 def test_a_search_the_clock_stopped_says_so(line4: TierProblem) -> None:
