@@ -14,18 +14,27 @@ trunk carries one day), the stations' vehicles unchanged.
   several depots, reload depots) of each hub's joint last-mile problem
   (:func:`routing.crossing.hub_problems`: the trunk assumed there at the earliest), from
   nothing, its routes priced by the OR-Tools model (one solution from them as the start:
-  the core's cost model, left-out stops at their penalty), run twice: ``peer_wall`` given
-  the wall time of the pooled day's own searches (the joint search and the final station
-  searches of the pooled day, timed by the day's stages), ``peer_iters`` given the same
-  number of PyVRP iterations as they ran (the joint search's work plus two starts of one
-  search's work per station search run; split over the hubs by their stops, two starts
-  each as :func:`~routing.solvers.pyvrp_search.pyvrp_start` does).
+  the core's cost model; the orders it leaves out at the deferral price as for the tied and
+  pooled days, though its search, like the core's, weighs a poor village's 5 times), run
+  twice: ``peer_wall`` given the wall time of the pooled day's own searches (the joint
+  search and the final station searches of the pooled day, timed by the day's stages),
+  ``peer_iters`` given the same number of PyVRP iterations as they ran (the joint search's
+  work plus two starts of one search's work per station search run; split over the hubs by
+  their stops, two starts each as :func:`~routing.solvers.pyvrp_search.pyvrp_start` does).
+  PyVRP's penalties are the adapter's
+  (:func:`~routing.solvers.pyvrp_search.initial_penalties`: scaled to the stops' prizes;
+  with PyVRP's own it found no feasible solution at ×2.5).
 
 Costs in yuan: ``*_total`` = the plan's routes plus deferral penalties
 (:func:`routing.crossing.plan_cost`); ``*_lm`` = the village runs' route costs plus the
 penalties of their deferrals. Every plan is checked by :func:`routing.check.check_plan`::
 
     python -m benchmarks.pooling --work 100
+
+The peer alone under a given budget (a pooled day's, from an earlier run)::
+
+    python -m benchmarks.pooling --county plain-160 --scale 2.5 \\
+        --peer-iterations 3210 --peer-seconds 76.5
 """
 
 from __future__ import annotations
@@ -55,7 +64,7 @@ from routing.state import DayState
 from scenarios.demand import generate_demand
 from scenarios.synthetic import SyntheticParams, generate_synthetic
 
-__all__ = ["COUNTIES", "main", "run_pooling"]
+__all__ = ["COUNTIES", "main", "run_peer", "run_pooling"]
 
 COUNTIES: dict[str, tuple[int, int, SyntheticParams]] = {
     "plain-160": (160, 11, SyntheticParams()),
@@ -141,8 +150,12 @@ class PooledSearches:
 
 def _peer(day: DayInput, seconds: float | None, iterations: int | None) -> tuple[float, str]:
     """PyVRP's multi-depot search of each hub's joint problem, given ``seconds`` of wall
-    time or ``iterations`` in all (shared by the hubs' stops), priced by OR-Tools."""
+    time or ``iterations`` in all (shared by the hubs' stops), priced by OR-Tools (its
+    routes; the orders it leaves out at the deferral price, as :func:`_last_mile`). The note
+    says, per hub, how many stops PyVRP served and how many the priced plan serves (fewer:
+    OR-Tools did not take all of PyVRP's routes)."""
     state = DayState(day, DayBudget(seconds or 1.0))
+    by_id, price = {o.id: o for o in day.orders}, day.policy.deferral_cost_per_parcel
     total, notes = 0.0, []
     problems = list(hub_problems(state, apply_frequency(state), deadlines(day)))
     stops = sum(len(h.joint.problem.nodes) for h in problems)
@@ -162,8 +175,40 @@ def _peer(day: DayInput, seconds: float | None, iterations: int | None) -> tuple
             replace(joint, initial_routes=initial_routes(joint, first)),
             SolveSettings(time_limit_s=30.0, work=1),
         )
-        total += priced.objective * COST_UNIT
+        left_out = [o for i in priced.dropped for o in joint.nodes[i].orders]
+        routes = priced.objective - sum(joint.nodes[i].penalty or 0 for i in priced.dropped)
+        total += routes * COST_UNIT + price * sum(
+            by_id[o].parcels * (1 + by_id[o].priority) for o in left_out
+        )
+        n = len(joint.nodes)
+        notes.append(
+            f"{hp.hub}: PyVRP served {n - len(first.dropped)} of {n} stops, "
+            f"priced {n - len(priced.dropped)}"
+        )
     return total, "; ".join(notes)
+
+
+def run_peer(
+    name: str, scale: float, seconds: float | None, iterations: int | None
+) -> dict[str, Any]:
+    """The peer alone on one county and demand level under a given budget (wall seconds,
+    PyVRP iterations, or both: two runs), e.g. a pooled day's budget from an earlier run."""
+    n, seed, params = COUNTIES[name]
+    sc = generate_synthetic(n, seed=seed, params=params)
+    orders = _orders(sc, seed, scale)
+    day = DayInput(sc.name, sc.network, _fleet(sc, scale), sc.policy, orders, DATE)
+    day = replace(day, policy=replace(day.policy, cross_boundary=True))
+    row: dict[str, Any] = {"county": name, "demand": f"x{scale:g}", "orders": len(orders)}
+    for label, budget in (("wall", (seconds, None)), ("iters", (None, iterations))):
+        if budget == (None, None):
+            continue
+        t = time.perf_counter()
+        cost, note = _peer(day, *budget)
+        row[f"peer_{label}_budget"] = budget[0] if budget[0] is not None else budget[1]
+        row[f"peer_{label}_lm"] = round(cost, 2)
+        row[f"peer_{label}_s"] = round(time.perf_counter() - t, 1)
+        row[f"peer_{label}_note"] = note
+    return row
 
 
 def _joint_iterations(day: DayInput, work: int) -> int:
@@ -255,8 +300,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scale", type=float, action="append", help="demand level (repeatable; 1 and 2.5)"
     )
     parser.add_argument("--no-peer", action="store_true", help="skip the multi-depot peer")
+    parser.add_argument("--peer-seconds", type=float, help="run only the peer, with this wall time")
+    parser.add_argument(
+        "--peer-iterations", type=int, help="run only the peer, with this many iterations"
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_info()}")
+    if args.peer_seconds is not None or args.peer_iterations is not None:
+        if len(args.county or []) != 1 or len(args.scale or []) != 1:
+            parser.error("the peer alone needs one --county and one --scale")
+        print(run_peer(args.county[0], args.scale[0], args.peer_seconds, args.peer_iterations))
+        return 0
     rows = run_pooling(args.work, args.county, args.scale or (1.0, 2.5), not args.no_peer)
     cols = list(rows[0]) if rows else []
     print("| " + " | ".join(cols) + " |")

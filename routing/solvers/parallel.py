@@ -14,8 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from pyvrp import Route, Solution, SolveParams
-from pyvrp import solve as pyvrp_solve
+from pyvrp import Route, Solution
 from pyvrp.stop import MaxRuntime
 
 from routing.evaluate import evaluate_solution
@@ -25,6 +24,7 @@ from routing.solvers.pyvrp_search import (
     build,
     pyvrp_cost,
     refuse_unsupported,
+    run_search,
     search_params,
     solve_pyvrp,
     stop_criterion,
@@ -119,12 +119,9 @@ def search(
     search on one core does, so a seed searches alike on one core or several)."""
 
     data = _WORKER_DATA if data is None else data
-    params = search_params(settings) if settings is not None else SolveParams()
     if part is None:
-        best = pyvrp_solve(
-            data, stop=stop, seed=seed, collect_stats=False, display=False, params=params
-        ).best
-        return _routes_of(best)
+        params = search_params(settings or SolveSettings(), data)
+        return _routes_of(run_search(data, stop, seed, params).best)
     types = [t for t, c in enumerate(part.counts) if c > 0]
     local = {t: k for k, t in enumerate(types)}
     every = data.vehicle_types()
@@ -134,15 +131,8 @@ def search(
     )
     pos = {c: i for i, c in enumerate(part.clients)}
     start = _solution(sub, [(local[t], [pos[c] for c in v]) for t, v in part.routes])
-    best = pyvrp_solve(
-        sub,
-        stop=stop,
-        seed=seed,
-        collect_stats=False,
-        display=False,
-        initial_solution=start,
-        params=params,
-    ).best
+    params = search_params(settings or SolveSettings(), sub)
+    best = run_search(sub, stop, seed, params, start).best
     return [(types[t], [part.clients[c] for c in v]) for t, v in _routes_of(best)]
 
 

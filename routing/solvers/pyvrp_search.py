@@ -37,15 +37,20 @@ from pyvrp import (
     Activity,
     ActivityType,
     CostEvaluator,
+    IteratedLocalSearch,
     IteratedLocalSearchParams,
     Model,
+    PenaltyManager,
+    PenaltyParams,
+    RandomNumberGenerator,
     Route,
     Solution,
     SolveParams,
 )
-from pyvrp import solve as pyvrp_solve
+from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
 from pyvrp.stop import MaxIterations, MaxRuntime
 
+from networks import UNREACHABLE
 from routing.evaluate import depot_handling_feature, evaluate_solution
 from routing.problem import (
     SolveStatus,
@@ -58,17 +63,22 @@ from routing.solvers.settings import SolveSettings
 __all__ = [
     "HISTORY_PER_ITERATION",
     "MIN_HISTORY",
+    "PENALTY_PER_PRIZE",
     "START_RESTARTS",
     "PyvrpData",
     "answer",
     "approximation_gap",
     "build",
     "empty_solution",
+    "initial_penalties",
     "initial_routes",
+    "penalty_params",
+    "precise_penalty",
     "pyvrp_cost",
     "pyvrp_from_start",
     "pyvrp_start",
     "refuse_unsupported",
+    "run_search",
     "search_params",
     "solve_pyvrp",
     "stop_criterion",
@@ -118,7 +128,8 @@ def refuse_unsupported(problem: TierProblem) -> None:
 
 
 def solve_pyvrp(problem: TierProblem, settings: SolveSettings) -> TierSolution:
-    """Solve one tier problem with PyVRP's iterated local search (default parameters).
+    """Solve one tier problem with PyVRP's iterated local search (default parameters; the
+    penalties scaled to the prizes, :func:`initial_penalties`).
 
     Runs for ``settings.time_limit_s`` seconds, or ``settings.work`` iterations when that is
     set (deterministic), with ``settings.seed``.
@@ -267,14 +278,123 @@ than its start. A history scaled to the work makes it climb."""
 MIN_HISTORY = 5
 
 
-def search_params(settings: SolveSettings) -> SolveParams:
-    """PyVRP's parameters for ``settings``: the defaults, with the late-acceptance history
-    scaled to the work under a work budget (:data:`HISTORY_PER_ITERATION`)."""
+def search_params(settings: SolveSettings, data: Any) -> SolveParams:
+    """PyVRP's parameters for ``settings`` on ``data`` (a ``pyvrp.ProblemData``): the
+    defaults, with the late-acceptance history scaled to the work under a work budget
+    (:data:`HISTORY_PER_ITERATION`) and the penalty bounds of :func:`penalty_params`."""
+    penalty = penalty_params(data)
     if settings.work is None:
-        return SolveParams()
+        return SolveParams(penalty=penalty)
     default = IteratedLocalSearchParams().history_length
     history = max(MIN_HISTORY, min(default, settings.work // HISTORY_PER_ITERATION))
-    return SolveParams(ils=IteratedLocalSearchParams(history_length=history))
+    return SolveParams(ils=IteratedLocalSearchParams(history_length=history), penalty=penalty)
+
+
+PENALTY_PER_PRIZE = 3.0
+"""PyVRP's initial penalty for a unit of excess load (per load dimension) or a second of
+time warp, in multiples of the median prize an optional client offers per unit of its own
+load (or per second of its service): see :func:`initial_penalties`. An overloaded route
+then sheds a typical client rather than pay for the overload, while a valuable one (a poor
+village's, a priority order's) may still ride over capacity for a while: PyVRP keeps the
+best *feasible* solution it meets, and a softer search finds cheaper ones. Measured on the
+three generated counties' joint village runs at ×2.5 demand (322–387 stops, 1,600
+iterations, three seeds each; benchmarks/RESULTS.md, "The peer at ×2.5"): 3 found a
+feasible solution in all 9 runs, and in all 6 on plain-160 and dense-200 with every
+parcel's prize equal; 1.5 ended infeasible in 4 runs of 9; 6 was 26 % dearer on dense-200
+(±1 % elsewhere); a share of the *largest* prize per unit instead (0.25, 1) found nothing
+feasible on plain-160 with equal prizes. PyVRP's own midpoint (50,000 a unit, a tenth of
+one parcel's prize) ended infeasible in every run."""
+
+_PRECISE = float(2**52)
+"""PyVRP multiplies a penalty (a double) by the violation and rounds to an integer cost:
+above 2^53 the products lose integer precision and its local search compares costs that no
+longer add up (a 322-stop search at 1.5e9 a unit, loads in grams, never ended). Raised
+penalties stay below this over the largest violation a solution can have."""
+
+
+def initial_penalties(data: Any) -> tuple[list[float], float, float]:
+    """PyVRP's initial penalties (per unit of excess load in each dimension, per second of
+    time warp, per unit of excess distance) for ``data``: PyVRP's own midpoint, raised
+    where optional clients' prizes make it too low.
+
+    PyVRP starts every penalty at the midpoint of its bounds (50,000 by default), whatever
+    the units. A left-out stop costs its prize here (the deferral price: 500,000 cost units
+    a parcel and more), so with PyVRP's penalties a van loaded beyond its capacity collects
+    more prize than it pays in penalty: every solution the search meets on a day with more
+    parcels than vans carry is overloaded, and PyVRP ends with no feasible solution at all
+    (the county's village runs at ×2.5 demand). Each load dimension starts at
+    :data:`PENALTY_PER_PRIZE` times the median prize per unit of that load among the
+    optional clients that carry it, time warp at that multiple of the median prize per
+    second of service (never below PyVRP's midpoint, never above :func:`precise_penalty`);
+    the distance penalty stays PyVRP's (a unit of excess distance is one cost unit of
+    driving). Without optional clients with a prize, PyVRP's midpoint unchanged."""
+    loads, tw, dist = PenaltyParams().midpoint_penalties(data)
+    clients = data.clients()
+    prize = np.array([0 if c.required else c.prize for c in clients], dtype=np.float64)
+    if not clients or prize.max() <= 0:
+        return loads, tw, dist
+    cap = precise_penalty(data)
+    demand = _demand(data)
+    optional = prize > 0
+    for r in range(demand.shape[1]):
+        used = optional & (demand[:, r] > 0)
+        if used.any():
+            wanted = PENALTY_PER_PRIZE * float(np.median(prize[used] / demand[used, r]))
+            loads[r] = max(loads[r], min(cap, wanted))
+    service = np.array([max(1, c.service_duration) for c in clients], dtype=np.float64)
+    per_s = float(np.median(prize[optional] / service[optional]))
+    tw = max(tw, min(cap, PENALTY_PER_PRIZE * per_s))
+    return loads, tw, dist
+
+
+def _demand(data: Any) -> Any:
+    """Each client's delivery plus pickup, a row per client, a column per load dimension."""
+    rows = [np.add(c.delivery, c.pickup) for c in data.clients()]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), data.num_load_dimensions)
+
+
+def precise_penalty(data: Any) -> float:
+    """The largest penalty whose product with any violation stays precise in PyVRP
+    (:data:`_PRECISE`): a route's excess load is at most all the clients' load, its time
+    warp at most their service plus the longest road drive into each and back (arcs that
+    no road joins, :data:`networks.UNREACHABLE`, left aside)."""
+    drives = [np.asarray(m) for m in data.duration_matrices()]
+    longest = max((float(m[m < UNREACHABLE].max(initial=0)) for m in drives), default=0.0)
+    service = float(sum(c.service_duration for c in data.clients()))
+    load = float(_demand(data).sum(axis=0).max(initial=0))
+    return _PRECISE / max(1.0, load, service + 2 * longest * float(data.num_clients))
+
+
+def penalty_params(data: Any) -> PenaltyParams:
+    """PyVRP's penalty parameters for ``data``: the defaults, with room above the initial
+    penalties of :func:`initial_penalties` (up to twice the largest, within
+    :func:`precise_penalty`) so that PyVRP can still raise them."""
+    default = PenaltyParams()
+    loads, tw, dist = initial_penalties(data)
+    if (loads, tw, dist) == default.midpoint_penalties(data):
+        return default  # nothing raised: PyVRP's own search
+    top = max(*loads, tw, dist)
+    return PenaltyParams(max_penalty=max(default.max_penalty, min(2 * top, precise_penalty(data))))
+
+
+def run_search(
+    data: Any, stop: Any, seed: int, params: SolveParams, initial_solution: Any = None
+) -> Any:
+    """PyVRP's ``solve`` (its iterated local search from ``initial_solution`` or a random
+    solution improved by its local search) with the penalties of :func:`initial_penalties`
+    instead of the midpoint of ``params.penalty``'s bounds; PyVRP's result. On data
+    without prizes the same search as ``pyvrp.solve``."""
+    rng = RandomNumberGenerator(seed=seed)
+    neighbours = compute_neighbours(data, params.neighbourhood)
+    ls = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    pm = PenaltyManager(initial_penalties(data), params.penalty)
+    init = initial_solution
+    if init is None:
+        init = ls(Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
+    return IteratedLocalSearch(data, pm, ls, init, params.ils).run(stop, False, False)
 
 
 _BANNED = 10**9
@@ -335,14 +455,12 @@ def _approximable(problem: TierProblem) -> None:
 def _search(built: PyvrpData, settings: SolveSettings, seed: int, start: Any = None) -> Any:
     """One PyVRP search of ``built`` under ``settings``' budget, from ``start`` (a PyVRP
     solution) or a random one; PyVRP's result."""
-    return pyvrp_solve(
+    return run_search(
         built.data,
-        stop=stop_criterion(settings, built.started),
-        seed=seed,
-        collect_stats=False,
-        display=False,
-        params=search_params(settings),
-        initial_solution=start,
+        stop_criterion(settings, built.started),
+        seed,
+        search_params(settings, built.data),
+        start,
     )
 
 

@@ -21,7 +21,13 @@ from benchmarks.formats import Instance, instance_to_problem, rounded_distances
 from routing.evaluate import evaluate_solution
 from routing.problem import SolveStatus, TierProblem
 from routing.solvers import SolveSettings, solve_pyvrp
-from routing.solvers.pyvrp_search import PyvrpData, build
+from routing.solvers.pyvrp_search import (
+    PyvrpData,
+    build,
+    initial_penalties,
+    precise_penalty,
+    search_params,
+)
 
 
 def _settings(solutions: int = 400) -> SolveSettings:
@@ -176,3 +182,33 @@ def test_each_search_counts_its_own_work(monkeypatch: pytest.MonkeyPatch) -> Non
         if n == 40:
             seeds = [solve_pyvrp(problem, replace(settings, seed=s, cores=1)) for s in (0, 1)]
             assert both.objective == min(s.objective for s in seeds)
+
+
+def test_small_prizes_leave_pyvrps_search_as_it_is() -> None:
+    """Every fifth client optional at 400, loads of 1–20: PyVRP's own penalties (its
+    midpoint) already make an overload dearer than the prize, so the search is PyVRP's."""
+    data = _built(_problem(60)).data
+    penalty = search_params(_settings(), data).penalty
+    assert penalty == type(penalty)()
+    assert initial_penalties(data) == penalty.midpoint_penalties(data)
+
+
+def test_raised_penalties_stay_within_pyvrps_precision() -> None:
+    """Mandatory-sized prizes (10 million yuan) on loads in grams: the penalties rise
+    above PyVRP's, but never so far that a penalty times a violation loses precision in
+    PyVRP's doubles (there its search once never ended)."""
+    problem = _problem(60)
+    heavy = tuple(
+        replace(node, delivery=(node.delivery[2] * 50_000, 0, node.delivery[2]), penalty=10**11)
+        for node in problem.nodes
+    )
+    vehicles = tuple(
+        replace(v, capacity=(v.capacity[2] * 50_000, 0, v.capacity[2])) for v in problem.vehicles
+    )
+    data = _built(replace(problem, nodes=heavy, vehicles=vehicles)).data
+    loads, tw, _ = initial_penalties(data)
+    penalty = search_params(_settings(), data).penalty
+    cap = precise_penalty(data)
+    assert max(loads) > type(penalty)().max_penalty  # raised above PyVRP's own bounds
+    assert max(*loads, tw) <= penalty.max_penalty <= cap
+    assert cap * sum(n.delivery[0] for n in heavy) <= 2**52

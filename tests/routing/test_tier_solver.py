@@ -23,7 +23,7 @@ from routing.problem import (
     TierSolution,
     TierVehicle,
 )
-from routing.solvers import SolveSettings, solve_hybrid, solve_ortools
+from routing.solvers import Solver, SolveSettings, solve_hybrid, solve_ortools, solve_pyvrp
 from routing.solvers.pyvrp_search import pyvrp_start
 
 SPEED_M_PER_S = 10  # every hand-made matrix drives at 36 km/h: time_s = distance_m / 10
@@ -482,6 +482,25 @@ def test_the_default_solver_starts_reload_runs_from_pyvrp() -> None:
     assert sol.backend == "pyvrp-start+ortools"
     verify(p, sol)
     assert sorted(trips_of(p, sol)) == [["a"], ["b"]]
+
+
+PARCEL_PRIZE = 500_000
+"""The deferral price of one parcel in cost units (50 yuan), as the village runs have it."""
+
+
+@pytest.mark.parametrize("search", [solve_pyvrp, pyvrp_start])
+def test_pyvrp_leaves_stops_out_rather_than_overload_the_van(search: Solver) -> None:
+    """A van for 10 parcels, one trip, four optional stops of 5 parcels at the deferral
+    price: it carries two and the others are left out. With PyVRP's own penalties (50,000 a
+    parcel over capacity) carrying all four earns more prize than the overload costs, every
+    solution its search met was overloaded, and it answered with no solution at all (the
+    county's village runs at ×2.5 demand)."""
+    nodes = [node(s, delivery=(10, 10, 5), penalty=5 * PARCEL_PRIZE) for s in LINE_SITES[1:]]
+    p = problem(LINE_SITES, nodes, [vehicle(cap=(100, 100, 10))], {"van": LINE})
+    sol = search(p, settings())
+    assert sol.status is SolveStatus.FEASIBLE
+    verify(p, sol)
+    assert len(dropped(p, sol)) == 2
 
 
 def test_pyvrp_start_leaves_out_a_vehicle_whose_shift_is_over() -> None:
