@@ -378,19 +378,29 @@ def penalty_params(data: Any) -> PenaltyParams:
 
 
 def run_search(
-    data: Any, stop: Any, seed: int, params: SolveParams, initial_solution: Any = None
+    data: Any,
+    stop: Any,
+    seed: int,
+    params: SolveParams,
+    initial_solution: Any = None,
+    *,
+    raised: bool = True,
 ) -> Any:
     """PyVRP's ``solve`` (its iterated local search from ``initial_solution`` or a random
     solution improved by its local search) with the penalties of :func:`initial_penalties`
-    instead of the midpoint of ``params.penalty``'s bounds; PyVRP's result. On data
-    without prizes the same search as ``pyvrp.solve``."""
+    instead of the midpoint of ``params.penalty``'s bounds (``raised``; else PyVRP's own
+    penalties); PyVRP's result. On data without prizes the same search as ``pyvrp.solve``."""
     rng = RandomNumberGenerator(seed=seed)
     neighbours = compute_neighbours(data, params.neighbourhood)
     ls = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
     for op in params.operators:
         if op.supports(data):
             ls.add_operator(op(data))
-    pm = PenaltyManager(initial_penalties(data), params.penalty)
+    if raised:
+        pm = PenaltyManager(initial_penalties(data), params.penalty)
+    else:
+        own = PenaltyParams()
+        pm = PenaltyManager(own.midpoint_penalties(data), own)
     init = initial_solution
     if init is None:
         init = ls(Solution.make_random(data, rng), pm.max_cost_evaluator(), exhaustive=True)
@@ -454,14 +464,20 @@ def _approximable(problem: TierProblem) -> None:
 
 def _search(built: PyvrpData, settings: SolveSettings, seed: int, start: Any = None) -> Any:
     """One PyVRP search of ``built`` under ``settings``' budget, from ``start`` (a PyVRP
-    solution) or a random one; PyVRP's result."""
-    return run_search(
-        built.data,
-        stop_criterion(settings, built.started),
-        seed,
-        search_params(settings, built.data),
-        start,
+    solution) or a random one; PyVRP's result. The search runs with PyVRP's own penalties
+    first; only when it ends with no feasible solution and the prizes would raise them
+    (:func:`initial_penalties`: a day with more parcels than its vans carry) does it search
+    again, with the same work, from the raised ones. (Raised always, they made the built-in
+    county's plan 0.66 % dearer: a search that may not cross infeasible ground finds less.)"""
+    params = search_params(settings, built.data)
+    first = run_search(
+        built.data, stop_criterion(settings, built.started), seed, params, start, raised=False
     )
+    if first.is_feasible() or initial_penalties(built.data) == PenaltyParams().midpoint_penalties(
+        built.data
+    ):
+        return first
+    return run_search(built.data, stop_criterion(settings, built.started), seed, params, start)
 
 
 def build(problem: TierProblem, *, approximate: bool) -> PyvrpData | TierSolution:
