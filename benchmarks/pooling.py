@@ -43,7 +43,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -54,7 +54,7 @@ from routing.budget import DayBudget
 from routing.build import deadlines
 from routing.check import check_plan
 from routing.crossing import hub_problems, plan_cost
-from routing.day import apply_frequency
+from routing.day import apply_frequency, trunk_arrivals
 from routing.model import Order, Vehicle
 from routing.plan import DeferralReason, Plan, Tier
 from routing.problem import COST_UNIT, SolveStatus, TierProblem, TierSolution
@@ -148,12 +148,19 @@ class PooledSearches:
         return DEFAULT_SOLVER(problem, settings)
 
 
-def _peer(day: DayInput, seconds: float | None, iterations: int | None) -> tuple[float, str]:
+def _peer(
+    day: DayInput,
+    seconds: float | None,
+    iterations: int | None,
+    ready: Mapping[str, int] | None = None,
+) -> tuple[float, str]:
     """PyVRP's multi-depot search of each hub's joint problem, given ``seconds`` of wall
     time or ``iterations`` in all (shared by the hubs' stops), priced by OR-Tools (its
     routes; the orders it leaves out at the deferral price, as :func:`_last_mile`). The note
     says, per hub, how many stops PyVRP served and how many the priced plan serves (fewer:
-    OR-Tools did not take all of PyVRP's routes)."""
+    OR-Tools did not take all of PyVRP's routes). With ``ready`` (station → when a planned
+    day's trunk had its parcels there), no station's vehicles leave before that, instead of
+    the earliest the trunk could be there."""
     state = DayState(day, DayBudget(seconds or 1.0))
     by_id, price = {o.id: o for o in day.orders}, day.policy.deferral_cost_per_parcel
     total, notes = 0.0, []
@@ -161,6 +168,14 @@ def _peer(day: DayInput, seconds: float | None, iterations: int | None) -> tuple
     stops = sum(len(h.joint.problem.nodes) for h in problems)
     for hp in problems:
         joint = hp.joint.problem
+        if ready is not None:
+            joint = replace(
+                joint,
+                vehicles=tuple(
+                    replace(v, earliest_start_s=max(v.earliest_start_s, ready.get(v.depot, 0)))
+                    for v in joint.vehicles
+                ),
+            )
         share = len(joint.nodes) / stops
         if iterations is not None:
             work = max(1, round(iterations * share / START_RESTARTS))
@@ -189,21 +204,33 @@ def _peer(day: DayInput, seconds: float | None, iterations: int | None) -> tuple
 
 
 def run_peer(
-    name: str, scale: float, seconds: float | None, iterations: int | None
+    name: str,
+    scale: float,
+    seconds: float | None,
+    iterations: int | None,
+    trunk_work: int | None = None,
 ) -> dict[str, Any]:
     """The peer alone on one county and demand level under a given budget (wall seconds,
-    PyVRP iterations, or both: two runs), e.g. a pooled day's budget from an earlier run."""
+    PyVRP iterations, or both: two runs), e.g. a pooled day's budget from an earlier run.
+    With ``trunk_work`` the pooled day is planned first with that work and the peer's
+    vehicles leave no earlier than its trunk had their station's parcels there."""
     n, seed, params = COUNTIES[name]
     sc = generate_synthetic(n, seed=seed, params=params)
     orders = _orders(sc, seed, scale)
     day = DayInput(sc.name, sc.network, _fleet(sc, scale), sc.policy, orders, DATE)
     day = replace(day, policy=replace(day.policy, cross_boundary=True))
     row: dict[str, Any] = {"county": name, "demand": f"x{scale:g}", "orders": len(orders)}
+    ready = None
+    if trunk_work is not None:
+        pooled = plan_day(day, time_limit_s=600, work=trunk_work)
+        arrived, _ = trunk_arrivals(pooled.routes_of(Tier.TRUNK_DOWN))
+        ready = {st: t + day.policy.cross_dock_s for st, t in arrived.items()}
+        row["pooled_lm"] = round(_last_mile(pooled, orders, day.policy.deferral_cost_per_parcel), 2)
     for label, budget in (("wall", (seconds, None)), ("iters", (None, iterations))):
         if budget == (None, None):
             continue
         t = time.perf_counter()
-        cost, note = _peer(day, *budget)
+        cost, note = _peer(day, *budget, ready)
         row[f"peer_{label}_budget"] = budget[0] if budget[0] is not None else budget[1]
         row[f"peer_{label}_lm"] = round(cost, 2)
         row[f"peer_{label}_s"] = round(time.perf_counter() - t, 1)
@@ -304,12 +331,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--peer-iterations", type=int, help="run only the peer, with this many iterations"
     )
+    parser.add_argument(
+        "--peer-trunk-of-work",
+        type=int,
+        help="the peer alone: plan the pooled day with this work first and let the peer's "
+        "vans leave only when that day's trunk is at their station",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine_info()}")
     if args.peer_seconds is not None or args.peer_iterations is not None:
         if len(args.county or []) != 1 or len(args.scale or []) != 1:
             parser.error("the peer alone needs one --county and one --scale")
-        print(run_peer(args.county[0], args.scale[0], args.peer_seconds, args.peer_iterations))
+        print(
+            run_peer(
+                args.county[0],
+                args.scale[0],
+                args.peer_seconds,
+                args.peer_iterations,
+                args.peer_trunk_of_work,
+            )
+        )
         return 0
     rows = run_pooling(args.work, args.county, args.scale or (1.0, 2.5), not args.no_peer)
     cols = list(rows[0]) if rows else []
