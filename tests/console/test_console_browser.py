@@ -747,23 +747,27 @@ def test_a_job_is_given_up_when_the_server_stays_away(server: Server, browser_zh
     assert browser_zh.foreign_hosts(server.url) == set()
 
 
+def _problem(asked: list[str], status: int, kind: str, detail: str) -> Any:
+    """A route handler answering every request with that problem (RFC 9457), noting its URL
+    in ``asked``."""
+
+    def answer(route: Any) -> None:
+        asked.append(route.request.url)
+        route.fulfill(
+            status=status,
+            content_type="application/problem+json",
+            body=json.dumps({"type": f"/problems/{kind}", "status": status, "detail": detail}),
+        )
+
+    return answer
+
+
 def test_a_job_refused_is_an_error_at_once(server: Server, browser_en: Browser) -> None:
     """A 4xx other than 401 (here: the job not found) is an answer about the request, which
     asking again does not change: the error is shown after the one request, no reconnecting."""
     page: Any = browser_en.page
     asked: list[str] = []
-
-    def not_found(route: Any) -> None:
-        asked.append(route.request.url)
-        route.fulfill(
-            status=404,
-            content_type="application/problem+json",
-            body=json.dumps(
-                {"type": "/problems/not-found", "status": 404, "detail": "No such job."}
-            ),
-        )
-
-    page.route(JOB_STATUS, not_found)
+    page.route(JOB_STATUS, _problem(asked, 404, "not-found", "No such job."))
     _start_a_plan_on_the_day_board(page, server)
     page.wait_for_selector("#job .msg-error")
     assert page.inner_text("#job .msg-error") == "Error: No such job."
@@ -778,18 +782,7 @@ def test_a_session_ended_while_following_a_job_goes_back_to_sign_in(
     """A 401 while following a job: back to sign-in, saying the session ended; not retried."""
     page: Any = browser_en.page
     asked: list[str] = []
-
-    def signed_out(route: Any) -> None:
-        asked.append(route.request.url)
-        route.fulfill(
-            status=401,
-            content_type="application/problem+json",
-            body=json.dumps(
-                {"type": "/problems/unauthorized", "status": 401, "detail": "Sign in."}
-            ),
-        )
-
-    page.route(JOB_STATUS, signed_out)
+    page.route(JOB_STATUS, _problem(asked, 401, "unauthorized", "Sign in."))
     _start_a_plan_on_the_day_board(page, server)
     page.wait_for_selector("#sign-in-message .msg-error")
     assert page.inner_text("#sign-in-message") == "Your session ended. Sign in again."
