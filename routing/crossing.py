@@ -25,6 +25,7 @@ Two levels:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -43,7 +44,7 @@ from routing.plan import (
 from routing.problem import COST_UNIT, SolveStatus, TierNode, TierSolution
 from routing.solvers import solve_ortools
 from routing.solvers.pyvrp_search import initial_routes as initial_routes_of
-from routing.solvers.pyvrp_search import pyvrp_from_start
+from routing.solvers.pyvrp_search import pyvrp_from_start, pyvrp_start
 from routing.state import DayState
 
 __all__ = [
@@ -267,14 +268,27 @@ def assign_across_boundaries(
         sol, start_cost, _ = pyvrp_from_start(joint, settings)
         state.solved([(joint, settings)], [sol])
         served = {k for _, trips in initial for t in trips for k in t}
-        left_out = {joint.nodes[i].key for i in sol.dropped} & served
-        backend = "pyvrp"
+        fresh_won = False
+        if start_cost is not None and len(served) < len(joint.nodes):
+            # a day the stations cannot serve whole: PyVRP from the tied runs rarely moves
+            # (see below), so a fresh multi-depot search as well, kept when it is cheaper
+            # than both the start and the answer from it (in PyVRP's model), whatever stops
+            # it leaves out (sparse-180 at x2.5: the start-only search went to OR-Tools,
+            # 281,505 yuan, where a fresh search of the same problem finds ~222,000-230,000)
+            fresh = pyvrp_start(replace(joint, initial_routes=()), settings)
+            state.solved([(joint, settings)], [fresh])
+            best = sol.objective if sol.status is SolveStatus.FEASIBLE else math.inf
+            if fresh.status is SolveStatus.FEASIBLE and fresh.objective < min(start_cost, best):
+                sol, fresh_won = fresh, True
+        left_out = set() if fresh_won else {joint.nodes[i].key for i in sol.dropped} & served
+        backend = "pyvrp (fresh)" if fresh_won else "pyvrp"
         # on a day the tied runs cannot serve whole, PyVRP from their start finds nothing
         # cheaper (the left-out stops' prizes dominate its cost; measured on plain-160 at
         # x2.5: 1,610 iterations, no change), while OR-Tools inserts them: 20 solutions
         # from the start were 3.5 % cheaper in its model, 6 stops fewer left out
         stuck = (
-            start_cost is not None
+            not fresh_won
+            and start_cost is not None
             and len(served) < len(joint.nodes)
             and sol.objective >= start_cost
         )

@@ -190,6 +190,38 @@ def test_the_joint_search_starts_from_the_tied_days_runs() -> None:
             assert found.objective <= start_cost
 
 
+def test_a_day_the_stations_cannot_serve_whole_also_gets_a_fresh_joint_search(
+    tiny: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the tied runs leave stops out (here: their first route taken from the start),
+    the joint search also searches the joint problem afresh (from the start PyVRP rarely
+    moves there) and takes that answer only when it is cheaper than the start and than the
+    answer from it. The day stays checked."""
+    import routing.crossing as crossing_module
+    from routing.solvers.pyvrp_search import pyvrp_start
+
+    day = crossing(v1_filed_under_s2(tiny))
+    _, tied = plan_once(crossing(day, False))
+    fresh: list[int] = []
+
+    def counted(problem: TierProblem, settings: SolveSettings) -> TierSolution:
+        fresh.append(len(problem.nodes))
+        assert not problem.initial_routes  # afresh
+        return pyvrp_start(problem, settings)
+
+    monkeypatch.setattr(crossing_module, "pyvrp_start", counted)
+    monkeypatch.setattr(crossing_module, "tied_start", lambda j, r: tied_start(j, r)[1:])
+    state = DayState(day, DayBudget(30.0, 20, 0, 1))
+    choices = assign_across_boundaries(state, apply_frequency(state), deadlines(day), tied.runs)
+    assert fresh and choices
+    for c in choices:
+        if c.backend == "pyvrp (fresh)":
+            assert c.tied_cost is not None and c.joint_cost is not None
+            assert c.joint_cost < c.tied_cost
+    plan_, _ = plan_once(day, assigned=state)
+    assert_checked(plan_, day)
+
+
 def test_the_final_station_searches_start_where_the_joint_search_ended(tiny: Scenario) -> None:
     """After the joint search, the stations whose orders changed start their village runs
     from their routes there (their own vehicles, keys their final problem has); the others
