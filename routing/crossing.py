@@ -245,7 +245,10 @@ def assign_across_boundaries(
     from ``runs``, the tied day's village runs (:func:`tied_start`; the stations' own
     problems are not solved again), with the work :meth:`~routing.budget.DayBudget.joint`
     gives it; it keeps the best solution it has seen, so its answer is never above the
-    start in its model when the start is feasible there. Where that answer is infeasible
+    start in its model when the start is feasible there. On a day the tied runs leave stops
+    out, a fresh multi-depot search of the joint problem (the same work) runs as well and
+    its answer is taken when it is cheaper than the start and than the answer from it, in
+    PyVRP's model, whatever stops it leaves out. Where the answer is infeasible
     or leaves out a stop the start served, or finds nothing cheaper than a start that
     leaves stops out (a day the stations cannot serve whole), OR-Tools searches the joint
     model from the start instead (a few solutions:
