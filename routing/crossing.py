@@ -246,12 +246,12 @@ def assign_across_boundaries(
     problems are not solved again), with the work :meth:`~routing.budget.DayBudget.joint`
     gives it; it keeps the best solution it has seen, so its answer is never above the
     start in its model when the start is feasible there. On a day the tied runs leave stops
-    out, a fresh multi-depot search of the joint problem (the same work) runs as well and
-    its answer is taken when it is cheaper than the start and than the answer from it, in
-    PyVRP's model, whatever stops it leaves out. Where the answer is infeasible
-    or leaves out a stop the start served, or finds nothing cheaper than a start that
-    leaves stops out (a day the stations cannot serve whole), OR-Tools searches the joint
-    model from the start instead (a few solutions:
+    out (a short day: the stations cannot serve it whole), a fresh multi-depot search of the
+    joint problem (the same work) runs as well, the cheaper of the two answers in PyVRP's
+    model is taken, and it is judged by its cost alone, whatever stops it leaves out (their
+    prizes are in its cost). Where the answer is infeasible, or on a short day finds nothing
+    cheaper than the start, or on a day the stations serve whole leaves out a stop the start
+    served, OR-Tools searches the joint model from the start instead (a few solutions:
     :meth:`~routing.budget.DayBudget.joint_fallback`). PyVRP's assignment is kept only
     when it is cheaper than the start in PyVRP's model (the start's violations of the
     approximation, e.g. its shifted loading times, not priced: a start it finds infeasible
@@ -271,30 +271,28 @@ def assign_across_boundaries(
         sol, start_cost, _ = pyvrp_from_start(joint, settings)
         state.solved([(joint, settings)], [sol])
         served = {k for _, trips in initial for t in trips for k in t}
+        # a day the stations cannot serve whole (the tied runs leave stops out): the
+        # answers are judged by their cost alone, whatever stops they leave out (their
+        # prizes are in it), and a fresh multi-depot search runs as well (sparse-180 at
+        # x2.5: the answer from the start, 231,529 yuan in PyVRP's model, left out 27 stops,
+        # some the start served, and the rule below sent the search to OR-Tools, 281,505)
+        short = start_cost is not None and len(served) < len(joint.nodes)
         fresh_won = False
-        if start_cost is not None and len(served) < len(joint.nodes):
-            # a day the stations cannot serve whole: PyVRP from the tied runs rarely moves
-            # (see below), so a fresh multi-depot search as well, kept when it is cheaper
-            # than both the start and the answer from it (in PyVRP's model), whatever stops
-            # it leaves out (sparse-180 at x2.5: the start-only search went to OR-Tools,
-            # 281,505 yuan, where a fresh search of the same problem finds ~222,000-230,000)
+        if short:
             fresh = pyvrp_start(replace(joint, initial_routes=()), settings)
             state.solved([(joint, settings)], [fresh])
             best = sol.objective if sol.status is SolveStatus.FEASIBLE else math.inf
-            if fresh.status is SolveStatus.FEASIBLE and fresh.objective < min(start_cost, best):
+            if fresh.status is SolveStatus.FEASIBLE and fresh.objective < best:
                 sol, fresh_won = fresh, True
-        left_out = set() if fresh_won else {joint.nodes[i].key for i in sol.dropped} & served
+        # a day the stations serve whole: an answer that leaves out a stop the start served
+        # goes to OR-Tools, which searches from the start
+        left_out = set() if short else {joint.nodes[i].key for i in sol.dropped} & served
         backend = "pyvrp (fresh)" if fresh_won else "pyvrp"
-        # on a day the tied runs cannot serve whole, PyVRP from their start finds nothing
-        # cheaper (the left-out stops' prizes dominate its cost; measured on plain-160 at
-        # x2.5: 1,610 iterations, no change), while OR-Tools inserts them: 20 solutions
-        # from the start were 3.5 % cheaper in its model, 6 stops fewer left out
-        stuck = (
-            not fresh_won
-            and start_cost is not None
-            and len(served) < len(joint.nodes)
-            and sol.objective >= start_cost
-        )
+        # on a short day PyVRP may find nothing cheaper than the start (the left-out stops'
+        # prizes dominate its cost; measured on plain-160 at x2.5: 1,610 iterations, no
+        # change), while OR-Tools inserts them: 20 solutions from the start were 3.5 %
+        # cheaper in its model, 6 stops fewer left out
+        stuck = short and start_cost is not None and sol.objective >= start_cost
         if sol.status is not SolveStatus.FEASIBLE or left_out or stuck:
             # OR-Tools models every constraint and takes the start (its keys are the joint
             # problem's): a few solutions from it
