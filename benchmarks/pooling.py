@@ -27,7 +27,10 @@ trunk carries one day), the stations' vehicles unchanged.
 
 Costs in yuan: ``*_total`` = the plan's routes plus deferral penalties
 (:func:`routing.crossing.plan_cost`); ``*_lm`` = the village runs' route costs plus the
-penalties of their deferrals. Every plan is checked by :func:`routing.check.check_plan`::
+penalties of their deferrals; what the trunk waves deferred (an up wave that cannot take a
+station's pickups in time, say) is the first echelon's, apart in ``pooled_trunk_deferred``,
+as the peer plans the last mile only. Every plan is checked by
+:func:`routing.check.check_plan`::
 
     python -m benchmarks.pooling --work 100
 
@@ -49,6 +52,7 @@ from dataclasses import replace
 from typing import Any
 
 from benchmarks.quality import machine_info
+from networks import Network
 from routing import DayInput, plan_day
 from routing.budget import DayBudget
 from routing.build import deadlines
@@ -97,7 +101,30 @@ def _fleet(sc: Any, scale: float) -> tuple[Vehicle, ...]:
     return tuple(sc.fleet) + tuple(extra)
 
 
-def _last_mile(plan: Plan, orders: Sequence[Order], price: float) -> float:
+def _by_trunk(plan: Plan, network: Network) -> set[str]:
+    """The orders a trunk wave deferred: its suggestion names the hub (``home``) or a
+    station or hub as the ``site`` the round trip does not fit (a village run's names the
+    station's vans or the village), or says the wave had no plan or had left. Such an order
+    may have been collected by a village run first (the up wave could not take it)."""
+    hubs = {h.name for h in network.hubs}
+    depots = hubs | {s.name for s in network.stations}
+    out = set()
+    for d in plan.deferred:
+        if d.hint is None:
+            continue
+        values = dict(d.hint.values)
+        if (
+            d.hint.code in {"no_trunk_plan", "up_wave_left"}
+            or values.get("home") in hubs
+            or values.get("site") in depots
+        ):
+            out.add(d.order)
+    return out
+
+
+def _last_mile(plan: Plan, orders: Sequence[Order], price: float, network: Network) -> float:
+    """The village runs' route costs plus the deferral price of what they left out (orders
+    the trunk deferred are the first echelon's: not counted, see :func:`_by_trunk`)."""
     by_id = {o.id: o for o in orders}
     served_lm = {
         oid
@@ -105,13 +132,24 @@ def _last_mile(plan: Plan, orders: Sequence[Order], price: float) -> float:
         for s in r.stops
         for oid in (*s.drop, *s.collect)
     }
+    trunk = _by_trunk(plan, network)
     deferred = [
         by_id[d.order]
         for d in plan.deferred
-        if d.reason is not DeferralReason.FREQUENCY and d.order not in served_lm
+        if d.reason is not DeferralReason.FREQUENCY
+        and d.order not in served_lm
+        and d.order not in trunk
     ]
     return sum(r.cost for r in plan.routes_of(Tier.LAST_MILE)) + price * sum(
         o.parcels * (1 + o.priority) for o in deferred
+    )
+
+
+def _trunk_deferred(plan: Plan, orders: Sequence[Order], price: float, network: Network) -> float:
+    """The deferral price of the orders the trunk waves deferred (:func:`_by_trunk`)."""
+    by_id = {o.id: o for o in orders}
+    return price * sum(
+        by_id[oid].parcels * (1 + by_id[oid].priority) for oid in _by_trunk(plan, network)
     )
 
 
@@ -225,7 +263,8 @@ def run_peer(
         pooled = plan_day(day, time_limit_s=600, work=trunk_work)
         arrived, _ = trunk_arrivals(pooled.routes_of(Tier.TRUNK_DOWN))
         ready = {st: t + day.policy.cross_dock_s for st, t in arrived.items()}
-        row["pooled_lm"] = round(_last_mile(pooled, orders, day.policy.deferral_cost_per_parcel), 2)
+        price = day.policy.deferral_cost_per_parcel
+        row["pooled_lm"] = round(_last_mile(pooled, orders, price, sc.network), 2)
     for label, budget in (("wall", (seconds, None)), ("iters", (None, iterations))):
         if budget == (None, None):
             continue
@@ -302,8 +341,11 @@ def run_pooling(
                     "kept": settings.get("cross_boundary", ""),
                     "moved_villages": len(pooled.crossings),
                     "trunk_relief": settings.get("trunk_relief", ""),
-                    "tied_lm": round(_last_mile(tied, orders, price), 2),
-                    "pooled_lm": round(_last_mile(pooled, orders, price), 2),
+                    "tied_lm": round(_last_mile(tied, orders, price, sc.network), 2),
+                    "pooled_lm": round(_last_mile(pooled, orders, price, sc.network), 2),
+                    "pooled_trunk_deferred": round(
+                        _trunk_deferred(pooled, orders, price, sc.network), 2
+                    ),
                     "peer_wall_lm": round(peer_wall, 2),
                     "peer_iters_lm": round(peer_iters, 2),
                     "tied_s": round(tied_s, 1),
