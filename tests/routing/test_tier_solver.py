@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -501,6 +502,35 @@ def test_pyvrp_leaves_stops_out_rather_than_overload_the_van(search: Solver) -> 
     assert sol.status is SolveStatus.FEASIBLE
     verify(p, sol)
     assert len(dropped(p, sol)) == 2
+
+
+@pytest.mark.parametrize("trips", [1, 2])
+def test_a_van_that_cannot_carry_the_day_is_searched_from_the_raised_penalties_at_once(
+    trips: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four stops of 5 parcels, a van for 10: on one trip it cannot carry them whatever the
+    route, so the search starts from the raised penalties (one search, not PyVRP's own
+    first); with two trips it can, so PyVRP's own penalties come first."""
+    import routing.solvers.pyvrp_search as adapter
+
+    nodes = [node(s, delivery=(10, 10, 5), penalty=5 * PARCEL_PRIZE) for s in LINE_SITES[1:]]
+    p = problem(LINE_SITES, nodes, [vehicle(cap=(100, 100, 10), max_trips=trips)], {"van": LINE})
+    built = adapter.build(p, approximate=True)
+    assert isinstance(built, adapter.PyvrpData)
+    assert adapter.overloaded(built.data) is (trips == 1)
+    searched: list[bool] = []
+    real = adapter.run_search
+
+    def spy(*args: Any, raised: bool = True) -> Any:
+        searched.append(raised)
+        return real(*args, raised=raised)
+
+    monkeypatch.setattr(adapter, "run_search", spy)
+    sol = pyvrp_start(p, settings())  # the approximation's answer (reloads approximated)
+    assert sol.status is SolveStatus.FEASIBLE
+    assert len(dropped(p, sol)) == (2 if trips == 1 else 0)
+    # every start of the search: raised at once, or PyVRP's own and feasible (no retry)
+    assert searched and set(searched) == {trips == 1}
 
 
 def test_pyvrp_start_leaves_out_a_vehicle_whose_shift_is_over() -> None:
