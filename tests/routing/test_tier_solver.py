@@ -533,6 +533,50 @@ def test_a_van_that_cannot_carry_the_day_is_searched_from_the_raised_penalties_a
     assert searched and set(searched) == {trips == 1}
 
 
+@pytest.mark.parametrize("own_feasible", [True, False])
+def test_under_a_time_budget_the_raised_search_has_time_left(
+    own_feasible: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a time budget (no work) a search with PyVRP's own penalties first has half the
+    time, so that the second search has the rest: from the raised penalties when the first
+    found nothing feasible (before, the first took all the time and the second none: the
+    multi-depot peer at x2.5 demand answered with no solution), else going on from the
+    first's answer, never above it."""
+    import routing.solvers.pyvrp_search as adapter
+
+    nodes = [node(s, delivery=(10, 10, 5), penalty=5 * PARCEL_PRIZE) for s in LINE_SITES[1:]]
+    p = problem(LINE_SITES, nodes, [vehicle(cap=(100, 100, 10), max_trips=2)], {"van": LINE})
+    built = adapter.build(p, approximate=True)
+    assert isinstance(built, adapter.PyvrpData) and not adapter.overloaded(built.data)
+    shares: list[float] = []
+    real_stop = adapter.stop_criterion
+
+    def stop(settings: SolveSettings, started: float, share: float = 1.0) -> Any:
+        shares.append(share)
+        return real_stop(settings, started, share)
+
+    searched: list[tuple[bool, Any]] = []
+    real = adapter.run_search
+
+    def spy(*args: Any, raised: bool = True) -> Any:
+        result = real(*args, raised=raised)
+        if not searched and not own_feasible:  # as on a day the vans cannot carry
+            result = type("Infeasible", (), {"is_feasible": lambda self: False})()
+        searched.append((raised, result))
+        return result
+
+    monkeypatch.setattr(adapter, "stop_criterion", stop)
+    monkeypatch.setattr(adapter, "run_search", spy)
+    timed = SolveSettings(time_limit_s=1.0)
+    assert timed.work is None
+    result = adapter._search(built, timed, 0)
+    assert shares == [0.5, 1.0]
+    assert [r for r, _ in searched] == [False, not own_feasible]
+    assert result.is_feasible()
+    if own_feasible:
+        assert result.cost() <= searched[0][1].cost()
+
+
 def test_pyvrp_start_leaves_out_a_vehicle_whose_shift_is_over() -> None:
     """A vehicle with less shift left than one reload (a late trunk) gets no route and the
     other one serves everything (this once stopped a 5,000-point day with a PyVRP error)."""
