@@ -211,6 +211,27 @@ class DayBudget:
         n = int((self.time_limit_s - self.base_s) / one + 1e-9)
         return self.base_s, rounds, (one,) * n
 
+    @property
+    def pools(self) -> bool:
+        """Whether a day with cross-boundary service searches its pooled day: always, but
+        under a work rate with a budget below the policy's. The pooled day's joint search
+        gets the policy's work whatever the budget (its start, the tied day's first round,
+        is the same for every budget), so below the policy's budget it would take several
+        times the budget (a pooled day at 2 s of a 20 s policy took 8–12 s); there the day
+        is the tied day alone, which is the tied day of every larger budget too, so more
+        budget still never gives a dearer plan.
+
+        >>> DayBudget(time_limit_s=5, work_per_s=90, base_s=20).pools
+        False
+        >>> DayBudget(time_limit_s=20, work_per_s=90, base_s=20).pools
+        True
+        >>> DayBudget(time_limit_s=5, work_per_s=0, base_s=20).pools   # the clock decides
+        True
+        """
+        if self.base_s is None or self.work is not None or self.work_per_s <= 0:
+            return True
+        return self.time_limit_s >= self.base_s - 1e-9
+
     def describe(self) -> tuple[tuple[str, str], ...]:
         """What a plan records of its budget (enough to plan it again)."""
         out = [("time_limit_s", str(self.time_limit_s)), ("workers", str(self.workers))]

@@ -603,8 +603,11 @@ def plan_day(
             replace(day, policy=replace(p, cross_boundary=False)), tied_s, rounds=rounds
         )
         tied = plans["tied"][1]  # the joint search starts from its first round, whatever the budget
-        pooled = once(day, pooled_s, tied=tied, rounds=rounds, joint_from=tied.first_runs)
-        plans["pooled"] = relieve_trunk(*pooled, lambda d, a: once(d, pooled_s, a, rounds=rounds))
+        if budget.pools:  # below the policy's budget the tied day alone (DayBudget.pools)
+            pooled = once(day, pooled_s, tied=tied, rounds=rounds, joint_from=tied.first_runs)
+            plans["pooled"] = relieve_trunk(
+                *pooled, lambda d, a: once(d, pooled_s, a, rounds=rounds)
+            )
     else:
         plans["tied"] = once(day, first_s, rounds=rounds)
     price = p.deferral_cost_per_parcel
@@ -620,10 +623,13 @@ def plan_day(
             more = tuple((key, v) for key, v in before.settings if key not in mine)
             plans[which] = (replace(again[0], settings=(*again[0].settings, *more)), again[1])
             kept += 1
-    if p.cross_boundary:
+    if "pooled" in plans:
         best = keep_better(
             plans["tied"][0], plans["pooled"][0], day.orders, price, station_of(day.network)
         )
+    elif p.cross_boundary:  # not searched: the budget is below the policy's
+        skipped = ("cross_boundary_skipped", f"{budget.time_limit_s:g} < {budget.base_s:g} s")
+        best = replace(plans["tied"][0], settings=(*plans["tied"][0].settings, skipped))
     else:
         best = plans["tied"][0]
     based = first_s != budget.time_limit_s  # the first plan had the policy's budget

@@ -986,6 +986,12 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
             "{saving} yuan."
         ),
         "across_none": "No village point is served from another station than its own.",
+        "across_skipped": (
+            "Villages may be served from a neighbouring station (cross-boundary service), "
+            "but the day's budget ({budget}) is below the policy's: the day was planned with "
+            "every village at its own station. Give the policy's budget to search the pooled "
+            "day."
+        ),
         "which_pooled": "pooled",
         "which_tied": "tied",
         "across_some": "{n} village points are served from another station than their own:",
@@ -1038,6 +1044,10 @@ _SUMMARY: Mapping[str, Mapping[str, str]] = {
             "（含暂缓计价），跨站统筹规划为 {pooled} 元；采用{which}方案，节省 {saving} 元。"
         ),
         "across_none": "没有村服务点由其他站点服务。",
+        "across_skipped": (
+            "村服务点可由相邻站点服务（跨站服务），但本次计算预算（{budget}）低于策略预算："
+            "当日按各村由本站服务规划。给足策略预算即可计算跨站统筹方案。"
+        ),
         "which_pooled": "跨站统筹",
         "which_tied": "本站服务",
         "across_some": "{n} 个村服务点由其他站点服务：",
@@ -1190,6 +1200,13 @@ def _across_md(plan: Plan, day: DayInput, t: Mapping[str, str]) -> list[str]:
     """The summary's cross-boundary section: which plan was kept and what it saved, every
     village point served from another station, and who carried whose parcels."""
     said = dict(plan.settings)
+    if "cross_boundary_skipped" in said:
+        return [
+            "",
+            t["across"],
+            "",
+            t["across_skipped"].format(budget=said["cross_boundary_skipped"]),
+        ]
     if "cross_boundary" not in said:
         return []
     net = day.network

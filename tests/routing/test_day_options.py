@@ -150,10 +150,13 @@ def test_a_budget_below_the_policys_buys_rounds_that_never_make_the_plan_dearer(
     tiny: Scenario,
 ) -> None:
     """Below the policy's budget a budget buys rounds of the village-run searches (the trunk
-    and a pooled day's joint search get the policy's work whatever the budget): a quarter of
-    the policy's budget or less buys the first, half of it two, all of it three; the cost
-    never rises with the budget, the same rounds give the same plan, and the plan records the
-    budget it was given and its rounds."""
+    gets the policy's work whatever the budget): a quarter of the policy's budget or less
+    buys the first, half of it two, all of it three; the cost never rises with the budget,
+    the same rounds give the same plan, and the plan records the budget it was given and
+    its rounds. A day with cross-boundary service searches its pooled day only from the
+    policy's budget up (its joint search gets the policy's work: below, it would take
+    several times the budget); below, the plan is the tied day and says so, also in its
+    summary."""
     from routing.crossing import plan_cost
 
     for pooled in (False, True):
@@ -168,9 +171,19 @@ def test_a_budget_below_the_policys_buys_rounds_that_never_make_the_plan_dearer(
             if budget != policy.time_limit_s:  # the policy's own budget is not restated
                 assert settings["rounds"] == str(rounds), (pooled, budget)
                 assert settings["time_limit_s"] == str(budget)
+            if pooled:  # below the policy's budget the tied day alone, and the plan says so
+                below = budget < policy.time_limit_s
+                assert ("cross_boundary_skipped" in settings) is below, budget
+                assert ("cross_boundary" in settings) is not below, budget
             costs.append(plan_cost(plan_, day.orders, price))
             plans[budget] = plan_
         assert costs == sorted(costs, reverse=True), (pooled, costs)
+        if pooled:
+            from routing.present.outputs import _kpis, _summary_md
+
+            for lang, said in (("en", "below the policy's"), ("zh", "低于策略预算")):
+                text = _summary_md(plans[0.1], day, _kpis(plans[0.1], day), lang)
+                assert said in text and "0.1 < 0.4 s" in text, lang
         assert plans[0.01].routes == plans[0.1].routes  # one round each
         assert plans[0.2].routes == plans[0.3].routes  # two rounds each
 
