@@ -818,3 +818,136 @@ def test_leaving_the_view_stops_the_retries(server: Server, browser_en: Browser)
     polls = page.evaluate("window.__polls")
     assert polls and all(p == "#/day" for p in polls), polls
     assert page.locator(".msg-error").count() == 0
+
+
+JOB_CANCEL = re.compile(r"/jobs/[^/?]+/cancel$")
+CANCEL_FAILED = {
+    "en": "Cancel did not go through (no response); the job is still followed.",
+    "zh": "取消未成功（状态码 503），仍在跟踪该任务。",
+}
+"""What the job panel says when Cancel got no answer (en) or a 503 (zh)."""
+
+
+def _hold_running(held: dict[str, bool]) -> Any:
+    """A job status handler that asks the server and, while ``held["on"]``, answers that the
+    job is still running (so that the page follows it for as long as the test needs)."""
+
+    def answer(route: Any) -> None:
+        res = route.fetch()
+        job = res.json()
+        if held["on"] and job.get("status") in ("queued", "running", "succeeded"):
+            job = {**job, "status": "running", "progress": 0.5, "plan": None}
+        route.fulfill(response=res, json=job)
+
+    return answer
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_cancel_lost_in_a_restart_keeps_the_job_followed(
+    server: Server, lang: str, request: pytest.FixtureRequest
+) -> None:
+    """Cancel is pressed while the server restarts: the request gets no answer (en) or a 503
+    (zh). The panel says so under the job, in the page's language, Cancel can be pressed again,
+    and the job is still followed to its end."""
+    b: Browser = request.getfixturevalue(f"browser_{lang}")
+    page: Any = b.page
+    held = {"on": True}
+    cancels: list[str] = []
+
+    def restarting(route: Any) -> None:
+        cancels.append(route.request.url)
+        if lang == "en":
+            route.abort("connectionrefused")
+        else:
+            route.fulfill(status=503, content_type="application/problem+json", body=UNAVAILABLE)
+
+    page.route(JOB_STATUS, _hold_running(held))
+    page.route(JOB_CANCEL, restarting)
+    _start_a_plan_on_the_day_board(page, server)
+    page.wait_for_selector('#job .job-status[data-status="running"]')
+    page.click("#cancel-job")
+    page.wait_for_selector("#job .cancel-error")
+    assert page.inner_text("#job .cancel-error") == CANCEL_FAILED[lang]
+    assert page.is_enabled("#cancel-job")
+    page.wait_for_timeout(1000)  # a few more polls: the job is still followed
+    assert page.get_attribute("body", "data-jobs-followed") == "1"
+    assert page.locator("#job .job-status").count() == 1
+    shot(page, f"{lang}-job-cancel-failed")
+    if lang == "zh":
+        assert_no_english(page, server, "cancel failed")
+    held["on"] = False
+    page.wait_for_selector("#open-new-plan", timeout=120_000)
+    assert page.get_attribute("#job .job-status", "data-status") == "succeeded"
+    assert len(cancels) == 1
+    assert b.foreign_hosts(server.url) == set()
+
+
+def test_a_poll_without_an_answer_is_asked_again(server: Server, browser_en: Browser) -> None:
+    """A job status request that hangs (the server took it and never answers) is given up
+    after its timeout (the page's clock is moved on past it) and treated as no answer: the
+    panel says it is reconnecting, asks again, and follows the job to its end."""
+    page: Any = browser_en.page
+    page.clock.install()  # time flows as usual until the test moves it on
+    hung: list[Any] = []
+    asked: list[str] = []
+
+    def second_hangs(route: Any) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 2:
+            hung.append(route)  # never answered
+        else:
+            route.continue_()
+
+    page.route(JOB_STATUS, second_hangs)
+    _start_a_plan_on_the_day_board(page, server)
+    for _ in range(100):
+        if hung:
+            break
+        page.wait_for_timeout(100)
+    assert hung, "the page did not ask a second time"
+    assert page.locator("#job .job-reconnecting").count() == 0
+    page.clock.run_for(21_000)  # past the poll's timeout
+    page.wait_for_selector('#job .job-reconnecting[data-tries="1"]', timeout=10_000)
+    assert page.locator("#job .msg-error").count() == 0
+    page.clock.run_for(2_000)  # the wait before the next try
+    page.wait_for_selector("#open-new-plan", timeout=120_000)
+    assert page.locator("#job .job-reconnecting").count() == 0
+    assert len(asked) >= 3
+
+
+def test_switching_the_language_keeps_the_job_followed(server: Server, browser_en: Browser) -> None:
+    """The dispatcher switches to Chinese while the day board follows a job: the job is still
+    followed, its status drawn again in Chinese, and its plan offered at its end."""
+    page: Any = browser_en.page
+    held = {"on": True}
+    page.route(JOB_STATUS, _hold_running(held))
+    _start_a_plan_on_the_day_board(page, server)
+    page.wait_for_selector('#job .job-status[data-status="running"]')
+    assert "running" in page.inner_text("#job .job-status")
+    page.click("#lang")
+    page.wait_for_selector("html[lang=zh-CN] #job .job-status")
+    page.wait_for_function(
+        "document.querySelector('#job .job-status').textContent.includes('运行中')",
+        timeout=10_000,
+    )
+    page.wait_for_timeout(1000)
+    assert page.get_attribute("body", "data-jobs-followed") == "1"
+    assert page.is_enabled("#cancel-job")
+    assert_no_english(page, server, "job after the language switch")
+    held["on"] = False
+    page.wait_for_selector("#open-new-plan", timeout=120_000)
+    assert "已完成" in page.inner_text("#job .job-status")
+    assert page.locator("#job .msg-error").count() == 0
+    page.wait_for_selector('body[data-jobs-followed="0"]')
+
+
+def test_the_planner_module_exports_no_follow_job(server: Server, browser_en: Browser) -> None:
+    """``planner.js`` does not re-export ``followJob`` (nothing imports it from there; the
+    console follows jobs through ``day.js``'s job panel)."""
+    page: Any = browser_en.page
+    sign_in(page, server, "planner")
+    page.wait_for_selector("#placement-form")
+    names = page.evaluate(
+        "async () => Object.keys(await import('/console/static/js/planner.js')).sort()"
+    )
+    assert names == ["plannerView"], names

@@ -15,7 +15,9 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body, { contentType = "application/json" } = {}) {
+/** Call the API. With ``timeout_ms``, a request not answered (its body read) within that time
+ *  is aborted: it rejects with the browser's AbortError, as a request that got no answer. */
+export async function api(method, path, body, { contentType = "application/json", timeout_ms = 0 } = {}) {
   const headers = {};
   const init = { method, headers, credentials: "same-origin" };
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
@@ -23,10 +25,21 @@ export async function api(method, path, body, { contentType = "application/json"
     headers["Content-Type"] = contentType;
     init.body = contentType === "application/json" ? JSON.stringify(body) : body;
   }
-  const res = await fetch(path, init);
-  if (res.status === 204) return null;
-  const type = res.headers.get("content-type") || "";
-  const data = type.includes("json") ? await res.json() : await res.text();
+  let timer = null;
+  if (timeout_ms > 0) {
+    const abort = new AbortController();
+    init.signal = abort.signal;
+    timer = setTimeout(() => abort.abort(), timeout_ms);
+  }
+  let res, data;
+  try {
+    res = await fetch(path, init);
+    if (res.status === 204) return null;
+    const type = res.headers.get("content-type") || "";
+    data = type.includes("json") ? await res.json() : await res.text();
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
   if (!res.ok) {
     if (res.status === 401 && path !== "/console/session") {
       window.dispatchEvent(new CustomEvent("countyroute:signed-out"));
@@ -36,7 +49,7 @@ export async function api(method, path, body, { contentType = "application/json"
   return data;
 }
 
-export const get = (path) => api("GET", path);
+export const get = (path, opts) => api("GET", path, undefined, opts);
 export const post = (path, body, opts) => api("POST", path, body, opts);
 
 /** How a job is followed through a server that stops answering for a while (a rolling
@@ -44,6 +57,10 @@ export const post = (path, body, opts) => api("POST", path, body, opts);
  *  and following ends with an error when a try fails once the server has not answered for two
  *  minutes (the last wait is shortened to try at that bound). */
 const RECONNECT = { first_ms: 1000, max_ms: 15000, give_up_ms: 120000 };
+
+/** How long one status request may go unanswered before it counts as no answer (a server
+ *  that took the connection and hangs would otherwise hold the following for good). */
+const POLL_TIMEOUT_MS = 20000;
 
 /** Following a job ended because the server had not answered for ``waited_s`` seconds; ``cause``
  *  is the last failure (an ApiError, or the browser's error when no answer came at all). */
@@ -57,7 +74,7 @@ export class LostContact extends Error {
 /** A failure that a restarting server or its proxy gives and that asking again may cure: no
  *  answer at all (the fetch rejected, the answer could not be read), 5xx, 408 or 429. A 401
  *  and every other 4xx are answers about the request itself. */
-function transient(err) {
+export function transient(err) {
   if (!(err instanceof ApiError)) return true;
   return err.status >= 500 || err.status === 408 || err.status === 429;
 }
@@ -66,19 +83,20 @@ let followed = 0; // jobs followed now, shown as body[data-jobs-followed] (tests
 
 /** Follow a job until it ends or ``stopped()`` (the view was left); resolves with the last
  *  state seen. onTick(job, elapsed_s) after each answer; after a transient failure,
- *  onRetry(tries, err) and the status is asked again after a growing wait (RECONNECT).
- *  Rejects with the failure at once when it is not transient, with LostContact when a try
+ *  onRetry(tries, err) and the status is asked again after a growing wait (RECONNECT); a
+ *  status request unanswered after POLL_TIMEOUT_MS is such a failure. ``started`` (a
+ *  performance.now() time) is when following began, for a job followed on after the page
+ *  was drawn again (the elapsed time goes on from there). Rejects with the failure at once when it is not transient, with LostContact when a try
  *  fails once the server has not answered for RECONNECT.give_up_ms. */
-export async function followJob(job, onTick, { every = 400, stopped = () => false, onRetry = () => {} } = {}) {
-  const started = performance.now();
-  let last = job, tries = 0, answered = started;
+export async function followJob(job, onTick, { every = 400, stopped = () => false, onRetry = () => {}, started = performance.now() } = {}) {
+  let last = job, tries = 0, answered = performance.now();
   document.body.dataset.jobsFollowed = String(++followed);
   try {
     for (;;) {
       if (stopped()) return last;
       let answer;
       try {
-        answer = await get(`/jobs/${job.id}`);
+        answer = await get(`/jobs/${job.id}`, { timeout_ms: POLL_TIMEOUT_MS });
       } catch (err) {
         if (stopped()) return last;
         if (!transient(err)) throw err;

@@ -3,7 +3,7 @@
 import { ApiError, api, get, post, setCsrf } from "./api.js";
 import { clear, field, h, message, put } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
-import { dayBoard } from "./day.js";
+import { dayBoard, dropCarriedJobs } from "./day.js";
 import { planView } from "./plan.js";
 import { plannerView } from "./planner.js";
 
@@ -25,7 +25,7 @@ function header() {
       h("a", { href: "/docs" }, t("nav_docs"))),
     h("span", { class: "spacer" }),
     s ? h("span", { class: "who" }, t("signed_in_as", { name: s.name, role: t("role_" + s.role) })) : null,
-    h("button", { type: "button", id: "lang", "aria-label": t("lang_switch_label"), onclick: () => { setLang(lang() === "zh" ? "en" : "zh"); render(); } }, t("lang_switch")),
+    h("button", { type: "button", id: "lang", "aria-label": t("lang_switch_label"), onclick: () => { setLang(lang() === "zh" ? "en" : "zh"); render({ relang: true }); } }, t("lang_switch")),
     s ? h("button", { type: "button", id: "sign-out", onclick: signOut }, t("sign_out")) : null,
   );
   document.title = t("app_title");
@@ -83,10 +83,12 @@ window.addEventListener("countyroute:signed-out", () => {
   signInPage(t("session_expired"));
 });
 
-/** Stop the view on the page (its polls) and disown any view still loading. */
-function leaveView() {
+/** Stop the view on the page (its polls) and disown any view still loading. When only the
+ *  language changes (``relang``), the view hands the jobs it follows to its copy drawn next. */
+function leaveView({ relang = false } = {}) {
   state.drawn += 1;
-  if (state.cleanup) { state.cleanup(); state.cleanup = null; }
+  if (!relang) dropCarriedJobs();
+  if (state.cleanup) { state.cleanup({ relang }); state.cleanup = null; }
 }
 
 /** Show the view of ``hash``. A changed hash draws it through "hashchange" only: setting the
@@ -97,8 +99,8 @@ function go(hash) {
   else location.hash = hash;
 }
 
-async function render() {
-  leaveView();
+async function render({ relang = false } = {}) {
+  leaveView({ relang });
   const drawing = state.drawn;
   header();
   const s = state.session;

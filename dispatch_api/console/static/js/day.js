@@ -2,7 +2,7 @@
 // by row and field, nothing stored); start a plan with a budget and follow its job; the day's
 // plans.
 
-import { ApiError, LostContact, followJob, get, post } from "./api.js";
+import { ApiError, LostContact, followJob, get, post, transient } from "./api.js";
 import { clear, field, h, message } from "./dom.js";
 import { day as fmtDay, has, inputErrorText, jobErrorText, lang, locationText, num, t } from "./i18n.js";
 
@@ -89,49 +89,103 @@ export async function dayBoard(view, session) {
     try {
       job = await post(`/networks/${encodeURIComponent(network)}/plans`, { date, time_limit_s: Number(budget.value) });
     } catch (err) { return message(jobOut, t("error", { msg: err.message }), "error"); }
-    await showJob(jobOut, job, () => stopped, () => { stopped = true; });
+    await follow(job);
+  }
+
+  async function follow(job, resumed) {
+    stopped = false;
+    await showJob(jobOut, job, () => stopped, () => { stopped = true; }, resumed);
     if (!left) await refresh();
   }
 
   await refresh();
-  return () => { stopped = true; left = true; };
+  const resumed = carriedJob(jobOut); // the job followed here before the language was switched
+  if (resumed) follow(resumed.job, resumed);
+  return ({ relang = false } = {}) => { stopped = true; left = true; if (relang) carryJobs(jobOut); };
 }
+
+/** The jobs followed in job panels when the language was switched, by panel id: the view
+ *  drawn again in the new language follows them on (see carryJobs, carriedJob). */
+const carried = new Map();
+
+/** Hand the jobs these panels follow to the view drawn next (the language was switched). */
+export function carryJobs(...outs) {
+  for (const out of outs) if (out.following) carried.set(out.id, { ...out.following, stages: [...out.following.stages] });
+}
+
+/** The job handed over for the panel of this id, if any (taken once). */
+export function carriedJob(out) {
+  const c = carried.get(out.id);
+  carried.delete(out.id);
+  return c;
+}
+
+/** Forget the jobs handed over (the view was left for another one). */
+export function dropCarriedJobs() { carried.clear(); }
 
 /** A job panel: status, the stage lines seen, elapsed time, a progress bar and Cancel
  *  (``POST /jobs/{id}/cancel``); while the server does not answer, a line saying the page is
- *  reconnecting. Resolves with the finished job, or with the last state seen when following
- *  ended early (the view was left, or the error that ended it is shown in the panel). */
-export async function showJob(out, job, isStopped, stop) {
+ *  reconnecting. A Cancel that gets no answer or a 5xx (a restart) is said under the button,
+ *  which may be pressed again, and the job is still followed. While following, ``out.following``
+ *  holds the job's last state, when following began and the stages seen; given as
+ *  ``resumed``, they are drawn again (in the page's language now) and the job followed on.
+ *  Resolves with the finished job, or with the last state seen when following ended early
+ *  (the view was left, or the error that ended it is shown in the panel). */
+export async function showJob(out, job, isStopped, stop, resumed = null) {
   const stages = h("ol", { class: "stages" });
   const status = h("p", { class: "job-status" });
   const reconnecting = h("p", { class: "job-reconnecting", role: "status" }, t("reconnecting"));
   const bar = h("progress", { max: "1", value: "0", "aria-label": t("job_status") });
+  const cancelError = h("p", { class: "msg msg-error cancel-error", role: "alert" });
   const stopBtn = h("button", { type: "button", class: "secondary", id: "cancel-job", onclick: async () => {
     stopBtn.disabled = true;
-    try { await post(`/jobs/${job.id}/cancel`); } catch (err) { if (err.status !== 409) { stop(); message(out, t("error", { msg: err.message }), "error"); } }
+    cancelError.remove();
+    try { await post(`/jobs/${job.id}/cancel`); } catch (err) {
+      if (err.status === 409) return; // the job had ended
+      if (transient(err)) { // the server restarting: the job goes on, and so does following it
+        cancelError.textContent = t("cancel_failed", { why: lostWhy(err) });
+        stopBtn.after(cancelError);
+        stopBtn.disabled = false;
+      } else { stop(); message(out, t("error", { msg: err.message }), "error"); }
+    }
   } }, t("cancel_job"));
   clear(out).append(status, bar, stages, stopBtn);
-  let last = "", seen = job;
+  const following = { job, started: resumed ? resumed.started : performance.now(), stages: resumed ? [...resumed.stages] : [] };
+  out.following = following;
+  let seen = job;
+  const draw = (j, elapsed) => {
+    status.textContent = `${t("job_status")} ${j.id.slice(0, 8)} · ${t("job_" + j.status)} · ${t("elapsed", { s: num(elapsed, 1) })}`;
+    status.dataset.status = j.status;
+    bar.value = j.progress ?? 0;
+  };
+  const addStage = (stage) => stages.append(h("li", {}, t("stage", { stage: stageText(stage) })));
+  if (resumed) {
+    draw(resumed.job, (performance.now() - resumed.started) / 1000);
+    following.stages.forEach(addStage);
+  }
   let done;
   try {
     done = await followJob(job, (j, elapsed) => {
-      seen = j;
+      seen = following.job = j;
       reconnecting.remove();
-      status.textContent = `${t("job_status")} ${j.id.slice(0, 8)} · ${t("job_" + j.status)} · ${t("elapsed", { s: num(elapsed, 1) })}`;
-      status.dataset.status = j.status;
-      bar.value = j.progress;
-      if (j.stage && j.stage !== last) { last = j.stage; stages.append(h("li", {}, t("stage", { stage: stageText(j.stage) }))); }
+      draw(j, elapsed);
+      if (j.stage && j.stage !== following.stages[following.stages.length - 1]) { following.stages.push(j.stage); addStage(j.stage); }
     }, {
       stopped: isStopped,
+      started: following.started,
       onRetry: (tries) => { reconnecting.dataset.tries = String(tries); if (!reconnecting.isConnected) status.after(reconnecting); },
     });
   } catch (err) {
     reconnecting.remove();
     stopBtn.remove();
+    cancelError.remove();
     out.append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: followErrorText(err) })));
     return seen;
+  } finally {
+    if (out.following === following) delete out.following;
   }
   stopBtn.remove();
+  cancelError.remove();
   if (done.status === "failed" || done.status === "cancelled") out.append(h("p", { class: "msg msg-error", role: "alert" }, t("error", { msg: jobErrorText(done) })));
   if (done.status === "succeeded" && done.plan) out.append(h("p", {}, h("a", { href: `#/plan/${done.plan}`, id: "open-new-plan" }, `${t("open")} ${t("plan_n", { id: done.plan })}`)));
   return done;
@@ -141,8 +195,13 @@ export async function showJob(out, job, isStopped, stop) {
  *  (its last answer's status, or none), or a refusal (the problem's own text). */
 function followErrorText(err) {
   if (!(err instanceof LostContact)) return err.message;
-  const why = err.cause instanceof ApiError ? t("lost_status", { status: err.cause.status }) : t("lost_no_answer");
-  return t("job_lost", { s: num(Math.round(err.waited_s)), why });
+  return t("job_lost", { s: num(Math.round(err.waited_s)), why: lostWhy(err.cause) });
+}
+
+/** What a request that the server did not answer got, in the page's language: its status,
+ *  or none. */
+function lostWhy(err) {
+  return err instanceof ApiError ? t("lost_status", { status: err.status }) : t("lost_no_answer");
 }
 
 /** The server's stage names in the page's language ("coverage curve 7/19" keeps its count). */

@@ -1,10 +1,10 @@
 // Planner pages: placement and what-if jobs, their reports and pictures (coverage curve,
 // KPI spreads), drawn in the page from the jobs' result documents.
 
-import { followJob, get, post } from "./api.js";
+import { get, post } from "./api.js";
 import { clear, field, h, message, svg } from "./dom.js";
 import { named, num, pct, t } from "./i18n.js";
-import { showJob } from "./day.js";
+import { carriedJob, carryJobs, showJob } from "./day.js";
 
 const CHANGES = ["growth30", "growth30-fleet", "every-other-day", "carriers-alone", "bus-dakou", "new-points"];
 
@@ -30,23 +30,31 @@ export async function plannerView(view, session) {
   view.append(
     h("section", { class: "card" }, h("h2", {}, t("placement_title")), placeForm, placeOut),
     h("section", { class: "card" }, h("h2", {}, t("whatif_title")), simForm, simOut));
+  /** Follow a job in its panel, then draw its report; ``resumed`` as showJob takes it. */
+  async function follow(out, report, job, resumed) {
+    const done = await showJob(out, job, () => stopped, () => {}, resumed);
+    if (done.status === "succeeded") out.append(report(await get(`/jobs/${done.id}/result`)));
+  }
   placeForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
       const job = await post(`/networks/${encodeURIComponent(netSel.value || network)}/placements`, { radius_km: Number(radius.value), min_coverage: Number(cover.value), time_limit_s: Number(limit.value), curve_samples: 6 });
-      const done = await showJob(placeOut, job, () => stopped, () => {});
-      if (done.status === "succeeded") placeOut.append(placementReport(await get(`/jobs/${done.id}/result`)));
+      await follow(placeOut, placementReport, job);
     } catch (err) { message(placeOut, t("error", { msg: err.message }), "error"); }
   });
   simForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
       const job = await post(`/networks/${encodeURIComponent(netSel.value || network)}/simulations`, { change: change.value, days: Number(days.value), time_limit_s: Number(simLimit.value) });
-      const done = await showJob(simOut, job, () => stopped, () => {});
-      if (done.status === "succeeded") simOut.append(whatifReport(await get(`/jobs/${done.id}/result`)));
+      await follow(simOut, whatifReport, job);
     } catch (err) { message(simOut, t("error", { msg: err.message }), "error"); }
   });
-  return () => { stopped = true; };
+  // the jobs followed here before the language was switched
+  for (const [out, report] of [[placeOut, placementReport], [simOut, whatifReport]]) {
+    const resumed = carriedJob(out);
+    if (resumed) follow(out, report, resumed.job, resumed).catch((err) => message(out, t("error", { msg: err.message }), "error"));
+  }
+  return ({ relang = false } = {}) => { stopped = true; if (relang) carryJobs(placeOut, simOut); };
 }
 
 function placementReport(r) {
@@ -98,5 +106,3 @@ function spreadChart(rows) {
   });
   return h("figure", {}, chart, h("figcaption", {}, t("kpi_spread")));
 }
-
-export { followJob };
