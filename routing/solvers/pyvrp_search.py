@@ -476,30 +476,22 @@ def _search(built: PyvrpData, settings: SolveSettings, seed: int, start: Any = N
     feasible. (Raised always, they made the built-in county's plan 0.66 % dearer: a search
     that may not cross infeasible ground finds less on a day its vans can carry.)"""
     params = search_params(settings, built.data)
-    raised = initial_penalties(built.data) != PenaltyParams().midpoint_penalties(built.data)
-    if raised and overloaded(built.data):
-        return run_search(built.data, stop_criterion(settings, built.started), seed, params, start)
-    if not raised:
-        return run_search(
-            built.data, stop_criterion(settings, built.started), seed, params, start, raised=False
-        )
+
+    def search(init: Any = start, *, raised: bool = True, share: float = 1.0) -> Any:
+        stop = stop_criterion(settings, built.started, share)
+        return run_search(built.data, stop, seed, params, init, raised=raised)
+
+    if initial_penalties(built.data) == PenaltyParams().midpoint_penalties(built.data):
+        return search(raised=False)  # the prizes raise nothing: PyVRP's own penalties
+    if overloaded(built.data):
+        return search()
     # under a time budget the first search gets half the time, so that the second has some
     # (the rest: it goes on from a feasible answer, or searches from the raised penalties)
-    share = 1.0 if settings.work is not None else 0.5
-    first = run_search(
-        built.data,
-        stop_criterion(settings, built.started, share),
-        seed,
-        params,
-        start,
-        raised=False,
-    )
-    stop = stop_criterion(settings, built.started)
-    if first.is_feasible():
-        if settings.work is not None:
-            return first
-        return run_search(built.data, stop, seed, params, first.best, raised=False)
-    return run_search(built.data, stop, seed, params, start)
+    timed = settings.work is None
+    first = search(raised=False, share=0.5 if timed else 1.0)
+    if not first.is_feasible():
+        return search()
+    return search(first.best, raised=False) if timed else first
 
 
 def overloaded(data: Any) -> bool:

@@ -86,8 +86,9 @@ let followed = 0; // jobs followed now, shown as body[data-jobs-followed] (tests
  *  onRetry(tries, err) and the status is asked again after a growing wait (RECONNECT); a
  *  status request unanswered after POLL_TIMEOUT_MS is such a failure. ``started`` (a
  *  performance.now() time) is when following began, for a job followed on after the page
- *  was drawn again (the elapsed time goes on from there). Rejects with the failure at once when it is not transient, with LostContact when a try
- *  fails once the server has not answered for RECONNECT.give_up_ms. */
+ *  was drawn again (the elapsed time goes on from there). Rejects with the failure at once
+ *  when it is not transient, with LostContact when a try fails once the server has not
+ *  answered for RECONNECT.give_up_ms. */
 export async function followJob(job, onTick, { every = 400, stopped = () => false, onRetry = () => {}, started = performance.now() } = {}) {
   let last = job, tries = 0, answered = performance.now();
   document.body.dataset.jobsFollowed = String(++followed);
